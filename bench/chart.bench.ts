@@ -1,0 +1,36 @@
+// Rollout chart render time: `node bench/chart.bench.ts [renders] [snapshots]`.
+// Prints milliseconds per render (PNG encode included) after a few warm-up renders.
+import { renderRolloutChart } from "../src/metrics/chart.ts";
+import type { MetricsSnapshot } from "../src/rollout/types.ts";
+
+const renders = Number(process.argv[2] ?? 50);
+const points = Number(process.argv[3] ?? 60);
+const t0 = Date.UTC(2026, 0, 1, 14, 0, 0);
+const steps = [1, 5, 10, 25, 50, 100];
+
+const snapshots: MetricsSnapshot[] = Array.from({ length: points }, (_, i) => ({
+  at: t0 + i * 30_000,
+  windowSeconds: 60,
+  canaryWeight: steps[Math.min(steps.length - 1, Math.floor((i / points) * steps.length))] ?? 0,
+  canary: i % 17 === 5 ? {} : { successRate: 0.995 - (i % 7) * 0.001, p99Ms: 180 + (i % 11) * 15 },
+  stable: { successRate: 0.999, p99Ms: 150 + (i % 5) * 5 },
+}));
+const input = { snapshots, policy: { minSuccessRate: 0.99, maxP99Ms: 500 }, title: "bench" };
+
+for (let i = 0; i < 5; i++) await renderRolloutChart(input);
+const times: number[] = [];
+let bytes = 0;
+for (let i = 0; i < renders; i++) {
+  const start = performance.now();
+  bytes = (await renderRolloutChart(input)).length;
+  times.push(performance.now() - start);
+}
+times.sort((a, b) => a - b);
+const mean = times.reduce((a, b) => a + b, 0) / times.length;
+const pct = (p: number): number =>
+  times[Math.min(times.length - 1, Math.floor(p * times.length))] ?? Number.NaN;
+console.log(
+  `renderRolloutChart 800x400, ${points} snapshots, ${renders} renders: ` +
+    `mean ${mean.toFixed(1)} ms, p50 ${pct(0.5).toFixed(1)} ms, p95 ${pct(0.95).toFixed(1)} ms, ` +
+    `png ${(bytes / 1024).toFixed(1)} KiB`,
+);

@@ -1,0 +1,38 @@
+import { z } from "zod";
+import { CanaryError, ErrorCode } from "../errors.ts";
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+/** Settings from the environment; everything that varies per deployment. */
+export const EnvConfig = z.object({
+  REDIS_URL: z
+    .url({ protocol: /^rediss?$/, error: "must be a redis:// or rediss:// URL" })
+    .default("redis://127.0.0.1:6379"),
+  /** Every Redis key and queue name starts with it, so several installations can share one Redis. */
+  CANARYBOT_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, "letters, digits, _ and - only")
+    .default("canarybot"),
+  KUBECONFIG: z.string().min(1).optional(),
+  KUBE_CONTEXT: z.string().min(1).optional(),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
+  /** Shortest step interval a plan may ask for (ms); lowered only for load tests and demos. */
+  CANARYBOT_MIN_INTERVAL_MS: z.coerce.number().int().min(10).default(1_000),
+  /** Ticks one worker process runs at once. */
+  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(16),
+});
+export type EnvConfig = z.infer<typeof EnvConfig>;
+
+/** Parse the environment; on failure name every bad variable before anything connects. */
+export function loadEnvConfig(env: Record<string, string | undefined> = process.env): EnvConfig {
+  const parsed = EnvConfig.safeParse(env);
+  if (parsed.success) return parsed.data;
+  throw new CanaryError(ErrorCode.InvalidInput, `bad environment: ${describeIssues(parsed.error)}`);
+}
+
+/** "REDIS_URL: must be a redis:// URL; WORKER_CONCURRENCY: too small" */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => `${issue.path.length > 0 ? issue.path.join(".") : "(root)"}: ${issue.message}`)
+    .join("; ");
+}

@@ -1,0 +1,34 @@
+/** Stable error codes: matched by value across processes and shown to users, never by message text. */
+export const ErrorCode = {
+  InvalidInput: "invalid_input",
+  NotFound: "not_found",
+  Conflict: "conflict",
+  Forbidden: "forbidden",
+  PreflightFailed: "preflight_failed",
+  Drift: "drift",
+  AlreadyActive: "already_active",
+  StaleVersion: "stale_version",
+  Locked: "locked",
+  KubernetesUnavailable: "kubernetes_unavailable",
+  MetricsUnavailable: "metrics_unavailable",
+  MetricsQueryInvalid: "metrics_query_invalid",
+  SlackUnavailable: "slack_unavailable",
+  Internal: "internal",
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export class CanaryError extends Error {
+  override readonly name = "CanaryError";
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+
+  constructor(code: ErrorCode, message: string, options: { retryable?: boolean; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.retryable = options.retryable ?? false;
+  }
+}
+
+export function isCanaryError(error: unknown, code?: ErrorCode): error is CanaryError {
+  return error instanceof CanaryError && (code === undefined || error.code === code);
+}

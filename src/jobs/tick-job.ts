@@ -1,0 +1,50 @@
+import type { RedisOptions as BullRedisOptions } from "bullmq";
+import type { RedisOptions } from "ioredis";
+import { CanaryError, ErrorCode } from "../errors.ts";
+
+/** The queue ticks go through unless configured otherwise. */
+export const DEFAULT_TICK_QUEUE = "canarybot-ticks";
+export const TICK_JOB_NAME = "tick";
+
+/** What a tick job carries: ids only, the store holds the state. */
+export type TickJobData = { rolloutId: string; tick: number };
+
+/** Where BullMQ connects: a Redis URL (`redis://host:6379/0`) or ioredis options. */
+export type RedisConnectionSource = string | RedisOptions;
+
+/**
+ * One job id per (rollout, tick), so scheduling the same tick twice adds one job. BullMQ custom ids may not
+ * contain `:`, hence the dots: `rollout.reviews-12.tick.7`.
+ */
+export function tickJobId(rolloutId: string, tick: number): string {
+  if (rolloutId.length === 0 || rolloutId.includes(":")) {
+    throw new CanaryError(ErrorCode.InvalidInput, `rollout id "${rolloutId}" cannot name a tick job`);
+  }
+  if (!Number.isSafeInteger(tick) || tick < 0) {
+    throw new CanaryError(ErrorCode.InvalidInput, `tick ${tick} of ${rolloutId} is not a whole number`);
+  }
+  return `rollout.${rolloutId}.tick.${tick}`;
+}
+
+export function isTickJobData(data: unknown): data is TickJobData {
+  if (typeof data !== "object" || data === null) return false;
+  const { rolloutId, tick } = data as Record<string, unknown>;
+  return typeof rolloutId === "string" && rolloutId.length > 0 && Number.isSafeInteger(tick);
+}
+
+/**
+ * Connection options for BullMQ, which creates (and closes) its own ioredis clients from them. Workers block
+ * on Redis, so BullMQ requires `maxRetriesPerRequest: null` for them; queues keep ioredis' bounded retries so
+ * that `schedule` fails instead of hanging while Redis is away.
+ */
+export function bullConnection(source: RedisConnectionSource, role: "queue" | "worker"): BullRedisOptions {
+  let base: BullRedisOptions;
+  if (typeof source === "string") {
+    base = { url: source };
+  } else {
+    // ioredis reads `retryStrategy: null` as "never reconnect"; BullMQ's type only allows a function or nothing.
+    const { retryStrategy, ...rest } = source;
+    base = retryStrategy === undefined ? rest : { ...rest, retryStrategy: retryStrategy ?? (() => null) };
+  }
+  return role === "worker" ? { ...base, maxRetriesPerRequest: null } : base;
+}

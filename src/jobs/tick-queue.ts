@@ -1,0 +1,82 @@
+import { Queue } from "bullmq";
+import type { KeepJobs } from "bullmq";
+import type { TickScheduler } from "../rollout/ports.ts";
+import { translateRedisError } from "../store/redis-errors.ts";
+import { DEFAULT_TICK_QUEUE, TICK_JOB_NAME, bullConnection, tickJobId } from "./tick-job.ts";
+import type { RedisConnectionSource, TickJobData } from "./tick-job.ts";
+
+export type BullMqTickSchedulerOptions = {
+  connection: RedisConnectionSource;
+  /** Default `canarybot-ticks`. Producers and workers must agree on it (and on `prefix`). */
+  queueName?: string;
+  /** BullMQ key prefix; default BullMQ's `bull`. */
+  prefix?: string;
+  /** Runs of a tick before it is given up (the worker's `onExhausted`). Default 5. */
+  attempts?: number;
+  /** First retry delay; doubles each retry (exponential backoff). Default 1 s: 1, 2, 4, 8 s. */
+  backoffDelayMs?: number;
+  /**
+   * Finished tick jobs kept, which is also how long a duplicated schedule of an already-run tick stays a no-op
+   * (the rollout's tick counter makes a later duplicate harmless anyway). Default 1 day, at most 10,000.
+   */
+  keepCompleted?: KeepJobs;
+  /** Failed tick jobs kept for inspection. Default 7 days, at most 10,000. */
+  keepFailed?: KeepJobs;
+  /** Connection-level errors of the queue (reconnects are automatic). Default: written to stderr. */
+  onError?: (error: Error) => void;
+};
+
+/** Schedules rollout ticks as delayed BullMQ jobs with one id per (rollout, tick). */
+export class BullMqTickScheduler implements TickScheduler {
+  readonly queueName: string;
+  readonly #queue: Queue<TickJobData>;
+  readonly #attempts: number;
+  readonly #backoffDelayMs: number;
+  readonly #keepCompleted: KeepJobs;
+  readonly #keepFailed: KeepJobs;
+
+  constructor(options: BullMqTickSchedulerOptions) {
+    this.queueName = options.queueName ?? DEFAULT_TICK_QUEUE;
+    this.#attempts = Math.max(1, Math.trunc(options.attempts ?? 5));
+    this.#backoffDelayMs = Math.max(1, Math.trunc(options.backoffDelayMs ?? 1000));
+    this.#keepCompleted = options.keepCompleted ?? { age: 24 * 3600, count: 10_000 };
+    this.#keepFailed = options.keepFailed ?? { age: 7 * 24 * 3600, count: 10_000 };
+    this.#queue = new Queue<TickJobData>(this.queueName, {
+      connection: bullConnection(options.connection, "queue"),
+      ...(options.prefix === undefined ? {} : { prefix: options.prefix }),
+    });
+    const onError =
+      options.onError ?? ((error: Error) => console.error(`tick queue ${this.queueName}:`, error));
+    this.#queue.on("error", onError);
+  }
+
+  /** Add the tick job unless a job with its id exists (waiting, delayed, active, or kept after finishing). */
+  async schedule(rolloutId: string, tick: number, delayMs: number): Promise<void> {
+    const jobId = tickJobId(rolloutId, tick);
+    try {
+      await this.#queue.add(
+        TICK_JOB_NAME,
+        { rolloutId, tick },
+        {
+          jobId,
+          delay: Math.max(0, Math.round(delayMs)),
+          attempts: this.#attempts,
+          backoff: { type: "exponential", delay: this.#backoffDelayMs },
+          removeOnComplete: this.#keepCompleted,
+          removeOnFail: this.#keepFailed,
+        },
+      );
+    } catch (error) {
+      throw translateRedisError(error, `schedule tick ${tick} of ${rolloutId}`);
+    }
+  }
+
+  /** Remove the queue and every job in it (tests, decommissioning). */
+  async obliterate(): Promise<void> {
+    await this.#queue.obliterate({ force: true });
+  }
+
+  async close(): Promise<void> {
+    await this.#queue.close();
+  }
+}

@@ -1,0 +1,95 @@
+import { UnrecoverableError, Worker } from "bullmq";
+import type { Job } from "bullmq";
+import { isCanaryError } from "../errors.ts";
+import { DEFAULT_TICK_QUEUE, bullConnection, isTickJobData } from "./tick-job.ts";
+import type { RedisConnectionSource, TickJobData } from "./tick-job.ts";
+
+/** Runs one tick of one rollout. Throw a CanaryError with `retryable` to say whether running it again can help. */
+export type TickHandler = (rolloutId: string, tick: number) => Promise<void>;
+
+/**
+ * Called once when a tick is given up: a retryable failure used up its attempts, or a non-retryable one
+ * stopped it at once (`error` tells which). The service pauses the rollout and tells the channel.
+ */
+export type TickExhaustedHandler = (rolloutId: string, tick: number, error: unknown) => Promise<void> | void;
+
+export type TickWorkerOptions = {
+  connection: RedisConnectionSource;
+  handler: TickHandler;
+  onExhausted: TickExhaustedHandler;
+  /** Default `canarybot-ticks`; must match the scheduler's. */
+  queueName?: string;
+  /** BullMQ key prefix; must match the scheduler's. Default BullMQ's `bull`. */
+  prefix?: string;
+  /** Ticks this process runs at once (each waits mostly on Kubernetes and Prometheus). Default 16. */
+  concurrency?: number;
+  /** Worker-level errors (connection, lock renewal, a throwing `onExhausted`). Default: written to stderr. */
+  onError?: (error: Error) => void;
+};
+
+export type TickWorker = {
+  readonly queueName: string;
+  /** Resolves once the worker's connections are up. */
+  waitUntilReady(): Promise<void>;
+  /** Stop taking ticks and wait for the running ones to finish (graceful SIGTERM). */
+  close(): Promise<void>;
+};
+
+/**
+ * A BullMQ worker that turns due tick jobs into handler calls. Retryable failures (a CanaryError with
+ * `retryable: true`, or any other error: an untranslated failure is assumed transient and bounded by the
+ * job's attempts) go back to BullMQ for a retry with backoff; a CanaryError with `retryable: false` fails the
+ * job at once through BullMQ's `UnrecoverableError`.
+ */
+export function createTickWorker(options: TickWorkerOptions): TickWorker {
+  const queueName = options.queueName ?? DEFAULT_TICK_QUEUE;
+  const onError = options.onError ?? ((error: Error) => console.error(`tick worker ${queueName}:`, error));
+
+  const giveUp = async (rolloutId: string, tick: number, error: unknown): Promise<void> => {
+    try {
+      await options.onExhausted(rolloutId, tick, error);
+    } catch (callbackError) {
+      onError(asError(callbackError));
+    }
+  };
+
+  const processTick = async (job: Job<TickJobData>): Promise<void> => {
+    const data: unknown = job.data;
+    if (!isTickJobData(data)) {
+      throw new UnrecoverableError(`tick job ${job.id ?? "?"} carries no rollout id and tick`);
+    }
+    try {
+      await options.handler(data.rolloutId, data.tick);
+    } catch (error) {
+      const retryable = isRetryable(error);
+      // attemptsMade counts the failed runs before this one.
+      const lastAttempt = !retryable || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      if (lastAttempt) await giveUp(data.rolloutId, data.tick, error);
+      if (!retryable) throw new UnrecoverableError(asError(error).message);
+      throw asError(error);
+    }
+  };
+
+  const worker = new Worker<TickJobData>(queueName, processTick, {
+    connection: bullConnection(options.connection, "worker"),
+    ...(options.prefix === undefined ? {} : { prefix: options.prefix }),
+    concurrency: Math.max(1, Math.trunc(options.concurrency ?? 16)),
+  });
+  worker.on("error", onError);
+
+  return {
+    queueName,
+    waitUntilReady: () => worker.waitUntilReady(),
+    close: () => worker.close(),
+  };
+}
+
+function isRetryable(error: unknown): boolean {
+  if (isCanaryError(error)) return error.retryable;
+  if (error instanceof UnrecoverableError) return false;
+  return true;
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}

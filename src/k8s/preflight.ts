@@ -1,0 +1,151 @@
+import { CanaryError, ErrorCode } from "../errors.ts";
+import type { Target } from "../rollout/types.ts";
+import { isSameHost } from "./istio-host.ts";
+import { isJsonObject } from "./json.ts";
+import {
+  baselineShape,
+  headerRouteName,
+  httpRoutes,
+  selectManagedRoute,
+  virtualServiceIdentity,
+  type ManagedRoute,
+} from "./virtual-service-route.ts";
+
+export type Labels = Record<string, string>;
+
+/**
+ * The route a new rollout will manage, checked: selected (see `selectManagedRoute`), sending 100% to the stable
+ * subset (see `baselineShape`), and no canarybot header route left over from an earlier rollout.
+ */
+export function managedRouteForRollout(virtualService: unknown, target: Target): ManagedRoute {
+  const managed = selectManagedRoute(virtualService, target);
+  baselineShape(managed.route, target, managed.index);
+  const name = headerRouteName(target.canarySubset);
+  const leftover = httpRoutes(virtualService).findIndex(
+    (route) => isJsonObject(route) && route.name === name,
+  );
+  if (leftover >= 0) {
+    throw new CanaryError(
+      ErrorCode.PreflightFailed,
+      `${virtualServiceIdentity(target)} still has canarybot's header route '${name}' (http[${leftover}]) ` +
+        `from an earlier rollout; roll that rollout back or remove the route`,
+    );
+  }
+  return managed;
+}
+
+function stringMap(value: unknown): Labels {
+  if (!isJsonObject(value)) return {};
+  return Object.fromEntries(
+    Object.entries(value).filter((entry): entry is [string, string] => typeof entry[1] === "string"),
+  );
+}
+
+function nameOf(object: unknown): string {
+  return isJsonObject(object) && isJsonObject(object.metadata) && typeof object.metadata.name === "string"
+    ? object.metadata.name
+    : "(unnamed)";
+}
+
+/** "version=v2,app=reviews" */
+export function formatLabels(labels: Labels): string {
+  const text = Object.entries(labels)
+    .map(([key, value]) => `${key}=${value}`)
+    .join(",");
+  return text === "" ? "no labels: every pod of the host" : text;
+}
+
+/**
+ * Labels of the stable and canary subsets, from the DestinationRules of the target's namespace whose `spec.host`
+ * names the target host (any spelling of it). No such DestinationRule, or a subset none of them defines →
+ * `preflight_failed` naming what is missing. With several rules for one host the first definition of a subset wins.
+ */
+export function subsetLabelsFor(
+  destinationRules: readonly unknown[],
+  target: Target,
+): Record<string, Labels> {
+  const rules = destinationRules.filter(
+    (rule) =>
+      isJsonObject(rule) &&
+      isJsonObject(rule.spec) &&
+      typeof rule.spec.host === "string" &&
+      isSameHost(rule.spec.host, target.host, target.namespace),
+  );
+  if (rules.length === 0) {
+    throw new CanaryError(
+      ErrorCode.PreflightFailed,
+      `no DestinationRule in namespace ${target.namespace} has host ${target.host}; ` +
+        `define subsets ${target.stableSubset} and ${target.canarySubset} for it`,
+    );
+  }
+  const defined = new Map<string, Labels>();
+  for (const rule of rules) {
+    const subsets =
+      isJsonObject(rule) && isJsonObject(rule.spec) && Array.isArray(rule.spec.subsets)
+        ? rule.spec.subsets
+        : [];
+    for (const subset of subsets) {
+      if (isJsonObject(subset) && typeof subset.name === "string" && !defined.has(subset.name)) {
+        defined.set(subset.name, stringMap(subset.labels));
+      }
+    }
+  }
+  const names = rules.map((rule) => `${target.namespace}/${nameOf(rule)}`).join(", ");
+  const result: Record<string, Labels> = {};
+  for (const subset of [target.stableSubset, target.canarySubset]) {
+    const labels = defined.get(subset);
+    if (labels === undefined) {
+      const known = [...defined.keys()];
+      throw new CanaryError(
+        ErrorCode.PreflightFailed,
+        `DestinationRule ${names} has no subset '${subset}' for host ${target.host} ` +
+          `(subsets: ${known.length === 0 ? "none" : known.join(", ")})`,
+      );
+    }
+    result[subset] = labels;
+  }
+  return result;
+}
+
+function includesLabels(labels: Labels, wanted: Labels): boolean {
+  return Object.entries(wanted).every(([key, value]) => labels[key] === value);
+}
+
+/**
+ * Why a subset has no ready pods, or undefined when it has some: a Deployment in the namespace whose pod
+ * template carries the subset labels (and the Service selector, when known) with at least one ready replica.
+ */
+export function subsetReadinessProblem(
+  subset: string,
+  labels: Labels,
+  deployments: readonly unknown[],
+  serviceSelector: Labels = {},
+): string | undefined {
+  const wanted = { ...serviceSelector, ...labels };
+  const matching = deployments.filter((deployment) => {
+    if (
+      !isJsonObject(deployment) ||
+      !isJsonObject(deployment.spec) ||
+      !isJsonObject(deployment.spec.template)
+    ) {
+      return false;
+    }
+    const template = deployment.spec.template;
+    return includesLabels(stringMap(isJsonObject(template.metadata) ? template.metadata.labels : {}), wanted);
+  });
+  const readyReplicas = (deployment: unknown): number =>
+    isJsonObject(deployment) &&
+    isJsonObject(deployment.status) &&
+    typeof deployment.status.readyReplicas === "number"
+      ? deployment.status.readyReplicas
+      : 0;
+  if (matching.some((deployment) => readyReplicas(deployment) >= 1)) return undefined;
+  const prefix = `subset ${subset} (${formatLabels(labels)}) has no ready pods`;
+  if (matching.length === 0) {
+    return `${prefix}: no Deployment with ready replicas matches (no Deployment's pod template has ${formatLabels(wanted)})`;
+  }
+  const unready = matching
+    .map((deployment) => `${nameOf(deployment)} has ${readyReplicas(deployment)} ready`)
+    .join(", ");
+  return `${prefix}: no Deployment with ready replicas matches (${unready})`;
+}

@@ -1,0 +1,308 @@
+import { CanaryError, ErrorCode } from "../errors.ts";
+import type { HeaderMatch, Target } from "../rollout/types.ts";
+import { isSameHost } from "./istio-host.ts";
+import { cloneJson, isJsonObject, omitKeys, type JsonObject } from "./json.ts";
+
+/** An Istio `HTTPRoute` as fetched: only the fields canarybot reads are typed, every other one is carried as is. */
+export type HttpRoute = JsonObject & { name?: string; match?: unknown; route?: unknown };
+/** An Istio `HTTPRouteDestination`. */
+export type RouteDestination = JsonObject & { destination: Destination; weight?: number };
+export type Destination = JsonObject & { host: string; subset?: string };
+
+/** Prefix of the HTTP route canarybot inserts for the header stage; no other route may carry it. */
+export const HEADER_ROUTE_PREFIX = "canarybot-header-";
+
+/** Name of the header-stage route that sends matching requests to `canarySubset`. */
+export function headerRouteName(canarySubset: string): string {
+  return `${HEADER_ROUTE_PREFIX}${canarySubset}`;
+}
+
+export function isHeaderRoute(route: unknown): boolean {
+  return isJsonObject(route) && typeof route.name === "string" && route.name.startsWith(HEADER_ROUTE_PREFIX);
+}
+
+/** "VirtualService default/reviews": how every message names the object. */
+export function virtualServiceIdentity(target: Pick<Target, "namespace" | "virtualService">): string {
+  return `VirtualService ${target.namespace}/${target.virtualService}`;
+}
+
+/** "route 'reviews' (http[0])" or "unnamed route http[1]". */
+export function routeLabel(route: unknown, index: number): string {
+  const name = isJsonObject(route) && typeof route.name === "string" ? route.name : undefined;
+  return name === undefined ? `unnamed route http[${index}]` : `route '${name}' (http[${index}])`;
+}
+
+/** The `spec.http` list of a fetched VirtualService (empty when it has none). */
+export function httpRoutes(virtualService: unknown): unknown[] {
+  if (!isJsonObject(virtualService) || !isJsonObject(virtualService.spec)) return [];
+  const http = virtualService.spec.http;
+  return Array.isArray(http) ? http : [];
+}
+
+export function resourceVersionOf(object: unknown): string | undefined {
+  if (!isJsonObject(object) || !isJsonObject(object.metadata)) return undefined;
+  const version = object.metadata.resourceVersion;
+  return typeof version === "string" ? version : undefined;
+}
+
+/** The `route[]` entries of an HTTP route that carry a destination. */
+export function destinationsOf(route: unknown): RouteDestination[] {
+  if (!isJsonObject(route) || !Array.isArray(route.route)) return [];
+  return route.route.filter(
+    (entry): entry is RouteDestination =>
+      isJsonObject(entry) && isJsonObject(entry.destination) && typeof entry.destination.host === "string",
+  );
+}
+
+/** Weight a destination effectively receives: an omitted weight means 100 for a lone destination, else 0. */
+export function effectiveWeight(entry: RouteDestination, count: number): number {
+  return typeof entry.weight === "number" ? entry.weight : count === 1 ? 100 : 0;
+}
+
+/** "v1=90, v2=10": the split of a route, destinations named by subset (and host when it is not the target's). */
+export function describeWeights(route: unknown, target: Pick<Target, "host" | "namespace">): string {
+  const entries = destinationsOf(route);
+  if (entries.length === 0) return "no destinations";
+  return entries
+    .map(
+      (entry) => `${destinationLabel(entry.destination, target)}=${effectiveWeight(entry, entries.length)}`,
+    )
+    .join(", ");
+}
+
+function destinationLabel(destination: Destination, target: Pick<Target, "host" | "namespace">): string {
+  const subset = destination.subset ?? "(no subset)";
+  return isSameHost(destination.host, target.host, target.namespace)
+    ? subset
+    : `${destination.host}/${subset}`;
+}
+
+export function isSubsetOf(entry: RouteDestination, target: Target, subset: string): boolean {
+  return (
+    entry.destination.subset === subset && isSameHost(entry.destination.host, target.host, target.namespace)
+  );
+}
+
+/** The HTTP route a rollout manages, and where it sits in `spec.http`. */
+export type ManagedRoute = { index: number; route: HttpRoute };
+
+type RouteQuery = {
+  target: Pick<Target, "namespace" | "virtualService" | "host" | "route">;
+  /** Whether a route is a candidate when no route name is given. */
+  isCandidate: (route: HttpRoute) => boolean;
+  /** What the candidates send traffic to, for messages: "host reviews subset v1". */
+  wanted: string;
+};
+
+/** The route named `target.route`, else the one candidate route; canarybot's header route is never one. */
+function pickRoute(virtualService: unknown, query: RouteQuery): ManagedRoute {
+  const { target, isCandidate, wanted } = query;
+  const identity = virtualServiceIdentity(target);
+  const routes = httpRoutes(virtualService)
+    .map((route, index) => ({ route, index }))
+    .filter((entry): entry is { route: HttpRoute; index: number } => isJsonObject(entry.route))
+    .filter((entry) => !isHeaderRoute(entry.route));
+  if (routes.length === 0) {
+    throw new CanaryError(ErrorCode.PreflightFailed, `${identity} has no HTTP routes (spec.http is empty)`);
+  }
+  if (target.route !== undefined) {
+    const named = routes.filter((entry) => entry.route.name === target.route);
+    if (named.length === 1 && named[0]) return named[0];
+    const names = routes.map((entry) => routeLabel(entry.route, entry.index)).join(", ");
+    throw new CanaryError(
+      ErrorCode.PreflightFailed,
+      named.length === 0
+        ? `${identity} has no HTTP route named '${target.route}'; its routes: ${names}`
+        : `${identity} has ${named.length} HTTP routes named '${target.route}' (${named.map((entry) => `http[${entry.index}]`).join(", ")}); route names must be unique`,
+    );
+  }
+  const candidates = routes.filter((entry) => isCandidate(entry.route));
+  if (candidates.length === 1 && candidates[0]) return candidates[0];
+  if (candidates.length === 0) {
+    const seen = routes
+      .map((entry) => `${routeLabel(entry.route, entry.index)} → ${describeWeights(entry.route, target)}`)
+      .join("; ");
+    throw new CanaryError(
+      ErrorCode.PreflightFailed,
+      `${identity} has no HTTP route sending traffic to ${wanted}; its routes: ${seen}. ` +
+        `Check the target's host and subsets, or name the route with --route <name>`,
+    );
+  }
+  throw new CanaryError(
+    ErrorCode.PreflightFailed,
+    `${identity} has ${candidates.length} HTTP routes sending traffic to ${wanted}: ` +
+      `${candidates.map((entry) => routeLabel(entry.route, entry.index)).join(", ")}. ` +
+      `Pick one with --route <name> (give the route a \`name\` first if it has none)`,
+  );
+}
+
+/**
+ * The one HTTP route a rollout moves traffic on: the route named `target.route` when given, otherwise the one
+ * route whose destinations include the stable subset of the target host. canarybot's own header route is never
+ * a candidate. None or several → `preflight_failed` naming the VirtualService, the candidates and the way out.
+ */
+export function selectManagedRoute(virtualService: unknown, target: Target): ManagedRoute {
+  return pickRoute(virtualService, {
+    target,
+    isCandidate: (route) =>
+      destinationsOf(route).some((entry) => isSubsetOf(entry, target, target.stableSubset)),
+    wanted: `host ${target.host} subset ${target.stableSubset}`,
+  });
+}
+
+/**
+ * The subset a route sends all its traffic to now, for a start that names no stable subset: the route named
+ * `target.route`, else the one route with a destination on `target.host`. It must send traffic (weight > 0) to
+ * exactly one subset of that host; otherwise `preflight_failed` saying how it splits.
+ */
+export function currentSubsetOf(
+  virtualService: unknown,
+  target: Pick<Target, "namespace" | "virtualService" | "host" | "route">,
+): string {
+  const onHost = (entry: RouteDestination) =>
+    isSameHost(entry.destination.host, target.host, target.namespace);
+  const picked = pickRoute(virtualService, {
+    target,
+    isCandidate: (route) => destinationsOf(route).some(onHost),
+    wanted: `host ${target.host}`,
+  });
+  const entries = destinationsOf(picked.route);
+  const live = entries.filter((entry) => effectiveWeight(entry, entries.length) > 0);
+  const subsets = [...new Set(live.map((entry) => (onHost(entry) ? entry.destination.subset : undefined)))];
+  const [only] = subsets;
+  if (subsets.length === 1 && only !== undefined) return only;
+  const weights = entries
+    .map(
+      (entry) =>
+        `${entry.destination.host}/${entry.destination.subset ?? "(no subset)"}=${effectiveWeight(entry, entries.length)}`,
+    )
+    .join(", ");
+  throw new CanaryError(
+    ErrorCode.PreflightFailed,
+    `${virtualServiceIdentity(target)} ${routeLabel(picked.route, picked.index)} does not send all its traffic to ` +
+      `one subset of ${target.host} (${weights}); name the stable subset explicitly`,
+  );
+}
+
+/** Where the stable (and, if present, the canary) destination sit in a baseline route's `route[]`. */
+type BaselineShape = { stable: number; canary?: number };
+
+/**
+ * Check that a route can start a rollout: it sends everything to the stable subset, either alone (weight
+ * omitted or 100) or next to the canary subset at weight 0. Anything else → `preflight_failed` naming it.
+ */
+export function baselineShape(baseline: unknown, target: Target, index?: number): BaselineShape {
+  const label = `${virtualServiceIdentity(target)} ${index === undefined ? "managed route" : routeLabel(baseline, index)}`;
+  const fail = (why: string): never => {
+    throw new CanaryError(
+      ErrorCode.PreflightFailed,
+      `${label} ${why}; a rollout starts from a route that sends 100% to ${target.host} subset ` +
+        `${target.stableSubset} (optionally with ${target.canarySubset} at weight 0)`,
+    );
+  };
+  if (target.stableSubset === target.canarySubset)
+    fail(`cannot be split: stable and canary are both '${target.stableSubset}'`);
+  if (!isJsonObject(baseline) || !Array.isArray(baseline.route)) return fail("has no route destinations");
+  const entries = destinationsOf(baseline);
+  if (entries.length !== baseline.route.length || entries.length === 0 || entries.length > 2) {
+    return fail(`sends ${describeWeights(baseline, target)}`);
+  }
+  const stable = entries.findIndex((entry) => isSubsetOf(entry, target, target.stableSubset));
+  const canary = entries.findIndex((entry) => isSubsetOf(entry, target, target.canarySubset));
+  const stableEntry = entries[stable];
+  if (stableEntry === undefined) return fail(`sends ${describeWeights(baseline, target)}`);
+  if (entries.length === 1) {
+    if (effectiveWeight(stableEntry, 1) !== 100) fail(`sends ${describeWeights(baseline, target)}`);
+    return { stable };
+  }
+  const canaryEntry = entries[canary];
+  if (
+    canaryEntry === undefined ||
+    effectiveWeight(canaryEntry, 2) !== 0 ||
+    effectiveWeight(stableEntry, 2) !== 100
+  ) {
+    return fail(`already splits traffic: ${describeWeights(baseline, target)}`);
+  }
+  return { stable, canary };
+}
+
+/** Canary weight a route carries now: the weights of its canary-subset destinations. */
+export function canaryWeightOf(route: unknown, target: Target): number {
+  const entries = destinationsOf(route);
+  return entries
+    .filter((entry) => isSubsetOf(entry, target, target.canarySubset))
+    .reduce((sum, entry) => sum + effectiveWeight(entry, entries.length), 0);
+}
+
+export function assertWeight(weight: number): void {
+  if (!Number.isInteger(weight) || weight < 0 || weight > 100) {
+    throw new CanaryError(
+      ErrorCode.InvalidInput,
+      `canary weight must be an integer from 0 to 100, got ${weight}`,
+    );
+  }
+}
+
+/**
+ * The managed route at a canary weight, computed from the baseline alone: every field but `route` is the
+ * baseline's, untouched; `route` is the baseline's stable entry at 100 - w and a canary entry at w (the
+ * baseline's own canary entry if it had one, else the stable destination with the canary subset). Weight 0
+ * is the baseline itself, exactly.
+ */
+export function routeAtWeight(baseline: unknown, target: Target, canaryWeight: number): HttpRoute {
+  assertWeight(canaryWeight);
+  const shape = baselineShape(baseline, target);
+  const copy = cloneJson(baseline) as HttpRoute;
+  if (canaryWeight === 0) return copy;
+  const entries = destinationsOf(copy);
+  const stableEntry = entries[shape.stable] as RouteDestination;
+  const stable: RouteDestination = { ...stableEntry, weight: 100 - canaryWeight };
+  if (shape.canary !== undefined) {
+    const canaryEntry = entries[shape.canary] as RouteDestination;
+    const route = [...entries];
+    route[shape.stable] = stable;
+    route[shape.canary] = { ...canaryEntry, weight: canaryWeight };
+    return { ...copy, route };
+  }
+  const canary: RouteDestination = {
+    destination: { ...cloneJson(stableEntry.destination), subset: target.canarySubset },
+    weight: canaryWeight,
+  };
+  return { ...copy, route: [stable, canary] };
+}
+
+/**
+ * The header-stage route, inserted directly before the managed route: the managed route (timeout, retries,
+ * rewrite, headers, fault, mirror … kept, so canary requests are handled like their stable twins) with the
+ * header ANDed into each of its match conditions and the canary subset as its only destination.
+ *
+ * The managed route's own match conditions are kept because the header route sits ahead of it: a bare header
+ * match would also capture requests that the managed route never sees (other paths, other hosts, requests
+ * that belong to routes further down) and send them to this service's canary.
+ */
+export function headerRouteFor(baseline: unknown, target: Target, header: HeaderMatch): HttpRoute {
+  const shape = baselineShape(baseline, target);
+  const base = cloneJson(baseline) as HttpRoute;
+  const stableEntry = destinationsOf(base)[shape.stable] as RouteDestination;
+  const condition = { [header.name]: { exact: header.value } };
+  const conditions = Array.isArray(base.match) && base.match.length > 0 ? base.match : [{}];
+  const match = conditions.map((original: unknown) => {
+    const clause = isJsonObject(original) ? original : {};
+    const headers = isJsonObject(clause.headers) ? clause.headers : {};
+    if (Object.keys(headers).some((name) => name.toLowerCase() === header.name.toLowerCase())) {
+      throw new CanaryError(
+        ErrorCode.InvalidInput,
+        `${virtualServiceIdentity(target)}: the managed route already matches on header '${header.name}'; ` +
+          `choose another header for the header stage`,
+      );
+    }
+    return { ...clause, headers: { ...headers, ...condition } };
+  });
+  const rest = omitKeys(base, "name", "match", "route");
+  return {
+    name: headerRouteName(target.canarySubset),
+    match,
+    ...rest,
+    route: [{ destination: { ...stableEntry.destination, subset: target.canarySubset } }],
+  };
+}

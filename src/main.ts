@@ -1,0 +1,83 @@
+import { Redis } from "ioredis";
+import type { EnvConfig } from "./config/env.ts";
+import { BullMqTickScheduler } from "./jobs/tick-queue.ts";
+import { createTickWorker } from "./jobs/tick-worker.ts";
+import type { TickWorker } from "./jobs/tick-worker.ts";
+import { IstioVirtualServiceRouter } from "./k8s/istio-virtual-service-router.ts";
+import { loadKubeConfig } from "./k8s/kubeconfig.ts";
+import { LogNotifier } from "./notify/log-notifier.ts";
+import type { Analyzer, Logger, Notifier, RolloutStore } from "./rollout/ports.ts";
+import { RolloutService } from "./rollout/service.ts";
+import { RedisRolloutLock } from "./store/redis-lock.ts";
+import { RedisRolloutStore } from "./store/redis-rollout-store.ts";
+
+export type RuntimeOptions = {
+  env: EnvConfig;
+  /** The process environment, for what the Kubernetes client reads (KUBECONFIG, in-cluster variables, HOME). */
+  processEnv: Readonly<Record<string, string | undefined>>;
+  logger: Logger;
+  kubeconfigPath?: string;
+  context?: string;
+  notifier?: Notifier;
+  analyzer?: Analyzer;
+};
+
+export type Runtime = {
+  service: RolloutService;
+  store: RolloutStore;
+  close(): Promise<void>;
+};
+
+/** The composition root: every adapter is built here and nowhere else, from plain arguments. */
+export function openRuntime(options: RuntimeOptions): Runtime {
+  const { env, logger } = options;
+  const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 3, lazyConnect: false });
+  const prefix = `${env.CANARYBOT_PREFIX}:`;
+  const store = new RedisRolloutStore(redis, { prefix });
+  const lock = new RedisRolloutLock(redis, {
+    prefix,
+    onLockLost: (rolloutId) => logger.warn({ rollout: rolloutId }, "rollout lock lapsed while held"),
+  });
+  const scheduler = new BullMqTickScheduler({
+    connection: env.REDIS_URL,
+    prefix: env.CANARYBOT_PREFIX,
+    onError: (error) => logger.warn({ err: error.message }, "tick queue connection error"),
+  });
+  const { kubeConfig } = loadKubeConfig({
+    env: options.processEnv,
+    ...(options.kubeconfigPath ? { kubeconfigPath: options.kubeconfigPath } : {}),
+    ...(options.context ? { context: options.context } : {}),
+  });
+  const router = new IstioVirtualServiceRouter(kubeConfig);
+  const service = new RolloutService({
+    store,
+    lock,
+    router,
+    scheduler,
+    notifier: options.notifier ?? new LogNotifier(logger),
+    ...(options.analyzer ? { analyzer: options.analyzer } : {}),
+    clock: { now: () => Date.now() },
+    logger,
+    minIntervalMs: env.CANARYBOT_MIN_INTERVAL_MS,
+  });
+  return {
+    service,
+    store,
+    async close() {
+      await scheduler.close();
+      redis.disconnect();
+    },
+  };
+}
+
+/** A worker that turns due ticks into rollout steps; closes gracefully (the running tick finishes). */
+export function startWorker(runtime: Runtime, env: EnvConfig, logger: Logger): TickWorker {
+  return createTickWorker({
+    connection: env.REDIS_URL,
+    prefix: env.CANARYBOT_PREFIX,
+    concurrency: env.WORKER_CONCURRENCY,
+    handler: (rolloutId, tick) => runtime.service.tick(rolloutId, tick),
+    onExhausted: (rolloutId, tick, error) => runtime.service.tickExhausted(rolloutId, tick, error),
+    onError: (error) => logger.warn({ err: error.message }, "tick worker error"),
+  });
+}

@@ -1,0 +1,239 @@
+import {
+  CheckStatus,
+  type AnalysisPolicy,
+  type CheckResult,
+  type CustomCheck,
+  type MetricsSnapshot,
+  type Verdict,
+} from "../rollout/types.ts";
+
+/**
+ * Judging a snapshot against a policy, purely. Results are data: pass / fail / inconclusive per check.
+ *
+ * - A value that is missing, NaN or infinite makes its check inconclusive: never a pass (DESIGN invariant 5).
+ * - With fewer canary requests than `minRequests` (or an unknown count), the canary's success-rate and latency
+ *   checks are inconclusive too: a handful of requests says nothing about a 99 % success rate, and judging them
+ *   would roll back (or pass) on noise. Custom checks are judged on their own.
+ * - An unavailable snapshot makes every check inconclusive, with the reason.
+ * - Overall: any fail → fail; else any inconclusive → inconclusive; else pass.
+ */
+
+export const CheckName = {
+  RequestVolume: "request-volume",
+  SuccessRate: "success-rate",
+  P99Latency: "p99-latency",
+  ErrorRateVsStable: "error-rate-vs-stable",
+  P99VsStable: "p99-vs-stable",
+} as const;
+export type CheckName = (typeof CheckName)[keyof typeof CheckName];
+
+export const DEFAULT_ANALYSIS_POLICY: AnalysisPolicy = {
+  minSuccessRate: 0.99,
+  maxP99Ms: 500,
+  maxErrorRateIncrease: 0.01,
+  maxP99Ratio: 1.25,
+  minRequests: 20,
+  failureLimit: 2,
+  criticalSuccessRate: 0.9,
+  inconclusiveLimit: 3,
+  customChecks: [],
+};
+
+/** Tolerance for comparisons of derived floats (1 - 0.99 is 0.010000000000000009). */
+const EPSILON = 1e-9;
+
+function known(value: number | undefined): value is number {
+  return value !== undefined && Number.isFinite(value);
+}
+
+function trim(n: number, digits: number): string {
+  const text = n.toFixed(digits);
+  return text.includes(".") ? text.replace(/0+$/, "").replace(/\.$/, "") : text;
+}
+
+/** 0.99512 → "99.51%". */
+export function formatPercent(share: number): string {
+  return `${trim(share * 100, 2)}%`;
+}
+
+/** 0.01 → "1pp". */
+function formatPoints(share: number): string {
+  return `${trim(share * 100, 2)}pp`;
+}
+
+/** 123.4 → "123ms", 4.25 → "4.3ms". */
+export function formatMs(ms: number): string {
+  return `${trim(ms, Math.abs(ms) < 10 ? 1 : 0)}ms`;
+}
+
+function formatNumber(n: number): string {
+  return trim(n, 4);
+}
+
+/** How one check came out, before it is named and given its threshold text. */
+type Outcome = { status: CheckStatus; value?: number; detail: string; critical?: boolean };
+
+const pass = (detail: string, value: number): Outcome => ({ status: CheckStatus.Pass, value, detail });
+const fail = (detail: string, value: number, critical = false): Outcome => ({
+  status: CheckStatus.Fail,
+  value,
+  detail,
+  ...(critical ? { critical } : {}),
+});
+const inconclusive = (detail: string, value?: number): Outcome => ({
+  status: CheckStatus.Inconclusive,
+  ...(known(value) ? { value } : {}),
+  detail,
+});
+
+function checkResult(name: string, threshold: string, outcome: Outcome): CheckResult {
+  return { name, threshold, ...outcome };
+}
+
+function customThreshold(check: CustomCheck): string {
+  if (check.min !== undefined && check.max !== undefined) {
+    return `between ${formatNumber(check.min)} and ${formatNumber(check.max)}`;
+  }
+  if (check.min !== undefined) return `>= ${formatNumber(check.min)}`;
+  if (check.max !== undefined) return `<= ${formatNumber(check.max)}`;
+  return "any (recorded only)";
+}
+
+/** Threshold texts of the built-in checks, before any value is known. */
+function thresholds(policy: AnalysisPolicy): Record<CheckName, string> {
+  return {
+    [CheckName.RequestVolume]: `>= ${policy.minRequests} requests`,
+    [CheckName.SuccessRate]: `>= ${formatPercent(policy.minSuccessRate)} (critical below ${formatPercent(policy.criticalSuccessRate)})`,
+    [CheckName.P99Latency]: `<= ${formatMs(policy.maxP99Ms)}`,
+    [CheckName.ErrorRateVsStable]: `<= stable + ${formatPoints(policy.maxErrorRateIncrease)}`,
+    [CheckName.P99VsStable]: `<= ${formatNumber(policy.maxP99Ratio)}x stable`,
+  };
+}
+
+/** Overall status: any fail → fail; else any inconclusive → inconclusive; else pass (an empty list is inconclusive). */
+export function overallStatus(checks: readonly CheckResult[]): CheckStatus {
+  if (checks.some((c) => c.status === CheckStatus.Fail)) return CheckStatus.Fail;
+  if (checks.length === 0 || checks.some((c) => c.status === CheckStatus.Inconclusive)) {
+    return CheckStatus.Inconclusive;
+  }
+  return CheckStatus.Pass;
+}
+
+export function evaluateSnapshot(snapshot: MetricsSnapshot, policy: AnalysisPolicy): Verdict {
+  if (snapshot.unavailable !== undefined) {
+    const outcome = inconclusive(`metrics unavailable: ${snapshot.unavailable}`);
+    const checks = [
+      ...Object.entries(thresholds(policy)).map(([name, threshold]) => checkResult(name, threshold, outcome)),
+      ...policy.customChecks.map((c) => checkResult(c.name, customThreshold(c), outcome)),
+    ];
+    return { status: CheckStatus.Inconclusive, checks, snapshot };
+  }
+  const checks = [
+    ...builtInChecks(snapshot, policy),
+    ...policy.customChecks.map((c) => customCheck(snapshot, c)),
+  ];
+  return { status: overallStatus(checks), checks, snapshot };
+}
+
+function builtInChecks(snapshot: MetricsSnapshot, policy: AnalysisPolicy): CheckResult[] {
+  const { canary, stable } = snapshot;
+  const text = thresholds(policy);
+  const window = `${snapshot.windowSeconds}s`;
+
+  const requests = canary.requests;
+  const volume = !known(requests)
+    ? inconclusive(`no canary traffic data in ${window}`)
+    : requests < policy.minRequests
+      ? inconclusive(
+          `${requests} canary requests in ${window}, need ${policy.minRequests} to judge`,
+          requests,
+        )
+      : pass(`${requests} canary requests in ${window}`, requests);
+  /** Below the request volume, a judged outcome is noise: it becomes inconclusive, keeping the value. */
+  const gated = (outcome: Outcome): Outcome =>
+    volume.status === CheckStatus.Pass
+      ? outcome
+      : inconclusive(`not judged: ${volume.detail}`, outcome.value);
+
+  const success = canary.successRate;
+  const successRate = !known(success)
+    ? inconclusive("no canary success rate (no requests or no data)")
+    : gated(
+        success < policy.criticalSuccessRate - EPSILON
+          ? fail(
+              `canary success rate ${formatPercent(success)} is below the critical floor ${formatPercent(policy.criticalSuccessRate)}`,
+              success,
+              true,
+            )
+          : success < policy.minSuccessRate - EPSILON
+            ? fail(
+                `canary success rate ${formatPercent(success)} is below ${formatPercent(policy.minSuccessRate)}`,
+                success,
+              )
+            : pass(`canary success rate ${formatPercent(success)}`, success),
+      );
+
+  const p99 = canary.p99Ms;
+  const p99Latency = !known(p99)
+    ? inconclusive("no canary p99 latency (no requests or no data)")
+    : gated(
+        p99 > policy.maxP99Ms + EPSILON
+          ? fail(`canary p99 ${formatMs(p99)} is above ${formatMs(policy.maxP99Ms)}`, p99)
+          : pass(`canary p99 ${formatMs(p99)}`, p99),
+      );
+
+  // Error rate relative to stable: canary errors <= stable errors + the allowed increase.
+  let errorText = text[CheckName.ErrorRateVsStable];
+  let errorRate: Outcome;
+  const canaryErrors = known(success) ? 1 - success : undefined;
+  if (!known(canaryErrors)) errorRate = inconclusive("no canary success rate");
+  else if (!known(stable.successRate))
+    errorRate = inconclusive("no stable success rate to compare with", canaryErrors);
+  else {
+    const stableErrors = 1 - stable.successRate;
+    const limit = stableErrors + policy.maxErrorRateIncrease;
+    errorText += ` (${formatPercent(limit)})`;
+    const detail = `canary error rate ${formatPercent(canaryErrors)} vs stable ${formatPercent(stableErrors)}`;
+    errorRate = gated(
+      canaryErrors > limit + EPSILON
+        ? fail(`${detail}: more than ${formatPoints(policy.maxErrorRateIncrease)} worse`, canaryErrors)
+        : pass(detail, canaryErrors),
+    );
+  }
+
+  // p99 relative to stable: canary p99 <= ratio x stable p99.
+  let ratioText = text[CheckName.P99VsStable];
+  let p99Ratio: Outcome;
+  if (!known(p99)) p99Ratio = inconclusive("no canary p99 latency");
+  else if (!known(stable.p99Ms)) p99Ratio = inconclusive("no stable p99 latency to compare with", p99);
+  else {
+    const limit = policy.maxP99Ratio * stable.p99Ms;
+    ratioText += ` (${formatMs(limit)})`;
+    const detail = `canary p99 ${formatMs(p99)} vs stable ${formatMs(stable.p99Ms)}`;
+    p99Ratio = gated(
+      p99 > limit + EPSILON
+        ? fail(`${detail}: more than ${formatNumber(policy.maxP99Ratio)}x`, p99)
+        : pass(detail, p99),
+    );
+  }
+
+  return [
+    checkResult(CheckName.RequestVolume, text[CheckName.RequestVolume], volume),
+    checkResult(CheckName.SuccessRate, text[CheckName.SuccessRate], successRate),
+    checkResult(CheckName.P99Latency, text[CheckName.P99Latency], p99Latency),
+    checkResult(CheckName.ErrorRateVsStable, errorText, errorRate),
+    checkResult(CheckName.P99VsStable, ratioText, p99Ratio),
+  ];
+}
+
+function customCheck(snapshot: MetricsSnapshot, check: CustomCheck): CheckResult {
+  const value = snapshot.custom?.[check.name];
+  let outcome: Outcome;
+  if (!known(value)) outcome = inconclusive("custom query returned no value");
+  else if (check.min !== undefined && value < check.min - EPSILON) {
+    outcome = fail(`${formatNumber(value)} is below ${formatNumber(check.min)}`, value);
+  } else if (check.max !== undefined && value > check.max + EPSILON) {
+    outcome = fail(`${formatNumber(value)} is above ${formatNumber(check.max)}`, value);
+  } else outcome = pass(`value ${formatNumber(value)}`, value);
+  return checkResult(check.name, customThreshold(check), outcome);
+}

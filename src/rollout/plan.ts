@@ -1,0 +1,82 @@
+import { LIVE_PHASES, Phase, TERMINAL_PHASES } from "./types.ts";
+import type { Plan, Rollout } from "./types.ts";
+
+/** The shortest time between steps a plan may ask for, unless the operator lowers it (load tests, demos). */
+export const MIN_INTERVAL_MS = 1_000;
+
+/** Every problem with a plan, in words a person can act on; empty when the plan is sound. */
+export function planProblems(plan: Plan, minIntervalMs = MIN_INTERVAL_MS): string[] {
+  const problems: string[] = [];
+  const { steps } = plan;
+  if (steps.length === 0) problems.push("steps: at least one step is needed");
+  steps.forEach((weight, index) => {
+    if (!Number.isInteger(weight) || weight < 1 || weight > 100) {
+      problems.push(`steps: ${weight} is not a whole percentage between 1 and 100`);
+    }
+    const previous = steps[index - 1];
+    if (previous !== undefined && weight <= previous) {
+      problems.push(`steps: ${weight} after ${previous}: steps must be strictly increasing`);
+    }
+  });
+  if (steps.length > 0 && steps[steps.length - 1] !== 100) {
+    problems.push("steps: the last step must be 100 (promotion sends all traffic to the canary)");
+  }
+  if (!Number.isFinite(plan.intervalMs) || plan.intervalMs < minIntervalMs) {
+    problems.push(`interval: must be at least ${formatMs(minIntervalMs)}`);
+  }
+  for (const gate of plan.approvalGates) {
+    if (!steps.includes(gate)) {
+      problems.push(`approve-at: ${gate} is not one of the steps (${steps.join(", ")})`);
+    } else if (gate === 100) {
+      problems.push("approve-at: 100 is the promotion itself; gate an earlier step or use Promote");
+    }
+  }
+  if (plan.headerMatch && (plan.headerMatch.name === "" || plan.headerMatch.value === "")) {
+    problems.push("header: needs name=value");
+  }
+  return problems;
+}
+
+export function isTerminal(phase: Phase): boolean {
+  return TERMINAL_PHASES.includes(phase);
+}
+
+export function isLive(phase: Phase): boolean {
+  return LIVE_PHASES.includes(phase);
+}
+
+export function lastStepIndex(plan: Plan): number {
+  return plan.steps.length - 1;
+}
+
+/** The canary weight the rollout wants the route to carry: derived from the step, never stored. */
+export function desiredWeight(rollout: Pick<Rollout, "phase" | "stepIndex" | "plan">): number {
+  if (rollout.phase === Phase.RollingBack || rollout.phase === Phase.RolledBack) return 0;
+  return rollout.plan.steps[rollout.stepIndex] ?? 0;
+}
+
+/** Whether the header-only route should be in place: during the header stage, or a pause of it. */
+export function wantsHeaderRoute(rollout: Pick<Rollout, "phase" | "resumeTo" | "plan">): boolean {
+  if (!rollout.plan.headerMatch) return false;
+  return (
+    rollout.phase === Phase.HeaderStage ||
+    (rollout.phase === Phase.Paused && rollout.resumeTo === Phase.HeaderStage)
+  );
+}
+
+/** Whether leaving this step needs an approval that has not been given yet. */
+export function isGateOpen(rollout: Pick<Rollout, "plan" | "stepIndex" | "approvals">): boolean {
+  const weight = rollout.plan.steps[rollout.stepIndex];
+  if (weight === undefined || !rollout.plan.approvalGates.includes(weight)) return false;
+  return !rollout.approvals.some((approval) => approval.stepIndex === rollout.stepIndex);
+}
+
+/** "25% · step 3/5" */
+export function describeProgress(rollout: Pick<Rollout, "phase" | "stepIndex" | "plan">): string {
+  const total = rollout.plan.steps.length;
+  return `${desiredWeight(rollout)}% · step ${Math.max(rollout.stepIndex + 1, 0)}/${total}`;
+}
+
+function formatMs(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}

@@ -1,0 +1,116 @@
+import type { AuditEntry, HeaderMatch, MetricsSnapshot, Rollout, Target, Verdict } from "./types.ts";
+
+/** What preflight learns about a target before anything is touched. */
+export type TargetInspection = {
+  /** The managed HTTP route exactly as it is now: kept as the rollout's baseline for an exact restore. */
+  baseline: unknown;
+  /** Canary weight the route carries now (0 for a route that sends everything to the stable subset). */
+  canaryWeight: number;
+  /** networking.istio.io version the server serves and the router uses. */
+  apiVersion: string;
+  /** DestinationRule subset labels, e.g. { v1: { version: "v1" } }; metrics map subsets through them. */
+  subsetLabels: Record<string, Record<string, string>>;
+};
+
+/** Where the router expects the route to be, so that someone else's edit is noticed instead of overwritten. */
+export type RouteExpectation = {
+  baseline: unknown;
+  /** Weight and header-route state last confirmed written. */
+  appliedWeight: number;
+  headerRouteActive: boolean;
+  /** Skip the drift guard (a human resumed after drift and takes the route back). */
+  force?: boolean;
+};
+
+/**
+ * Moves traffic for one target. Istio VirtualService first; the shape fits Gateway API HTTPRoute backendRefs too.
+ * Failures are CanaryErrors: `preflight_failed` (names what is missing), `drift` (the route is not what we left),
+ * `not_found`, `kubernetes_unavailable` (retryable), `conflict` (retryable, after bounded re-reads).
+ */
+export type TrafficRouter = {
+  /** Preflight: route, subsets, readiness of the pods behind each subset. Touches nothing. */
+  inspect(target: Target): Promise<TargetInspection>;
+  /** Set the canary weight (and the header route on or off); a no-op when the route already matches. */
+  setWeights(
+    target: Target,
+    desired: { canaryWeight: number; headerMatch?: HeaderMatch; headerRouteActive: boolean },
+    expected: RouteExpectation,
+  ): Promise<void>;
+  /** Put the managed route back to the baseline byte for byte and remove the header route. */
+  restore(target: Target, baseline: unknown): Promise<void>;
+  /**
+   * The subset the managed route sends traffic to now, for a start that names no stable subset: the route named
+   * `target.route`, else the one route to `target.host`; it must have exactly one destination subset.
+   */
+  currentSubset(target: Omit<Target, "stableSubset" | "canarySubset">): Promise<string>;
+  /** The exact change `setWeights` would make from the live route, for `--dry-run`. Touches nothing. */
+  describeChange(
+    target: Target,
+    desired: { canaryWeight: number; headerMatch?: HeaderMatch },
+  ): Promise<string>;
+};
+
+/** Judges the canary of a rollout now: a snapshot from the metrics provider, weighed against the plan's policy. */
+export type Analyzer = {
+  analyze(rollout: Rollout, now: number): Promise<Verdict>;
+};
+
+/** Reads canary and stable metrics for a target over a window. Never throws for "no data": that is data. */
+export type MetricsProvider = {
+  snapshot(rollout: Rollout, windowSeconds: number, now: number): Promise<MetricsSnapshot>;
+};
+
+export type HistoryQuery = { service?: string; namespace?: string; limit?: number };
+
+/** Durable rollout state. Every write is a compare-and-set on `version`. */
+export type RolloutStore = {
+  /** Allocate a short, human id for a service: `reviews-12`. */
+  nextId(service: string): Promise<string>;
+  /**
+   * Create a rollout and claim its target atomically. Throws CanaryError `already_active` naming the live
+   * rollout when the target is claimed.
+   */
+  create(rollout: Rollout): Promise<void>;
+  get(id: string): Promise<Rollout | undefined>;
+  /**
+   * Save if the stored version equals `expectedVersion`; the saved rollout carries `expectedVersion + 1`.
+   * Throws CanaryError `stale_version` otherwise. Releases the target claim when the phase is terminal.
+   */
+  save(rollout: Rollout, expectedVersion: number): Promise<Rollout>;
+  /** The live rollout on a target, if any. */
+  activeFor(targetKey: string): Promise<string | undefined>;
+  /** Live rollouts. */
+  listActive(): Promise<Rollout[]>;
+  /** Rollouts newest first, live or finished. */
+  history(query: HistoryQuery): Promise<Rollout[]>;
+  appendAudit(entry: AuditEntry): Promise<void>;
+  audit(rolloutId: string): Promise<AuditEntry[]>;
+};
+
+/** Per-rollout mutual exclusion across processes. */
+export type RolloutLock = {
+  withLock<T>(rolloutId: string, fn: () => Promise<T>): Promise<T>;
+};
+
+/** Schedules tick jobs; ids make a duplicated or retried schedule harmless. */
+export type TickScheduler = {
+  schedule(rolloutId: string, tick: number, delayMs: number): Promise<void>;
+};
+
+/** What the people following a rollout are told. Failures here never stop a rollout. */
+export type Notifier = {
+  /** Create or update the one rollout message; returns where it lives. */
+  update(rollout: Rollout): Promise<{ channel: string; ts: string } | undefined>;
+  snapshot(rollout: Rollout, text: string): Promise<void>;
+  alert(rollout: Rollout, text: string): Promise<void>;
+};
+
+export type Clock = { now(): number };
+
+/** pino's shape, so the core's orchestration logs without importing pino. */
+export type Logger = {
+  info(meta: object, message: string): void;
+  warn(meta: object, message: string): void;
+  error(meta: object, message: string): void;
+  child(bindings: object): Logger;
+};

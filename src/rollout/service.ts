@@ -1,0 +1,364 @@
+import { CanaryError, ErrorCode, isCanaryError } from "../errors.ts";
+import { desiredWeight, planProblems, wantsHeaderRoute } from "./plan.ts";
+import type {
+  Analyzer,
+  Clock,
+  Logger,
+  Notifier,
+  RolloutLock,
+  RolloutStore,
+  TickScheduler,
+  TrafficRouter,
+} from "./ports.ts";
+import { targetKey } from "./target.ts";
+import { transition } from "./transition.ts";
+import { NotificationKind, Phase } from "./types.ts";
+import type { Actor, Effect, Plan, Rollout, RolloutEvent, Target, TargetSpec, Verdict } from "./types.ts";
+
+export type StartRequest = {
+  target: TargetSpec;
+  plan: Plan;
+  by: Actor;
+  report?: { channel: string };
+};
+
+export type DryRun = { plan: Plan; target: Target; change: string };
+
+/** An event a person sends; system events come from ticks and adapters. */
+export type HumanEvent = Extract<
+  RolloutEvent,
+  { type: "approve" | "promote" | "pause" | "resume" | "rollback" }
+>;
+
+export type ServiceDeps = {
+  store: RolloutStore;
+  lock: RolloutLock;
+  router: TrafficRouter;
+  scheduler: TickScheduler;
+  notifier: Notifier;
+  /** Absent: plans with analysis cannot be judged, so their ticks are inconclusive. */
+  analyzer?: Analyzer;
+  clock: Clock;
+  logger: Logger;
+  /** Shortest step interval a plan may ask for. */
+  minIntervalMs?: number;
+};
+
+type Notification = { kind: NotificationKind; text: string };
+
+/** What one operation collected to tell people once the lock is released. */
+type Session = { notifications: Notification[]; changed: boolean };
+
+/**
+ * The one writer of rollout state. Every change goes: lock, load, transition (pure), save with a version check,
+ * then carry out the effects. Route writes are level-triggered: the state holds the desired weight, so a crash
+ * between saving and writing is healed by the next tick.
+ */
+export class RolloutService {
+  readonly #deps: ServiceDeps;
+
+  constructor(deps: ServiceDeps) {
+    this.#deps = deps;
+  }
+
+  /** Validate, claim the target, run preflight, and take the first step. Refusals throw CanaryErrors. */
+  async start(request: StartRequest): Promise<Rollout> {
+    assertPlan(request.plan, this.#deps.minIntervalMs);
+    const { store, router, clock } = this.#deps;
+    const target = await this.#resolve(request.target);
+    const now = clock.now();
+    const rollout: Rollout = {
+      id: await store.nextId(target.service),
+      version: 0,
+      target,
+      plan: request.plan,
+      phase: Phase.Preflight,
+      stepIndex: -1,
+      appliedWeight: 0,
+      headerRouteActive: false,
+      failedChecks: 0,
+      inconclusiveStreak: 0,
+      approvals: [],
+      startedBy: request.by,
+      createdAt: now,
+      updatedAt: now,
+      tick: 0,
+      snapshots: [],
+      ...(request.report ? { report: request.report } : {}),
+    };
+    await store.create(rollout);
+    await store.appendAudit({
+      at: now,
+      rolloutId: rollout.id,
+      actor: rollout.startedBy,
+      action: "start",
+      fromPhase: Phase.Preflight,
+      toPhase: Phase.Preflight,
+      canaryWeight: 0,
+      detail: `${target.namespace}/${target.virtualService} ${target.stableSubset} → ${target.canarySubset}, steps ${request.plan.steps.join(",")}`,
+    });
+    return this.#withLock(rollout.id, async (session) => {
+      let event: RolloutEvent;
+      try {
+        const inspection = await router.inspect(target);
+        if (inspection.canaryWeight !== 0) {
+          throw new CanaryError(
+            ErrorCode.PreflightFailed,
+            `the route already sends ${inspection.canaryWeight}% to a canary; reset it to the stable subset first`,
+          );
+        }
+        event = {
+          type: "preflight-passed",
+          baseline: inspection.baseline,
+          subsetLabels: inspection.subsetLabels,
+        };
+      } catch (error) {
+        event = { type: "preflight-failed", reason: errorMessage(error) };
+      }
+      const started = await this.#apply(session, rollout.id, event);
+      if (started.phase === Phase.Failed) {
+        throw new CanaryError(
+          ErrorCode.PreflightFailed,
+          `preflight failed: ${started.outcome?.reason ?? ""}`,
+        );
+      }
+      return started;
+    });
+  }
+
+  /** What `start` would do, without claiming or touching anything. */
+  async dryRun(request: StartRequest): Promise<DryRun> {
+    assertPlan(request.plan, this.#deps.minIntervalMs);
+    const { router } = this.#deps;
+    const target = await this.#resolve(request.target);
+    await router.inspect(target);
+    const first = request.plan.headerMatch
+      ? { canaryWeight: 0, headerMatch: request.plan.headerMatch }
+      : { canaryWeight: request.plan.steps[0] ?? 0 };
+    const change = await router.describeChange(target, first);
+    return { plan: request.plan, target, change };
+  }
+
+  async #resolve(spec: TargetSpec): Promise<Target> {
+    // A live rollout owns the route: say so before reading a route it is in the middle of moving.
+    const live = await this.#deps.store.activeFor(targetKey(spec));
+    if (live) {
+      const holder = await this.#deps.store.get(live);
+      const where = `${spec.namespace}/${spec.virtualService}`;
+      const state = holder ? ` (${holder.phase}, ${desiredWeight(holder)}%)` : "";
+      throw new CanaryError(ErrorCode.AlreadyActive, `${live} is already live on ${where}${state}`);
+    }
+    const stableSubset = spec.stableSubset ?? (await this.#deps.router.currentSubset(spec));
+    if (stableSubset === spec.canarySubset) {
+      throw new CanaryError(
+        ErrorCode.InvalidInput,
+        `canary: "${stableSubset}" already takes the route's traffic`,
+      );
+    }
+    return { ...spec, stableSubset };
+  }
+
+  /** A person's action. A refusal (two-person rule, wrong phase, finished) throws `forbidden`/`invalid_input`. */
+  async act(rolloutId: string, event: HumanEvent): Promise<Rollout> {
+    return this.#withLock(rolloutId, (session) => this.#apply(session, rolloutId, event));
+  }
+
+  /** A due tick: reconcile the route, judge the canary, decide. A stale or duplicated tick does nothing. */
+  async tick(rolloutId: string, tick: number): Promise<void> {
+    await this.#withLock(rolloutId, async (session) => {
+      const rollout = await this.#load(rolloutId);
+      if (rollout.tick !== tick) return;
+      if (rollout.phase === Phase.Progressing || rollout.phase === Phase.HeaderStage) {
+        // Also the drift check: the router refuses to write over a route someone else changed.
+        const desired = { canaryWeight: desiredWeight(rollout), headerRoute: wantsHeaderRoute(rollout) };
+        const moved = await this.#setRoute(session, rollout, desired);
+        if (moved.phase !== rollout.phase || moved.tick !== tick) return;
+        const verdict = moved.phase === Phase.Progressing ? await this.#judge(moved) : undefined;
+        await this.#apply(session, rolloutId, { type: "tick", tick, ...(verdict ? { verdict } : {}) });
+        return;
+      }
+      await this.#apply(session, rolloutId, { type: "tick", tick });
+    });
+  }
+
+  /** A tick kept failing on an outside system past its retries: hold the weight and tell the channel. */
+  async tickExhausted(rolloutId: string, tick: number, error: unknown): Promise<void> {
+    await this.#withLock(rolloutId, async (session) => {
+      const rollout = await this.#load(rolloutId);
+      if (rollout.tick !== tick) return;
+      const kind = isCanaryError(error) ? error.code : ErrorCode.Internal;
+      await this.#apply(session, rolloutId, { type: "error", kind, detail: errorMessage(error) });
+    });
+  }
+
+  async get(rolloutId: string): Promise<Rollout> {
+    return this.#load(rolloutId);
+  }
+
+  async #withLock<T>(rolloutId: string, fn: (session: Session) => Promise<T>): Promise<T> {
+    const session: Session = { notifications: [], changed: false };
+    try {
+      return await this.#deps.lock.withLock(rolloutId, () => fn(session));
+    } finally {
+      // People are told after the lock is released: a slow or failing Slack never holds up a rollout.
+      if (session.changed) await this.#notify(rolloutId, session.notifications);
+    }
+  }
+
+  async #load(rolloutId: string): Promise<Rollout> {
+    const rollout = await this.#deps.store.get(rolloutId);
+    if (!rollout) throw new CanaryError(ErrorCode.NotFound, `no rollout ${rolloutId}`);
+    return rollout;
+  }
+
+  /** Load, decide, save, act. Returns the rollout as saved. */
+  async #apply(session: Session, rolloutId: string, event: RolloutEvent): Promise<Rollout> {
+    const { store, clock } = this.#deps;
+    const current = await this.#load(rolloutId);
+    const result = transition(current, event, clock.now());
+    if (result.refused !== undefined) {
+      await this.#audit(result.effects);
+      if (event.type === "tick" || event.type === "weights-applied" || event.type === "route-restored") {
+        return current;
+      }
+      throw new CanaryError(ErrorCode.Forbidden, result.refused);
+    }
+    const saved = await store.save(result.rollout, current.version);
+    session.changed = true;
+    this.#log(saved).info(
+      { event: event.type, phase: saved.phase, weight: desiredWeight(saved) },
+      "rollout changed",
+    );
+    return this.#run(session, saved, result.effects);
+  }
+
+  /** Carry out effects in an order that keeps the rollout safe if the process dies between any two of them. */
+  async #run(session: Session, rollout: Rollout, effects: Effect[]): Promise<Rollout> {
+    await this.#audit(effects);
+    for (const effect of effects) {
+      if (effect.type === "schedule-tick") {
+        await this.#deps.scheduler.schedule(rollout.id, effect.tick, effect.delayMs);
+      }
+    }
+    let current = rollout;
+    for (const effect of effects) {
+      if (effect.type === "set-weights") {
+        current = await this.#setRouteQuietly(session, current, effect);
+      } else if (effect.type === "restore-route") {
+        current = await this.#restore(session, current);
+      } else if (effect.type === "notify") {
+        session.notifications.push({ kind: effect.kind, text: effect.text });
+      }
+    }
+    return current;
+  }
+
+  async #audit(effects: Effect[]): Promise<void> {
+    for (const effect of effects) {
+      if (effect.type === "audit") await this.#deps.store.appendAudit(effect.entry);
+    }
+  }
+
+  /** Write the route; a drift pauses the rollout, any other failure propagates (the tick job retries it). */
+  async #setRoute(
+    session: Session,
+    rollout: Rollout,
+    desired: { canaryWeight: number; headerRoute: boolean; force?: boolean },
+  ): Promise<Rollout> {
+    const { router } = this.#deps;
+    try {
+      await router.setWeights(
+        rollout.target,
+        {
+          canaryWeight: desired.canaryWeight,
+          headerRouteActive: desired.headerRoute,
+          ...(rollout.plan.headerMatch ? { headerMatch: rollout.plan.headerMatch } : {}),
+        },
+        {
+          baseline: rollout.baseline,
+          appliedWeight: rollout.appliedWeight,
+          headerRouteActive: rollout.headerRouteActive,
+          ...(desired.force ? { force: true } : {}),
+        },
+      );
+    } catch (error) {
+      if (isCanaryError(error, ErrorCode.Drift)) {
+        return this.#apply(session, rollout.id, { type: "drift-detected", detail: error.message });
+      }
+      throw error;
+    }
+    if (rollout.appliedWeight === desired.canaryWeight && rollout.headerRouteActive === desired.headerRoute) {
+      return rollout;
+    }
+    return this.#apply(session, rollout.id, {
+      type: "weights-applied",
+      weight: desired.canaryWeight,
+      headerRouteActive: desired.headerRoute,
+    });
+  }
+
+  /** After the state is saved, a failed write is healed by the next tick; say so and carry on. */
+  async #setRouteQuietly(
+    session: Session,
+    rollout: Rollout,
+    effect: Extract<Effect, { type: "set-weights" }>,
+  ): Promise<Rollout> {
+    try {
+      return await this.#setRoute(session, rollout, effect);
+    } catch (error) {
+      this.#log(rollout).warn({ err: errorMessage(error) }, "route write failed; the next tick retries it");
+      return rollout;
+    }
+  }
+
+  async #restore(session: Session, rollout: Rollout): Promise<Rollout> {
+    try {
+      await this.#deps.router.restore(rollout.target, rollout.baseline);
+    } catch (error) {
+      this.#log(rollout).warn({ err: errorMessage(error) }, "restore failed; retrying");
+      const kind = isCanaryError(error) ? error.code : ErrorCode.Internal;
+      return this.#apply(session, rollout.id, { type: "error", kind, detail: errorMessage(error) });
+    }
+    return this.#apply(session, rollout.id, { type: "route-restored" });
+  }
+
+  async #judge(rollout: Rollout): Promise<Verdict | undefined> {
+    if (!rollout.plan.analysis || !this.#deps.analyzer) return undefined;
+    return this.#deps.analyzer.analyze(rollout, this.#deps.clock.now());
+  }
+
+  async #notify(rolloutId: string, notifications: Notification[]): Promise<void> {
+    const { notifier, store, lock } = this.#deps;
+    try {
+      const rollout = await this.#load(rolloutId);
+      // The message first, so that alerts and snapshot replies can link to it and thread under it.
+      const where = await notifier.update(rollout);
+      let current = rollout;
+      if (where && (rollout.report?.ts !== where.ts || rollout.report.channel !== where.channel)) {
+        current = await lock.withLock(rolloutId, async () => {
+          const latest = await this.#load(rolloutId);
+          return store.save({ ...latest, report: where }, latest.version);
+        });
+      }
+      for (const note of notifications) {
+        if (note.kind === NotificationKind.Alert) await notifier.alert(current, note.text);
+        else await notifier.snapshot(current, note.text);
+      }
+    } catch (error) {
+      this.#deps.logger.warn({ rolloutId, err: errorMessage(error) }, "notification failed");
+    }
+  }
+
+  #log(rollout: Rollout): Logger {
+    return this.#deps.logger.child({ rollout: rollout.id });
+  }
+}
+
+function assertPlan(plan: Plan, minIntervalMs: number | undefined): void {
+  const problems = planProblems(plan, minIntervalMs);
+  if (problems.length > 0) throw new CanaryError(ErrorCode.InvalidInput, problems.join("; "));
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

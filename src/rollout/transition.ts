@@ -1,0 +1,521 @@
+import { desiredWeight, isGateOpen, isTerminal, lastStepIndex, wantsHeaderRoute } from "./plan.ts";
+import { CheckStatus, NotificationKind, PauseCause, Phase, SYSTEM_ACTOR } from "./types.ts";
+import type {
+  Actor,
+  CheckResult,
+  Effect,
+  Rollout,
+  RolloutEvent,
+  TransitionResult,
+  Verdict,
+} from "./types.ts";
+
+/** How often a rollback whose restore failed is tried again. */
+export const RESTORE_RETRY_MS = 5_000;
+/** Snapshots kept with a rollout for history and charts. */
+export const MAX_SNAPSHOTS = 50;
+
+/**
+ * The whole decision logic of a rollout: the next state and the effects that carry it out. Pure: time comes in
+ * as `now`, nothing is read or written. A refused event returns the rollout unchanged, `refused` set, and an
+ * audit effect (ticks excepted: a stale or duplicated tick job is expected and not worth an entry).
+ */
+export function transition(rollout: Rollout, event: RolloutEvent, now: number): TransitionResult {
+  if (isTerminal(rollout.phase) && event.type !== "tick" && event.type !== "weights-applied") {
+    return refuse(rollout, event, now, alreadyFinished(rollout));
+  }
+  switch (event.type) {
+    case "preflight-passed":
+      return onPreflightPassed(rollout, event.baseline, event.subsetLabels, now);
+    case "preflight-failed":
+      if (rollout.phase !== Phase.Preflight) return refuse(rollout, event, now, "preflight is over");
+      return finish(rollout, now, { phase: Phase.Failed, by: SYSTEM_ACTOR, reason: event.reason }, "failed");
+    case "tick":
+      return onTick(rollout, event.tick, event.verdict, now);
+    case "approve":
+      return onApprove(rollout, event.by, now);
+    case "promote":
+      return onPromote(rollout, event.by, now);
+    case "pause":
+      return onPause(rollout, event.by, event.reason, now);
+    case "resume":
+      return onResume(rollout, event.by, now);
+    case "rollback":
+      return onRollback(rollout, event.by, event.reason, now);
+    case "drift-detected":
+      return pauseBySystem(rollout, now, PauseCause.Drift, `drift: ${event.detail}`, "drift");
+    case "weights-applied":
+      return onWeightsApplied(rollout, event.weight, event.headerRouteActive, now);
+    case "route-restored":
+      if (rollout.phase !== Phase.RollingBack) return ignore(rollout, "not rolling back");
+      return step(rollout, now, SYSTEM_ACTOR, "rolled-back", {
+        phase: Phase.RolledBack,
+        appliedWeight: 0,
+        headerRouteActive: false,
+        nextTickAt: undefined,
+      });
+    case "error":
+      return onError(rollout, event.kind, event.detail, now);
+  }
+}
+
+function onPreflightPassed(
+  rollout: Rollout,
+  baseline: unknown,
+  subsetLabels: Record<string, Record<string, string>>,
+  now: number,
+): TransitionResult {
+  if (rollout.phase !== Phase.Preflight) return ignore(rollout, "preflight is over");
+  const header = rollout.plan.headerMatch !== undefined;
+  const next: Partial<Rollout> = header
+    ? { phase: Phase.HeaderStage, baseline, subsetLabels, stepIndex: -1 }
+    : { phase: Phase.Progressing, baseline, subsetLabels, stepIndex: 0 };
+  // The first step is a step like the others in the audit: one "step" entry per weight of the plan.
+  const result = step(rollout, now, rollout.startedBy, header ? "header-stage" : "step", next);
+  return withRouteAndTick(result, now);
+}
+
+function onTick(rollout: Rollout, tick: number, verdict: Verdict | undefined, now: number): TransitionResult {
+  if (tick !== rollout.tick) return ignore(rollout, `stale tick ${tick} (current ${rollout.tick})`);
+  switch (rollout.phase) {
+    case Phase.RollingBack:
+      return withTick({ rollout, effects: [{ type: "restore-route" }] }, now, RESTORE_RETRY_MS);
+    case Phase.HeaderStage:
+      return holdRoute(rollout, now);
+    case Phase.Progressing:
+      return onProgressTick(rollout, verdict, now);
+    case Phase.Preflight:
+    case Phase.Paused:
+    case Phase.AwaitingApproval:
+    case Phase.Promoted:
+    case Phase.RolledBack:
+    case Phase.Failed:
+      return ignore(rollout, `no tick is due while ${rollout.phase}`);
+  }
+}
+
+function onProgressTick(rollout: Rollout, verdict: Verdict | undefined, now: number): TransitionResult {
+  // The route is not yet where the state says (a write failed): put it there before judging anything.
+  if (rollout.appliedWeight !== desiredWeight(rollout) || rollout.headerRouteActive) {
+    return holdRoute(rollout, now);
+  }
+  if (rollout.stepIndex >= lastStepIndex(rollout.plan)) {
+    return promote(rollout, now, SYSTEM_ACTOR, "all steps passed");
+  }
+  const policy = rollout.plan.analysis;
+  if (policy) {
+    // No verdict is never a pass: a tick without one counts as inconclusive.
+    const judged: Verdict = verdict ?? {
+      status: CheckStatus.Inconclusive,
+      checks: [
+        { name: "analysis", status: CheckStatus.Inconclusive, threshold: "a verdict", detail: "none" },
+      ],
+    };
+    const recorded = recordVerdict(rollout, judged);
+    if (judged.status === CheckStatus.Fail) {
+      const failedChecks = rollout.failedChecks + 1;
+      const critical = judged.checks.some((check) => check.critical && check.status === CheckStatus.Fail);
+      const failing = describeChecks(judged.checks, CheckStatus.Fail);
+      if (critical || failedChecks >= policy.failureLimit) {
+        const why = critical
+          ? `critical breach: ${failing}`
+          : `${failedChecks} failed checks (limit ${policy.failureLimit}): ${failing}`;
+        return onRollback({ ...recorded, failedChecks, inconclusiveStreak: 0 }, SYSTEM_ACTOR, why, now);
+      }
+      return judgedHold({ ...recorded, failedChecks, inconclusiveStreak: 0 }, now, "hold", failing);
+    }
+    if (judged.status === CheckStatus.Inconclusive) {
+      const streak = rollout.inconclusiveStreak + 1;
+      const unclear = describeChecks(judged.checks, CheckStatus.Inconclusive);
+      if (streak >= policy.inconclusiveLimit) {
+        const why = `metrics inconclusive ${streak} times in a row: ${unclear}`;
+        return pauseBySystem(
+          { ...recorded, inconclusiveStreak: streak },
+          now,
+          PauseCause.Inconclusive,
+          why,
+          "pause",
+        );
+      }
+      return judgedHold({ ...recorded, inconclusiveStreak: streak }, now, "inconclusive", unclear);
+    }
+    return advance({ ...recorded, inconclusiveStreak: 0 }, now, judged);
+  }
+  return advance(rollout, now, undefined);
+}
+
+function advance(rollout: Rollout, now: number, verdict: Verdict | undefined): TransitionResult {
+  const snapshot = snapshotEffect(verdict);
+  if (isGateOpen(rollout)) {
+    const result = step(rollout, now, SYSTEM_ACTOR, "await-approval", {
+      phase: Phase.AwaitingApproval,
+      tick: rollout.tick + 1,
+      nextTickAt: undefined,
+    });
+    const weight = desiredWeight(rollout);
+    result.effects.push(...snapshot, {
+      type: "notify",
+      kind: NotificationKind.Alert,
+      text: `${rollout.id} is holding at ${weight}% and needs an approval to go on`,
+    });
+    return result;
+  }
+  const result = step(rollout, now, SYSTEM_ACTOR, "step", { stepIndex: rollout.stepIndex + 1 });
+  result.effects.push(...snapshot);
+  return withRouteAndTick(result, now);
+}
+
+function onApprove(rollout: Rollout, by: Actor, now: number): TransitionResult {
+  if (rollout.phase !== Phase.AwaitingApproval && rollout.phase !== Phase.HeaderStage) {
+    return refuse(
+      rollout,
+      { type: "approve", by },
+      now,
+      `${rollout.id} is ${rollout.phase}: nothing to approve`,
+    );
+  }
+  const twoPerson = twoPersonRefusal(rollout, by, "approve");
+  if (twoPerson) return refuse(rollout, { type: "approve", by }, now, twoPerson);
+  const approvals = [...rollout.approvals, { by, at: now, stepIndex: rollout.stepIndex }];
+  if (rollout.phase === Phase.HeaderStage) {
+    const result = step(rollout, now, by, "approve", { approvals, phase: Phase.Progressing, stepIndex: 0 });
+    return withRouteAndTick(result, now);
+  }
+  // Approval lifts the gate only; the next tick still needs a passing verdict to move on.
+  const result = step(rollout, now, by, "approve", { approvals, phase: Phase.Progressing });
+  return withRouteAndTick(result, now, 0);
+}
+
+function onPromote(rollout: Rollout, by: Actor, now: number): TransitionResult {
+  const event: RolloutEvent = { type: "promote", by };
+  if (rollout.phase === Phase.Preflight || rollout.phase === Phase.RollingBack) {
+    return refuse(rollout, event, now, `${rollout.id} is ${rollout.phase}: it cannot be promoted now`);
+  }
+  const gatePending =
+    rollout.phase === Phase.HeaderStage ||
+    rollout.phase === Phase.AwaitingApproval ||
+    (rollout.phase === Phase.Paused &&
+      (rollout.resumeTo === Phase.AwaitingApproval || rollout.resumeTo === Phase.HeaderStage));
+  const twoPerson = gatePending ? twoPersonRefusal(rollout, by, "promote past") : undefined;
+  if (twoPerson) return refuse(rollout, event, now, twoPerson);
+  return promote(rollout, now, by, `promoted by ${by}`);
+}
+
+/** Jump to the last step; the phase becomes `promoted` once the router confirms the full weight. */
+function promote(rollout: Rollout, now: number, by: Actor, reason: string): TransitionResult {
+  const last = lastStepIndex(rollout.plan);
+  const outcome = { at: now, by, reason };
+  if (rollout.stepIndex === last && rollout.appliedWeight === desiredWeight(rollout)) {
+    return finish(rollout, now, { phase: Phase.Promoted, by, reason }, "promoted");
+  }
+  const result = step(rollout, now, by, by === SYSTEM_ACTOR ? "step" : "promote", {
+    phase: Phase.Progressing,
+    stepIndex: last,
+    outcome,
+    reason: undefined,
+    pauseCause: undefined,
+    resumeTo: undefined,
+  });
+  return withRouteAndTick(result, now);
+}
+
+function onPause(rollout: Rollout, by: Actor, reason: string | undefined, now: number): TransitionResult {
+  const event: RolloutEvent = { type: "pause", by, ...(reason === undefined ? {} : { reason }) };
+  if (rollout.phase === Phase.Paused) return refuse(rollout, event, now, `${rollout.id} is already paused`);
+  if (!isPausable(rollout)) {
+    return refuse(rollout, event, now, `${rollout.id} is ${rollout.phase}: it cannot be paused`);
+  }
+  const why = reason ? `paused by ${by}: ${reason}` : `paused by ${by}`;
+  return step(rollout, now, by, "pause", {
+    phase: Phase.Paused,
+    resumeTo: rollout.phase,
+    reason: why,
+    pauseCause: PauseCause.User,
+    tick: rollout.tick + 1,
+    nextTickAt: undefined,
+  });
+}
+
+function onResume(rollout: Rollout, by: Actor, now: number): TransitionResult {
+  if (rollout.phase !== Phase.Paused) {
+    return refuse(rollout, { type: "resume", by }, now, `${rollout.id} is ${rollout.phase}, not paused`);
+  }
+  const resumeTo = rollout.resumeTo ?? Phase.Progressing;
+  const force = rollout.pauseCause === PauseCause.Drift;
+  const result = step(rollout, now, by, "resume", {
+    phase: resumeTo,
+    resumeTo: undefined,
+    reason: undefined,
+    pauseCause: undefined,
+    inconclusiveStreak: 0,
+  });
+  if (resumeTo === Phase.AwaitingApproval) {
+    if (force) result.effects.push(routeEffect(result.rollout, true));
+    return result;
+  }
+  return withRouteAndTick(result, now, undefined, force);
+}
+
+function onRollback(rollout: Rollout, by: Actor, reason: string, now: number): TransitionResult {
+  const event: RolloutEvent = { type: "rollback", by, reason };
+  if (rollout.phase === Phase.RollingBack) {
+    return refuse(rollout, event, now, `${rollout.id} is already rolling back`);
+  }
+  if (rollout.phase === Phase.Preflight) {
+    return refuse(rollout, event, now, `${rollout.id} has not touched traffic yet`);
+  }
+  const result = step(rollout, now, by, "rollback", {
+    phase: Phase.RollingBack,
+    outcome: { at: now, by, reason },
+    reason: undefined,
+    pauseCause: undefined,
+    resumeTo: undefined,
+  });
+  result.effects.push({ type: "restore-route" });
+  if (by === SYSTEM_ACTOR) {
+    result.effects.push({
+      type: "notify",
+      kind: NotificationKind.Alert,
+      text: `${rollout.id} is rolling back automatically: ${reason}`,
+    });
+  }
+  return withTick(result, now, RESTORE_RETRY_MS);
+}
+
+function onWeightsApplied(
+  rollout: Rollout,
+  weight: number,
+  headerRouteActive: boolean,
+  now: number,
+): TransitionResult {
+  const recorded = { ...rollout, appliedWeight: weight, headerRouteActive };
+  const last = lastStepIndex(rollout.plan);
+  if (
+    rollout.phase === Phase.Progressing &&
+    rollout.stepIndex === last &&
+    weight === desiredWeight(rollout)
+  ) {
+    const by = rollout.outcome?.by ?? SYSTEM_ACTOR;
+    const reason = rollout.outcome?.reason ?? "all steps passed";
+    return finish(recorded, now, { phase: Phase.Promoted, by, reason }, "promoted");
+  }
+  return { rollout: recorded, effects: [] };
+}
+
+function onError(rollout: Rollout, kind: string, detail: string, now: number): TransitionResult {
+  if (rollout.phase === Phase.Preflight) {
+    return finish(
+      rollout,
+      now,
+      { phase: Phase.Failed, by: SYSTEM_ACTOR, reason: `${kind}: ${detail}` },
+      "failed",
+    );
+  }
+  if (rollout.phase === Phase.RollingBack) {
+    // A rollback must finish: keep trying, and say why it has not yet.
+    const text = `${rollout.id}: rollback not finished yet (${kind}: ${detail}); retrying`;
+    const alert: Effect = { type: "notify", kind: NotificationKind.Alert, text };
+    return withTick({ rollout, effects: [alert] }, now, RESTORE_RETRY_MS);
+  }
+  if (rollout.phase === Phase.Paused) return ignore(rollout, "already paused");
+  return pauseBySystem(rollout, now, PauseCause.Error, `${kind}: ${detail}`, "pause");
+}
+
+function pauseBySystem(
+  rollout: Rollout,
+  now: number,
+  cause: PauseCause,
+  reason: string,
+  action: string,
+): TransitionResult {
+  if (!isPausable(rollout)) return ignore(rollout, `${rollout.phase} cannot pause`);
+  const result = step(rollout, now, SYSTEM_ACTOR, action, {
+    phase: Phase.Paused,
+    resumeTo: rollout.phase,
+    reason,
+    pauseCause: cause,
+    tick: rollout.tick + 1,
+    nextTickAt: undefined,
+  });
+  result.effects.push({
+    type: "notify",
+    kind: NotificationKind.Alert,
+    text: `${rollout.id} paused at ${desiredWeight(rollout)}%, holding the weight: ${reason}`,
+  });
+  return result;
+}
+
+/** A judged tick that does not move: count it, keep the weight, look again after an interval. */
+function judgedHold(rollout: Rollout, now: number, action: string, detail: string): TransitionResult {
+  const result = step(rollout, now, SYSTEM_ACTOR, action, {}, detail);
+  result.effects.push(...snapshotEffect(rollout.lastVerdict));
+  return withTick(result, now);
+}
+
+function holdRoute(rollout: Rollout, now: number): TransitionResult {
+  return withTick({ rollout, effects: [routeEffect(rollout, false)] }, now);
+}
+
+function isPausable(rollout: Rollout): boolean {
+  return (
+    rollout.phase === Phase.Progressing ||
+    rollout.phase === Phase.AwaitingApproval ||
+    rollout.phase === Phase.HeaderStage
+  );
+}
+
+function twoPersonRefusal(rollout: Rollout, by: Actor, what: string): string | undefined {
+  if (!rollout.plan.twoPersonRule || by !== rollout.startedBy) return undefined;
+  return `two-person rule: ${by} started ${rollout.id}, so someone else must ${what} the gate`;
+}
+
+function recordVerdict(rollout: Rollout, verdict: Verdict): Rollout {
+  const snapshots = verdict.snapshot
+    ? [...rollout.snapshots, verdict.snapshot].slice(-MAX_SNAPSHOTS)
+    : rollout.snapshots;
+  return { ...rollout, lastVerdict: verdict, snapshots };
+}
+
+function snapshotEffect(verdict: Verdict | undefined): Effect[] {
+  if (!verdict?.snapshot) return [];
+  return [{ type: "notify", kind: NotificationKind.Snapshot, text: describeChecks(verdict.checks) }];
+}
+
+function describeChecks(checks: CheckResult[], only?: CheckResult["status"]): string {
+  return checks
+    .filter((check) => only === undefined || check.status === only)
+    .map((check) => {
+      const value = check.value === undefined ? "no data" : String(round(check.value));
+      const detail = check.detail ? ` (${check.detail})` : "";
+      return `${check.name} ${value} vs ${check.threshold}${detail}`;
+    })
+    .join("; ");
+}
+
+function round(value: number): number {
+  return Math.round(value * 1000) / 1000;
+}
+
+/** Apply a change with its audit entry: the one way an accepted event alters a rollout. */
+function step(
+  rollout: Rollout,
+  now: number,
+  actor: Actor,
+  action: string,
+  change: Partial<Rollout>,
+  detail?: string,
+): TransitionResult {
+  const next: Rollout = { ...rollout, ...change, updatedAt: now };
+  return {
+    rollout: next,
+    effects: [
+      {
+        type: "audit",
+        entry: {
+          at: now,
+          rolloutId: rollout.id,
+          actor,
+          action,
+          fromPhase: rollout.phase,
+          toPhase: next.phase,
+          canaryWeight: desiredWeight(next),
+          ...(detail === undefined ? {} : { detail }),
+        },
+      },
+    ],
+  };
+}
+
+function finish(
+  rollout: Rollout,
+  now: number,
+  end: { phase: Phase; by: Actor; reason: string },
+  action: string,
+): TransitionResult {
+  return step(
+    rollout,
+    now,
+    end.by,
+    action,
+    {
+      phase: end.phase,
+      outcome: { at: now, by: end.by, reason: end.reason },
+      nextTickAt: undefined,
+      tick: rollout.tick + 1,
+    },
+    end.reason,
+  );
+}
+
+/** Move the route to the state's desired weight and schedule the next look. */
+function withRouteAndTick(
+  result: TransitionResult,
+  now: number,
+  delayMs?: number,
+  force = false,
+): TransitionResult {
+  result.effects.push(routeEffect(result.rollout, force));
+  return withTick(result, now, delayMs);
+}
+
+function withTick(result: TransitionResult, now: number, delayMs?: number): TransitionResult {
+  const delay = delayMs ?? result.rollout.plan.intervalMs;
+  const rollout = scheduled(result.rollout, now, delay);
+  return { ...result, rollout, effects: [...result.effects, tickEffect(result.rollout, delay)] };
+}
+
+function scheduled(rollout: Rollout, now: number, delayMs: number): Rollout {
+  return { ...rollout, tick: rollout.tick + 1, nextTickAt: now + delayMs };
+}
+
+function tickEffect(rollout: Rollout, delayMs: number): Effect {
+  return { type: "schedule-tick", tick: rollout.tick + 1, delayMs };
+}
+
+function routeEffect(rollout: Rollout, force: boolean): Effect {
+  return {
+    type: "set-weights",
+    canaryWeight: desiredWeight(rollout),
+    headerRoute: wantsHeaderRoute(rollout),
+    ...(force ? { force } : {}),
+  };
+}
+
+function ignore(rollout: Rollout, reason: string): TransitionResult {
+  return { rollout, effects: [], refused: reason };
+}
+
+function refuse(rollout: Rollout, event: RolloutEvent, now: number, reason: string): TransitionResult {
+  const actor = "by" in event ? event.by : SYSTEM_ACTOR;
+  return {
+    rollout,
+    refused: reason,
+    effects: [
+      {
+        type: "audit",
+        entry: {
+          at: now,
+          rolloutId: rollout.id,
+          actor,
+          action: `refused:${event.type}`,
+          fromPhase: rollout.phase,
+          toPhase: rollout.phase,
+          canaryWeight: desiredWeight(rollout),
+          detail: reason,
+        },
+      },
+    ],
+  };
+}
+
+function alreadyFinished(rollout: Rollout): string {
+  const outcome = rollout.outcome;
+  const verb = rollout.phase === Phase.Failed ? "failed" : `already ${rollout.phase}`;
+  if (!outcome) return `${rollout.id} ${verb}`;
+  return `${rollout.id} ${verb} at ${formatUtc(outcome.at)} by ${outcome.by} (${outcome.reason})`;
+}
+
+/** "14:02 UTC": a fixed zone, so every reader sees the same time. */
+export function formatUtc(ms: number): string {
+  return `${new Date(ms).toISOString().slice(11, 16)} UTC`;
+}

@@ -1,0 +1,253 @@
+/** Where a rollout moves traffic: one HTTP route of one VirtualService, between two DestinationRule subsets. */
+export type Target = {
+  /** kubeconfig context; undefined means the current context (or in-cluster). */
+  context?: string;
+  namespace: string;
+  /** The service being released, as people name it (`reviews`); also the metrics' destination service name. */
+  service: string;
+  virtualService: string;
+  /** Name of the managed HTTP route; undefined means "the one route that sends traffic to the stable subset". */
+  route?: string;
+  /** Destination host of the managed route (`reviews`, `reviews.default.svc.cluster.local`). */
+  host: string;
+  stableSubset: string;
+  canarySubset: string;
+};
+
+/** A target as requested: the stable subset may be left for the router to read off the live route. */
+export type TargetSpec = Omit<Target, "stableSubset"> & { stableSubset?: string };
+
+export type HeaderMatch = { name: string; value: string };
+
+/** Thresholds a snapshot is judged against; see metrics/analysis. */
+export type AnalysisPolicy = {
+  /** Canary success rate at least this share, 0..1. */
+  minSuccessRate: number;
+  /** Canary p99 latency at most this many milliseconds. */
+  maxP99Ms: number;
+  /** Canary error rate at most stable error rate plus this share (0.01 = one percentage point). */
+  maxErrorRateIncrease: number;
+  /** Canary p99 at most this multiple of the stable p99. */
+  maxP99Ratio: number;
+  /** Fewer canary requests than this in the window makes the verdict inconclusive. */
+  minRequests: number;
+  /** Failed ticks (cumulative) that trigger an automatic rollback. */
+  failureLimit: number;
+  /** Canary success rate below this share rolls back on the first tick. */
+  criticalSuccessRate: number;
+  /** Inconclusive ticks in a row that pause the rollout. */
+  inconclusiveLimit: number;
+  /** Custom PromQL checks from config. */
+  customChecks: CustomCheck[];
+};
+
+export type CustomCheck = {
+  name: string;
+  /** PromQL with {{namespace}} {{service}} {{canary}} {{stable}} {{interval}} placeholders. */
+  query: string;
+  min?: number;
+  max?: number;
+};
+
+export type Plan = {
+  /** Canary weights in percent, strictly increasing within 1..100; the last is where the rollout promotes. */
+  steps: number[];
+  /** Time between ticks in milliseconds. */
+  intervalMs: number;
+  /** Weights (from `steps`) at which the rollout waits for an approval before going further. */
+  approvalGates: number[];
+  /** The starter cannot approve their own gate. */
+  twoPersonRule: boolean;
+  /** Optional first stage: only requests carrying this header reach the canary, until approved. */
+  headerMatch?: HeaderMatch;
+  /** Absent: the rollout steps on schedule without metric analysis. */
+  analysis?: AnalysisPolicy;
+};
+
+export const Phase = {
+  Preflight: "preflight",
+  HeaderStage: "header-stage",
+  Progressing: "progressing",
+  Paused: "paused",
+  AwaitingApproval: "awaiting-approval",
+  Promoted: "promoted",
+  RollingBack: "rolling-back",
+  RolledBack: "rolled-back",
+  Failed: "failed",
+} as const;
+export type Phase = (typeof Phase)[keyof typeof Phase];
+
+export const TERMINAL_PHASES: readonly Phase[] = [Phase.Promoted, Phase.RolledBack, Phase.Failed];
+export const LIVE_PHASES: readonly Phase[] = [
+  Phase.Preflight,
+  Phase.HeaderStage,
+  Phase.Progressing,
+  Phase.Paused,
+  Phase.AwaitingApproval,
+  Phase.RollingBack,
+];
+
+/** Who did something: a Slack user (`U123`), a CLI user (`cli:alice`), or canarybot itself. */
+export type Actor = string;
+export const SYSTEM_ACTOR: Actor = "canarybot";
+
+export const PauseCause = {
+  User: "user",
+  Drift: "drift",
+  Inconclusive: "inconclusive",
+  Error: "error",
+} as const;
+export type PauseCause = (typeof PauseCause)[keyof typeof PauseCause];
+
+export type Approval = { by: Actor; at: number; stepIndex: number };
+
+export const CheckStatus = {
+  Pass: "pass",
+  Fail: "fail",
+  Inconclusive: "inconclusive",
+} as const;
+export type CheckStatus = (typeof CheckStatus)[keyof typeof CheckStatus];
+
+/** One judged check: what was measured, against what, and the outcome. Values are data, never exceptions. */
+export type CheckResult = {
+  name: string;
+  status: CheckStatus;
+  /** Measured value (undefined when nothing could be read). */
+  value?: number;
+  /** Human rendering of the threshold, e.g. ">= 99%" or "<= 1.25x stable (120ms)". */
+  threshold: string;
+  /** Why the check is inconclusive or failed, in words. */
+  detail?: string;
+  /** A breach so severe it rolls back at once. */
+  critical?: boolean;
+};
+
+export type SubsetMetrics = {
+  requestRate?: number;
+  successRate?: number;
+  p50Ms?: number;
+  p90Ms?: number;
+  p99Ms?: number;
+  requests?: number;
+};
+
+export type MetricsSnapshot = {
+  at: number;
+  windowSeconds: number;
+  canaryWeight: number;
+  canary: SubsetMetrics;
+  stable: SubsetMetrics;
+  /** Custom check values by check name (undefined: no data). Absent when the plan has no custom checks. */
+  custom?: Record<string, number | undefined>;
+  /** Set when Prometheus could not be read at all. */
+  unavailable?: string;
+};
+
+export type Verdict = {
+  status: CheckStatus;
+  checks: CheckResult[];
+  snapshot?: MetricsSnapshot;
+};
+
+export type Rollout = {
+  /** Short and human: `reviews-12`. */
+  id: string;
+  /** Compare-and-set version, bumped on every persisted change. */
+  version: number;
+  target: Target;
+  plan: Plan;
+  phase: Phase;
+  /** Index into plan.steps of the desired weight; -1 before the first step. The weight is derived. */
+  stepIndex: number;
+  /** Weight the route was last confirmed to carry (what the router wrote); drift is judged against it. */
+  appliedWeight: number;
+  /** Whether the header stage route is in place. */
+  headerRouteActive: boolean;
+  /** Cumulative failed ticks. */
+  failedChecks: number;
+  /** Inconclusive ticks in a row. */
+  inconclusiveStreak: number;
+  approvals: Approval[];
+  /** Why the rollout is paused, shown to people. */
+  reason?: string;
+  /** What paused it: resume after a drift takes the route back from whoever edited it. */
+  pauseCause?: PauseCause;
+  /** The phase a pause interrupted, so resume knows where to go back to. */
+  resumeTo?: Phase;
+  startedBy: Actor;
+  createdAt: number;
+  updatedAt: number;
+  /** Monotonic tick counter; scheduled ticks carry it so a stale or duplicated job is harmless. */
+  tick: number;
+  /** When the next tick is due (ms since epoch), if one is scheduled. */
+  nextTickAt?: number;
+  /** Where the rollout reports. */
+  report?: { channel: string; ts?: string };
+  /** The managed route as it was before the rollout began, for an exact restore. Opaque to the core. */
+  baseline?: unknown;
+  /** DestinationRule subset labels seen at preflight ({ v2: { version: "v2" } }): metrics select by them. */
+  subsetLabels?: Record<string, Record<string, string>>;
+  /** Latest verdicts' snapshots, newest last, bounded. */
+  snapshots: MetricsSnapshot[];
+  lastVerdict?: Verdict;
+  /** Who ended it, when and why (terminal phases). */
+  outcome?: { at: number; by: Actor; reason: string };
+};
+
+export type RolloutEvent =
+  | { type: "preflight-passed"; baseline: unknown; subsetLabels: Record<string, Record<string, string>> }
+  | { type: "preflight-failed"; reason: string }
+  | { type: "tick"; tick: number; verdict?: Verdict }
+  | { type: "approve"; by: Actor }
+  | { type: "promote"; by: Actor }
+  | { type: "pause"; by: Actor; reason?: string }
+  | { type: "resume"; by: Actor }
+  | { type: "rollback"; by: Actor; reason: string }
+  | { type: "drift-detected"; detail: string }
+  /** The router confirmed the route now carries this weight (and header route state). */
+  | { type: "weights-applied"; weight: number; headerRouteActive: boolean }
+  /** The router confirmed the managed route is back to its baseline and the header route is gone. */
+  | { type: "route-restored" }
+  /** An outside system failed past its retries: hold the weight and tell the channel. */
+  | { type: "error"; kind: string; detail: string };
+
+export type RolloutEventType = RolloutEvent["type"];
+
+export const NotificationKind = {
+  /** A snapshot reply in the rollout's thread. */
+  Snapshot: "snapshot",
+  /** A top-level alert mentioning the people who must know. */
+  Alert: "alert",
+} as const;
+export type NotificationKind = (typeof NotificationKind)[keyof typeof NotificationKind];
+
+/**
+ * What the adapters must do. The rollout message itself is not an effect: the service re-renders it after
+ * every persisted change, so it always shows the latest state.
+ */
+export type Effect =
+  /** Bring the route to this state; `force` skips the drift guard (a human resumed after a drift). */
+  | { type: "set-weights"; canaryWeight: number; headerRoute: boolean; force?: boolean }
+  | { type: "restore-route" }
+  | { type: "schedule-tick"; tick: number; delayMs: number }
+  | { type: "notify"; kind: NotificationKind; text: string }
+  | { type: "audit"; entry: AuditEntry };
+
+export type AuditEntry = {
+  at: number;
+  rolloutId: string;
+  actor: Actor;
+  /** The event type, or `refused:<event>` for a refusal. */
+  action: string;
+  fromPhase: Phase;
+  toPhase: Phase;
+  canaryWeight: number;
+  detail?: string;
+};
+
+export type TransitionResult = {
+  rollout: Rollout;
+  effects: Effect[];
+  /** Set when the event was refused (the rollout is returned unchanged); the reason is for people. */
+  refused?: string;
+};

@@ -1,0 +1,87 @@
+import { generateKeyPairSync, randomBytes } from "node:crypto";
+import forge from "node-forge";
+
+export type TlsMaterial = {
+  /** The CA certificate a kubeconfig trusts (certificate-authority-data). */
+  readonly caCertPem: string;
+  /** Server certificate for IP 127.0.0.1 and DNS localhost, signed by the CA. */
+  readonly certPem: string;
+  readonly keyPem: string;
+};
+
+let cached: TlsMaterial | undefined;
+
+/** One CA and server certificate per process: every sandbox of a test run can share them. */
+export function sandboxTlsMaterial(): TlsMaterial {
+  cached ??= generateTlsMaterial();
+  return cached;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+function generateTlsMaterial(now = new Date()): TlsMaterial {
+  // Node's native RSA key generation takes milliseconds; forge's pure-JS one takes seconds.
+  const caKeys = rsaKeyPair();
+  const serverKeys = rsaKeyPair();
+
+  const caSubject = [{ name: "commonName", value: "canarybot-sandbox-ca" }];
+  const ca = certificate(caKeys.publicKey, caSubject, caSubject, now, [
+    { name: "basicConstraints", cA: true, critical: true },
+    { name: "keyUsage", keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
+    { name: "subjectKeyIdentifier" },
+  ]);
+  ca.sign(caKeys.privateKey, forge.md.sha256.create());
+
+  const server = certificate(
+    serverKeys.publicKey,
+    [{ name: "commonName", value: "canarybot-sandbox" }],
+    caSubject,
+    now,
+    [
+      { name: "basicConstraints", cA: false, critical: true },
+      { name: "keyUsage", digitalSignature: true, keyEncipherment: true, critical: true },
+      { name: "extKeyUsage", serverAuth: true },
+      {
+        name: "subjectAltName",
+        altNames: [
+          { type: 7, ip: "127.0.0.1" },
+          { type: 2, value: "localhost" },
+        ],
+      },
+      { name: "authorityKeyIdentifier", keyIdentifier: ca.generateSubjectKeyIdentifier().getBytes() },
+    ],
+  );
+  server.sign(caKeys.privateKey, forge.md.sha256.create());
+
+  return {
+    caCertPem: forge.pki.certificateToPem(ca),
+    certPem: forge.pki.certificateToPem(server),
+    keyPem: forge.pki.privateKeyToPem(serverKeys.privateKey),
+  };
+}
+
+function rsaKeyPair(): forge.pki.rsa.KeyPair {
+  const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const pem = privateKey.export({ type: "pkcs1", format: "pem" }).toString();
+  const forgeKey = forge.pki.privateKeyFromPem(pem);
+  return { privateKey: forgeKey, publicKey: forge.pki.setRsaPublicKey(forgeKey.n, forgeKey.e) };
+}
+
+function certificate(
+  publicKey: forge.pki.PublicKey,
+  subject: forge.pki.CertificateField[],
+  issuer: forge.pki.CertificateField[],
+  now: Date,
+  extensions: object[],
+): forge.pki.Certificate {
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = publicKey;
+  // A positive serial: a leading 0x00 byte keeps the DER integer from reading as negative.
+  cert.serialNumber = `00${randomBytes(16).toString("hex")}`;
+  cert.validity.notBefore = new Date(now.getTime() - DAY_MS);
+  cert.validity.notAfter = new Date(now.getTime() + 365 * DAY_MS);
+  cert.setSubject(subject);
+  cert.setIssuer(issuer);
+  cert.setExtensions(extensions);
+  return cert;
+}

@@ -1,0 +1,63 @@
+import { istioFixturePath, readManifests } from "./fixtures.ts";
+
+export type JsonSchema = { [keyword: string]: unknown };
+
+export type CrdVersion = { readonly name: string; readonly schema: JsonSchema };
+
+export type Crd = {
+  readonly group: string;
+  readonly kind: string;
+  readonly listKind: string;
+  readonly plural: string;
+  readonly singular: string;
+  readonly shortNames: readonly string[];
+  readonly categories: readonly string[];
+  readonly namespaced: boolean;
+  readonly versions: readonly CrdVersion[];
+};
+
+const CRD_FILES = ["virtualservice.crd.yaml", "destinationrule.crd.yaml"] as const;
+
+let loaded: readonly Crd[] | undefined;
+
+/** The Istio CRDs we serve, read from the upstream YAML once per process: they are large. */
+export function istioCrds(): readonly Crd[] {
+  loaded ??= CRD_FILES.map((file) => toCrd(readManifests(istioFixturePath(file))[0], file));
+  return loaded;
+}
+
+type CrdDocument = {
+  spec: {
+    group: string;
+    scope: string;
+    names: {
+      kind: string;
+      listKind: string;
+      plural: string;
+      singular: string;
+      shortNames?: string[];
+      categories?: string[];
+    };
+    versions: { name: string; served: boolean; schema: { openAPIV3Schema: JsonSchema } }[];
+  };
+};
+
+function toCrd(document: unknown, file: string): Crd {
+  const spec = (document as CrdDocument | undefined)?.spec;
+  if (spec?.names === undefined || !Array.isArray(spec.versions)) {
+    throw new Error(`${file} is not a CustomResourceDefinition`);
+  }
+  return {
+    group: spec.group,
+    kind: spec.names.kind,
+    listKind: spec.names.listKind,
+    plural: spec.names.plural,
+    singular: spec.names.singular,
+    shortNames: spec.names.shortNames ?? [],
+    categories: spec.names.categories ?? [],
+    namespaced: spec.scope === "Namespaced",
+    versions: spec.versions
+      .filter((version) => version.served)
+      .map((version) => ({ name: version.name, schema: version.schema.openAPIV3Schema })),
+  };
+}

@@ -1,0 +1,148 @@
+import { createHash } from "node:crypto";
+import { istioFixturePath, readManifests } from "./fixtures.ts";
+import type { KubeObject } from "./object-store.ts";
+
+export const SCENARIOS = ["bookinfo", "empty"] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+/** The objects a scenario starts with; seed them (or your own list) with `sandbox.seed(objects)`. */
+export function scenarioObjects(name: ScenarioName): unknown[] {
+  switch (name) {
+    case "bookinfo":
+      return bookinfoObjects();
+    case "empty":
+      return [];
+  }
+}
+
+const BOOKINFO_WORKLOADS = [
+  { app: "productpage", version: "v1" },
+  { app: "details", version: "v1" },
+  { app: "ratings", version: "v1" },
+  { app: "reviews", version: "v1" },
+  { app: "reviews", version: "v2" },
+  { app: "reviews", version: "v3" },
+] as const;
+
+/**
+ * Istio's bookinfo in namespace default: every service routed 100% to subset v1 (upstream
+ * virtual-service-all-v1.yaml), the subsets of destination-rule-all.yaml, and one ready pod per version.
+ */
+function bookinfoObjects(): unknown[] {
+  return [
+    ...readManifests(istioFixturePath("samples/bookinfo-networking/virtual-service-all-v1.yaml")),
+    ...readManifests(istioFixturePath("samples/bookinfo-networking/destination-rule-all.yaml")),
+    ...BOOKINFO_WORKLOADS.flatMap((workload) => workloadObjects(workload)),
+  ];
+}
+
+export type WorkloadOptions = {
+  readonly app: string;
+  readonly version: string;
+  readonly namespace?: string;
+  readonly replicas?: number;
+  /** How many of the pods are Running and Ready (default: all). */
+  readonly readyReplicas?: number;
+};
+
+/** A bookinfo-style Deployment `<app>-<version>` (labels app, version) and its pods, as the cluster reports them. */
+export function workloadObjects(options: WorkloadOptions): KubeObject[] {
+  const { app, version, namespace = "default", replicas = 1 } = options;
+  const ready = Math.min(options.readyReplicas ?? replicas, replicas);
+  const name = `${app}-${version}`;
+  const labels = { app, version };
+  const templateHash = hashSuffix(name, 10);
+  const image = `docker.io/istio/examples-bookinfo-${name}:1.20.3`;
+  const deployment: KubeObject = {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name, namespace, labels },
+    spec: {
+      replicas,
+      selector: { matchLabels: labels },
+      template: {
+        metadata: { labels },
+        spec: {
+          serviceAccountName: `bookinfo-${app}`,
+          containers: [
+            { name: app, image, imagePullPolicy: "IfNotPresent", ports: [{ containerPort: 9080 }] },
+          ],
+        },
+      },
+    },
+    status: deploymentStatus(replicas, ready),
+  };
+  const pods = Array.from({ length: replicas }, (_, i): KubeObject => {
+    const podName = `${name}-${templateHash}-${hashSuffix(`${name}/${i}`, 5)}`;
+    return {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: podName, namespace, labels: { ...labels, "pod-template-hash": templateHash } },
+      spec: {
+        serviceAccountName: `bookinfo-${app}`,
+        containers: [{ name: app, image, ports: [{ containerPort: 9080 }] }],
+      },
+      status: podStatus(app, image, i < ready),
+    };
+  });
+  return [deployment, ...pods];
+}
+
+// Go's omitempty drops zero counts: a deployment with no ready pods has no readyReplicas at all.
+function deploymentStatus(replicas: number, ready: number): Record<string, unknown> {
+  const count = (field: string, value: number) => (value === 0 ? {} : { [field]: value });
+  return {
+    observedGeneration: 1,
+    ...count("replicas", replicas),
+    ...count("updatedReplicas", replicas),
+    ...count("readyReplicas", ready),
+    ...count("availableReplicas", ready),
+    ...count("unavailableReplicas", replicas - ready),
+    conditions: [
+      ready > 0
+        ? {
+            type: "Available",
+            status: "True",
+            reason: "MinimumReplicasAvailable",
+            message: "Deployment has minimum availability.",
+          }
+        : {
+            type: "Available",
+            status: "False",
+            reason: "MinimumReplicasUnavailable",
+            message: "Deployment does not have minimum availability.",
+          },
+      { type: "Progressing", status: "True", reason: "NewReplicaSetAvailable" },
+    ],
+  };
+}
+
+function podStatus(container: string, image: string, ready: boolean): Record<string, unknown> {
+  const flag = ready ? "True" : "False";
+  return {
+    phase: "Running",
+    conditions: [
+      { type: "Initialized", status: "True" },
+      { type: "Ready", status: flag },
+      { type: "ContainersReady", status: flag },
+      { type: "PodScheduled", status: "True" },
+    ],
+    containerStatuses: [
+      {
+        name: container,
+        image,
+        ready,
+        started: ready,
+        restartCount: 0,
+        state: ready ? { running: {} } : { waiting: { reason: "CrashLoopBackOff" } },
+      },
+    ],
+  };
+}
+
+// Stable, pod-like name suffixes from the alphabet the real name generator uses.
+function hashSuffix(seed: string, length: number): string {
+  const alphabet = "bcdfghjklmnpqrstvwxz2456789";
+  const digest = createHash("sha256").update(seed).digest();
+  return Array.from({ length }, (_, i) => alphabet[(digest[i] ?? 0) % alphabet.length]).join("");
+}

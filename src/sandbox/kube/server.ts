@@ -1,0 +1,283 @@
+import { randomBytes } from "node:crypto";
+import { writeFile } from "node:fs/promises";
+import { createServer, type Server } from "node:https";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
+import { sandboxTlsMaterial } from "./certificates.ts";
+import { Faults, parseFaultSpec } from "./faults.ts";
+import { isJsonObject } from "./json-equal.ts";
+import { buildKubeconfig } from "./kubeconfig.ts";
+import { ObjectStore, type KubeObject } from "./object-store.ts";
+import { RequestLog } from "./request-log.ts";
+import { handleResourceRequest, putObject, type ApiResponse } from "./resource-handlers.ts";
+import { DEFAULT_ISTIO_VERSIONS, servedResources, type ApiResource } from "./resources.ts";
+import { routeRequest } from "./routing.ts";
+import { scenarioObjects, type ScenarioName } from "./scenarios.ts";
+import {
+  conflict,
+  internalError,
+  KubeStatusError,
+  methodNotAllowed,
+  pathNotFound,
+  serviceUnavailable,
+  unauthorized,
+  type KubeStatus,
+} from "./status.ts";
+
+export type KubeSandboxOptions = {
+  /** 0 (default) picks a free port. */
+  readonly port?: number;
+  /** Listen address (default 127.0.0.1); the certificate covers 127.0.0.1 and localhost. */
+  readonly host?: string;
+  readonly scenario?: ScenarioName;
+  /** networking.istio.io versions to serve (default v1, v1beta1, v1alpha3); the others answer 404. */
+  readonly istioVersions?: readonly string[];
+  /** Seeded after the scenario's objects (like `kubectl apply`), e.g. from readManifests() or workloadObjects(). */
+  readonly objects?: readonly unknown[];
+  /** The bearer token the server requires (default: random). */
+  readonly token?: string;
+};
+
+/** The kinds tests can read and write directly. */
+export type SandboxKind = "VirtualService" | "DestinationRule" | "Deployment" | "Pod";
+
+export type KubeSandbox = {
+  /** https://127.0.0.1:PORT (or https://localhost:PORT when listening on localhost). */
+  readonly url: string;
+  readonly token: string;
+  /** PEM of the CA that signed the server certificate (also in the kubeconfig as certificate-authority-data). */
+  readonly caCertPem: string;
+  /** Kubeconfig YAML for the real client: CA data, server, bearer token, namespace default. */
+  readonly kubeconfig: string;
+  writeKubeconfig(path: string): Promise<void>;
+  readonly faults: Faults;
+  readonly requests: RequestLog;
+  /** The stored object at its storage version, or undefined. */
+  get(kind: SandboxKind, namespace: string, name: string): KubeObject | undefined;
+  list(kind: SandboxKind, namespace?: string): KubeObject[];
+  /** Writes like a human's `kubectl edit`/`apply` (validated, resourceVersion bumped, no precondition). */
+  put(object: unknown): KubeObject;
+  delete(kind: SandboxKind, namespace: string, name: string): boolean;
+  seed(objects: readonly unknown[]): void;
+  close(): Promise<void>;
+};
+
+const CONTROL_PREFIX = "/_sandbox/";
+
+export async function startKubeSandbox(options: KubeSandboxOptions = {}): Promise<KubeSandbox> {
+  const host = options.host ?? "127.0.0.1";
+  const urlHost = host === "localhost" ? "localhost" : "127.0.0.1";
+  if (!["127.0.0.1", "localhost", "0.0.0.0"].includes(host)) {
+    throw new Error(`the kube sandbox certificate covers 127.0.0.1 and localhost only, not ${host}`);
+  }
+  const resources = servedResources(options.istioVersions ?? DEFAULT_ISTIO_VERSIONS);
+  const store = new ObjectStore();
+  const faults = new Faults();
+  const requests = new RequestLog();
+  const token = options.token ?? randomBytes(24).toString("hex");
+
+  const resourceOfKind = (kind: string): ApiResource => {
+    const resource = resources.find((candidate) => candidate.kind === kind);
+    if (resource === undefined) throw new Error(`the kube sandbox does not serve kind ${kind}`);
+    return resource;
+  };
+  const put = (object: unknown): KubeObject => {
+    if (!isJsonObject(object) || typeof object.apiVersion !== "string" || typeof object.kind !== "string") {
+      throw new Error("an object needs apiVersion and kind");
+    }
+    const resource = resourceOfKind(object.kind);
+    const group = object.apiVersion.includes("/") ? object.apiVersion.split("/")[0] : "";
+    if (group !== resource.group)
+      throw new Error(`the kube sandbox does not serve ${object.apiVersion} ${object.kind}`);
+    const metadata = isJsonObject(object.metadata) ? object.metadata : {};
+    const name = typeof metadata.name === "string" ? metadata.name : "";
+    return putObject(store, resource, {
+      ...object,
+      apiVersion: object.apiVersion,
+      kind: object.kind,
+      metadata: { ...metadata, name },
+    });
+  };
+  const seed = (objects: readonly unknown[]): void => objects.forEach(put);
+  seed(scenarioObjects(options.scenario ?? "empty"));
+  seed(options.objects ?? []);
+
+  const tls = sandboxTlsMaterial();
+  const server = createServer({ key: tls.keyPem, cert: tls.certPem }, (request, response) => {
+    handle({ resources, store, faults, requests, token }, request, response).catch((error: unknown) => {
+      response.destroy(error instanceof Error ? error : new Error(String(error)));
+    });
+  });
+  await listen(server, options.port ?? 0, host);
+  const url = `https://${urlHost}:${(server.address() as AddressInfo).port}`;
+  const kubeconfig = buildKubeconfig({ server: url, caCertPem: tls.caCertPem, token });
+
+  return {
+    url,
+    token,
+    caCertPem: tls.caCertPem,
+    kubeconfig,
+    // The kubeconfig holds the token: readable by its owner only.
+    writeKubeconfig: (path) => writeFile(path, kubeconfig, { mode: 0o600 }),
+    faults,
+    requests,
+    get: (kind, namespace, name) => store.get(resourceOfKind(kind), namespace, name),
+    list: (kind, namespace) => store.list(resourceOfKind(kind), namespace),
+    put,
+    delete: (kind, namespace, name) => store.delete(resourceOfKind(kind), namespace, name) !== undefined,
+    seed,
+    close: () => close(server),
+  };
+}
+
+type Context = {
+  readonly resources: readonly ApiResource[];
+  readonly store: ObjectStore;
+  readonly faults: Faults;
+  readonly requests: RequestLog;
+  readonly token: string;
+};
+
+async function handle(context: Context, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  const url = new URL(request.url ?? "/", "https://sandbox.invalid");
+  const method = request.method ?? "GET";
+  const body = await readBody(request);
+  if (url.pathname.startsWith(CONTROL_PREFIX)) {
+    const { status, json } = control(context.faults, method, url.pathname, body);
+    writeJson(response, status, json);
+    return;
+  }
+  const contentType = request.headers["content-type"] ?? "";
+  let answer: ApiResponse;
+  let faulted = false;
+  try {
+    answer = await answerApiRequest(context, request, url, method, contentType, body, () => (faulted = true));
+  } catch (error) {
+    const status: KubeStatus =
+      error instanceof KubeStatusError
+        ? error.status
+        : internalError(error instanceof Error ? error.message : String(error));
+    answer = { status: status.code, body: status };
+  }
+  context.requests.record({
+    method,
+    path: url.pathname + url.search,
+    contentType,
+    status: answer.status,
+    body,
+    faulted,
+  });
+  writeJson(response, answer.status, answer.body, answer.warnings);
+}
+
+async function answerApiRequest(
+  context: Context,
+  request: IncomingMessage,
+  url: URL,
+  method: string,
+  contentType: string,
+  body: string,
+  markFaulted: () => void,
+): Promise<ApiResponse> {
+  if (request.headers.authorization !== `Bearer ${context.token}`) throw new KubeStatusError(unauthorized());
+  const route = routeRequest(context.resources, url.pathname);
+  switch (route.kind) {
+    case "not-found":
+      throw new KubeStatusError(pathNotFound());
+    case "discovery":
+      if (method !== "GET") throw new KubeStatusError(methodNotAllowed());
+      return { status: 200, body: route.document };
+    case "resource": {
+      const { target } = route;
+      const { namespace, name } = target;
+      const fault = context.faults.take({ method, resource: target.resource.plural, namespace, name });
+      if (fault.delayMs > 0) await sleep(fault.delayMs);
+      if (fault.failure !== undefined) {
+        markFaulted();
+        const status =
+          fault.failure === "conflict"
+            ? conflict(target.resource, target.name ?? "")
+            : fault.failure === 503
+              ? serviceUnavailable()
+              : internalError("injected by the canarybot kube sandbox");
+        throw new KubeStatusError(status);
+      }
+      return handleResourceRequest(context.store, target, {
+        method,
+        query: url.searchParams,
+        contentType,
+        body,
+      });
+    }
+  }
+}
+
+/** `POST /_sandbox/faults` (a FaultSpec), `GET /_sandbox/faults`, `DELETE /_sandbox/faults[/{id}]`. */
+function control(
+  faults: Faults,
+  method: string,
+  pathname: string,
+  body: string,
+): { status: number; json: unknown } {
+  const [resource, id, ...rest] = pathname.slice(CONTROL_PREFIX.length).split("/");
+  if (resource !== "faults" || rest.length > 0) return { status: 404, json: { error: "not found" } };
+  try {
+    if (method === "POST" && id === undefined)
+      return { status: 201, json: { id: faults.add(parseFaultSpec(JSON.parse(body))) } };
+    if (method === "GET" && id === undefined) return { status: 200, json: faults.list() };
+    if (method === "DELETE" && id === undefined) {
+      faults.clear();
+      return { status: 200, json: {} };
+    }
+    if (method === "DELETE" && id !== undefined) {
+      return faults.remove(Number(id))
+        ? { status: 200, json: {} }
+        : { status: 404, json: { error: `no fault ${id}` } };
+    }
+    return { status: 405, json: { error: `${method} not allowed` } };
+  } catch (error) {
+    return { status: 400, json: { error: error instanceof Error ? error.message : String(error) } };
+  }
+}
+
+function writeJson(
+  response: ServerResponse,
+  status: number,
+  body: unknown,
+  warnings: readonly string[] = [],
+): void {
+  response.statusCode = status;
+  response.setHeader("Content-Type", "application/json");
+  // RFC 7234 warn-code 299 with the text quoted, as the API server sends field warnings.
+  if (warnings.length > 0)
+    response.setHeader(
+      "Warning",
+      warnings.map((text) => `299 - ${JSON.stringify(text)}`),
+    );
+  response.end(JSON.stringify(body));
+}
+
+async function readBody(request: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+}
+
+function close(server: Server): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.close((error) => (error === undefined ? resolve() : reject(error)));
+    // Clients keep connections alive; without this close() waits for them to time out.
+    server.closeAllConnections();
+  });
+}

@@ -1,0 +1,324 @@
+import { createServer } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { ApiException, CustomObjectsApi } from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node";
+import { CanaryError, ErrorCode, isCanaryError } from "../../errors.ts";
+import { createIstioMetrics, DEFAULT_SOURCE } from "./istio-metrics.ts";
+import type { SourceWorkload } from "./istio-metrics.ts";
+import { seededRandom } from "./prng.ts";
+import { meshRoutes } from "./routing.ts";
+import type { MeshRoutes, ServiceRoutes } from "./routing.ts";
+import { initialMeshSettings } from "./settings.ts";
+import type { HeaderTraffic, MeshControl, MeshSettings, SubsetBehaviourPatch } from "./settings.ts";
+import { createSimulator } from "./simulator.ts";
+import type { MeshTotals } from "./simulator.ts";
+
+export type MeshSandboxOptions = {
+  /** Where the VirtualServices and DestinationRules are read from (a real cluster or the kube sandbox). */
+  kubeConfig: KubeConfig;
+  namespace: string;
+  /** Services that receive traffic (`["reviews"]`); each gets `rps` requests per second. */
+  services: string[];
+  rps?: number;
+  /** Listening port; 0 (default) picks a free one. */
+  port?: number;
+  /** Listening address; default 127.0.0.1 (use 0.0.0.0 for a Prometheus in a container). */
+  host?: string;
+  /** Behaviour per subset key (`v2`, `reviews/v2`, `*`): error rate and latency. */
+  subsets?: Record<string, SubsetBehaviourPatch>;
+  /** Shares of requests that carry a header (`{ name: "qa", value: "canary-test", share: 0.05 }`). */
+  headers?: HeaderTraffic[];
+  /** PRNG seed: the same seed, routes and timing replay the same requests. Default 1. */
+  seed?: number;
+  /** How often the VirtualServices / DestinationRules are re-read, ms. Default 250. */
+  pollMs?: number;
+  /** How often traffic is generated, ms. Default 100. */
+  tickMs?: number;
+  /** Generate traffic on a timer (default). Off: traffic only flows through `advance(ms)`, for exact tests. */
+  autoAdvance?: boolean;
+  /** networking.istio.io API version read. Default v1. */
+  istioVersion?: string;
+  /** The calling workload on the metrics. Default bookinfo's productpage-v1 in `namespace`. */
+  source?: Partial<SourceWorkload>;
+};
+
+/** What the mesh sandbox saw when it last read the routing objects. */
+export type MeshRoutesStatus = {
+  /** ms since epoch of the last successful read. */
+  readAt: number;
+  /** Last read error (kept until a read succeeds); traffic keeps following the last good routes meanwhile. */
+  lastError?: string;
+  services: Record<string, ServiceRoutes>;
+  subsets: MeshRoutes["subsets"];
+};
+
+export type MeshSandbox = {
+  /** Base URL: `/metrics` (also `/stats/prometheus`), `/control`, `/healthz`. */
+  url: string;
+  metricsUrl: string;
+  controlUrl: string;
+  /** Changes rate, subset behaviour or header shares at once (same body as `POST /control`); `invalid_input` if bad. */
+  control(settings: MeshControl): MeshSettings;
+  settings(): MeshSettings;
+  /** Requests so far per service / subset / response code, and with / without the configured headers. */
+  totals(): MeshTotals;
+  routes(): MeshRoutesStatus;
+  /** Re-reads the routing objects now (after any read in flight) and returns what traffic follows from then on. */
+  refresh(): Promise<MeshRoutesStatus>;
+  /** Simulates `ms` of traffic at once, on top of the timer; returns the number of requests. */
+  advance(ms: number): number;
+  /** The Prometheus text exposition served on `/metrics`. */
+  metrics(): Promise<string>;
+  close(): Promise<void>;
+};
+
+const ISTIO_GROUP = "networking.istio.io";
+const MAX_BODY_BYTES = 1 << 20;
+/** Longest stretch one timer tick makes up for (after a suspended laptop, say), ms. */
+const MAX_CATCH_UP_MS = 5_000;
+
+function describeReadError(error: unknown): string {
+  if (error instanceof ApiException) {
+    let body: unknown = error.body;
+    if (typeof body === "string") {
+      try {
+        body = JSON.parse(body);
+      } catch {
+        // Not JSON: keep the text.
+      }
+    }
+    const message =
+      typeof body === "object" && body !== null && "message" in body && typeof body.message === "string"
+        ? body.message
+        : typeof body === "string" && body !== ""
+          ? body
+          : error.message;
+    return `HTTP ${error.code}: ${message}`;
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+function itemsOf(list: unknown): unknown[] {
+  if (typeof list === "object" && list !== null && "items" in list && Array.isArray(list.items))
+    return list.items;
+  return [];
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = `${JSON.stringify(body, null, 2)}\n`;
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    const buffer = chunk as Buffer;
+    size += buffer.length;
+    if (size > MAX_BODY_BYTES)
+      throw new CanaryError(ErrorCode.InvalidInput, "control body larger than 1 MiB");
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/**
+ * Starts the mesh traffic simulator: reads the live VirtualServices and DestinationRules of `namespace` (and keeps
+ * re-reading them), generates requests to `services` routed as Istio would, and serves Istio's standard metrics.
+ * Fails with `kubernetes_unavailable` when the first read fails.
+ */
+export async function startMeshSandbox(options: MeshSandboxOptions): Promise<MeshSandbox> {
+  const { namespace, services } = options;
+  if (services.length === 0)
+    throw new CanaryError(ErrorCode.InvalidInput, "mesh sandbox: no services to simulate");
+  const pollMs = options.pollMs ?? 250;
+  const tickMs = options.tickMs ?? 100;
+  const version = options.istioVersion ?? "v1";
+  const api = options.kubeConfig.makeApiClient(CustomObjectsApi);
+  const metrics = createIstioMetrics();
+  const source: SourceWorkload = { ...DEFAULT_SOURCE, namespace, ...options.source };
+
+  async function readRoutes(): Promise<MeshRoutes> {
+    const list = async (plural: string): Promise<unknown> =>
+      (await api.listNamespacedCustomObject({ group: ISTIO_GROUP, version, namespace, plural })) as unknown;
+    // Both reads finish before either failure is reported: no request is left in flight behind an error.
+    const [vs, dr] = await Promise.allSettled([list("virtualservices"), list("destinationrules")]);
+    if (vs.status === "rejected") throw vs.reason;
+    if (dr.status === "rejected") throw dr.reason;
+    return meshRoutes({
+      namespace,
+      services,
+      virtualServices: itemsOf(vs.value),
+      destinationRules: itemsOf(dr.value),
+    });
+  }
+
+  let initial: MeshRoutes;
+  try {
+    initial = await readRoutes();
+  } catch (error) {
+    throw new CanaryError(
+      ErrorCode.KubernetesUnavailable,
+      `mesh sandbox: cannot read ${ISTIO_GROUP}/${version} VirtualServices in ${namespace}: ${describeReadError(error)}`,
+      { retryable: true, cause: error },
+    );
+  }
+  const simulator = createSimulator({
+    namespace,
+    services,
+    source,
+    random: seededRandom(options.seed ?? 1),
+    metrics,
+    settings: initialMeshSettings(options),
+    routes: initial,
+  });
+  let status: { readAt: number; lastError?: string } = { readAt: Date.now() };
+
+  const routesStatus = (): MeshRoutesStatus => {
+    const r = simulator.routes();
+    return { ...status, services: r.services, subsets: r.subsets };
+  };
+
+  // Reads run one at a time; `refresh` queues behind the one in flight so its answer is fresh.
+  let reads: Promise<void> = Promise.resolve();
+  const poll = (): Promise<void> => {
+    reads = reads.then(async () => {
+      try {
+        simulator.setRoutes(await readRoutes());
+        status = { readAt: Date.now() };
+      } catch (error) {
+        status = { ...status, lastError: describeReadError(error) };
+      }
+    });
+    return reads;
+  };
+
+  let closed = false;
+  let pollTimer: NodeJS.Timeout | undefined;
+  const schedulePoll = (): void => {
+    pollTimer = setTimeout(() => {
+      void poll().then(() => {
+        if (!closed) schedulePoll();
+      });
+    }, pollMs);
+    pollTimer.unref();
+  };
+  schedulePoll();
+
+  let lastTick = performance.now();
+  const tickTimer =
+    options.autoAdvance === false
+      ? undefined
+      : setInterval(() => {
+          const now = performance.now();
+          simulator.advance(Math.min(now - lastTick, MAX_CATCH_UP_MS));
+          lastTick = now;
+        }, tickMs);
+  tickTimer?.unref();
+
+  const control = (input: MeshControl): MeshSettings => simulator.control(input);
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = new URL(req.url ?? "/", "http://mesh").pathname;
+    const method = req.method ?? "GET";
+    if ((path === "/metrics" || path === "/stats/prometheus") && method === "GET") {
+      const text = await metrics.registry.metrics();
+      res.writeHead(200, { "content-type": metrics.registry.contentType });
+      res.end(text);
+      return;
+    }
+    if (path === "/healthz" && method === "GET") {
+      sendJson(res, 200, {
+        status: "ok",
+        routes: { readAt: new Date(status.readAt).toISOString(), lastError: status.lastError },
+      });
+      return;
+    }
+    if (path === "/control" && method === "GET") {
+      sendJson(res, 200, {
+        settings: simulator.settings(),
+        totals: simulator.totals(),
+        routes: routesStatus(),
+      });
+      return;
+    }
+    if (path === "/control" && method === "POST") {
+      let body: unknown;
+      try {
+        body = JSON.parse(await readBody(req));
+      } catch (error) {
+        sendJson(res, 400, { error: isCanaryError(error) ? error.message : "control body is not JSON" });
+        return;
+      }
+      try {
+        sendJson(res, 200, { settings: control(body as MeshControl), totals: simulator.totals() });
+      } catch (error) {
+        if (!isCanaryError(error, ErrorCode.InvalidInput)) throw error;
+        sendJson(res, 400, { error: error.message });
+      }
+      return;
+    }
+    if (["/metrics", "/stats/prometheus", "/healthz", "/control"].includes(path)) {
+      sendJson(res, 405, { error: `${method} not allowed on ${path}` });
+      return;
+    }
+    sendJson(res, 404, {
+      error: `no such path ${path}`,
+      paths: ["/metrics", "/stats/prometheus", "/control", "/healthz"],
+    });
+  }
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      if (!res.headersSent)
+        sendJson(res, 500, { error: error instanceof Error ? error.message : String(error) });
+      else res.destroy();
+    });
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+  } catch (error) {
+    closed = true;
+    clearTimeout(pollTimer);
+    clearInterval(tickTimer);
+    throw error;
+  }
+  const address = server.address() as AddressInfo;
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  const url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${address.port}`;
+
+  return {
+    url,
+    metricsUrl: `${url}/metrics`,
+    controlUrl: `${url}/control`,
+    control,
+    settings: () => simulator.settings(),
+    totals: () => simulator.totals(),
+    routes: routesStatus,
+    async refresh() {
+      await poll();
+      return routesStatus();
+    },
+    advance: (ms) => simulator.advance(ms),
+    metrics: () => metrics.registry.metrics(),
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearTimeout(pollTimer);
+      clearInterval(tickTimer);
+      await reads;
+      await new Promise<void>((resolve, reject) => {
+        server.close((error) => (error === undefined ? resolve() : reject(error)));
+        server.closeAllConnections();
+      });
+    },
+  };
+}

@@ -1,0 +1,369 @@
+import type { Redis } from "ioredis";
+import { CanaryError, ErrorCode } from "../errors.ts";
+import type { HistoryQuery, RolloutStore } from "../rollout/ports.ts";
+import { targetKey } from "../rollout/target.ts";
+import { TERMINAL_PHASES } from "../rollout/types.ts";
+import type { AuditEntry, Rollout } from "../rollout/types.ts";
+import { luaScript, runScript } from "./lua.ts";
+import { translateRedisError, withRedis } from "./redis-errors.ts";
+
+export const DEFAULT_KEY_PREFIX = "canarybot:";
+/** Finished rollouts and their audit streams expire this long after they finish. */
+export const DEFAULT_FINISHED_RETENTION_MS = 90 * 24 * 60 * 60 * 1000;
+export const DEFAULT_HISTORY_LIMIT = 20;
+export const MAX_HISTORY_LIMIT = 500;
+/** How many expired index entries one finishing rollout sweeps from each history index. */
+const PRUNE_BATCH = 100;
+
+export type RedisRolloutStoreOptions = {
+  /** Prepended to every key; default `canarybot:`. On Redis Cluster use a hash tag, e.g. `{canarybot}:`. */
+  prefix?: string;
+  /**
+   * How long a finished (promoted, rolled-back, failed) rollout and its audit stream are kept, from the save
+   * that finished it. `null` keeps them forever. Default 90 days.
+   */
+  finishedRetentionMs?: number | null;
+};
+
+/*
+ * Claim the target and write the rollout, or say who holds the claim.
+ * KEYS: 1 rollout hash, 2 target claim, 3 active zset, 4 history zset, 5 service history zset,
+ *       6 namespace history zset
+ * ARGV: 1 id, 2 rollout JSON, 3 version, 4 createdAt, 5 a stale claim holder that may be replaced ('' = none)
+ */
+const CREATE = luaScript(
+  "create",
+  `
+if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists'} end
+local holder = redis.call('GET', KEYS[2])
+if holder then
+  if holder ~= ARGV[5] then return {'active', holder} end
+  redis.call('ZREM', KEYS[3], holder)
+end
+redis.call('SET', KEYS[2], ARGV[1])
+redis.call('HSET', KEYS[1], 'json', ARGV[2], 'version', ARGV[3])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
+redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1])
+redis.call('ZADD', KEYS[5], ARGV[4], ARGV[1])
+redis.call('ZADD', KEYS[6], ARGV[4], ARGV[1])
+return {'ok'}
+`,
+);
+
+/*
+ * Compare-and-set on the stored version; on a terminal phase, release the claim (only if it is still ours),
+ * drop the id from the live index and start the retention clock.
+ * KEYS: 1 rollout hash, 2 target claim, 3 active zset, 4 audit stream
+ * ARGV: 1 id, 2 expected version, 3 rollout JSON (carrying expected + 1), 4 '1' when terminal,
+ *       5 retention ms ('0' = keep forever)
+ */
+const SAVE = luaScript(
+  "save",
+  `
+local current = redis.call('HGET', KEYS[1], 'version')
+if not current then return {'missing'} end
+if tonumber(current) ~= tonumber(ARGV[2]) then return {'stale', current} end
+redis.call('HSET', KEYS[1], 'json', ARGV[3], 'version', tonumber(ARGV[2]) + 1)
+if ARGV[4] == '1' then
+  if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+  redis.call('ZREM', KEYS[3], ARGV[1])
+  local retention = tonumber(ARGV[5])
+  if retention > 0 then
+    redis.call('PEXPIRE', KEYS[1], retention)
+    redis.call('PEXPIRE', KEYS[4], retention)
+  end
+end
+return {'ok'}
+`,
+);
+
+/*
+ * Append an audit entry; a finished rollout's stream inherits the rollout's remaining lifetime.
+ * KEYS: 1 audit stream, 2 rollout hash
+ * ARGV: 1 entry JSON
+ */
+const APPEND_AUDIT = luaScript(
+  "append-audit",
+  `
+local id = redis.call('XADD', KEYS[1], '*', 'entry', ARGV[1])
+local ttl = redis.call('PTTL', KEYS[2])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
+return id
+`,
+);
+
+/**
+ * Rollouts in Redis. Key layout (P = prefix):
+ * - `P rollout:<id>`            hash { json, version }: the rollout as JSON and its CAS version
+ * - `P target:<targetKey>`      string: id of the live rollout holding the target (invariant 3)
+ * - `P active`                  zset of live ids by createdAt
+ * - `P history`                 zset of all ids by createdAt
+ * - `P history:service:<svc>`   zset of ids by createdAt, per service
+ * - `P history:namespace:<ns>`  zset of ids by createdAt, per namespace
+ * - `P seq:<service>`           counter behind `nextId`
+ * - `P audit:<id>`              stream of audit entries (field `entry`: JSON)
+ *
+ * Finished rollouts and their audit streams expire after `finishedRetentionMs`; index entries whose rollout has
+ * expired are swept lazily (when read, and in bounded batches each time a rollout finishes).
+ */
+export class RedisRolloutStore implements RolloutStore {
+  readonly #redis: Redis;
+  readonly #prefix: string;
+  readonly #retentionMs: number;
+
+  constructor(redis: Redis, options: RedisRolloutStoreOptions = {}) {
+    this.#redis = redis;
+    this.#prefix = options.prefix ?? DEFAULT_KEY_PREFIX;
+    const retention =
+      options.finishedRetentionMs === undefined ? DEFAULT_FINISHED_RETENTION_MS : options.finishedRetentionMs;
+    if (retention !== null && (!Number.isSafeInteger(retention) || retention <= 0)) {
+      throw new CanaryError(
+        ErrorCode.InvalidInput,
+        `finishedRetentionMs must be a positive integer or null, got ${retention}`,
+      );
+    }
+    this.#retentionMs = retention ?? 0;
+  }
+
+  async nextId(service: string): Promise<string> {
+    if (service.length === 0)
+      throw new CanaryError(ErrorCode.InvalidInput, "a rollout id needs a service name");
+    const n = await withRedis(`allocate an id for ${service}`, () =>
+      this.#redis.incr(this.#key("seq", service)),
+    );
+    return `${service}-${n}`;
+  }
+
+  async create(rollout: Rollout): Promise<void> {
+    if (TERMINAL_PHASES.includes(rollout.phase)) {
+      throw new CanaryError(
+        ErrorCode.InvalidInput,
+        `rollout ${rollout.id} cannot be created already ${rollout.phase}`,
+      );
+    }
+    const claim = targetKey(rollout.target);
+    let replaceable = "";
+    // At most two rounds: the second only when the first found a claim left behind by a rollout that is gone or
+    // finished (which a terminal save would have released; this heals manual edits and partial restores).
+    for (let round = 0; round < 2; round += 1) {
+      const result = await withRedis(`create rollout ${rollout.id}`, () =>
+        runScript(
+          this.#redis,
+          CREATE,
+          [
+            this.#rolloutKey(rollout.id),
+            this.#key("target", claim),
+            this.#key("active"),
+            this.#key("history"),
+            this.#key("history", "service", rollout.target.service),
+            this.#key("history", "namespace", rollout.target.namespace),
+          ],
+          [rollout.id, JSON.stringify(rollout), rollout.version, rollout.createdAt, replaceable],
+        ),
+      );
+      const [status, holderId] = scriptReply(result);
+      if (status === "ok") return;
+      if (status === "exists") {
+        throw new CanaryError(ErrorCode.Conflict, `rollout ${rollout.id} already exists`);
+      }
+      if (holderId === undefined) break;
+      const holder = await this.get(holderId);
+      if (holder !== undefined && !TERMINAL_PHASES.includes(holder.phase)) {
+        throw new CanaryError(
+          ErrorCode.AlreadyActive,
+          `${holderId} is already live on ${describeTarget(rollout)} (${holder.phase}, ${holder.appliedWeight}%)`,
+        );
+      }
+      replaceable = holderId;
+    }
+    throw new CanaryError(
+      ErrorCode.AlreadyActive,
+      `another rollout is already live on ${describeTarget(rollout)}`,
+    );
+  }
+
+  async get(id: string): Promise<Rollout | undefined> {
+    const json = await withRedis(`read rollout ${id}`, () => this.#redis.hget(this.#rolloutKey(id), "json"));
+    return json === null ? undefined : parseRollout(json, id);
+  }
+
+  async save(rollout: Rollout, expectedVersion: number): Promise<Rollout> {
+    const saved: Rollout = { ...rollout, version: expectedVersion + 1 };
+    const terminal = TERMINAL_PHASES.includes(rollout.phase);
+    const result = await withRedis(`save rollout ${rollout.id}`, () =>
+      runScript(
+        this.#redis,
+        SAVE,
+        [
+          this.#rolloutKey(rollout.id),
+          this.#key("target", targetKey(rollout.target)),
+          this.#key("active"),
+          this.#key("audit", rollout.id),
+        ],
+        [rollout.id, expectedVersion, JSON.stringify(saved), terminal ? "1" : "0", this.#retentionMs],
+      ),
+    );
+    const [status, current] = scriptReply(result);
+    if (status === "missing") throw new CanaryError(ErrorCode.NotFound, `rollout ${rollout.id} not found`);
+    if (status === "stale") {
+      throw new CanaryError(
+        ErrorCode.StaleVersion,
+        `rollout ${rollout.id} changed meanwhile (stored version ${current}, expected ${expectedVersion})`,
+        { retryable: true },
+      );
+    }
+    if (terminal && this.#retentionMs > 0) await this.#pruneHistory(saved);
+    return saved;
+  }
+
+  async activeFor(key: string): Promise<string | undefined> {
+    const id = await withRedis(`read the claim on ${key}`, () => this.#redis.get(this.#key("target", key)));
+    return id ?? undefined;
+  }
+
+  async listActive(): Promise<Rollout[]> {
+    const activeKey = this.#key("active");
+    const ids = await withRedis("list live rollouts", () => this.#redis.zrange(activeKey, 0, "-1"));
+    return await this.#loadMany(ids, [activeKey]);
+  }
+
+  async history(query: HistoryQuery): Promise<Rollout[]> {
+    const limit = Math.min(Math.max(Math.trunc(query.limit ?? DEFAULT_HISTORY_LIMIT), 1), MAX_HISTORY_LIMIT);
+    const index =
+      query.service !== undefined
+        ? this.#key("history", "service", query.service)
+        : query.namespace !== undefined
+          ? this.#key("history", "namespace", query.namespace)
+          : this.#key("history");
+    // Only the service index can hold rollouts of other namespaces.
+    const namespace = query.service !== undefined ? query.namespace : undefined;
+    const page = Math.max(limit, 50);
+    const found: Rollout[] = [];
+    for (let start = 0; found.length < limit; start += page) {
+      const ids = await withRedis("read rollout history", () =>
+        this.#redis.zrevrange(index, start, start + page - 1),
+      );
+      if (ids.length === 0) break;
+      for (const rollout of await this.#loadMany(ids, [index])) {
+        if (namespace !== undefined && rollout.target.namespace !== namespace) continue;
+        found.push(rollout);
+        if (found.length === limit) break;
+      }
+      if (ids.length < page) break;
+    }
+    return found;
+  }
+
+  async appendAudit(entry: AuditEntry): Promise<void> {
+    await withRedis(`append to the audit log of ${entry.rolloutId}`, () =>
+      runScript(
+        this.#redis,
+        APPEND_AUDIT,
+        [this.#key("audit", entry.rolloutId), this.#rolloutKey(entry.rolloutId)],
+        [JSON.stringify(entry)],
+      ),
+    );
+  }
+
+  async audit(rolloutId: string): Promise<AuditEntry[]> {
+    const records = await withRedis(`read the audit log of ${rolloutId}`, () =>
+      this.#redis.xrange(this.#key("audit", rolloutId), "-", "+"),
+    );
+    return records.map(([streamId, fields]) => {
+      const at = fields.indexOf("entry");
+      const json = at >= 0 && at % 2 === 0 ? fields[at + 1] : undefined;
+      if (json === undefined) {
+        throw new CanaryError(
+          ErrorCode.Internal,
+          `audit entry ${streamId} of ${rolloutId} has no entry field`,
+        );
+      }
+      return parseJson<AuditEntry>(json, `audit entry ${streamId} of ${rolloutId}`);
+    });
+  }
+
+  #key(...parts: string[]): string {
+    return this.#prefix + parts.join(":");
+  }
+
+  #rolloutKey(id: string): string {
+    return this.#key("rollout", id);
+  }
+
+  /** Read rollouts by id in order, skipping (and unindexing from `indexes`) ids whose rollout has expired. */
+  async #loadMany(ids: readonly string[], indexes: readonly string[]): Promise<Rollout[]> {
+    if (ids.length === 0) return [];
+    const replies = await withRedis("read rollouts", async () => {
+      const pipeline = this.#redis.pipeline();
+      for (const id of ids) pipeline.hget(this.#rolloutKey(id), "json");
+      return (await pipeline.exec()) ?? [];
+    });
+    const rollouts: Rollout[] = [];
+    const gone: string[] = [];
+    ids.forEach((id, i) => {
+      const [error, json] = replies[i] ?? [new Error("no reply"), null];
+      if (error) throw translateRedisError(error, `read rollout ${id}`);
+      if (typeof json === "string") rollouts.push(parseRollout(json, id));
+      else gone.push(id);
+    });
+    if (gone.length > 0) {
+      await withRedis("unindex expired rollouts", async () => {
+        const pipeline = this.#redis.pipeline();
+        for (const index of indexes) pipeline.zrem(index, ...gone);
+        await pipeline.exec();
+      });
+    }
+    return rollouts;
+  }
+
+  /**
+   * Bounded housekeeping when a rollout finishes: in each history index it belongs to, entries created before
+   * the retention window whose rollout has expired are removed. Best effort: the save has already succeeded.
+   */
+  async #pruneHistory(rollout: Rollout): Promise<void> {
+    const cutoff = rollout.updatedAt - this.#retentionMs;
+    const indexes = [
+      this.#key("history"),
+      this.#key("history", "service", rollout.target.service),
+      this.#key("history", "namespace", rollout.target.namespace),
+    ];
+    try {
+      for (const index of indexes) {
+        const ids = await this.#redis.zrangebyscore(index, "-inf", `(${cutoff}`, "LIMIT", 0, PRUNE_BATCH);
+        if (ids.length === 0) continue;
+        const pipeline = this.#redis.pipeline();
+        for (const id of ids) pipeline.exists(this.#rolloutKey(id));
+        const exists = (await pipeline.exec()) ?? [];
+        const gone = ids.filter((_, i) => exists[i]?.[1] === 0);
+        if (gone.length > 0) await this.#redis.zrem(index, ...gone);
+      }
+    } catch {
+      // Swept again when the next rollout finishes or the index is read.
+    }
+  }
+}
+
+function scriptReply(result: unknown): [string, string | undefined] {
+  if (!Array.isArray(result) || typeof result[0] !== "string") {
+    throw new CanaryError(ErrorCode.Internal, `Redis: unexpected script reply ${JSON.stringify(result)}`);
+  }
+  const detail: unknown = result[1];
+  return [result[0], typeof detail === "string" || typeof detail === "number" ? String(detail) : undefined];
+}
+
+function describeTarget(rollout: Rollout): string {
+  const { context, namespace, virtualService } = rollout.target;
+  return `${context === undefined ? "" : `${context}:`}${namespace}/${virtualService}`;
+}
+
+function parseRollout(json: string, id: string): Rollout {
+  return parseJson<Rollout>(json, `rollout ${id}`);
+}
+
+function parseJson<T>(json: string, what: string): T {
+  try {
+    return JSON.parse(json) as T;
+  } catch (error) {
+    throw new CanaryError(ErrorCode.Internal, `stored ${what} is not valid JSON`, { cause: error });
+  }
+}

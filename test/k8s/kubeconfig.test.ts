@@ -1,0 +1,163 @@
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { delimiter, join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ErrorCode, type CanaryError } from "../../src/errors.ts";
+import { KubeConfigSource, loadKubeConfig, withContext } from "../../src/k8s/kubeconfig.ts";
+
+let dir: string;
+
+function kubeconfig(contexts: string[], current: string, server = "https://example.invalid:6443"): string {
+  return JSON.stringify({
+    apiVersion: "v1",
+    kind: "Config",
+    clusters: contexts.map((name) => ({ name: `${name}-cluster`, cluster: { server: `${server}/${name}` } })),
+    users: contexts.map((name) => ({ name: `${name}-user`, user: { token: `token-${name}` } })),
+    contexts: contexts.map((name) => ({
+      name,
+      context: { cluster: `${name}-cluster`, user: `${name}-user`, namespace: "default" },
+    })),
+    "current-context": current,
+  });
+}
+
+async function file(name: string, text: string): Promise<string> {
+  const path = join(dir, name);
+  await mkdir(join(path, ".."), { recursive: true });
+  await writeFile(path, text);
+  return path;
+}
+
+function failure(fn: () => unknown): CanaryError {
+  try {
+    fn();
+  } catch (error) {
+    return error as CanaryError;
+  }
+  throw new Error("expected a throw");
+}
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "canarybot-kubeconfig-"));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("loadKubeConfig", () => {
+  it("prefers an explicit --kubeconfig over KUBECONFIG, in-cluster and the default", async () => {
+    const explicit = await file("explicit", kubeconfig(["flag"], "flag"));
+    const env = await file("env", kubeconfig(["env"], "env"));
+    await file("home/.kube/config", kubeconfig(["home"], "home"));
+    const loaded = loadKubeConfig({
+      kubeconfigPath: explicit,
+      env: { KUBECONFIG: env, HOME: join(dir, "home") },
+    });
+    expect(loaded.source).toBe(KubeConfigSource.Flag);
+    expect(loaded.location).toBe(explicit);
+    expect(loaded.kubeConfig.getCurrentContext()).toBe("flag");
+  });
+
+  it("merges the KUBECONFIG list like kubectl: missing files skipped, first definition and context win", async () => {
+    const first = await file("a", kubeconfig(["shared", "a"], "a", "https://first.invalid"));
+    const second = await file("b", kubeconfig(["shared", "b"], "b", "https://second.invalid"));
+    const missing = join(dir, "missing");
+    const loaded = loadKubeConfig({ env: { KUBECONFIG: [missing, first, second].join(delimiter) } });
+    expect(loaded.source).toBe(KubeConfigSource.Env);
+    expect(loaded.location).toBe([first, second].join(delimiter));
+    expect(loaded.kubeConfig.getCurrentContext()).toBe("a");
+    expect(loaded.kubeConfig.getContexts().map((context) => context.name)).toEqual(["shared", "a", "b"]);
+    expect(loaded.kubeConfig.getCluster("shared-cluster")?.server).toBe("https://first.invalid/shared");
+  });
+
+  it("refuses a KUBECONFIG that names no existing file", () => {
+    const error = failure(() => loadKubeConfig({ env: { KUBECONFIG: join(dir, "nope") } }));
+    expect(error.code).toBe(ErrorCode.InvalidInput);
+    expect(error.message).toContain("KUBECONFIG names no existing file");
+  });
+
+  it("uses the in-cluster service account when its token is mounted (env passed in, not read)", async () => {
+    await file("sa/token", "secret");
+    await file("sa/namespace", "canary-system\n");
+    await file("home/.kube/config", kubeconfig(["home"], "home"));
+    const loaded = loadKubeConfig({
+      env: { KUBERNETES_SERVICE_HOST: "10.96.0.1", KUBERNETES_SERVICE_PORT: "443", HOME: join(dir, "home") },
+      serviceAccountDir: join(dir, "sa"),
+    });
+    expect(loaded.source).toBe(KubeConfigSource.InCluster);
+    expect(loaded.kubeConfig.getCurrentCluster()).toMatchObject({
+      server: "https://10.96.0.1:443",
+      caFile: join(dir, "sa", "ca.crt"),
+    });
+    expect(loaded.kubeConfig.getContextObject("inClusterContext")?.namespace).toBe("canary-system");
+  });
+
+  it("brackets an IPv6 in-cluster host", async () => {
+    await file("sa/token", "secret");
+    const loaded = loadKubeConfig({
+      env: { KUBERNETES_SERVICE_HOST: "fd00::1", KUBERNETES_SERVICE_PORT: "443" },
+      serviceAccountDir: join(dir, "sa"),
+    });
+    expect(loaded.location).toBe("https://[fd00::1]:443");
+  });
+
+  it("falls back to $HOME/.kube/config when not in a cluster", async () => {
+    const home = await file("home/.kube/config", kubeconfig(["home"], "home"));
+    const loaded = loadKubeConfig({
+      env: { KUBERNETES_SERVICE_HOST: "10.96.0.1", KUBERNETES_SERVICE_PORT: "443", HOME: join(dir, "home") },
+      serviceAccountDir: join(dir, "no-sa"),
+    });
+    expect(loaded).toMatchObject({ source: KubeConfigSource.Default, location: home });
+  });
+
+  it("says what to do when there is no configuration at all", () => {
+    const error = failure(() =>
+      loadKubeConfig({ env: { HOME: join(dir, "empty") }, serviceAccountDir: join(dir, "no-sa") }),
+    );
+    expect(error.code).toBe(ErrorCode.InvalidInput);
+    expect(error.message).toContain("no Kubernetes configuration found: pass --kubeconfig, set KUBECONFIG");
+  });
+
+  it("names a --kubeconfig file that does not exist, and one that cannot be parsed", async () => {
+    expect(failure(() => loadKubeConfig({ kubeconfigPath: join(dir, "x"), env: {} })).message).toBe(
+      `kubeconfig file ${join(dir, "x")} (--kubeconfig) does not exist`,
+    );
+    const broken = await file("broken", "clusters: [");
+    const error = failure(() => loadKubeConfig({ kubeconfigPath: broken, env: {} }));
+    expect(error.code).toBe(ErrorCode.InvalidInput);
+    expect(error.message).toContain(`kubeconfig file ${broken} (--kubeconfig) cannot be read`);
+  });
+
+  it("selects --context, and names a missing one with the contexts that exist", async () => {
+    const path = await file("config", kubeconfig(["prod", "staging"], "prod"));
+    expect(
+      loadKubeConfig({ kubeconfigPath: path, context: "staging", env: {} }).kubeConfig.getCurrentContext(),
+    ).toBe("staging");
+    const error = failure(() => loadKubeConfig({ kubeconfigPath: path, context: "qa", env: {} }));
+    expect(error.code).toBe(ErrorCode.InvalidInput);
+    expect(error.message).toBe(
+      `kubeconfig context "qa" not found in --kubeconfig (${path}); contexts: prod, staging`,
+    );
+  });
+
+  it("refuses a configuration without a current context unless --context is given", async () => {
+    const path = await file("config", kubeconfig(["prod"], ""));
+    expect(failure(() => loadKubeConfig({ kubeconfigPath: path, env: {} })).message).toContain(
+      "has no current context",
+    );
+    expect(
+      loadKubeConfig({ kubeconfigPath: path, context: "prod", env: {} }).kubeConfig.getCurrentContext(),
+    ).toBe("prod");
+  });
+});
+
+describe("withContext", () => {
+  it("returns a copy on another context and leaves the original alone", async () => {
+    const path = await file("config", kubeconfig(["prod", "staging"], "prod"));
+    const { kubeConfig } = loadKubeConfig({ kubeconfigPath: path, env: {} });
+    const staging = withContext(kubeConfig, "staging");
+    expect(staging.getCurrentContext()).toBe("staging");
+    expect(staging.getCurrentCluster()?.server).toBe("https://example.invalid:6443/staging");
+    expect(kubeConfig.getCurrentContext()).toBe("prod");
+  });
+});

@@ -1,0 +1,29 @@
+import { describe, expect, it } from "vitest";
+import { matchesLabels, parseLabelSelector } from "../../../src/sandbox/kube/label-selector.ts";
+
+const labels = { app: "reviews", version: "v2", "app.kubernetes.io/part-of": "bookinfo" };
+const matches = (selector: string) => matchesLabels(parseLabelSelector(selector), labels);
+
+describe("label selectors", () => {
+  it.each([
+    ["", true],
+    ["app=reviews", true],
+    ["app==reviews,version=v2", true],
+    ["app=reviews,version=v3", false],
+    ["version!=v3", true],
+    ["missing!=x", true],
+    ["app.kubernetes.io/part-of=bookinfo", true],
+    ["app", true],
+    ["!app", false],
+    ["!missing", true],
+    [" app = reviews , version = v2 ", true],
+  ])("%j matches: %s", (selector, expected) => {
+    expect(matches(selector)).toBe(expected);
+  });
+
+  it("refuses set-based terms instead of matching everything", () => {
+    expect(() => parseLabelSelector("app in (reviews,ratings)")).toThrow("unable to parse requirement");
+    expect(() => parseLabelSelector("app notin (x)")).toThrow("unable to parse requirement");
+    expect(() => parseLabelSelector("!app=reviews")).toThrow("unable to parse requirement");
+  });
+});

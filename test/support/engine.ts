@@ -1,0 +1,162 @@
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { runCli } from "../../src/cli.ts";
+import { loadEnvConfig } from "../../src/config/env.ts";
+import { createLogger } from "../../src/logger.ts";
+import { openRuntime, startWorker } from "../../src/main.ts";
+import type { Runtime } from "../../src/main.ts";
+import { startKubeSandbox } from "../../src/sandbox/kube/server.ts";
+import type { KubeSandbox, KubeSandboxOptions } from "../../src/sandbox/kube/server.ts";
+import { REDIS_URL, connectRedis, deleteKeysWithPrefix, uniqueName } from "./redis.ts";
+
+const BIN = resolve(import.meta.dirname, "../../bin/canarybot.js");
+
+export type CliResult = { code: number; stdout: string; stderr: string };
+
+export type WorkerProcess = {
+  child: ChildProcess;
+  /** What the worker logged (JSON lines on stderr). */
+  log(): string;
+  stop(): Promise<void>;
+  kill9(): Promise<void>;
+};
+
+/**
+ * The rollout engine as it runs for real: the Kubernetes sandbox over HTTPS, a real Redis under a prefix of
+ * this test's own, the CLI, and workers in this process or in child processes (`canarybot worker`).
+ */
+export type EngineHarness = {
+  kube: KubeSandbox;
+  env: Record<string, string>;
+  kubeconfigPath: string;
+  cli(...args: string[]): Promise<CliResult>;
+  /** A worker in this process, closed by cleanup. */
+  worker(): Promise<void>;
+  /** A `canarybot worker` child process, killed by cleanup if still running. */
+  spawnWorker(): Promise<WorkerProcess>;
+  /** A runtime for direct service and store access (closed by cleanup). */
+  runtime(): Runtime;
+  cleanup(): Promise<void>;
+};
+
+export async function engineHarness(
+  label: string,
+  kubeOptions: KubeSandboxOptions = {},
+): Promise<EngineHarness> {
+  // Fail early, with how to start Redis, rather than with a timeout deep inside a test.
+  const probe = await connectRedis();
+  const kube = await startKubeSandbox({ scenario: "bookinfo", ...kubeOptions });
+  const dir = await mkdtemp(join(tmpdir(), "canarybot-engine-"));
+  const kubeconfigPath = join(dir, "kubeconfig");
+  await kube.writeKubeconfig(kubeconfigPath);
+  const prefix = uniqueName(label);
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? "",
+    HOME: process.env.HOME ?? dir,
+    REDIS_URL,
+    CANARYBOT_PREFIX: prefix,
+    KUBECONFIG: kubeconfigPath,
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
+    CANARYBOT_MIN_INTERVAL_MS: "100",
+  };
+  const closers: (() => Promise<void>)[] = [];
+  const children: ChildProcess[] = [];
+
+  const runtime = (): Runtime => {
+    const opened = openRuntime({
+      env: loadEnvConfig(env),
+      processEnv: env,
+      logger: createLogger(env.LOG_LEVEL ?? "silent"),
+    });
+    closers.push(() => opened.close());
+    return opened;
+  };
+
+  return {
+    kube,
+    env,
+    kubeconfigPath,
+    async cli(...args) {
+      let stdout = "";
+      let stderr = "";
+      const code = await runCli(args, {
+        stdout: (text) => (stdout += text),
+        stderr: (text) => (stderr += text),
+        env,
+        stopSignal: () => new Promise(() => undefined),
+      });
+      return { code, stdout, stderr };
+    },
+    async worker() {
+      const opened = runtime();
+      const worker = startWorker(opened, loadEnvConfig(env), createLogger(env.LOG_LEVEL ?? "silent"));
+      await worker.waitUntilReady();
+      closers.unshift(() => worker.close());
+    },
+    async spawnWorker() {
+      const child = spawn(process.execPath, [BIN, "worker"], {
+        env: { ...env, LOG_LEVEL: "info" },
+        stdio: ["ignore", "ignore", "pipe"],
+      });
+      children.push(child);
+      let log = "";
+      await new Promise<void>((ready, fail) => {
+        const timer = setTimeout(() => fail(new Error(`worker did not start within 15 s:\n${log}`)), 15_000);
+        const onData = (chunk: Buffer): void => {
+          log += chunk.toString();
+          if (log.includes("worker ready")) {
+            child.stderr?.off("data", onData);
+            clearTimeout(timer);
+            ready();
+          }
+        };
+        child.stderr?.on("data", onData);
+        child.once("exit", (code) => fail(new Error(`worker exited with ${String(code)}:\n${log}`)));
+      });
+      const exited = new Promise<void>((done) => child.once("exit", () => done()));
+      child.stderr?.on("data", (chunk: Buffer) => {
+        log += chunk.toString();
+      });
+      return {
+        child,
+        log: () => log,
+        async stop() {
+          child.kill("SIGTERM");
+          await exited;
+        },
+        async kill9() {
+          child.kill("SIGKILL");
+          await exited;
+        },
+      };
+    },
+    runtime,
+    async cleanup() {
+      for (const child of children)
+        if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      for (const close of closers) await close();
+      await kube.close();
+      await deleteKeysWithPrefix(probe, `${prefix}:`);
+      probe.disconnect();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Poll until `check` returns a value (not undefined), or fail after `timeoutMs` naming what was awaited. */
+export async function waitFor<T>(
+  what: string,
+  check: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolveSleep) => setTimeout(resolveSleep, 25));
+  }
+}
