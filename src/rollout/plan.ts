@@ -1,5 +1,5 @@
 import { LIVE_PHASES, Phase, TERMINAL_PHASES } from "./types.ts";
-import type { Plan, Rollout } from "./types.ts";
+import type { AnalysisPolicy, Plan, Rollout } from "./types.ts";
 
 /** The shortest time between steps a plan may ask for, unless the operator lowers it (load tests, demos). */
 export const MIN_INTERVAL_MS = 1_000;
@@ -33,6 +33,29 @@ export function planProblems(plan: Plan, minIntervalMs = MIN_INTERVAL_MS): strin
   }
   if (plan.headerMatch && (plan.headerMatch.name === "" || plan.headerMatch.value === "")) {
     problems.push("header: needs name=value");
+  }
+  if (plan.analysis) problems.push(...analysisProblems(plan.analysis));
+  return problems;
+}
+
+function analysisProblems(policy: AnalysisPolicy): string[] {
+  const problems: string[] = [];
+  const share = (value: number, field: string): void => {
+    if (!(value >= 0 && value <= 1)) problems.push(`${field}: must be a percentage between 0 and 100`);
+  };
+  share(policy.minSuccessRate, "min-success");
+  share(policy.criticalSuccessRate, "critical-success");
+  share(policy.maxErrorRateIncrease, "max-error-increase");
+  if (!(policy.maxP99Ms > 0)) problems.push("max-p99: must be more than 0ms");
+  if (!(policy.maxP99Ratio >= 1)) problems.push("max-p99-ratio: must be at least 1");
+  if (!(Number.isInteger(policy.minRequests) && policy.minRequests >= 0)) {
+    problems.push("min-requests: must be a whole number");
+  }
+  if (!(Number.isInteger(policy.failureLimit) && policy.failureLimit >= 1)) {
+    problems.push("failure-limit: must be at least 1");
+  }
+  if (!(Number.isInteger(policy.inconclusiveLimit) && policy.inconclusiveLimit >= 1)) {
+    problems.push("inconclusive-limit: must be at least 1");
   }
   return problems;
 }
@@ -74,7 +97,10 @@ export function isGateOpen(rollout: Pick<Rollout, "plan" | "stepIndex" | "approv
 /** "25% · step 3/5" */
 export function describeProgress(rollout: Pick<Rollout, "phase" | "stepIndex" | "plan">): string {
   const total = rollout.plan.steps.length;
-  return `${desiredWeight(rollout)}% · step ${Math.max(rollout.stepIndex + 1, 0)}/${total}`;
+  const stepText = `step ${Math.max(rollout.stepIndex + 1, 0)}/${total}`;
+  if (rollout.phase === Phase.RollingBack || rollout.phase === Phase.RolledBack)
+    return `0% · back from ${stepText}`;
+  return `${desiredWeight(rollout)}% · ${stepText}`;
 }
 
 function formatMs(ms: number): string {

@@ -218,10 +218,9 @@ export class RolloutService {
     const result = transition(current, event, clock.now());
     if (result.refused !== undefined) {
       await this.#audit(result.effects);
-      if (event.type === "tick" || event.type === "weights-applied" || event.type === "route-restored") {
-        return current;
-      }
-      throw new CanaryError(ErrorCode.Forbidden, result.refused);
+      // A person is told why; a system event that no longer applies is simply absorbed.
+      if ("by" in event) throw new CanaryError(ErrorCode.Forbidden, result.refused);
+      return current;
     }
     const saved = await store.save(result.rollout, current.version);
     session.changed = true;

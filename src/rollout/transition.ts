@@ -21,8 +21,11 @@ export const MAX_SNAPSHOTS = 50;
  * audit effect (ticks excepted: a stale or duplicated tick job is expected and not worth an entry).
  */
 export function transition(rollout: Rollout, event: RolloutEvent, now: number): TransitionResult {
-  if (isTerminal(rollout.phase) && event.type !== "tick" && event.type !== "weights-applied") {
-    return refuse(rollout, event, now, alreadyFinished(rollout));
+  if (isTerminal(rollout.phase)) {
+    // People are told why nothing happens (and it is audited); late system events are simply absorbed.
+    return isHumanEvent(event)
+      ? refuse(rollout, event, now, alreadyFinished(rollout))
+      : ignore(rollout, alreadyFinished(rollout));
   }
   switch (event.type) {
     case "preflight-passed":
@@ -99,8 +102,9 @@ function onProgressTick(rollout: Rollout, verdict: Verdict | undefined, now: num
   if (rollout.appliedWeight !== desiredWeight(rollout) || rollout.headerRouteActive) {
     return holdRoute(rollout, now);
   }
-  if (rollout.stepIndex >= lastStepIndex(rollout.plan)) {
-    return promote(rollout, now, SYSTEM_ACTOR, "all steps passed");
+  // Promotion already decided (a human Promote, or the passing tick that took the last step): just finish it.
+  if (rollout.stepIndex >= lastStepIndex(rollout.plan) && rollout.outcome) {
+    return finish(rollout, now, { phase: Phase.Promoted, ...rollout.outcome }, "promoted");
   }
   const policy = rollout.plan.analysis;
   if (policy) {
@@ -160,7 +164,18 @@ function advance(rollout: Rollout, now: number, verdict: Verdict | undefined): T
     });
     return result;
   }
-  const result = step(rollout, now, SYSTEM_ACTOR, "step", { stepIndex: rollout.stepIndex + 1 });
+  const last = lastStepIndex(rollout.plan);
+  if (rollout.stepIndex >= last) {
+    const reason = verdict ? "the last step passed analysis" : "all steps done";
+    const result = finish(rollout, now, { phase: Phase.Promoted, by: SYSTEM_ACTOR, reason }, "promoted");
+    result.effects.push(...snapshot);
+    return result;
+  }
+  const stepIndex = rollout.stepIndex + 1;
+  // Taking the last step on a passing (or unjudged) tick is the decision to promote.
+  const decided =
+    stepIndex === last ? { outcome: { at: now, by: SYSTEM_ACTOR, reason: "all steps passed" } } : {};
+  const result = step(rollout, now, SYSTEM_ACTOR, "step", { stepIndex, ...decided });
   result.effects.push(...snapshot);
   return withRouteAndTick(result, now);
 }
@@ -191,12 +206,7 @@ function onPromote(rollout: Rollout, by: Actor, now: number): TransitionResult {
   if (rollout.phase === Phase.Preflight || rollout.phase === Phase.RollingBack) {
     return refuse(rollout, event, now, `${rollout.id} is ${rollout.phase}: it cannot be promoted now`);
   }
-  const gatePending =
-    rollout.phase === Phase.HeaderStage ||
-    rollout.phase === Phase.AwaitingApproval ||
-    (rollout.phase === Phase.Paused &&
-      (rollout.resumeTo === Phase.AwaitingApproval || rollout.resumeTo === Phase.HeaderStage));
-  const twoPerson = gatePending ? twoPersonRefusal(rollout, by, "promote past") : undefined;
+  const twoPerson = hasPendingGate(rollout) ? twoPersonRefusal(rollout, by, "promote past") : undefined;
   if (twoPerson) return refuse(rollout, event, now, twoPerson);
   return promote(rollout, now, by, `promoted by ${by}`);
 }
@@ -290,14 +300,15 @@ function onWeightsApplied(
 ): TransitionResult {
   const recorded = { ...rollout, appliedWeight: weight, headerRouteActive };
   const last = lastStepIndex(rollout.plan);
-  if (
-    rollout.phase === Phase.Progressing &&
-    rollout.stepIndex === last &&
-    weight === desiredWeight(rollout)
-  ) {
-    const by = rollout.outcome?.by ?? SYSTEM_ACTOR;
-    const reason = rollout.outcome?.reason ?? "all steps passed";
-    return finish(recorded, now, { phase: Phase.Promoted, by, reason }, "promoted");
+  const decided = rollout.outcome;
+  const atLastStep = rollout.stepIndex === last && weight === desiredWeight(rollout);
+  if (rollout.phase === Phase.Progressing && atLastStep && decided) {
+    return finish(
+      recorded,
+      now,
+      { phase: Phase.Promoted, by: decided.by, reason: decided.reason },
+      "promoted",
+    );
   }
   return { rollout: recorded, effects: [] };
 }
@@ -362,6 +373,24 @@ function isPausable(rollout: Rollout): boolean {
     rollout.phase === Phase.AwaitingApproval ||
     rollout.phase === Phase.HeaderStage
   );
+}
+
+/** A gate someone else still has to approve: the header stage, or an approval step not yet passed. */
+function hasPendingGate(rollout: Rollout): boolean {
+  const inHeaderStage =
+    rollout.phase === Phase.HeaderStage ||
+    (rollout.phase === Phase.Paused && rollout.resumeTo === Phase.HeaderStage);
+  if (inHeaderStage) return true;
+  return rollout.plan.steps.some(
+    (weight, index) =>
+      index >= rollout.stepIndex &&
+      rollout.plan.approvalGates.includes(weight) &&
+      !rollout.approvals.some((approval) => approval.stepIndex === index),
+  );
+}
+
+function isHumanEvent(event: RolloutEvent): boolean {
+  return "by" in event;
 }
 
 function twoPersonRefusal(rollout: Rollout, by: Actor, what: string): string | undefined {
@@ -510,7 +539,7 @@ function refuse(rollout: Rollout, event: RolloutEvent, now: number, reason: stri
 
 function alreadyFinished(rollout: Rollout): string {
   const outcome = rollout.outcome;
-  const verb = rollout.phase === Phase.Failed ? "failed" : `already ${rollout.phase}`;
+  const verb = rollout.phase === Phase.Failed ? "failed" : `already ${rollout.phase.replace("-", " ")}`;
   if (!outcome) return `${rollout.id} ${verb}`;
   return `${rollout.id} ${verb} at ${formatUtc(outcome.at)} by ${outcome.by} (${outcome.reason})`;
 }

@@ -190,7 +190,10 @@ export type Rollout = {
   /** Latest verdicts' snapshots, newest last, bounded. */
   snapshots: MetricsSnapshot[];
   lastVerdict?: Verdict;
-  /** Who ended it, when and why (terminal phases). */
+  /**
+   * How it ends, who decided and why: set when the ending is decided (a rollback requested, a promotion decided),
+   * which can be before the route confirms it. `phase` says whether it is over.
+   */
   outcome?: { at: number; by: Actor; reason: string };
 };
 

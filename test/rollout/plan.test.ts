@@ -100,7 +100,7 @@ describe("planProblems", () => {
     },
   ])("names the field for $name", ({ plan, problems }) => {
     const found = planProblems(makePlan(plan));
-    expect(found).toEqual(problems.map((pattern) => expect.stringMatching(pattern)));
+    expect(found).toEqual(problems.map((pattern): string => expect.stringMatching(pattern) as string));
   });
 });
 
@@ -188,7 +188,7 @@ describe("describeProgress", () => {
     { phase: Phase.Progressing, stepIndex: 0, text: "10% · step 1/3" },
     { phase: Phase.Paused, stepIndex: 1, text: "50% · step 2/3" },
     { phase: Phase.Promoted, stepIndex: 2, text: "100% · step 3/3" },
-    { phase: Phase.RollingBack, stepIndex: 1, text: "0% · step 2/3" },
+    { phase: Phase.RollingBack, stepIndex: 1, text: "0% · back from step 2/3" },
   ])("reads $text while $phase at step index $stepIndex", ({ phase, stepIndex, text }) => {
     expect(describeProgress(makeRollout({ plan, phase, stepIndex }))).toBe(text);
   });

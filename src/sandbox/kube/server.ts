@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { writeFile } from "node:fs/promises";
+import { chmod, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -65,6 +65,11 @@ export type KubeSandbox = {
 
 const CONTROL_PREFIX = "/_sandbox/";
 
+/**
+ * A Kubernetes API server stand-in over HTTPS for the real client-node: Istio VirtualServices and
+ * DestinationRules (CRD-schema validated, resourceVersion preconditions, JSON and merge patches), read-only
+ * Deployments and Pods, discovery, bearer-token auth, and injectable faults. Resolves once it is listening.
+ */
 export async function startKubeSandbox(options: KubeSandboxOptions = {}): Promise<KubeSandbox> {
   const host = options.host ?? "127.0.0.1";
   const urlHost = host === "localhost" ? "localhost" : "127.0.0.1";
@@ -118,8 +123,11 @@ export async function startKubeSandbox(options: KubeSandboxOptions = {}): Promis
     token,
     caCertPem: tls.caCertPem,
     kubeconfig,
-    // The kubeconfig holds the token: readable by its owner only.
-    writeKubeconfig: (path) => writeFile(path, kubeconfig, { mode: 0o600 }),
+    writeKubeconfig: async (path) => {
+      await writeFile(path, kubeconfig);
+      // The kubeconfig holds the token: readable by its owner only, also when the file was already there.
+      await chmod(path, 0o600);
+    },
     faults,
     requests,
     get: (kind, namespace, name) => store.get(resourceOfKind(kind), namespace, name),
