@@ -1,3 +1,4 @@
+import { writeFile } from "node:fs/promises";
 import { userInfo } from "node:os";
 import { Command, CommanderError, Option } from "commander";
 import { BUILTIN_DEFAULTS, buildStartSpec } from "./commands/start-request.ts";
@@ -6,16 +7,20 @@ import {
   auditJson,
   auditLine,
   describeRolloutStart,
+  snapshotTable,
   statusJson,
   statusLine,
 } from "./commands/render-text.ts";
 import { loadEnvConfig } from "./config/env.ts";
 import { CanaryError, ErrorCode, isCanaryError } from "./errors.ts";
 import { createLogger } from "./logger.ts";
-import { openRuntime, startWorker } from "./main.ts";
+import { openRuntime, startDefaults, startWorker } from "./main.ts";
 import type { Runtime } from "./main.ts";
 import type { HumanEvent } from "./rollout/service.ts";
+import { renderRolloutChart } from "./metrics/chart.ts";
 import { runKubeSandbox } from "./sandbox/kube/run.ts";
+import { runMeshSandbox } from "./sandbox/mesh/cli.ts";
+import type { MeshSandboxFlags } from "./sandbox/mesh/cli.ts";
 import type { Rollout } from "./rollout/types.ts";
 
 export type CliIo = {
@@ -79,24 +84,27 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .argument("<service>", "the service (and, unless --virtual-service, its VirtualService)")
     .requiredOption("--canary <subset>", "DestinationRule subset of the new version")
     .option("--stable <subset>", "subset that takes the traffic now (default: read off the route)")
-    .option("-n, --namespace <ns>", "namespace", BUILTIN_DEFAULTS.namespace)
+    .option("-n, --namespace <ns>", `namespace (default ${BUILTIN_DEFAULTS.namespace})`)
     .option("--virtual-service <name>", "VirtualService name (default: the service)")
     .option("--route <name>", "name of the HTTP route to manage (default: the one to the stable subset)")
     .option("--host <host>", "destination host (default: the service)")
-    .option("--steps <list>", "canary weights in percent", BUILTIN_DEFAULTS.steps.join(","))
-    .option("--interval <duration>", "time between steps", `${BUILTIN_DEFAULTS.intervalMs / 1000}s`)
+    .option("--steps <list>", `canary weights in percent (default ${BUILTIN_DEFAULTS.steps.join(",")})`)
+    .option("--interval <duration>", `time between steps (default ${BUILTIN_DEFAULTS.intervalMs / 1000}s)`)
     .option("--approve-at <list>", "weights that wait for an approval")
     .option("--header <name=value>", "first route only requests with this header to the canary")
     .option("--no-two-person", "let the starter approve their own gates")
+    .option("--no-analysis", "step on schedule without judging metrics")
+    .option("--min-success <percent>", "canary success rate at least (default 99)")
+    .option("--max-p99 <duration>", "canary p99 latency at most (default 500ms)")
+    .option("--max-error-increase <points>", "canary error rate at most stable + this (default 1)")
+    .option("--max-p99-ratio <ratio>", "canary p99 at most this × stable p99 (default 1.25)")
+    .option("--min-requests <n>", "fewer canary requests in a window is inconclusive (default 20)")
+    .option("--failure-limit <n>", "failed checks that roll back (default 2)")
     .option("--dry-run", "print the plan and the route change, change nothing")
     .option("--as <user>", "who is acting, for the audit (default: the OS user)")
     .action(
       async (service: string, options: Omit<StartOptions, "service"> & ActOptions & { dryRun?: boolean }) => {
-        const env = loadEnvConfig(io.env);
-        const spec = buildStartSpec(
-          { ...options, service },
-          { ...BUILTIN_DEFAULTS, minIntervalMs: env.CANARYBOT_MIN_INTERVAL_MS },
-        );
+        const spec = buildStartSpec({ ...options, service }, startDefaults(loadEnvConfig(io.env)));
         if (!spec.ok) throw new CanaryError(ErrorCode.InvalidInput, spec.error);
         await runtime(async ({ service: rollouts }) => {
           const request = { ...spec.value, by: actor(options) };
@@ -183,6 +191,31 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     });
 
   program
+    .command("snapshot")
+    .description("the latest metrics snapshot of a rollout, as a table (and a chart)")
+    .argument("<id>", "rollout id or service")
+    .option("--chart <file>", "also write the chart PNG here")
+    .option("--json", "machine-readable output")
+    .action(async (ref: string, options: { chart?: string; json?: boolean }) => {
+      await runtime(async ({ store }) => {
+        const rollout = await findRollout(store, ref);
+        const latest = rollout.snapshots.at(-1);
+        if (!latest) throw new CanaryError(ErrorCode.NotFound, `${rollout.id} has no metrics snapshot yet`);
+        if (options.chart) {
+          const png = await renderRolloutChart({
+            snapshots: rollout.snapshots,
+            ...(rollout.plan.analysis ? { policy: rollout.plan.analysis } : {}),
+            title: `${rollout.id} ${rollout.target.stableSubset} → ${rollout.target.canarySubset}`,
+          });
+          await writeFile(options.chart, png);
+        }
+        print({ id: rollout.id, snapshot: latest, verdict: rollout.lastVerdict }, options.json, () =>
+          snapshotTable(rollout),
+        );
+      });
+    });
+
+  program
     .command("worker")
     .description("run the tick worker until SIGINT/SIGTERM")
     .action(async () => {
@@ -216,6 +249,32 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         print: io.stdout,
         stopSignal: io.stopSignal(),
       });
+    });
+
+  sandbox
+    .command("mesh")
+    .description("run the traffic simulator: Istio metrics that follow the live VirtualService")
+    .option("--namespace <ns>", "namespace of the services", "default")
+    .option("--service <name...>", "services to send traffic to", ["reviews"])
+    .option("--rps <n>", "requests per second per service")
+    .option("--port <port>", "port of /metrics and /control (default 15090)")
+    .option("--host <host>", "listen address")
+    .option("--seed <n>", "seed of the simulated traffic")
+    .option("--poll-ms <ms>", "how often the VirtualService is re-read")
+    .option("--subset <spec...>", "subset behaviour, e.g. v2:errorRate=0.05,p50=20,p99=900")
+    .option("--header <spec...>", "header-carrying traffic, e.g. qa=canary-test:5%")
+    .action(async (options: MeshSandboxFlags) => {
+      const global = program.opts<Global>();
+      const stop = new AbortController();
+      void io.stopSignal().then(() => stop.abort());
+      await runMeshSandbox(
+        {
+          ...options,
+          ...(global.kubeconfig ? { kubeconfig: global.kubeconfig } : {}),
+          ...(global.context ? { context: global.context } : {}),
+        },
+        { log: (line) => io.stdout(`${line}\n`), signal: stop.signal, env: io.env },
+      );
     });
 
   try {

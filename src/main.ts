@@ -6,6 +6,12 @@ import type { TickWorker } from "./jobs/tick-worker.ts";
 import { IstioVirtualServiceRouter } from "./k8s/istio-virtual-service-router.ts";
 import { loadKubeConfig } from "./k8s/kubeconfig.ts";
 import { LogNotifier } from "./notify/log-notifier.ts";
+import { BUILTIN_DEFAULTS } from "./commands/start-request.ts";
+import type { StartDefaults } from "./commands/start-request.ts";
+import { DEFAULT_ANALYSIS_POLICY } from "./metrics/analysis.ts";
+import { MetricsAnalyzer } from "./metrics/metrics-analyzer.ts";
+import { PrometheusClient } from "./metrics/prometheus-client.ts";
+import { PrometheusMetricsProvider } from "./metrics/prometheus-metrics-provider.ts";
 import type { Analyzer, Logger, Notifier, RolloutStore } from "./rollout/ports.ts";
 import { RolloutService } from "./rollout/service.ts";
 import { RedisRolloutLock } from "./store/redis-lock.ts";
@@ -19,7 +25,6 @@ export type RuntimeOptions = {
   kubeconfigPath?: string;
   context?: string;
   notifier?: Notifier;
-  analyzer?: Analyzer;
 };
 
 export type Runtime = {
@@ -49,13 +54,14 @@ export function openRuntime(options: RuntimeOptions): Runtime {
     ...(options.context ? { context: options.context } : {}),
   });
   const router = new IstioVirtualServiceRouter(kubeConfig);
+  const analyzer = createAnalyzer(env);
   const service = new RolloutService({
     store,
     lock,
     router,
     scheduler,
     notifier: options.notifier ?? new LogNotifier(logger),
-    ...(options.analyzer ? { analyzer: options.analyzer } : {}),
+    ...(analyzer ? { analyzer } : {}),
     clock: { now: () => Date.now() },
     logger,
     minIntervalMs: env.CANARYBOT_MIN_INTERVAL_MS,
@@ -80,4 +86,32 @@ export function startWorker(runtime: Runtime, env: EnvConfig, logger: Logger): T
     onExhausted: (rolloutId, tick, error) => runtime.service.tickExhausted(rolloutId, tick, error),
     onError: (error) => logger.warn({ err: error.message }, "tick worker error"),
   });
+}
+
+/** Defaults for a start that names no options: with Prometheus configured, every plan is judged. */
+export function startDefaults(env: EnvConfig): StartDefaults {
+  return {
+    ...BUILTIN_DEFAULTS,
+    minIntervalMs: env.CANARYBOT_MIN_INTERVAL_MS,
+    ...(env.PROMETHEUS_URL ? { analysis: DEFAULT_ANALYSIS_POLICY } : {}),
+  };
+}
+
+function createAnalyzer(env: EnvConfig): Analyzer | undefined {
+  if (!env.PROMETHEUS_URL) return undefined;
+  const header = env.PROMETHEUS_HEADER?.split(/:\s*/, 2);
+  const client = new PrometheusClient({
+    url: env.PROMETHEUS_URL,
+    ...(env.PROMETHEUS_BEARER_TOKEN ? { auth: { type: "bearer", token: env.PROMETHEUS_BEARER_TOKEN } } : {}),
+    ...(header?.[0] && header[1] ? { headers: { [header[0]]: header[1] } } : {}),
+  });
+  const provider = new PrometheusMetricsProvider(client, {
+    reporter: env.ISTIO_REPORTER,
+    scrapeIntervalSeconds: env.PROMETHEUS_SCRAPE_INTERVAL_SECONDS,
+    subsets:
+      env.METRICS_SUBSET_MATCH === "workload"
+        ? { type: "workload" }
+        : { type: "subset-labels", subsetLabels: (rollout) => rollout.subsetLabels ?? {} },
+  });
+  return new MetricsAnalyzer(provider);
 }

@@ -18,6 +18,20 @@ export const EnvConfig = z.object({
   LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
   /** Shortest step interval a plan may ask for (ms); lowered only for load tests and demos. */
   CANARYBOT_MIN_INTERVAL_MS: z.coerce.number().int().min(10).default(1_000),
+  /** Prometheus (or Thanos/Mimir/Cortex, path prefix included); without it rollouts step without analysis. */
+  PROMETHEUS_URL: z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" }).optional(),
+  PROMETHEUS_BEARER_TOKEN: z.string().min(1).optional(),
+  /** Extra header for multi-tenant backends, e.g. `X-Scope-OrgID: team-a`. */
+  PROMETHEUS_HEADER: z
+    .string()
+    .regex(/^[A-Za-z0-9-]+:\s*\S.*$/, "must be `Name: value`")
+    .optional(),
+  /** How often Prometheus scrapes the Istio proxies; the analysis window is at least four of them. */
+  PROMETHEUS_SCRAPE_INTERVAL_SECONDS: z.coerce.number().positive().default(15),
+  /** Istio's `reporter` label the queries select. */
+  ISTIO_REPORTER: z.enum(["destination", "source"]).default("destination"),
+  /** How a subset is found in the metrics: by its DestinationRule labels (`version` → `destination_version`) or by workload name (`reviews-v2`). */
+  METRICS_SUBSET_MATCH: z.enum(["labels", "workload"]).default("labels"),
   /** Ticks one worker process runs at once. */
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(16),
 });

@@ -1,35 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { AuditJson, RolloutStatusJson } from "../../src/commands/render-text.ts";
-import { workloadObjects } from "../../src/sandbox/kube/scenarios.ts";
 import { engineHarness, waitFor } from "../support/engine.ts";
 import type { EngineHarness } from "../support/engine.ts";
+import { meshService } from "../support/mesh-services.ts";
 import { recordWeights } from "../support/route-weights.ts";
-
-/** A service with a VirtualService all on v1, a DestinationRule with v1/v2, and a ready Deployment per subset. */
-function meshService(name: string): unknown[] {
-  return [
-    {
-      apiVersion: "networking.istio.io/v1",
-      kind: "VirtualService",
-      metadata: { name, namespace: "default" },
-      spec: { hosts: [name], http: [{ route: [{ destination: { host: name, subset: "v1" } }] }] },
-    },
-    {
-      apiVersion: "networking.istio.io/v1",
-      kind: "DestinationRule",
-      metadata: { name, namespace: "default" },
-      spec: {
-        host: name,
-        subsets: [
-          { name: "v1", labels: { version: "v1" } },
-          { name: "v2", labels: { version: "v2" } },
-        ],
-      },
-    },
-    ...workloadObjects({ app: name, version: "v1" }),
-    ...workloadObjects({ app: name, version: "v2" }),
-  ];
-}
 
 /** The weight sequence a plan must produce, nothing skipped, nothing repeated. */
 function expectedSequence(steps: number[]): string[] {
