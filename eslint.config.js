@@ -59,4 +59,9 @@ export default tseslint.config(
     files: ["**/*.js"],
     extends: [tseslint.configs.disableTypeChecked],
   },
+  {
+    // Tool configuration files are loaded by their tools as default exports.
+    files: ["eslint.config.js", "vitest.config.ts"],
+    rules: { "no-restricted-syntax": "off" },
+  },
 );

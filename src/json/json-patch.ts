@@ -27,11 +27,19 @@ export class JsonPatchError extends Error {
   readonly failure: JsonPatchFailure;
   /** The operation that did not apply, as given; undefined when the patch as a whole is malformed. */
   readonly operation: JsonObject | undefined;
+  /** The JSON pointer at fault: the operation's `path`, or its `from` when that names no value. */
+  readonly location: string;
 
-  constructor(failure: JsonPatchFailure, message: string, operation?: JsonObject, cause?: unknown) {
-    super(message, cause === undefined ? undefined : { cause });
+  constructor(
+    failure: JsonPatchFailure,
+    message: string,
+    details: { operation?: JsonObject; location?: string; cause?: unknown } = {},
+  ) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
     this.failure = failure;
-    this.operation = operation;
+    this.operation = details.operation;
+    this.location =
+      details.location ?? (typeof details.operation?.path === "string" ? details.operation.path : "");
   }
 }
 
@@ -78,42 +86,63 @@ export function applyJsonPatch<T>(document: T, patch: unknown): T {
   }
 }
 
-/** The library's checks, and two it lacks: removing the document root, and moving a value into itself. */
-function validateOperation(operation: Operation, index: number, document: unknown, existingPath: string): void {
+/** The library's checks, and three more: `from` is a pointer, the root stays, nothing moves into itself. */
+function validateOperation(
+  operation: Operation,
+  index: number,
+  document: unknown,
+  existingPath: string,
+): void {
   jsonpatch.validator(operation, index, document, existingPath);
+  const fail = (failure: JsonPatchFailure, message: string) =>
+    new JsonPatchError(failure, message, { operation: { ...operation } });
+  if ((operation.op === "move" || operation.op === "copy") && !/^(\/|$)/.test(operation.from)) {
+    const detail = `Operation \`from\` property must start with "/": ${JSON.stringify(operation)}`;
+    throw fail(JsonPatchFailure.InvalidOperation, detail);
+  }
   if (operation.op === "remove" && operation.path === "") {
-    throw new JsonPatchError(JsonPatchFailure.PathNotFound, "cannot remove the document root", { ...operation });
+    throw fail(JsonPatchFailure.PathNotFound, "cannot remove the document root");
   }
   if (operation.op === "move" && operation.path.startsWith(`${operation.from}/`)) {
-    const message = `cannot move '${operation.from}' into itself, at '${operation.path}'`;
-    throw new JsonPatchError(JsonPatchFailure.PathNotFound, message, { ...operation });
+    throw fail(
+      JsonPatchFailure.PathNotFound,
+      `cannot move '${operation.from}' into itself, at '${operation.path}'`,
+    );
   }
 }
 
-function translate(error: LibraryError, operation: JsonObject | undefined): JsonPatchError {
-  const failure = LIBRARY_FAILURES[error.name];
+function translate(cause: LibraryError, operation: JsonObject | undefined): JsonPatchError {
+  const libraryFailure = LIBRARY_FAILURES[cause.name];
+  const path = String(operation?.path);
   // A test of a location that does not exist fails as a test (RFC 6902 §4.6), not as a missing path.
-  const asTest = operation?.op === "test" && failure !== JsonPatchFailure.InvalidOperation;
-  return asTest
-    ? new JsonPatchError(JsonPatchFailure.TestFailed, `test failed at '${String(operation.path)}'`, operation, error)
-    : new JsonPatchError(failure, failureMessage(failure, error, operation), operation, error);
+  const failure =
+    operation?.op === "test" && libraryFailure !== JsonPatchFailure.InvalidOperation
+      ? JsonPatchFailure.TestFailed
+      : libraryFailure;
+  const location = cause.name === "OPERATION_FROM_UNRESOLVABLE" ? String(operation?.from) : path;
+  return new JsonPatchError(failure, failureMessage(failure, cause, operation, location), {
+    operation,
+    location,
+    cause,
+  });
 }
 
-function failureMessage(failure: JsonPatchFailure, error: LibraryError, operation: JsonObject | undefined): string {
-  const detail = error.message.split("\n", 1)[0] ?? error.name;
-  const path = String(operation?.path);
+function failureMessage(
+  failure: JsonPatchFailure,
+  cause: LibraryError,
+  operation: JsonObject | undefined,
+  location: string,
+): string {
   switch (failure) {
     case JsonPatchFailure.NotAPatch:
-      return detail;
+      return "a JSON patch is a list of operation objects";
     case JsonPatchFailure.InvalidOperation:
-      return `${detail}: ${JSON.stringify(operation)}`;
+      return `${cause.message.split("\n", 1)[0] ?? cause.name}: ${JSON.stringify(operation)}`;
     case JsonPatchFailure.TestFailed:
-      return `test failed at '${path}'`;
+      return `test failed at '${location}'`;
     case JsonPatchFailure.PathNotFound:
-      return error.name === "OPERATION_FROM_UNRESOLVABLE"
-        ? `no value at '${String(operation?.from)}'`
-        : `no value at '${path}'`;
+      return `no value at '${location}'`;
     case JsonPatchFailure.InvalidIndex:
-      return `invalid array index at '${path}'`;
+      return `invalid array index at '${location}'`;
   }
 }

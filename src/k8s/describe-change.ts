@@ -1,7 +1,9 @@
 import { stringify } from "yaml";
+import { CanaryError, ErrorCode } from "../errors.ts";
+import { applyJsonPatch, JsonPatchError, type JsonPatchOperation } from "../json/json-patch.ts";
+import { isJsonObject } from "../json/json-value.ts";
 import type { HeaderMatch, Target } from "../rollout/types.ts";
-import { applyJsonPatch } from "./json-patch.ts";
-import { isJsonObject, omitKeys } from "./json.ts";
+import { omitKeys } from "./json.ts";
 import { computeRoutePatch } from "./virtual-service-patch.ts";
 import {
   baselineShape,
@@ -30,6 +32,16 @@ function previewBaseline(route: HttpRoute, target: Target): HttpRoute {
     const stable = others.length === 1 ? others[0] : undefined;
     if (stable === undefined || !isSubsetOf(stable, target, target.stableSubset)) throw error;
     return { ...route, route: [omitKeys(stable, "weight")] };
+  }
+}
+
+/** The object after `operations`, as the API server would apply them; a patch that does not apply is our bug. */
+function previewPatch(virtualService: unknown, operations: readonly JsonPatchOperation[]): unknown {
+  try {
+    return applyJsonPatch(virtualService, operations);
+  } catch (error) {
+    if (!(error instanceof JsonPatchError)) throw error;
+    throw new CanaryError(ErrorCode.InvalidInput, `JSON patch: ${error.message}`, { cause: error });
   }
 }
 
@@ -64,7 +76,7 @@ export function describeRouteChange(
   const label = `${identity} ${routeLabel(managed.route, managed.index)}`;
   if (change.kind === "unchanged") return `${label}: no change (${describeWeights(managed.route, target)})`;
 
-  const after = applyJsonPatch(virtualService, change.operations);
+  const after = previewPatch(virtualService, change.operations);
   const afterManaged = selectManagedRoute(after, target);
   const lines = [
     `${label}: ${describeWeights(managed.route, target)} → ${describeWeights(afterManaged.route, target)}`,

@@ -11,12 +11,13 @@ import {
   type ObservableMiddleware,
 } from "@kubernetes/client-node";
 import { CanaryError, ErrorCode } from "../errors.ts";
+import type { JsonPatchOperation } from "../json/json-patch.ts";
+import { isJsonObject } from "../json/json-value.ts";
 import type { RouteExpectation, TargetInspection, TrafficRouter } from "../rollout/ports.ts";
 import type { HeaderMatch, Target } from "../rollout/types.ts";
 import { describeRouteChange } from "./describe-change.ts";
 import { serviceOfHost } from "./istio-host.ts";
-import { cloneJson, isJsonObject } from "./json.ts";
-import type { JsonPatchOperation } from "./json-patch.ts";
+import { cloneJson } from "./json.ts";
 import { httpStatusOf, serverMessage, translateKubeError } from "./kube-errors.ts";
 import { withContext } from "./kubeconfig.ts";
 import { managedRouteForRollout, subsetLabelsFor, subsetReadinessProblem, type Labels } from "./preflight.ts";

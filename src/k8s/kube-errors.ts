@@ -1,6 +1,6 @@
 import { ApiException } from "@kubernetes/client-node";
 import { CanaryError, ErrorCode } from "../errors.ts";
-import { isJsonObject } from "./json.ts";
+import { isJsonObject } from "../json/json-value.ts";
 
 /** The HTTP status of a client-node failure, or undefined for a transport failure (or anything else). */
 export function httpStatusOf(error: unknown): number | undefined {

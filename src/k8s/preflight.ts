@@ -1,7 +1,7 @@
 import { CanaryError, ErrorCode } from "../errors.ts";
+import { isJsonObject } from "../json/json-value.ts";
 import type { Target } from "../rollout/types.ts";
 import { isSameHost } from "./istio-host.ts";
-import { isJsonObject } from "./json.ts";
 import {
   baselineShape,
   headerRouteName,

@@ -1,8 +1,8 @@
 import { CanaryError, ErrorCode, isCanaryError } from "../errors.ts";
+import { pointer, type JsonPatchOperation } from "../json/json-patch.ts";
+import { isJsonObject, jsonEqual } from "../json/json-value.ts";
 import type { RouteExpectation } from "../rollout/ports.ts";
 import type { HeaderMatch, Target } from "../rollout/types.ts";
-import { isJsonObject, jsonEqual } from "./json.ts";
-import { pointer, type JsonPatchOperation } from "./json-patch.ts";
 import {
   describeWeights,
   headerRouteFor,

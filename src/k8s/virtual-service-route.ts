@@ -1,7 +1,8 @@
 import { CanaryError, ErrorCode } from "../errors.ts";
+import { isJsonObject, type JsonObject } from "../json/json-value.ts";
 import type { HeaderMatch, Target } from "../rollout/types.ts";
 import { isSameHost } from "./istio-host.ts";
-import { cloneJson, isJsonObject, omitKeys, type JsonObject } from "./json.ts";
+import { cloneJson, omitKeys } from "./json.ts";
 
 /** An Istio `HTTPRoute` as fetched: only the fields canarybot reads are typed, every other one is carried as is. */
 export type HttpRoute = JsonObject & { name?: string; match?: unknown; route?: unknown };

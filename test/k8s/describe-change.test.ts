@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ErrorCode, type CanaryError } from "../../src/errors.ts";
+import { applyJsonPatch } from "../../src/json/json-patch.ts";
 import { describeRouteChange, yamlDiff } from "../../src/k8s/describe-change.ts";
-import { applyJsonPatch } from "../../src/k8s/json-patch.ts";
 import { computeRoutePatch } from "../../src/k8s/virtual-service-patch.ts";
 import { currentSubsetOf, selectManagedRoute } from "../../src/k8s/virtual-service-route.ts";
 import { omitKeys } from "../../src/k8s/json.ts";

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ErrorCode, type CanaryError } from "../../src/errors.ts";
-import { applyJsonPatch, type JsonPatchOperation } from "../../src/k8s/json-patch.ts";
+import { applyJsonPatch, type JsonPatchOperation } from "../../src/json/json-patch.ts";
 import {
   computeRestorePatch,
   computeRoutePatch,

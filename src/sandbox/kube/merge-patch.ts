@@ -1,4 +1,4 @@
-import { isJsonObject } from "./json-equal.ts";
+import { isJsonObject } from "../../json/json-value.ts";
 
 /** RFC 7386 JSON Merge Patch: objects merge key by key, `null` deletes, anything else replaces (arrays whole). */
 export function applyMergePatch(target: unknown, patch: unknown): unknown {

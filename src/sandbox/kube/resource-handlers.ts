@@ -1,6 +1,7 @@
 import { randomInt } from "node:crypto";
-import { isJsonObject } from "./json-equal.ts";
-import { applyJsonPatch, JsonPatchError } from "./json-patch.ts";
+import { applyJsonPatch, JsonPatchError } from "../../json/json-patch.ts";
+import { isJsonObject } from "../../json/json-value.ts";
+import { jsonPatchStatus } from "./json-patch-status.ts";
 import { matchesLabels, parseLabelSelector } from "./label-selector.ts";
 import { applyMergePatch } from "./merge-patch.ts";
 import type { KubeObject, ObjectStore } from "./object-store.ts";
@@ -14,7 +15,6 @@ import {
   KubeStatusError,
   methodNotAllowed,
   notFound,
-  patchNotApplied,
   unsupportedMediaType,
 } from "./status.ts";
 import { metadataErrors, validateWrite } from "./write-validation.ts";
@@ -179,7 +179,7 @@ function patch(store: ObjectStore, target: ResourceTarget, name: string, request
       patched = applyJsonPatch(existing, body);
     } catch (error) {
       if (!(error instanceof JsonPatchError)) throw error;
-      throw new KubeStatusError(error.malformed ? badRequest(error.message) : patchNotApplied(error.message));
+      throw new KubeStatusError(jsonPatchStatus(error));
     }
   }
   const object = asKubeObject(patched, target);
