@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { Redis } from "ioredis";
 import type { EnvConfig } from "./config/env.ts";
 import { BullMqTickScheduler } from "./jobs/tick-queue.ts";
@@ -11,6 +12,7 @@ import type { StartDefaults } from "./commands/start-request.ts";
 import { DEFAULT_ANALYSIS_POLICY } from "./metrics/analysis.ts";
 import { MetricsAnalyzer } from "./metrics/metrics-analyzer.ts";
 import { PrometheusClient } from "./metrics/prometheus-client.ts";
+import type { PrometheusAuth } from "./metrics/prometheus-client.ts";
 import { PrometheusMetricsProvider } from "./metrics/prometheus-metrics-provider.ts";
 import type { Analyzer, Logger, Notifier, RolloutStore } from "./rollout/ports.ts";
 import { RolloutService } from "./rollout/service.ts";
@@ -100,9 +102,15 @@ export function startDefaults(env: EnvConfig): StartDefaults {
 function createAnalyzer(env: EnvConfig): Analyzer | undefined {
   if (!env.PROMETHEUS_URL) return undefined;
   const header = env.PROMETHEUS_HEADER?.split(/:\s*/, 2);
+  const auth: PrometheusAuth | undefined = env.PROMETHEUS_BEARER_TOKEN
+    ? { type: "bearer", token: env.PROMETHEUS_BEARER_TOKEN }
+    : env.PROMETHEUS_USERNAME && env.PROMETHEUS_PASSWORD
+      ? { type: "basic", username: env.PROMETHEUS_USERNAME, password: env.PROMETHEUS_PASSWORD }
+      : undefined;
   const client = new PrometheusClient({
     url: env.PROMETHEUS_URL,
-    ...(env.PROMETHEUS_BEARER_TOKEN ? { auth: { type: "bearer", token: env.PROMETHEUS_BEARER_TOKEN } } : {}),
+    ...(auth ? { auth } : {}),
+    ...(env.PROMETHEUS_CA_FILE ? { ca: readFileSync(env.PROMETHEUS_CA_FILE) } : {}),
     ...(header?.[0] && header[1] ? { headers: { [header[0]]: header[1] } } : {}),
   });
   const provider = new PrometheusMetricsProvider(client, {

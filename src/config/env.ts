@@ -4,37 +4,51 @@ import { CanaryError, ErrorCode } from "../errors.ts";
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
 /** Settings from the environment; everything that varies per deployment. */
-export const EnvConfig = z.object({
-  REDIS_URL: z
-    .url({ protocol: /^rediss?$/, error: "must be a redis:// or rediss:// URL" })
-    .default("redis://127.0.0.1:6379"),
-  /** Every Redis key and queue name starts with it, so several installations can share one Redis. */
-  CANARYBOT_PREFIX: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]+$/, "letters, digits, _ and - only")
-    .default("canarybot"),
-  KUBECONFIG: z.string().min(1).optional(),
-  KUBE_CONTEXT: z.string().min(1).optional(),
-  LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
-  /** Shortest step interval a plan may ask for (ms); lowered only for load tests and demos. */
-  CANARYBOT_MIN_INTERVAL_MS: z.coerce.number().int().min(10).default(1_000),
-  /** Prometheus (or Thanos/Mimir/Cortex, path prefix included); without it rollouts step without analysis. */
-  PROMETHEUS_URL: z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" }).optional(),
-  PROMETHEUS_BEARER_TOKEN: z.string().min(1).optional(),
-  /** Extra header for multi-tenant backends, e.g. `X-Scope-OrgID: team-a`. */
-  PROMETHEUS_HEADER: z
-    .string()
-    .regex(/^[A-Za-z0-9-]+:\s*\S.*$/, "must be `Name: value`")
-    .optional(),
-  /** How often Prometheus scrapes the Istio proxies; the analysis window is at least four of them. */
-  PROMETHEUS_SCRAPE_INTERVAL_SECONDS: z.coerce.number().positive().default(15),
-  /** Istio's `reporter` label the queries select. */
-  ISTIO_REPORTER: z.enum(["destination", "source"]).default("destination"),
-  /** How a subset is found in the metrics: by its DestinationRule labels (`version` → `destination_version`) or by workload name (`reviews-v2`). */
-  METRICS_SUBSET_MATCH: z.enum(["labels", "workload"]).default("labels"),
-  /** Ticks one worker process runs at once. */
-  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(16),
-});
+export const EnvConfig = z
+  .object({
+    REDIS_URL: z
+      .url({ protocol: /^rediss?$/, error: "must be a redis:// or rediss:// URL" })
+      .default("redis://127.0.0.1:6379"),
+    /** Every Redis key and queue name starts with it, so several installations can share one Redis. */
+    CANARYBOT_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/, "letters, digits, _ and - only")
+      .default("canarybot"),
+    KUBECONFIG: z.string().min(1).optional(),
+    KUBE_CONTEXT: z.string().min(1).optional(),
+    LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
+    /** Shortest step interval a plan may ask for (ms); lowered only for load tests and demos. */
+    CANARYBOT_MIN_INTERVAL_MS: z.coerce.number().int().min(10).default(1_000),
+    /** Prometheus (or Thanos/Mimir/Cortex, path prefix included); without it rollouts step without analysis. */
+    PROMETHEUS_URL: z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" }).optional(),
+    PROMETHEUS_BEARER_TOKEN: z.string().min(1).optional(),
+    /** Basic auth, e.g. behind an authenticating proxy; both or neither. */
+    PROMETHEUS_USERNAME: z.string().min(1).optional(),
+    PROMETHEUS_PASSWORD: z.string().min(1).optional(),
+    /** PEM file of the CA that signed Prometheus's certificate, for https with a private CA. */
+    PROMETHEUS_CA_FILE: z.string().min(1).optional(),
+    /** Extra header for multi-tenant backends, e.g. `X-Scope-OrgID: team-a`. */
+    PROMETHEUS_HEADER: z
+      .string()
+      .regex(/^[A-Za-z0-9-]+:\s*\S.*$/, "must be `Name: value`")
+      .optional(),
+    /** How often Prometheus scrapes the Istio proxies; the analysis window is at least four of them. */
+    PROMETHEUS_SCRAPE_INTERVAL_SECONDS: z.coerce.number().positive().default(15),
+    /** Istio's `reporter` label the queries select. */
+    ISTIO_REPORTER: z.enum(["destination", "source"]).default("destination"),
+    /** How a subset is found in the metrics: by its DestinationRule labels (`version` → `destination_version`) or by workload name (`reviews-v2`). */
+    METRICS_SUBSET_MATCH: z.enum(["labels", "workload"]).default("labels"),
+    /** Ticks one worker process runs at once. */
+    WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(16),
+  })
+  .refine((env) => (env.PROMETHEUS_USERNAME === undefined) === (env.PROMETHEUS_PASSWORD === undefined), {
+    path: ["PROMETHEUS_PASSWORD"],
+    message: "PROMETHEUS_USERNAME and PROMETHEUS_PASSWORD go together",
+  })
+  .refine((env) => !(env.PROMETHEUS_BEARER_TOKEN && env.PROMETHEUS_USERNAME), {
+    path: ["PROMETHEUS_BEARER_TOKEN"],
+    message: "a bearer token or basic auth, not both",
+  });
 export type EnvConfig = z.infer<typeof EnvConfig>;
 
 /** Parse the environment; on failure name every bad variable before anything connects. */

@@ -175,7 +175,9 @@ function advance(rollout: Rollout, now: number, verdict: Verdict | undefined): T
   // Taking the last step on a passing (or unjudged) tick is the decision to promote.
   const decided =
     stepIndex === last ? { outcome: { at: now, by: SYSTEM_ACTOR, reason: "all steps passed" } } : {};
-  const result = step(rollout, now, SYSTEM_ACTOR, "step", { stepIndex, ...decided });
+  // The audit keeps the numbers the step was taken on.
+  const judged = verdict ? `${verdict.status}: ${describeChecks(verdict.checks)}` : undefined;
+  const result = step(rollout, now, SYSTEM_ACTOR, "step", { stepIndex, ...decided }, judged);
   result.effects.push(...snapshot);
   return withRouteAndTick(result, now);
 }
@@ -274,13 +276,20 @@ function onRollback(rollout: Rollout, by: Actor, reason: string, now: number): T
   if (rollout.phase === Phase.Preflight) {
     return refuse(rollout, event, now, `${rollout.id} has not touched traffic yet`);
   }
-  const result = step(rollout, now, by, "rollback", {
-    phase: Phase.RollingBack,
-    outcome: { at: now, by, reason },
-    reason: undefined,
-    pauseCause: undefined,
-    resumeTo: undefined,
-  });
+  const result = step(
+    rollout,
+    now,
+    by,
+    "rollback",
+    {
+      phase: Phase.RollingBack,
+      outcome: { at: now, by, reason },
+      reason: undefined,
+      pauseCause: undefined,
+      resumeTo: undefined,
+    },
+    reason,
+  );
   result.effects.push({ type: "restore-route" });
   if (by === SYSTEM_ACTOR) {
     result.effects.push({
@@ -340,14 +349,21 @@ function pauseBySystem(
   action: string,
 ): TransitionResult {
   if (!isPausable(rollout)) return ignore(rollout, `${rollout.phase} cannot pause`);
-  const result = step(rollout, now, SYSTEM_ACTOR, action, {
-    phase: Phase.Paused,
-    resumeTo: rollout.phase,
+  const result = step(
+    rollout,
+    now,
+    SYSTEM_ACTOR,
+    action,
+    {
+      phase: Phase.Paused,
+      resumeTo: rollout.phase,
+      reason,
+      pauseCause: cause,
+      tick: rollout.tick + 1,
+      nextTickAt: undefined,
+    },
     reason,
-    pauseCause: cause,
-    tick: rollout.tick + 1,
-    nextTickAt: undefined,
-  });
+  );
   result.effects.push({
     type: "notify",
     kind: NotificationKind.Alert,

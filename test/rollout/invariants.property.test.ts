@@ -262,10 +262,12 @@ describe("rollout invariants over random event sequences", () => {
                 ? "human promote"
                 : `${event.type} in ${before.phase}`;
         }
-        // At the final step, a passing tick or a human Promote is what decides the promotion.
-        if (after.phase === Phase.Promoted && before.stepIndex === last) {
-          if (event.type === "tick" && event.verdict?.status === CheckStatus.Pass) enteredFinalBy = "pass";
+        // At the final step, a passing tick or an accepted human Promote is what decides the promotion.
+        if (before.stepIndex === last && a.result.refused === undefined) {
           if (event.type === "promote") enteredFinalBy = "human promote";
+          if (event.type === "tick" && event.verdict?.status === CheckStatus.Pass && after.outcome) {
+            enteredFinalBy = "pass";
+          }
         }
         if (plan.analysis && after.phase === Phase.Promoted && before.phase !== Phase.Promoted) {
           ensure(
