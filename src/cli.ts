@@ -19,6 +19,10 @@ import type { Runtime } from "./main.ts";
 import type { HumanEvent } from "./rollout/service.ts";
 import { renderRolloutChart } from "./metrics/chart.ts";
 import { runKubeSandbox } from "./sandbox/kube/run.ts";
+import { runServe } from "./serve.ts";
+import { runSlackDemo } from "./slack/demo.ts";
+import { configPathFrom, loadConfigFile } from "./config/file.ts";
+import { serviceDirectory, startDefaultsFor, startOptionsFor } from "./config/services.ts";
 import { runMeshSandbox } from "./sandbox/mesh/cli.ts";
 import type { MeshSandboxFlags } from "./sandbox/mesh/cli.ts";
 import type { Rollout } from "./rollout/types.ts";
@@ -43,7 +47,7 @@ const INTERNAL_CODES: readonly string[] = [
   ErrorCode.Locked,
 ];
 
-type Global = { kubeconfig?: string; context?: string };
+type Global = { kubeconfig?: string; context?: string; config?: string };
 type ActOptions = { as?: string; reason?: string };
 
 /** Run the command line; returns the exit code instead of exiting, so tests can drive it in-process. */
@@ -53,6 +57,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .description("Progressive (canary) releases of Istio VirtualServices, stepped from Redis-backed jobs")
     .option("--kubeconfig <file>", "kubeconfig file (default: KUBECONFIG, in-cluster, ~/.kube/config)")
     .option("--context <name>", "kubeconfig context")
+    .option("--config <file>", "services, their targets, defaults and approvers (default: CANARYBOT_CONFIG)")
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: () => undefined })
     .showSuggestionAfterError(true);
@@ -104,7 +109,16 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .option("--as <user>", "who is acting, for the audit (default: the OS user)")
     .action(
       async (service: string, options: Omit<StartOptions, "service"> & ActOptions & { dryRun?: boolean }) => {
-        const spec = buildStartSpec({ ...options, service }, startDefaults(loadEnvConfig(io.env)));
+        const configPath = configPathFrom(program.opts<Global>().config, io.env);
+        const configured = serviceDirectory(configPath ? await loadConfigFile(configPath) : undefined).find(
+          service,
+        );
+        const typed = startOptionsFor({ ...options, service }, configured);
+        if (!typed.ok) throw new CanaryError(ErrorCode.InvalidInput, typed.error);
+        const spec = buildStartSpec(
+          typed.value,
+          startDefaultsFor(startDefaults(loadEnvConfig(io.env)), configured),
+        );
         if (!spec.ok) throw new CanaryError(ErrorCode.InvalidInput, spec.error);
         await runtime(async ({ service: rollouts }) => {
           const request = { ...spec.value, by: actor(options) };
@@ -230,9 +244,37 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       });
     });
 
+  program
+    .command("serve")
+    .description("run the Slack app and the tick worker until SIGINT/SIGTERM")
+    .option("--no-worker", "the Slack app only")
+    .option("--no-slack", "the tick worker only")
+    .action(async (options: { worker: boolean; slack: boolean }) => {
+      const env = loadEnvConfig(io.env);
+      const global = program.opts<Global>();
+      await runServe({
+        env,
+        processEnv: io.env,
+        logger: createLogger(env.LOG_LEVEL),
+        ...(global.kubeconfig ? { kubeconfigPath: global.kubeconfig } : {}),
+        ...(global.context ? { context: global.context } : {}),
+        ...(global.config ? { configPath: global.config } : {}),
+        mode: { slack: options.slack, worker: options.worker },
+        stopSignal: io.stopSignal(),
+      });
+    });
+
   const sandbox = program
     .command("sandbox")
     .description("local stand-ins for Kubernetes, the mesh and Slack");
+  sandbox
+    .command("slack-demo")
+    .description(
+      "a /canary rollout end to end against the Slack and Kubernetes sandboxes, printed as it goes",
+    )
+    .action(async () => {
+      await runSlackDemo({ print: (line) => io.stdout(`${line}\n`), env: io.env });
+    });
   sandbox
     .command("kube")
     .description("run the Kubernetes API emulator")

@@ -13,7 +13,7 @@ export type Command =
   | { name: "list" }
   | { name: "act"; action: HumanEvent["type"]; id: string; reason?: string }
   | { name: "history"; ref: string }
-  | { name: "help"; topic?: string };
+  | { name: "help"; topic?: Subcommand };
 
 export type ParseResult = { ok: true; command: Command } | { ok: false; error: string; usage: string };
 
@@ -30,8 +30,6 @@ export const SUBCOMMANDS = [
   "help",
 ] as const;
 export type Subcommand = (typeof SUBCOMMANDS)[number];
-
-const ACTIONS: readonly HumanEvent["type"][] = ["pause", "resume", "promote", "rollback", "approve"];
 
 /** One usage line per subcommand; `help` prints them all. */
 export const USAGE: Readonly<Record<Subcommand, string>> = {
@@ -119,8 +117,9 @@ export function tokenize(input: string): Tokenized {
       const straightEnd = close === open ? -1 : text.indexOf('"', index + 1);
       const stop = end >= 0 ? end : straightEnd;
       if (stop < 0) return { ok: false, error: `unclosed quote ${open} in: ${input.trim()}` };
+      // A token is quoted (never a flag) when it opens with a quote; `--reason="a b"` stays a flag.
+      if (word === "") quoted = true;
       word += text.slice(index + 1, stop);
-      quoted = true;
       index = stop + 1;
     }
     tokens.push({ text: word, quoted });
@@ -150,13 +149,13 @@ export function editDistance(a: string, b: string): number {
 }
 
 /** The candidate a typo most likely meant: a unique prefix, else the nearest within a small distance. */
-export function closestMatch(word: string, candidates: readonly string[]): string | undefined {
+export function closestMatch<T extends string>(word: string, candidates: readonly T[]): T | undefined {
   const typed = word.toLowerCase();
   if (typed.length === 0) return undefined;
   const prefixed = candidates.filter((candidate) => candidate.startsWith(typed));
   if (typed.length >= 2 && prefixed.length === 1) return prefixed[0];
   const limit = typed.length <= 3 ? 1 : typed.length <= 6 ? 2 : 3;
-  let best: { candidate: string; distance: number } | undefined;
+  let best: { candidate: T; distance: number } | undefined;
   for (const candidate of candidates) {
     const distance = editDistance(typed, candidate.toLowerCase());
     if (distance <= limit && (best === undefined || distance < best.distance)) best = { candidate, distance };
@@ -169,10 +168,6 @@ const done = (command: Command): ParseResult => ({ ok: true, command });
 
 function isSubcommand(word: string): word is Subcommand {
   return (SUBCOMMANDS as readonly string[]).includes(word);
-}
-
-function isAction(word: Subcommand): word is HumanEvent["type"] {
-  return (ACTIONS as readonly string[]).includes(word);
 }
 
 /** Parse the text after `/canary`. */
@@ -210,10 +205,7 @@ export function parseCommand(text: string): ParseResult {
       if (topic === undefined) return done({ name: "help" });
       if (!isSubcommand(topic)) {
         const guess = closestMatch(topic, SUBCOMMANDS);
-        return fail(
-          `No help on \`${topic}\`.${guess ? ` Did you mean \`${guess}\`?` : ""}`,
-          GENERAL_USAGE,
-        );
+        return fail(`No help on \`${topic}\`.${guess ? ` Did you mean \`${guess}\`?` : ""}`, GENERAL_USAGE);
       }
       return done({ name: "help", topic });
     }
@@ -222,7 +214,7 @@ export function parseCommand(text: string): ParseResult {
     case "promote":
     case "rollback":
     case "approve":
-      return isAction(word) ? parseAct(word, rest, usage) : fail(`Unknown subcommand ${word}`, usage);
+      return parseAct(word, rest, usage);
   }
 }
 
@@ -275,7 +267,9 @@ function parseAct(action: HumanEvent["type"], tokens: Token[], usage: string): P
 function splitFlag(text: string): [string, string | undefined] {
   const body = text.replace(/^--?/, "");
   const equals = body.indexOf("=");
-  return equals < 0 ? [body.toLowerCase(), undefined] : [body.slice(0, equals).toLowerCase(), body.slice(equals + 1)];
+  return equals < 0
+    ? [body.toLowerCase(), undefined]
+    : [body.slice(0, equals).toLowerCase(), body.slice(equals + 1)];
 }
 
 function parseStart(tokens: Token[], usage: string): ParseResult {

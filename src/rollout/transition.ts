@@ -107,6 +107,12 @@ function onProgressTick(rollout: Rollout, verdict: Verdict | undefined, now: num
     return finish(rollout, now, { phase: Phase.Promoted, ...rollout.outcome }, "promoted");
   }
   const policy = rollout.plan.analysis;
+  const warmUpMs = windowWarmUp(rollout, verdict, now);
+  if (policy && warmUpMs > 0) {
+    // The window still reaches back before this weight (and a canary's first error series are still too young
+    // for rate() to see): judging now would mix in the previous step. Look again once the window is full.
+    return withTick({ rollout, effects: [] }, now, warmUpMs);
+  }
   if (policy) {
     // No verdict is never a pass: a tick without one counts as inconclusive.
     const judged: Verdict = verdict ?? {
@@ -146,6 +152,13 @@ function onProgressTick(rollout: Rollout, verdict: Verdict | undefined, now: num
     return advance({ ...recorded, inconclusiveStreak: 0 }, now, judged);
   }
   return advance(rollout, now, undefined);
+}
+
+/** How long until the metrics window covers only traffic at the current weight; 0 when it already does. */
+function windowWarmUp(rollout: Rollout, verdict: Verdict | undefined, now: number): number {
+  const windowSeconds = verdict?.snapshot?.windowSeconds;
+  if (windowSeconds === undefined || rollout.routeSince === undefined) return 0;
+  return Math.max(0, rollout.routeSince + windowSeconds * 1000 - now);
 }
 
 function advance(rollout: Rollout, now: number, verdict: Verdict | undefined): TransitionResult {
@@ -307,7 +320,13 @@ function onWeightsApplied(
   headerRouteActive: boolean,
   now: number,
 ): TransitionResult {
-  const recorded = { ...rollout, appliedWeight: weight, headerRouteActive };
+  const moved = weight !== rollout.appliedWeight || headerRouteActive !== rollout.headerRouteActive;
+  const recorded = {
+    ...rollout,
+    appliedWeight: weight,
+    headerRouteActive,
+    ...(moved ? { routeSince: now } : {}),
+  };
   const last = lastStepIndex(rollout.plan);
   const decided = rollout.outcome;
   const atLastStep = rollout.stepIndex === last && weight === desiredWeight(rollout);

@@ -161,6 +161,8 @@ export type Rollout = {
   stepIndex: number;
   /** Weight the route was last confirmed to carry (what the router wrote); drift is judged against it. */
   appliedWeight: number;
+  /** When the route was confirmed at its current weight: a metrics window must not reach back before it. */
+  routeSince?: number;
   /** Whether the header stage route is in place. */
   headerRouteActive: boolean;
   /** Cumulative failed ticks. */

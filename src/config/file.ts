@@ -1,0 +1,213 @@
+import { readFile } from "node:fs/promises";
+import { parseDocument } from "yaml";
+import { z } from "zod";
+import { parseDuration, parseHeader, parsePercentage, parsePercentList } from "../commands/values.ts";
+import type { Parsed } from "../commands/values.ts";
+import { CanaryError, ErrorCode } from "../errors.ts";
+import { planProblems } from "../rollout/plan.ts";
+import { BUILTIN_DEFAULTS } from "../commands/start-request.ts";
+
+/**
+ * The config file (`--config` or `CANARYBOT_CONFIG`, YAML): the services Slack may drive, their targets and
+ * defaults, and who may do what with them. Validated with zod; every problem names its path
+ * (`services.reviews.approvers[0]: …`).
+ */
+
+const KUBE_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+const kubeName = (what: string) => z.string().regex(KUBE_NAME, `must be a Kubernetes ${what} name`);
+
+/** Slack user ids start with U (W in Enterprise Grid), user group ids with S. */
+export const SLACK_USER_ID = /^[UW][A-Z0-9]{2,}$/;
+export const SLACK_GROUP_ID = /^S[A-Z0-9]{2,}$/;
+const SLACK_CHANNEL_ID = /^[CGD][A-Z0-9]{2,}$/;
+
+const principal = z
+  .string()
+  .regex(
+    new RegExp(`${SLACK_USER_ID.source}|${SLACK_GROUP_ID.source}`),
+    "must be a Slack user id (U…/W…) or user group id (S…), not a name",
+  );
+const principals = z.array(principal);
+const channel = z.string().regex(SLACK_CHANNEL_ID, "must be a Slack channel id (C…/G…), not a #name");
+
+/** A value the grammar's own parsers accept, re-using their messages. */
+function parsedBy<T>(parse: (text: string) => Parsed<T>) {
+  return z.union([z.string(), z.number()]).transform((input, ctx): T => {
+    const parsed = parse(String(input));
+    if (parsed.ok) return parsed.value;
+    ctx.addIssue({ code: "custom", message: parsed.error.replace(/^[-\w]+: /, "") });
+    return z.NEVER;
+  });
+}
+
+const percentList = z
+  .union([z.array(z.number().int()), z.string(), z.number().int()])
+  .transform((input, ctx): number[] => {
+    if (Array.isArray(input)) return input;
+    const parsed = parsePercentList(String(input));
+    if (parsed.ok) return parsed.value;
+    ctx.addIssue({ code: "custom", message: parsed.error.replace(/^[-\w]+: /, "") });
+    return z.NEVER;
+  });
+
+const duration = parsedBy((text) => parseDuration(text));
+const durationMs = parsedBy((text) => parseDuration(text, "duration", "ms"));
+const percent = parsedBy((text) => parsePercentage(text, "percentage"));
+
+export const ServiceDefaults = z.strictObject({
+  /** `[5, 10, 25, 50, 100]` or `"5,10,25,50,100"`. */
+  steps: percentList.optional(),
+  /** `60s`, `2m`; a bare number is seconds. */
+  interval: duration.optional(),
+  /** Weights that wait for an approval: `50` or `[25, 50]`. */
+  approveAt: percentList.optional(),
+  /** A header stage for every start of this service unless one is given: `qa=canary-test`. */
+  header: z
+    .string()
+    .refine((text) => parseHeader(text).ok, "must be name=value (e.g. qa=canary-test)")
+    .optional(),
+});
+export type ServiceDefaults = z.infer<typeof ServiceDefaults>;
+
+export const CustomCheckConfig = z.strictObject({
+  name: z.string().min(1),
+  query: z.string().min(1),
+  min: z.number().optional(),
+  max: z.number().optional(),
+});
+
+/** Threshold overrides, in the units of the `start` flags (percentages, durations). */
+export const AnalysisOverrides = z.strictObject({
+  /** false: this service's rollouts step on schedule without judging metrics. */
+  enabled: z.boolean().optional(),
+  minSuccess: percent.optional(),
+  criticalSuccess: percent.optional(),
+  maxP99: durationMs.optional(),
+  maxErrorIncrease: percent.optional(),
+  maxP99Ratio: z.number().min(1).optional(),
+  minRequests: z.number().int().min(0).optional(),
+  failureLimit: z.number().int().min(1).optional(),
+  inconclusiveLimit: z.number().int().min(1).optional(),
+  customChecks: z.array(CustomCheckConfig).optional(),
+});
+export type AnalysisOverrides = z.infer<typeof AnalysisOverrides>;
+
+export const ServiceConfig = z
+  .strictObject({
+    namespace: kubeName("namespace").default("default"),
+    /** Defaults to the service's name. */
+    virtualService: kubeName("VirtualService").optional(),
+    /** Destination host of the managed route; defaults to the service's name. */
+    host: z.string().min(1).optional(),
+    /** Name of the managed HTTP route, when the VirtualService has several. */
+    route: z.string().min(1).optional(),
+    /** The stable subset; read off the live route when absent. */
+    stable: z.string().min(1).optional(),
+    /** kubeconfig context. */
+    context: z.string().min(1).optional(),
+    defaults: ServiceDefaults.default({}),
+    analysis: AnalysisOverrides.optional(),
+    /** Channels the service may be driven from (ids); anywhere when absent. */
+    channels: z.array(channel).min(1, "list at least one channel, or leave `channels` out").optional(),
+    /** Who may start, approve, promote and roll back: user and user group ids. Absent: anyone. */
+    starters: principals.optional(),
+    approvers: principals.optional(),
+    /** Absent: the approvers. */
+    promoters: principals.optional(),
+    /** Absent: anyone who may start, approve or promote. */
+    rollbackers: principals.optional(),
+    /** Mentioned by alerts: a user or a user group. */
+    onCall: principal.optional(),
+  })
+  .superRefine((service, ctx) => {
+    // The defaults must make a sound plan on their own (interval bounds are the deployment's, checked at start).
+    const plan = {
+      steps: service.defaults.steps ?? BUILTIN_DEFAULTS.steps,
+      intervalMs: service.defaults.interval ?? BUILTIN_DEFAULTS.intervalMs,
+      approvalGates: service.defaults.approveAt ?? BUILTIN_DEFAULTS.approvalGates,
+      twoPersonRule: true,
+    };
+    for (const problem of planProblems(plan, 1)) {
+      const field = problem.startsWith("approve-at")
+        ? "approveAt"
+        : problem.startsWith("interval")
+          ? "interval"
+          : "steps";
+      ctx.addIssue({
+        code: "custom",
+        path: ["defaults", field],
+        message: problem.replace(/^[-\w]+: /, ""),
+      });
+    }
+  });
+export type ServiceConfig = z.infer<typeof ServiceConfig>;
+
+export const ConfigFile = z.strictObject({
+  services: z.record(kubeName("service"), ServiceConfig),
+});
+export type ConfigFile = z.infer<typeof ConfigFile>;
+
+/** "services.reviews.approvers[0]" */
+export function issuePath(path: readonly PropertyKey[]): string {
+  let text = "";
+  for (const part of path) {
+    if (typeof part === "number") text += `[${part}]`;
+    else text += text === "" ? String(part) : `.${String(part)}`;
+  }
+  return text === "" ? "(top level)" : text;
+}
+
+/** Every problem, each naming its path. */
+export function describeConfigIssues(error: z.ZodError): string[] {
+  return error.issues.map((issue) => {
+    if (issue.code === "unrecognized_keys") {
+      const where = issue.path.length > 0 ? `${issuePath(issue.path)}: ` : "";
+      return `${where}unknown ${issue.keys.length === 1 ? "key" : "keys"} ${issue.keys.map((key) => `"${key}"`).join(", ")}`;
+    }
+    if (issue.code === "invalid_key") {
+      return `${issuePath(issue.path)}: a service name must be a Kubernetes name (lower case, digits, -)`;
+    }
+    if (issue.code === "invalid_type" && issue.input === undefined)
+      return `${issuePath(issue.path)}: is required`;
+    return `${issuePath(issue.path)}: ${issue.message}`;
+  });
+}
+
+/** Parse config text; `source` names the file in errors. Throws `invalid_input` listing every problem. */
+export function parseConfigFile(text: string, source = "config"): ConfigFile {
+  const document = parseDocument(text, { prettyErrors: true });
+  if (document.errors.length > 0) {
+    const problems = document.errors.map((error) => error.message.split("\n")[0] ?? error.message);
+    throw new CanaryError(ErrorCode.InvalidInput, `${source}: not valid YAML: ${problems.join("; ")}`);
+  }
+  const raw: unknown = document.toJS() ?? {};
+  const parsed = ConfigFile.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  throw new CanaryError(
+    ErrorCode.InvalidInput,
+    `${source}: ${describeConfigIssues(parsed.error).join("; ")}`,
+  );
+}
+
+/** Read and validate the config file at `path`. */
+export async function loadConfigFile(path: string): Promise<ConfigFile> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new CanaryError(ErrorCode.InvalidInput, `config file ${path} cannot be read: ${reason}`, {
+      cause: error,
+    });
+  }
+  return parseConfigFile(text, path);
+}
+
+/** Where the config file is: the `--config` flag, else `CANARYBOT_CONFIG`; undefined when neither is set. */
+export function configPathFrom(
+  flag: string | undefined,
+  env: Readonly<Record<string, string | undefined>>,
+): string | undefined {
+  const path = flag ?? env.CANARYBOT_CONFIG;
+  return path === undefined || path.trim() === "" ? undefined : path;
+}

@@ -1,0 +1,114 @@
+import { closestMatch } from "../commands/parse-command.ts";
+import type { StartDefaults, StartOptions } from "../commands/start-request.ts";
+import type { Parsed } from "../commands/values.ts";
+import type { AnalysisPolicy } from "../rollout/types.ts";
+import type { ConfigFile, ServiceConfig } from "./file.ts";
+
+/**
+ * The services Slack may drive. Without a config file the directory is open: any VirtualService named in a
+ * command, anyone may act (the two-person rule still holds).
+ */
+export type ServiceDirectory = {
+  /** false: no config file was given. */
+  readonly configured: boolean;
+  readonly names: readonly string[];
+  find(name: string): ServiceConfig | undefined;
+  /** "did you mean" for an unknown service. */
+  suggest(name: string): string | undefined;
+};
+
+export function serviceDirectory(config: ConfigFile | undefined): ServiceDirectory {
+  const services = config?.services ?? {};
+  const names = Object.keys(services).sort();
+  return {
+    configured: config !== undefined,
+    names,
+    find: (name) => (Object.hasOwn(services, name) ? services[name] : undefined),
+    suggest: (name) => closestMatch(name, names),
+  };
+}
+
+/** Start defaults for a service: the deployment's (`base`, from the environment) refined by its config entry. */
+export function startDefaultsFor(base: StartDefaults, service: ServiceConfig | undefined): StartDefaults {
+  if (!service) return base;
+  const { defaults } = service;
+  return {
+    ...base,
+    namespace: service.namespace,
+    ...(defaults.steps ? { steps: defaults.steps } : {}),
+    ...(defaults.interval !== undefined ? { intervalMs: defaults.interval } : {}),
+    ...(defaults.approveAt ? { approvalGates: defaults.approveAt } : {}),
+    ...analysisFor(base.analysis, service),
+  };
+}
+
+function analysisFor(
+  base: AnalysisPolicy | undefined,
+  service: ServiceConfig,
+): { analysis?: AnalysisPolicy } | Record<string, never> {
+  const overrides = service.analysis;
+  // Without a metrics provider nothing can be judged, whatever the file says.
+  if (!base) return {};
+  if (!overrides) return { analysis: base };
+  if (overrides.enabled === false) return { analysis: undefined };
+  return {
+    analysis: {
+      ...base,
+      ...(overrides.minSuccess !== undefined ? { minSuccessRate: overrides.minSuccess } : {}),
+      ...(overrides.criticalSuccess !== undefined ? { criticalSuccessRate: overrides.criticalSuccess } : {}),
+      ...(overrides.maxP99 !== undefined ? { maxP99Ms: overrides.maxP99 } : {}),
+      ...(overrides.maxErrorIncrease !== undefined
+        ? { maxErrorRateIncrease: overrides.maxErrorIncrease }
+        : {}),
+      ...(overrides.maxP99Ratio !== undefined ? { maxP99Ratio: overrides.maxP99Ratio } : {}),
+      ...(overrides.minRequests !== undefined ? { minRequests: overrides.minRequests } : {}),
+      ...(overrides.failureLimit !== undefined ? { failureLimit: overrides.failureLimit } : {}),
+      ...(overrides.inconclusiveLimit !== undefined
+        ? { inconclusiveLimit: overrides.inconclusiveLimit }
+        : {}),
+      ...(overrides.customChecks ? { customChecks: overrides.customChecks } : {}),
+    },
+  };
+}
+
+/** Target options a person may not set for a configured service: its target is the config file's. */
+const TARGET_OPTIONS = [
+  ["namespace", "--namespace"],
+  ["virtualService", "--virtual-service"],
+  ["host", "--host"],
+  ["route", "--route"],
+  ["context", "--context"],
+] as const;
+
+/**
+ * The options a start runs with: what the person typed, with the service's target and defaults from the config
+ * file filled in. A configured service's target cannot be overridden from Slack: the permissions belong to it.
+ */
+export function startOptionsFor(
+  options: StartOptions,
+  service: ServiceConfig | undefined,
+): Parsed<StartOptions> {
+  if (!service) return { ok: true, value: options };
+  const overridden = TARGET_OPTIONS.filter(([key]) => options[key] !== undefined).map(([, flag]) => flag);
+  if (overridden.length > 0) {
+    return {
+      ok: false,
+      error: `${overridden.join(", ")}: the target of ${options.service} comes from the config file`,
+    };
+  }
+  const header = options.header ?? service.defaults.header;
+  const stable = options.stable ?? service.stable;
+  return {
+    ok: true,
+    value: {
+      ...options,
+      namespace: service.namespace,
+      virtualService: service.virtualService ?? options.service,
+      host: service.host ?? options.service,
+      ...(service.route ? { route: service.route } : {}),
+      ...(service.context ? { context: service.context } : {}),
+      ...(header ? { header } : {}),
+      ...(stable ? { stable } : {}),
+    },
+  };
+}

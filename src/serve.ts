@@ -1,0 +1,174 @@
+import { Redis } from "ioredis";
+import type { EnvConfig } from "./config/env.ts";
+import { configPathFrom, loadConfigFile } from "./config/file.ts";
+import type { ConfigFile } from "./config/file.ts";
+import { serviceDirectory } from "./config/services.ts";
+import { CanaryError, ErrorCode } from "./errors.ts";
+import type { TickWorker } from "./jobs/tick-worker.ts";
+import { openRuntime, startDefaults, startWorker } from "./main.ts";
+import type { Runtime } from "./main.ts";
+import { renderRolloutChart } from "./metrics/chart.ts";
+import type { Logger } from "./rollout/ports.ts";
+import type { Rollout } from "./rollout/types.ts";
+import { createSlackApp } from "./slack/app.ts";
+import type { SlackApp } from "./slack/app.ts";
+import { slackLogger } from "./slack/bolt-logger.ts";
+import { RedisDeduper } from "./slack/dedupe.ts";
+import { loadSlackSettings } from "./slack/settings.ts";
+import type { SlackSettings } from "./slack/settings.ts";
+import { createNotifierClient, SlackNotifier } from "./slack/slack-notifier.ts";
+
+export type ServeMode = {
+  /** Receive `/canary`, clicks and form submissions (HTTP on PORT, or Socket Mode with SLACK_APP_TOKEN). */
+  slack: boolean;
+  /** Run the tick worker in this process. */
+  worker: boolean;
+};
+
+export type ServeOptions = {
+  env: EnvConfig;
+  /** The process environment: the Slack settings and CANARYBOT_CONFIG are read from it, and the Kubernetes client. */
+  processEnv: Readonly<Record<string, string | undefined>>;
+  logger: Logger;
+  kubeconfigPath?: string;
+  context?: string;
+  /** `--config`; else CANARYBOT_CONFIG; neither: open mode (start-up warns). */
+  configPath?: string;
+  mode: ServeMode;
+  /** Resolves when the process should stop (SIGINT/SIGTERM). */
+  stopSignal: Promise<void>;
+  /** How long shutdown waits for pending Slack updates, ms. Default 5 s. */
+  drainTimeoutMs?: number;
+};
+
+export type ServeHandle = {
+  /** The HTTP port of `/slack/events` (HTTP mode only). */
+  port?: number;
+  runtime: Runtime;
+  /** Undefined when no bot token is set (a worker alone then reports to the log). */
+  notifier?: SlackNotifier;
+  config?: ConfigFile;
+  /** Graceful: stop taking requests, let the running tick finish, send what Slack is owed, close Redis. */
+  close(): Promise<void>;
+};
+
+/** Start `canarybot serve`: validate everything before connecting, then the worker and/or the Slack app. */
+export async function startServe(options: ServeOptions): Promise<ServeHandle> {
+  const { env, processEnv, logger, mode } = options;
+  if (!mode.slack && !mode.worker) {
+    throw new CanaryError(ErrorCode.InvalidInput, "serve: --no-slack and --no-worker leave nothing to run");
+  }
+  const settings = slackSettings(processEnv, mode, logger);
+  const configPath = configPathFrom(options.configPath, processEnv);
+  const config = configPath ? await loadConfigFile(configPath) : undefined;
+  if (config) {
+    logger.info({ config: configPath, services: Object.keys(config.services) }, "config file loaded");
+  } else if (mode.slack) {
+    logger.warn(
+      {},
+      "no config file (--config or CANARYBOT_CONFIG): anyone in Slack may start and steer a rollout of any VirtualService; only the two-person rule holds",
+    );
+  }
+
+  const notifier = settings
+    ? new SlackNotifier({
+        client: createNotifierClient({
+          token: settings.SLACK_BOT_TOKEN,
+          ...(settings.SLACK_API_URL ? { slackApiUrl: settings.SLACK_API_URL } : {}),
+          logger: slackLogger(logger, "slack-notifier"),
+        }),
+        logger: logger.child({ component: "slack-notifier" }),
+        onCallFor: (service) => config?.services[service]?.onCall,
+        chart: renderChart,
+      })
+    : undefined;
+  const runtime = openRuntime({
+    env,
+    processEnv,
+    logger,
+    ...(options.kubeconfigPath ? { kubeconfigPath: options.kubeconfigPath } : {}),
+    ...(options.context ? { context: options.context } : {}),
+    ...(notifier ? { notifier } : {}),
+  });
+
+  let worker: TickWorker | undefined;
+  let slack: SlackApp | undefined;
+  let redis: Redis | undefined;
+  const close = async (): Promise<void> => {
+    // New requests stop first; the running tick finishes; what Slack is owed is sent; then Redis goes.
+    await slack
+      ?.stop()
+      .catch((error: unknown) => logger.warn({ err: String(error) }, "slack app stop failed"));
+    await worker?.close();
+    await notifier?.close(options.drainTimeoutMs ?? 5_000);
+    await runtime.close();
+    redis?.disconnect();
+  };
+
+  try {
+    if (mode.worker) {
+      worker = startWorker(runtime, env, logger);
+      await worker.waitUntilReady();
+      logger.info({ queue: worker.queueName }, "worker ready");
+    }
+    let port: number | undefined;
+    if (mode.slack && settings) {
+      redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 3 });
+      redis.on("error", (error: Error) => logger.warn({ err: error.message }, "slack dedupe redis error"));
+      slack = createSlackApp({
+        settings,
+        rollouts: runtime.service,
+        store: runtime.store,
+        services: serviceDirectory(config),
+        defaults: startDefaults(env),
+        dedupe: new RedisDeduper(redis, `${env.CANARYBOT_PREFIX}:`),
+        ...(notifier ? { notifier } : {}),
+        logger: logger.child({ component: "slack" }),
+      });
+      ({ port } = await slack.start());
+      logger.info(
+        settings.SLACK_APP_TOKEN ? { mode: "socket" } : { mode: "http", port, path: "/slack/events" },
+        "slack app ready",
+      );
+    }
+    return {
+      ...(port === undefined ? {} : { port }),
+      runtime,
+      ...(notifier ? { notifier } : {}),
+      ...(config ? { config } : {}),
+      close,
+    };
+  } catch (error) {
+    await close().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** `canarybot serve`: run until `stopSignal`, then shut down gracefully. */
+export async function runServe(options: ServeOptions): Promise<void> {
+  const handle = await startServe(options);
+  await options.stopSignal;
+  options.logger.info({}, "shutting down");
+  await handle.close();
+}
+
+function slackSettings(
+  processEnv: Readonly<Record<string, string | undefined>>,
+  mode: ServeMode,
+  logger: Logger,
+): SlackSettings | undefined {
+  if (mode.slack) return loadSlackSettings(processEnv);
+  if (!processEnv.SLACK_BOT_TOKEN) {
+    logger.warn({}, "no SLACK_BOT_TOKEN: this worker reports rollouts to the log, not to Slack");
+    return undefined;
+  }
+  return loadSlackSettings(processEnv, { receiving: false });
+}
+
+function renderChart(rollout: Rollout): Promise<Buffer> {
+  return renderRolloutChart({
+    snapshots: rollout.snapshots,
+    ...(rollout.plan.analysis ? { policy: rollout.plan.analysis } : {}),
+    title: `${rollout.id} ${rollout.target.stableSubset} → ${rollout.target.canarySubset}`,
+  });
+}

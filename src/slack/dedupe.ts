@@ -1,0 +1,56 @@
+import type { Redis } from "ioredis";
+
+/**
+ * Claims that make a delivery or an action happen once across every replica: `SET key NX PX ttl` in the shared
+ * Redis. The first claim wins; a Slack redelivery (X-Slack-Retry-Num) or a second replica sees the claim and
+ * does nothing.
+ */
+export type Deduper = {
+  /** true for the first claim of `key` within `ttlMs`. */
+  claim(key: string, ttlMs: number): Promise<boolean>;
+  /** Give a claim back (the action it guarded was refused, so a retry of it is welcome). */
+  release(key: string): Promise<void>;
+};
+
+export class RedisDeduper implements Deduper {
+  readonly #redis: Redis;
+  readonly #prefix: string;
+
+  /** `prefix` is the deployment's key prefix (`canarybot:`); keys live under `<prefix>slack:dedupe:`. */
+  constructor(redis: Redis, prefix: string) {
+    this.#redis = redis;
+    this.#prefix = `${prefix}slack:dedupe:`;
+  }
+
+  async claim(key: string, ttlMs: number): Promise<boolean> {
+    const result = await this.#redis.set(this.#prefix + key, "1", "PX", ttlMs, "NX");
+    return result === "OK";
+  }
+
+  async release(key: string): Promise<void> {
+    await this.#redis.del(this.#prefix + key);
+  }
+}
+
+/** One process's claims, for tests and a single replica without Redis. */
+export class MemoryDeduper implements Deduper {
+  readonly #claims = new Map<string, number>();
+  readonly #now: () => number;
+
+  constructor(now: () => number = Date.now) {
+    this.#now = now;
+  }
+
+  claim(key: string, ttlMs: number): Promise<boolean> {
+    const now = this.#now();
+    const until = this.#claims.get(key);
+    if (until !== undefined && until > now) return Promise.resolve(false);
+    this.#claims.set(key, now + ttlMs);
+    return Promise.resolve(true);
+  }
+
+  release(key: string): Promise<void> {
+    this.#claims.delete(key);
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,190 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BUILTIN_DEFAULTS, buildStartSpec } from "../../src/commands/start-request.ts";
+import { configPathFrom, loadConfigFile, parseConfigFile } from "../../src/config/file.ts";
+import { serviceDirectory, startDefaultsFor, startOptionsFor } from "../../src/config/services.ts";
+import { DEFAULT_ANALYSIS_POLICY } from "../../src/metrics/analysis.ts";
+
+const EXAMPLE = `
+services:
+  reviews:
+    namespace: bookinfo
+    virtualService: reviews-vs
+    host: reviews.bookinfo.svc.cluster.local
+    stable: v1
+    defaults:
+      steps: [10, 25, 50, 100]
+      interval: 2m
+      approveAt: 50
+      header: qa=canary-test
+    analysis:
+      minSuccess: 99.5
+      maxP99: 300ms
+      failureLimit: 3
+    channels: [C0DEPLOYS]
+    starters: [U0ALICE1, S0SRE001]
+    approvers: [S0SRE001]
+    rollbackers: [U0CAROL1]
+    onCall: S0ONCALL1
+  ratings: {}
+`;
+
+function errorOf(text: string): string {
+  try {
+    parseConfigFile(text, "canarybot.yaml");
+  } catch (error) {
+    return (error as Error).message;
+  }
+  throw new Error("expected the config to be refused");
+}
+
+describe("parseConfigFile", () => {
+  it("reads services with their targets, defaults, analysis overrides and people", () => {
+    const config = parseConfigFile(EXAMPLE);
+    expect(config.services.reviews).toEqual({
+      namespace: "bookinfo",
+      virtualService: "reviews-vs",
+      host: "reviews.bookinfo.svc.cluster.local",
+      stable: "v1",
+      defaults: { steps: [10, 25, 50, 100], interval: 120_000, approveAt: [50], header: "qa=canary-test" },
+      analysis: { minSuccess: 0.995, maxP99: 300, failureLimit: 3 },
+      channels: ["C0DEPLOYS"],
+      starters: ["U0ALICE1", "S0SRE001"],
+      approvers: ["S0SRE001"],
+      rollbackers: ["U0CAROL1"],
+      onCall: "S0ONCALL1",
+    });
+    expect(config.services.ratings).toEqual({ namespace: "default", defaults: {} });
+  });
+
+  it("takes steps and gates as lists or comma strings", () => {
+    const config = parseConfigFile(`services: {a: {defaults: {steps: "5,50,100", approveAt: "5,50"}}}`);
+    expect(config.services.a?.defaults).toEqual({ steps: [5, 50, 100], approveAt: [5, 50] });
+  });
+
+  it("names the path of every problem at once", () => {
+    const message = errorOf(`
+services:
+  reviews:
+    approvers: [alice, U0BOB001]
+    channels: ["#deploys"]
+    onCall: "@sre"
+    defaults:
+      steps: [10, 5]
+      interval: soon
+      approveAt: 30
+    analysis:
+      maxP99Ratio: 0.5
+    approver: [U0X]
+  Bad_Name: {}
+`);
+    expect(message).toMatch(/^canarybot\.yaml: /);
+    for (const expected of [
+      "services.reviews.approvers[0]: must be a Slack user id (U…/W…) or user group id (S…), not a name",
+      "services.reviews.channels[0]: must be a Slack channel id (C…/G…), not a #name",
+      "services.reviews.onCall: must be a Slack user id",
+      'services.reviews.defaults.interval: "soon" is not a duration like 30s, 2m or 500ms',
+      "services.reviews.analysis.maxP99Ratio:",
+      'services.reviews: unknown key "approver"',
+      "services.Bad_Name",
+    ]) {
+      expect(message).toContain(expected);
+    }
+  });
+
+  it("checks that the default plan is sound", () => {
+    const message = errorOf(`services: {reviews: {defaults: {steps: [10, 5], approveAt: 30}}}`);
+    expect(message).toContain(
+      "services.reviews.defaults.steps: 5 after 10: steps must be strictly increasing",
+    );
+    expect(message).toContain("services.reviews.defaults.approveAt: 30 is not one of the steps");
+  });
+
+  it("refuses YAML that does not parse, and a file without services", () => {
+    expect(errorOf("services: [")).toMatch(/canarybot\.yaml: not valid YAML/);
+    expect(errorOf("")).toContain("services: ");
+    expect(errorOf("services: {}\nextra: 1")).toContain('unknown key "extra"');
+  });
+});
+
+describe("loadConfigFile and configPathFrom", () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "canarybot-config-"));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("reads the file the flag names, else CANARYBOT_CONFIG", async () => {
+    const path = join(dir, "canarybot.yaml");
+    await writeFile(path, EXAMPLE);
+    expect(Object.keys((await loadConfigFile(path)).services)).toEqual(["reviews", "ratings"]);
+    expect(configPathFrom("a.yaml", { CANARYBOT_CONFIG: "b.yaml" })).toBe("a.yaml");
+    expect(configPathFrom(undefined, { CANARYBOT_CONFIG: "b.yaml" })).toBe("b.yaml");
+    expect(configPathFrom(undefined, { CANARYBOT_CONFIG: "" })).toBeUndefined();
+    await expect(loadConfigFile(join(dir, "missing.yaml"))).rejects.toThrow(/cannot be read/);
+  });
+});
+
+describe("a service's start defaults and options", () => {
+  const config = parseConfigFile(EXAMPLE);
+  const reviews = config.services.reviews;
+  const base = { ...BUILTIN_DEFAULTS, analysis: DEFAULT_ANALYSIS_POLICY };
+
+  it("refines the deployment's defaults with the service's", () => {
+    expect(startDefaultsFor(base, reviews)).toEqual({
+      ...base,
+      namespace: "bookinfo",
+      steps: [10, 25, 50, 100],
+      intervalMs: 120_000,
+      approvalGates: [50],
+      analysis: { ...DEFAULT_ANALYSIS_POLICY, minSuccessRate: 0.995, maxP99Ms: 300, failureLimit: 3 },
+    });
+    // Without a metrics provider there is nothing to judge, whatever the file says.
+    expect(startDefaultsFor(BUILTIN_DEFAULTS, reviews).analysis).toBeUndefined();
+    expect(startDefaultsFor(base, undefined)).toBe(base);
+  });
+
+  it("fills the target in from the file, and refuses to let a command point elsewhere", () => {
+    const merged = startOptionsFor({ service: "reviews", canary: "v2" }, reviews);
+    expect(merged).toEqual({
+      ok: true,
+      value: {
+        service: "reviews",
+        canary: "v2",
+        namespace: "bookinfo",
+        virtualService: "reviews-vs",
+        host: "reviews.bookinfo.svc.cluster.local",
+        header: "qa=canary-test",
+        stable: "v1",
+      },
+    });
+    if (!merged.ok) return;
+    expect(buildStartSpec(merged.value, startDefaultsFor(base, reviews))).toMatchObject({
+      ok: true,
+      value: {
+        target: { namespace: "bookinfo", virtualService: "reviews-vs", stableSubset: "v1" },
+        plan: { steps: [10, 25, 50, 100], headerMatch: { name: "qa", value: "canary-test" } },
+      },
+    });
+    expect(
+      startOptionsFor({ service: "reviews", canary: "v2", namespace: "prod", host: "x" }, reviews),
+    ).toEqual({
+      ok: false,
+      error: "--namespace, --host: the target of reviews comes from the config file",
+    });
+  });
+
+  it("suggests a configured service for a typo", () => {
+    const directory = serviceDirectory(config);
+    expect(directory.configured).toBe(true);
+    expect(directory.names).toEqual(["ratings", "reviews"]);
+    expect(directory.find("reviews")).toBe(reviews);
+    expect(directory.find("toString")).toBeUndefined();
+    expect(directory.suggest("reveiws")).toBe("reviews");
+    expect(serviceDirectory(undefined).configured).toBe(false);
+  });
+});
