@@ -1,5 +1,7 @@
 // Rollout chart render time: `node bench/chart.bench.ts [renders] [snapshots]`.
-// Prints milliseconds per render (PNG encode included) after a few warm-up renders.
+// Prints milliseconds per render (PNG encode included) after a few warm-up renders, and the ratio to a floor
+// measured in the same run: a blank 800x400 canvas (white, like the chart's background) encoded to PNG.
+import { createCanvas } from "@napi-rs/canvas";
 import { renderRolloutChart } from "../src/metrics/chart.ts";
 import type { MetricsSnapshot } from "../src/rollout/types.ts";
 
@@ -27,10 +29,32 @@ for (let i = 0; i < renders; i++) {
 }
 times.sort((a, b) => a - b);
 const mean = times.reduce((a, b) => a + b, 0) / times.length;
+
+const blankPng = async (): Promise<Buffer> => {
+  const canvas = createCanvas(800, 400);
+  const context = canvas.getContext("2d");
+  context.fillStyle = "#ffffff";
+  context.fillRect(0, 0, 800, 400);
+  return canvas.encode("png");
+};
+for (let i = 0; i < 5; i++) await blankPng();
+const floorTimes: number[] = [];
+for (let i = 0; i < renders; i++) {
+  const start = performance.now();
+  await blankPng();
+  floorTimes.push(performance.now() - start);
+}
+floorTimes.sort((a, b) => a - b);
+const floorMean = floorTimes.reduce((a, b) => a + b, 0) / floorTimes.length;
+const floorP50 = floorTimes[Math.floor(0.5 * floorTimes.length)] ?? Number.NaN;
 const pct = (p: number): number =>
   times[Math.min(times.length - 1, Math.floor(p * times.length))] ?? Number.NaN;
 console.log(
   `renderRolloutChart 800x400, ${points} snapshots, ${renders} renders: ` +
     `mean ${mean.toFixed(1)} ms, p50 ${pct(0.5).toFixed(1)} ms, p95 ${pct(0.95).toFixed(1)} ms, ` +
     `png ${(bytes / 1024).toFixed(1)} KiB`,
+);
+console.log(
+  `floor: blank 800x400 canvas to PNG, ${renders} encodes: mean ${floorMean.toFixed(2)} ms, ` +
+    `p50 ${floorP50.toFixed(2)} ms; ratio chart/floor (mean) ${(mean / floorMean).toFixed(1)}`,
 );

@@ -73,6 +73,7 @@ export function openRuntime(options: RuntimeOptions): Runtime {
     store,
     async close() {
       await scheduler.close();
+      await router.close();
       redis.disconnect();
     },
   };

@@ -1,0 +1,245 @@
+// Slack ack latency of canarybot's Bolt app: `node bench/slack-ack.bench.ts [requests per kind]`.
+//
+// canarybot runs as `canarybot serve --no-worker` does (startServe: HTTP receiver, RedisDeduper, SlackNotifier, the
+// real runtime on Redis and the Kubernetes sandbox), its Web API client pointed at the Slack sandbox. One rollout is
+// started so that its message, with buttons, is posted to the sandbox. Requests are signed as Slack signs them
+// (createSignedRequestClient) and timed from send to the HTTP answer, which Bolt sends when the listener acks:
+//   - `/canary status <id>` (the reply then goes to the response_url);
+//   - a click on the message's Pause / Resume button (the rollout then pauses / resumes and the message updates).
+// Floor, same run, same signed client: a bare Bolt App on an HTTPReceiver configured like canarybot's whose
+// listeners only ack. Requests go one at a time, floor then canarybot; after each canarybot request the bench waits
+// until its work after the ack is done (its reply or message update arrived, then 5 ms), so every ack is measured
+// on an idle process. Client, apps and sandboxes share this process (and the machine's cores with Redis).
+import { mkdtemp, rm } from "node:fs/promises";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { setTimeout as sleep } from "node:timers/promises";
+import { App, HTTPReceiver, LogLevel } from "@slack/bolt";
+import type { Logger as BoltLogger } from "@slack/bolt";
+import { loadEnvConfig } from "../src/config/env.ts";
+import { createLogger } from "../src/logger.ts";
+import { EVENTS_PATH } from "../src/slack/app.ts";
+import { ActionId } from "../src/slack/render-rollout-message.ts";
+import { startKubeSandbox } from "../src/sandbox/kube/server.ts";
+import { createSignedRequestClient } from "../src/sandbox/slack/signed-request-client.ts";
+import type { InteractionSent, SignedRequestClient } from "../src/sandbox/slack/signed-request-client.ts";
+import { startSlackSandbox } from "../src/sandbox/slack/web-api-sandbox.ts";
+import type { SlackSandbox } from "../src/sandbox/slack/web-api-sandbox.ts";
+import { startServe } from "../src/serve.ts";
+import { REDIS_URL, connectRedis, deleteKeysWithPrefix, uniqueName } from "../test/support/redis.ts";
+
+const requests = Number(process.argv[2] ?? 300);
+const WARMUP = 20;
+const SIGNING_SECRET = "benchSigningSecret0123456789abcd";
+const CHANNEL = "C0RELEASES";
+const STARTER = "U0ALICE";
+const CLICKER = "U0BOB";
+/** After canarybot's reply or message update arrived, let its handler finish before the next (floor) request. */
+const SETTLE_MS = 5;
+
+const quietBolt: BoltLogger = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+  setLevel: () => undefined,
+  getLevel: () => LogLevel.ERROR,
+  setName: () => undefined,
+};
+
+/** Poll (without busy-waiting) until `check` holds; throws after `timeoutMs`. */
+async function until(what: string, check: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!check()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(1);
+  }
+}
+
+type Button = { actionId: string; value: string };
+
+function buttonsOn(slack: SlackSandbox, ts: string): Button[] {
+  const blocks = slack.message(CHANNEL, ts)?.blocks ?? [];
+  const found: Button[] = [];
+  for (const block of blocks as { accessory?: unknown; elements?: unknown[] }[]) {
+    for (const element of [block.accessory, ...(block.elements ?? [])] as Record<string, unknown>[]) {
+      if (element?.type === "button" && typeof element.action_id === "string") {
+        found.push({ actionId: element.action_id, value: String(element.value) });
+      }
+    }
+  }
+  return found;
+}
+
+/** The Pause or Resume button on the message, whichever it shows now. */
+function toggleButton(slack: SlackSandbox, ts: string): Button | undefined {
+  return buttonsOn(slack, ts).find(
+    (button) => button.actionId === ActionId.Pause || button.actionId === ActionId.Resume,
+  );
+}
+
+async function timed(send: () => Promise<InteractionSent>): Promise<number> {
+  const start = performance.now();
+  const answer = await send();
+  const elapsed = performance.now() - start;
+  if (answer.status !== 200) throw new Error(`HTTP ${answer.status}: ${answer.body}`);
+  return elapsed;
+}
+
+const percentile = (values: number[], p: number): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
+};
+
+async function main(): Promise<void> {
+  const redis = await connectRedis();
+  const slack = await startSlackSandbox({
+    users: [
+      { id: STARTER, name: "alice" },
+      { id: CLICKER, name: "bob" },
+    ],
+    channels: [{ id: CHANNEL, name: "releases" }],
+  });
+  const kube = await startKubeSandbox({ scenario: "bookinfo" });
+  const dir = await mkdtemp(join(tmpdir(), "canarybot-bench-"));
+  const kubeconfigPath = join(dir, "kubeconfig");
+  await kube.writeKubeconfig(kubeconfigPath);
+  const prefix = uniqueName("bench-slack");
+  const processEnv = {
+    REDIS_URL,
+    CANARYBOT_PREFIX: prefix,
+    KUBECONFIG: kubeconfigPath,
+    HOME: process.env.HOME ?? dir,
+    LOG_LEVEL: "silent",
+    SLACK_BOT_TOKEN: slack.botToken,
+    SLACK_SIGNING_SECRET: SIGNING_SECRET,
+    SLACK_API_URL: slack.apiUrl,
+    PORT: "0",
+  };
+  let stop: () => void = () => undefined;
+  const stopSignal = new Promise<void>((resolve) => (stop = resolve));
+  const serve = await startServe({
+    env: loadEnvConfig(processEnv),
+    processEnv,
+    logger: createLogger("silent"),
+    mode: { slack: true, worker: false },
+    stopSignal,
+  });
+
+  const floorApp = new App({
+    token: slack.botToken,
+    receiver: new HTTPReceiver({
+      signingSecret: SIGNING_SECRET,
+      endpoints: EVENTS_PATH,
+      processBeforeResponse: false,
+      logger: quietBolt,
+    }),
+    logger: quietBolt,
+    clientOptions: { slackApiUrl: slack.apiUrl },
+  });
+  floorApp.command(/.*/, async ({ ack }) => {
+    await ack();
+  });
+  floorApp.action(/.*/, async ({ ack }) => {
+    await ack();
+  });
+  const floorServer = (await floorApp.start(0)) as Server;
+
+  const client = (port: number | undefined): SignedRequestClient =>
+    createSignedRequestClient({
+      endpoint: `http://127.0.0.1:${port ?? 0}${EVENTS_PATH}`,
+      signingSecret: SIGNING_SECRET,
+      slack,
+    });
+  const canarybot = client(serve.port);
+  const floor = client((floorServer.address() as AddressInfo).port);
+
+  try {
+    const rollout = await serve.runtime.service.start({
+      target: {
+        namespace: "default",
+        service: "reviews",
+        virtualService: "reviews",
+        host: "reviews",
+        stableSubset: "v1",
+        canarySubset: "v2",
+      },
+      plan: { steps: [10, 50, 100], intervalMs: 3_600_000, approvalGates: [], twoPersonRule: true },
+      by: STARTER,
+      report: { channel: CHANNEL },
+    });
+    await until("the rollout message", () => slack.messages(CHANNEL).some((m) => m.blocks !== undefined));
+    const messageTs = slack.messages(CHANNEL)[0]?.ts ?? "";
+
+    const samples = {
+      status: [] as number[],
+      click: [] as number[],
+      floorStatus: [] as number[],
+      floorClick: [] as number[],
+    };
+    for (let i = 0; i < WARMUP + requests; i++) {
+      const keep = i >= WARMUP;
+      const floorStatus = await timed(() =>
+        floor.slashCommand({ text: `status ${rollout.id}`, userId: CLICKER, channelId: CHANNEL }),
+      );
+      const replies = slack.responses().length;
+      const status = await timed(() =>
+        canarybot.slashCommand({ text: `status ${rollout.id}`, userId: CLICKER, channelId: CHANNEL }),
+      );
+      await until("the status reply", () => slack.responses().length > replies);
+      await sleep(SETTLE_MS);
+
+      const floorClick = await timed(() =>
+        floor.clickButton({ channel: CHANNEL, messageTs, actionId: ActionId.Rollback, userId: CLICKER }),
+      );
+      const button = toggleButton(slack, messageTs);
+      if (!button) throw new Error("the rollout message shows neither Pause nor Resume");
+      const click = await timed(() =>
+        canarybot.clickButton({ channel: CHANNEL, messageTs, actionId: button.actionId, userId: CLICKER }),
+      );
+      // The click's work is done when the message shows the other button, for the next state version.
+      await until("the message update after the click", () => {
+        const now = toggleButton(slack, messageTs);
+        return now !== undefined && now.actionId !== button.actionId;
+      });
+      await sleep(SETTLE_MS);
+      if (keep) {
+        samples.status.push(status);
+        samples.click.push(click);
+        samples.floorStatus.push(floorStatus);
+        samples.floorClick.push(floorClick);
+      }
+    }
+
+    const line = (label: string, values: number[], floorValues: number[]): string => {
+      const p50 = percentile(values, 0.5);
+      const p99 = percentile(values, 0.99);
+      const f50 = percentile(floorValues, 0.5);
+      const f99 = percentile(floorValues, 0.99);
+      return (
+        `  ${label.padEnd(22)} canarybot p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms; ` +
+        `floor p50 ${f50.toFixed(2)} ms, p99 ${f99.toFixed(2)} ms; ratio p50 ${(p50 / f50).toFixed(2)}, ` +
+        `p99 ${(p99 / f99).toFixed(2)}`
+      );
+    };
+    console.log(
+      `slack ack latency, ${requests} requests per kind after ${WARMUP} warm-up (HTTP mode, signed):`,
+    );
+    console.log(line("/canary status <id>", samples.status, samples.floorStatus));
+    console.log(line("button (pause/resume)", samples.click, samples.floorClick));
+  } finally {
+    await floorApp.stop();
+    stop();
+    await serve.close();
+    await kube.close();
+    await slack.close();
+    await deleteKeysWithPrefix(redis, `${prefix}:`);
+    redis.disconnect();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
