@@ -11,6 +11,7 @@ import {
   statusJson,
   statusLine,
 } from "./commands/render-text.ts";
+import { humanEvent } from "./commands/human-event.ts";
 import { loadEnvConfig } from "./config/env.ts";
 import { CanaryError, ErrorCode, isCanaryError } from "./errors.ts";
 import { createLogger } from "./logger.ts";
@@ -178,7 +179,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       .option("--as <user>", "who is acting, for the audit (default: the OS user)")
       .action(async (id: string, options: ActOptions) => {
         const by = actor(options);
-        const event = humanEvent(name, by, options.reason);
+        const event = humanEvent(name, by, options.reason, `requested by ${by}`);
         await runtime(async ({ service }) => {
           const rollout = await service.act(id, event);
           io.stdout(`${statusLine(rollout)}\n`);
@@ -325,19 +326,6 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     exitCode = reportError(error, io);
   }
   return exitCode;
-}
-
-function humanEvent(type: HumanEvent["type"], by: string, reason: string | undefined): HumanEvent {
-  switch (type) {
-    case "rollback":
-      return { type, by, reason: reason ?? `requested by ${by}` };
-    case "pause":
-      return { type, by, ...(reason === undefined ? {} : { reason }) };
-    case "approve":
-    case "promote":
-    case "resume":
-      return { type, by };
-  }
 }
 
 /** A rollout by id, else the newest rollout of a service (a live one first). */

@@ -470,23 +470,29 @@ function step(
   detail?: string,
 ): TransitionResult {
   const next: Rollout = { ...rollout, ...change, updatedAt: now };
+  return { rollout: next, effects: [auditEffect(rollout, next, now, actor, action, detail)] };
+}
+
+function auditEffect(
+  before: Rollout,
+  after: Rollout,
+  now: number,
+  actor: Actor,
+  action: string,
+  detail: string | undefined,
+): Effect {
   return {
-    rollout: next,
-    effects: [
-      {
-        type: "audit",
-        entry: {
-          at: now,
-          rolloutId: rollout.id,
-          actor,
-          action,
-          fromPhase: rollout.phase,
-          toPhase: next.phase,
-          canaryWeight: desiredWeight(next),
-          ...(detail === undefined ? {} : { detail }),
-        },
-      },
-    ],
+    type: "audit",
+    entry: {
+      at: now,
+      rolloutId: before.id,
+      actor,
+      action,
+      fromPhase: before.phase,
+      toPhase: after.phase,
+      canaryWeight: desiredWeight(after),
+      ...(detail === undefined ? {} : { detail }),
+    },
   };
 }
 
@@ -554,21 +560,7 @@ function refuse(rollout: Rollout, event: RolloutEvent, now: number, reason: stri
   return {
     rollout,
     refused: reason,
-    effects: [
-      {
-        type: "audit",
-        entry: {
-          at: now,
-          rolloutId: rollout.id,
-          actor,
-          action: `refused:${event.type}`,
-          fromPhase: rollout.phase,
-          toPhase: rollout.phase,
-          canaryWeight: desiredWeight(rollout),
-          detail: reason,
-        },
-      },
-    ],
+    effects: [auditEffect(rollout, rollout, now, actor, `refused:${event.type}`, reason)],
   };
 }
 

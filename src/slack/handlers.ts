@@ -1,3 +1,4 @@
+import { humanEvent } from "../commands/human-event.ts";
 import { authorize, groupsToResolve, Permission } from "../commands/authorize.ts";
 import type { Access, Decision } from "../commands/authorize.ts";
 import { closestMatch, parseCommand, USAGE } from "../commands/parse-command.ts";
@@ -306,7 +307,10 @@ export class SlackHandlers {
       return;
     }
     try {
-      const after = await rollouts.act(rollout.id, humanEvent(action, origin.user, reason));
+      const after = await rollouts.act(
+        rollout.id,
+        humanEvent(action, origin.user, reason, "requested in Slack"),
+      );
       await respond(actedReply(after, action));
       if (action === "rollback" && notifier) {
         const why = after.outcome?.reason ?? reason ?? "";
@@ -409,19 +413,6 @@ export function staleness(rollout: Rollout, version: number): string | undefined
     return `${rollout.id} has moved on since that message was drawn (now ${rollout.phase} at ${desiredWeight(rollout)}%); look at the updated message and try again.`;
   }
   return undefined;
-}
-
-function humanEvent(type: HumanEvent["type"], by: Actor, reason: string | undefined): HumanEvent {
-  switch (type) {
-    case "rollback":
-      return { type, by, reason: reason ?? "requested in Slack" };
-    case "pause":
-      return { type, by, ...(reason === undefined ? {} : { reason }) };
-    case "approve":
-    case "promote":
-    case "resume":
-      return { type, by };
-  }
 }
 
 function capitalize(text: string): string {
