@@ -82,7 +82,7 @@ export type BotHarness = {
 
 export async function botHarness(
   label: string,
-  options: { config?: string | null } = {},
+  options: { config?: string | null; env?: Record<string, string> } = {},
 ): Promise<BotHarness> {
   const probe = await connectRedis();
   const signingSecret = randomBytes(16).toString("hex");
@@ -115,6 +115,7 @@ export async function botHarness(
     SLACK_SIGNING_SECRET: signingSecret,
     SLACK_API_URL: slack.apiUrl,
     PORT: "0",
+    ...options.env,
   };
   const env = loadEnvConfig(processEnv);
   const bot = await startServe({
