@@ -7,6 +7,8 @@ import { createLogger } from "../../src/logger.ts";
 import type { AuditEntry, Rollout } from "../../src/rollout/types.ts";
 import { startKubeSandbox } from "../../src/sandbox/kube/server.ts";
 import type { KubeSandbox } from "../../src/sandbox/kube/server.ts";
+import { createEnvelopeClient } from "../../src/sandbox/slack/envelope-client.ts";
+import type { EnvelopeClient } from "../../src/sandbox/slack/envelope-client.ts";
 import { createSignedRequestClient } from "../../src/sandbox/slack/signed-request-client.ts";
 import type {
   SignedRequestClient,
@@ -45,18 +47,23 @@ services:
 `;
 
 /**
- * canarybot as `canarybot serve` runs it (Bolt in HTTP mode and an in-process worker), against the Slack sandbox,
- * the Kubernetes sandbox (bookinfo) and real Redis under a prefix of the test's own.
+ * canarybot as `canarybot serve` runs it (Bolt in HTTP mode, or Socket Mode with `transport: "socket"`, and an
+ * in-process worker), against the Slack sandbox, the Kubernetes sandbox (bookinfo) and real Redis under a prefix of
+ * the test's own.
  */
 export type BotHarness = {
   slack: SlackSandbox;
   kube: KubeSandbox;
   bot: ServeHandle;
+  /** HTTP mode: signed requests to `endpoint`. */
   client: SignedRequestClient;
+  /** Socket Mode: envelopes on the bot's websocket. */
+  envelopes: EnvelopeClient;
+  /** HTTP mode only ("" in Socket Mode). */
   endpoint: string;
   signingSecret: string;
   kubeconfigPath: string;
-  /** `/canary <text>` typed by `user` in `channel` (default #deploys). */
+  /** `/canary <text>` typed by `user` in `channel` (default #deploys): the HTTP status, or 200 once acked in Socket Mode. */
   command(
     user: { id: string },
     text: string,
@@ -82,7 +89,7 @@ export type BotHarness = {
 
 export async function botHarness(
   label: string,
-  options: { config?: string | null; env?: Record<string, string> } = {},
+  options: { config?: string | null; env?: Record<string, string>; transport?: "http" | "socket" } = {},
 ): Promise<BotHarness> {
   const probe = await connectRedis();
   const signingSecret = randomBytes(16).toString("hex");
@@ -104,6 +111,7 @@ export async function botHarness(
     await writeFile(configPath, options.config ?? CONFIG);
   }
   const prefix = uniqueName(label);
+  const socket = options.transport === "socket";
   const processEnv: Record<string, string> = {
     HOME: dir,
     REDIS_URL,
@@ -112,7 +120,8 @@ export async function botHarness(
     KUBECONFIG: kubeconfigPath,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
     SLACK_BOT_TOKEN: slack.botToken,
-    SLACK_SIGNING_SECRET: signingSecret,
+    // Socket Mode needs no signing secret: the app-level token opens the connection.
+    ...(socket ? { SLACK_APP_TOKEN: slack.appToken } : { SLACK_SIGNING_SECRET: signingSecret }),
     SLACK_API_URL: slack.apiUrl,
     PORT: "0",
     ...options.env,
@@ -128,8 +137,9 @@ export async function botHarness(
     stopSignal: new Promise(() => undefined),
     drainTimeoutMs: 1_000,
   });
-  const endpoint = `http://127.0.0.1:${bot.port}/slack/events`;
+  const endpoint = socket ? "" : `http://127.0.0.1:${bot.port}/slack/events`;
   const client = createSignedRequestClient({ endpoint, signingSecret, slack });
+  const envelopes = createEnvelopeClient({ slack });
 
   const message = (id: string): SlackMessage | undefined =>
     slack
@@ -142,19 +152,25 @@ export async function botHarness(
     kube,
     bot,
     client,
+    envelopes,
     endpoint,
     signingSecret,
     kubeconfigPath,
     async command(user, text, channel = DEPLOYS, sendOptions) {
+      if (socket) {
+        await envelopes.slashCommand({ text, userId: user.id, channelId: channel.id });
+        return 200;
+      }
       const sent = await client.slashCommand({ text, userId: user.id, channelId: channel.id }, sendOptions);
       return sent.status;
     },
     async click(user, target, actionId, sendOptions) {
-      const sent = await client.clickButton(
-        { channel: target.channel, messageTs: target.ts, actionId, userId: user.id },
-        sendOptions,
-      );
-      return sent.status;
+      const input = { channel: target.channel, messageTs: target.ts, actionId, userId: user.id };
+      if (socket) {
+        await envelopes.clickButton(input);
+        return 200;
+      }
+      return (await client.clickButton(input, sendOptions)).status;
     },
     message,
     waitForMessage: (id, what, check) =>

@@ -19,7 +19,7 @@ export function sandboxTlsMaterial(): TlsMaterial {
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-function generateTlsMaterial(now = new Date()): TlsMaterial {
+export function generateTlsMaterial(now = new Date()): TlsMaterial {
   // Node's native RSA key generation takes milliseconds; forge's pure-JS one takes seconds.
   const caKeys = rsaKeyPair();
   const serverKeys = rsaKeyPair();
@@ -56,15 +56,16 @@ function generateTlsMaterial(now = new Date()): TlsMaterial {
   return {
     caCertPem: forge.pki.certificateToPem(ca),
     certPem: forge.pki.certificateToPem(server),
-    keyPem: forge.pki.privateKeyToPem(serverKeys.privateKey),
+    keyPem: serverKeys.pem,
   };
 }
 
-function rsaKeyPair(): forge.pki.rsa.KeyPair {
+/** Node makes the key and its PEM (forge re-encodes integers non-minimally now and then); forge only signs. */
+function rsaKeyPair(): forge.pki.rsa.KeyPair & { pem: string } {
   const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
   const pem = privateKey.export({ type: "pkcs1", format: "pem" }).toString();
   const forgeKey = forge.pki.privateKeyFromPem(pem);
-  return { privateKey: forgeKey, publicKey: forge.pki.setRsaPublicKey(forgeKey.n, forgeKey.e) };
+  return { privateKey: forgeKey, publicKey: forge.pki.setRsaPublicKey(forgeKey.n, forgeKey.e), pem };
 }
 
 function certificate(
@@ -76,12 +77,21 @@ function certificate(
 ): forge.pki.Certificate {
   const cert = forge.pki.createCertificate();
   cert.publicKey = publicKey;
-  // A positive serial: a leading 0x00 byte keeps the DER integer from reading as negative.
-  cert.serialNumber = `00${randomBytes(16).toString("hex")}`;
+  cert.serialNumber = positiveSerial(randomBytes(16));
   cert.validity.notBefore = new Date(now.getTime() - DAY_MS);
   cert.validity.notAfter = new Date(now.getTime() + 365 * DAY_MS);
   cert.setSubject(subject);
   cert.setIssuer(issuer);
   cert.setExtensions(extensions);
   return cert;
+}
+
+/**
+ * A serial DER encodes as a positive INTEGER in its minimal form: the first byte's high bit clear (else it reads
+ * as negative) and not zero (a leading 0x00 before a byte under 0x80 is "illegal padding" to OpenSSL 3).
+ */
+export function positiveSerial(bytes: Buffer): string {
+  const serial = Buffer.from(bytes);
+  serial[0] = ((serial[0] ?? 0) & 0x7f) | 0x40;
+  return serial.toString("hex");
 }
