@@ -287,7 +287,13 @@ function onRollback(rollout: Rollout, by: Actor, reason: string, now: number): T
     return refuse(rollout, event, now, `${rollout.id} is already rolling back`);
   }
   if (rollout.phase === Phase.Preflight) {
-    return refuse(rollout, event, now, `${rollout.id} has not touched traffic yet`);
+    // Nothing was touched yet; ending it frees the target (a start that died mid-preflight leaves one behind).
+    return finish(
+      rollout,
+      now,
+      { phase: Phase.Failed, by, reason: `cancelled before any change: ${reason}` },
+      "rollback",
+    );
   }
   const result = step(
     rollout,

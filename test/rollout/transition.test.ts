@@ -583,8 +583,19 @@ describe("rollback", () => {
     },
   );
 
+  it("given a rollout stuck in preflight (its start died), when someone rolls back, then it ends failed without a route change", () => {
+    const result = transition(inPreflight(), { type: "rollback", by: OTHER, reason: "stuck" }, NOW);
+    expect(result.rollout).toMatchObject({
+      phase: Phase.Failed,
+      outcome: { by: OTHER, reason: "cancelled before any change: stuck" },
+    });
+    expect(result.effects.filter((effect) => effect.type !== "audit")).toEqual([]);
+    expect(audits(result.effects)).toMatchObject([
+      { action: "rollback", actor: OTHER, toPhase: Phase.Failed },
+    ]);
+  });
+
   it.each<{ name: string; rollout: Rollout; refused: string }>([
-    { name: "preflight", rollout: inPreflight(), refused: "reviews-1 has not touched traffic yet" },
     {
       name: "a rollback in progress",
       rollout: given({ phase: Phase.RollingBack }),
