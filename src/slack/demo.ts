@@ -123,7 +123,3 @@ export async function runSlackDemo(options: {
     await rm(dir, { recursive: true, force: true });
   }
 }
-
-if (import.meta.main) {
-  await runSlackDemo({ print: (line) => process.stdout.write(`${line}\n`) });
-}

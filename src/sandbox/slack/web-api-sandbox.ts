@@ -6,6 +6,8 @@ import { parseApiBody, readBody, stringArgument, uploadedBytes } from "./request
 import type { ApiArguments } from "./request-body.ts";
 import { postToResponseUrl } from "./response-urls.ts";
 import { DEFAULT_IDENTITY, SlackWorkspace } from "./slack-workspace.ts";
+import { createSocketModeHub } from "./socket-mode.ts";
+import type { SocketModeEndpoint } from "./socket-mode.ts";
 import type {
   EphemeralMessage,
   OpenedView,
@@ -25,6 +27,8 @@ export interface SlackSandboxOptions {
   /** 0 (the default) picks a free port. */
   port?: number;
   botToken?: string;
+  /** The app-level token (`xapp-…`, scope connections:write) that apps.connections.open takes for Socket Mode. */
+  appToken?: string;
   /** The scopes the token was granted; defaults to canarybot's BOT_SCOPES so a missing scope shows up here first. */
   scopes?: readonly string[];
   identity?: Partial<SandboxIdentity>;
@@ -74,7 +78,10 @@ export interface SlackSandbox {
   /** What WebClient takes as `slackApiUrl`: `${url}/api/`. */
   readonly apiUrl: string;
   readonly botToken: string;
+  readonly appToken: string;
   readonly identity: SandboxIdentity;
+  /** Socket Mode: the connections apps.connections.open led to, envelopes delivered on them, and their acks. */
+  readonly socketMode: SocketModeEndpoint;
 
   /** Top-level messages of a channel in posting order, as they are now (after updates), deleted ones left out. */
   messages(channel: string): readonly SlackMessage[];
@@ -116,6 +123,10 @@ type Fault =
   | ({ kind: "error"; remaining: number } & PlatformErrorFault);
 
 const DEFAULT_TOKEN = "xoxb-0000000000-0000000000000-canarybotsandbox";
+const DEFAULT_APP_TOKEN = "xapp-1-A0CANARYBOT-0000000000000-canarybotsandbox";
+
+/** apps.connections.open takes only the app-level token; every other method refuses it. */
+const APP_TOKEN_METHODS = new Set(["apps.connections.open"]);
 
 function bearerToken(request: IncomingMessage): string | undefined {
   const match = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? "");
@@ -153,12 +164,14 @@ const MISSING_CHARSET = {
 /** Starts a Slack Web API emulator that the real @slack/web-api WebClient can talk to (`slackApiUrl: sandbox.apiUrl`). */
 export async function startSlackSandbox(options: SlackSandboxOptions = {}): Promise<SlackSandbox> {
   const botToken = options.botToken ?? DEFAULT_TOKEN;
+  const appToken = options.appToken ?? DEFAULT_APP_TOKEN;
   const identity = { ...DEFAULT_IDENTITY, ...options.identity };
   const ws = new SlackWorkspace(identity, options.scopes ?? BOT_SCOPES, options.now ?? Date.now);
   options.users?.forEach((user) => ws.addUser(user));
   options.usergroups?.forEach((group) => ws.addUsergroup(group));
   options.channels?.forEach((channel) => ws.addChannel(channel));
 
+  const socketMode = createSocketModeHub({ appId: identity.appId, now: ws.now });
   const faults: Fault[] = [];
   const calls: SlackCall[] = [];
   let baseUrl = "";
@@ -206,8 +219,12 @@ export async function startSlackSandbox(options: SlackSandboxOptions = {}): Prom
     } else {
       // Slack reads a token from the body only for form-encoded requests; JSON bodies need the header.
       const token = bearerToken(request) ?? (parsed.isJson ? undefined : stringArgument(args.token));
+      const needsAppToken = APP_TOKEN_METHODS.has(method);
       if (token === undefined || token === "") result = { ok: false, error: "not_authed" };
-      else if (token !== botToken) result = { ok: false, error: "invalid_auth" };
+      else if (token !== botToken && token !== appToken) result = { ok: false, error: "invalid_auth" };
+      else if (needsAppToken !== (token === appToken))
+        result = { ok: false, error: "not_allowed_token_type" };
+      else if (needsAppToken) result = socketMode.openConnection(baseUrl);
       else result = callMethod(ws, method, args, baseUrl);
       if (parsed.missingCharset) {
         const metadata = (result.response_metadata ?? {}) as Record<string, string[]>;
@@ -289,6 +306,7 @@ export async function startSlackSandbox(options: SlackSandboxOptions = {}): Prom
       sendText(response, 500, error instanceof Error ? error.message : String(error));
     });
   });
+  socketMode.attach(server);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? 0, "127.0.0.1", () => resolve());
@@ -302,7 +320,9 @@ export async function startSlackSandbox(options: SlackSandboxOptions = {}): Prom
     url: baseUrl,
     apiUrl: `${baseUrl}/api/`,
     botToken,
+    appToken,
     identity,
+    socketMode,
     messages: (channel) => ws.messages.filter((m) => m.channel === channel && !m.deleted && topLevel(m)),
     message: (channel, ts) => ws.findMessage(channel, ts),
     replies: (channel, threadTs) =>
@@ -337,6 +357,7 @@ export async function startSlackSandbox(options: SlackSandboxOptions = {}): Prom
     },
     close: () =>
       new Promise<void>((resolve, reject) => {
+        socketMode.close();
         server.close((error) => (error === undefined ? resolve() : reject(error)));
         server.closeAllConnections();
       }),
