@@ -20,6 +20,7 @@ import type { Runtime } from "./main.ts";
 import type { HumanEvent } from "./rollout/service.ts";
 import { renderRolloutChart } from "./metrics/chart.ts";
 import { runKubeSandbox } from "./sandbox/kube/run.ts";
+import { runKubeWithMesh } from "./sandbox/run-kube-with-mesh.ts";
 import { runServe } from "./serve.ts";
 import { runSlackDemo } from "./slack/demo.ts";
 import { configPathFrom, loadConfigFile } from "./config/file.ts";
@@ -47,6 +48,18 @@ const INTERNAL_CODES: readonly string[] = [
   ErrorCode.SlackUnavailable,
   ErrorCode.Locked,
 ];
+
+type KubeSandboxFlags = {
+  port: string;
+  kubeconfigOut: string;
+  scenario: "bookinfo" | "empty";
+  mesh?: boolean;
+  meshPort?: string;
+  service?: string[];
+  rps?: string;
+  subset?: string[];
+  header?: string[];
+};
 
 type Global = { kubeconfig?: string; context?: string; config?: string };
 type ActOptions = { as?: string; reason?: string };
@@ -278,20 +291,39 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     });
   sandbox
     .command("kube")
-    .description("run the Kubernetes API emulator")
+    .description("run the Kubernetes API emulator (and, with --mesh, the traffic simulator beside it)")
     .option("--port <port>", "port (0 picks a free one)", "0")
     .requiredOption("--kubeconfig-out <file>", "where to write a kubeconfig for it")
     .addOption(
       new Option("--scenario <name>", "seeded objects").choices(["bookinfo", "empty"]).default("bookinfo"),
     )
-    .action(async (options: { port: string; kubeconfigOut: string; scenario: "bookinfo" | "empty" }) => {
-      await runKubeSandbox({
+    .option("--mesh", "also run the traffic simulator on the sandbox's VirtualServices")
+    .option("--mesh-port <port>", "port of the simulator's /metrics and /control (default 15090)")
+    .option("--service <name...>", "with --mesh: services to send traffic to", ["reviews"])
+    .option("--rps <n>", "with --mesh: requests per second per service")
+    .option("--subset <spec...>", "with --mesh: subset behaviour, e.g. v2:errorRate=0.05,p50=20,p99=900")
+    .option("--header <spec...>", "with --mesh: header-carrying traffic, e.g. qa=canary-test:5%")
+    .action(async (options: KubeSandboxFlags) => {
+      const kube = {
         port: Number(options.port),
         kubeconfigOut: options.kubeconfigOut,
         scenario: options.scenario,
         print: io.stdout,
         stopSignal: io.stopSignal(),
-      });
+      };
+      if (!options.mesh) {
+        await runKubeSandbox(kube);
+        return;
+      }
+      const { service, rps, subset, header, meshPort } = options;
+      const mesh: MeshSandboxFlags = {
+        ...(service ? { service } : {}),
+        ...(rps ? { rps } : {}),
+        ...(subset ? { subset } : {}),
+        ...(header ? { header } : {}),
+        ...(meshPort ? { port: meshPort } : {}),
+      };
+      await runKubeWithMesh({ ...kube, mesh, env: io.env });
     });
 
   sandbox

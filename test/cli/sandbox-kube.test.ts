@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
 import { afterEach, describe, expect, it } from "vitest";
+import { waitFor } from "../support/engine.ts";
 
 const BIN = resolve(import.meta.dirname, "../../bin/canarybot.js");
 
@@ -50,6 +51,63 @@ describe("canarybot sandbox kube", () => {
       name: "reviews",
     })) as { spec: { http: { route: { destination: { subset: string } }[] }[] } };
     expect(reviews.spec.http[0]?.route[0]?.destination.subset).toBe("v1");
+
+    const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)));
+    child.kill("SIGINT");
+    expect(await exited).toBe(0);
+  });
+
+  it("--mesh runs the traffic simulator beside it, its metrics following the sandbox's VirtualService", async () => {
+    dir = await mkdtemp(join(tmpdir(), "canarybot-sandbox-cli-"));
+    const kubeconfigPath = join(dir, "kubeconfig");
+    const child = spawn(
+      process.execPath,
+      [
+        BIN,
+        "sandbox",
+        "kube",
+        "--port",
+        "0",
+        "--kubeconfig-out",
+        kubeconfigPath,
+        "--mesh",
+        "--mesh-port",
+        "0",
+        "--rps",
+        "100",
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let output = "";
+    const meshUrl = await new Promise<string>((ready, fail) => {
+      const timer = setTimeout(() => fail(new Error(`no mesh URL printed within 15 s:\n${output}`)), 15_000);
+      child.stdout.on("data", (chunk: Buffer) => {
+        output += chunk.toString();
+        const found = /mesh sandbox: (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1];
+        if (found) {
+          clearTimeout(timer);
+          ready(found);
+        }
+      });
+      child.once("exit", (code) => fail(new Error(`exited with ${String(code)}:\n${output}`)));
+    });
+    expect(output).toMatch(/kube sandbox listening on https:\/\/127\.0\.0\.1:\d+/);
+
+    const series = (text: string, version: string): boolean =>
+      text
+        .split("\n")
+        .some(
+          (line) =>
+            line.startsWith("istio_requests_total{") &&
+            line.includes('destination_service_name="reviews"') &&
+            line.includes(`destination_version="${version}"`),
+        );
+    const metrics = await waitFor("reviews v1 requests in the mesh metrics", async () => {
+      const text = await (await fetch(`${meshUrl}/metrics`)).text();
+      return series(text, "v1") ? text : undefined;
+    });
+    // bookinfo's reviews route sends everything to v1.
+    expect(series(metrics, "v2")).toBe(false);
 
     const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)));
     child.kill("SIGINT");
