@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -10,7 +11,10 @@ const BIN = resolve(import.meta.dirname, "../../bin/canarybot.js");
 
 describe("canarybot sandbox kube", () => {
   let dir = "";
+  const children: ChildProcess[] = [];
   afterEach(async () => {
+    // A failed test must not leave its sandbox running.
+    for (const child of children.splice(0)) if (child.exitCode === null) child.kill("SIGKILL");
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -24,6 +28,7 @@ describe("canarybot sandbox kube", () => {
         stdio: ["ignore", "pipe", "pipe"],
       },
     );
+    children.push(child);
     let output = "";
     const url = await new Promise<string>((ready, fail) => {
       const timer = setTimeout(() => fail(new Error(`no URL printed within 15 s:\n${output}`)), 15_000);
@@ -78,6 +83,7 @@ describe("canarybot sandbox kube", () => {
       ],
       { stdio: ["ignore", "pipe", "pipe"] },
     );
+    children.push(child);
     let output = "";
     const meshUrl = await new Promise<string>((ready, fail) => {
       const timer = setTimeout(() => fail(new Error(`no mesh URL printed within 15 s:\n${output}`)), 15_000);
