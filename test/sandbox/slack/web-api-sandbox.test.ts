@@ -1,5 +1,5 @@
 import type { WebClient } from "@slack/web-api";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, onTestFinished } from "vitest";
 import { startSlackSandbox } from "../../../src/sandbox/slack/web-api-sandbox.ts";
 import type { SlackSandbox, SlackSandboxOptions } from "../../../src/sandbox/slack/web-api-sandbox.ts";
 import { sandboxClient } from "./support.ts";
@@ -171,6 +171,10 @@ describe("Slack Web API sandbox with the real WebClient", () => {
   });
 
   it("describes users with their time zone and channels with the bot's membership", async () => {
+    // The bot itself calls neither method (its token lacks these scopes); the emulator serves them for tools.
+    const wide = await startSlackSandbox({ ...seed, scopes: ["users:read", "channels:read", "groups:read"] });
+    const client = webClient(wide.botToken, wide);
+    onTestFinished(() => wide.close());
     const { user } = await client.users.info({ user: ALICE.id });
     expect(user).toMatchObject({
       id: ALICE.id,
