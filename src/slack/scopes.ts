@@ -11,11 +11,6 @@
  * user-token scope: canarybot never reads messages. Nor users:read / channels:read: the bot mentions people by id
  * and learns that it is missing from a channel from chat.postMessage's own `not_in_channel`.
  */
-export const BOT_SCOPES = [
-  "commands",
-  "chat:write",
-  "files:write",
-  "usergroups:read",
-] as const;
+export const BOT_SCOPES = ["commands", "chat:write", "files:write", "usergroups:read"] as const;
 
 export type BotScope = (typeof BOT_SCOPES)[number];
