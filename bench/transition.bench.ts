@@ -7,6 +7,7 @@
 // against a floor of structuredClone() of the same rollout per event, in alternating rounds; median of the rounds.
 import { performance } from "node:perf_hooks";
 import { isTerminal } from "../src/rollout/plan.ts";
+import { newRollout } from "../src/rollout/new-rollout.ts";
 import { transition } from "../src/rollout/transition.ts";
 import { CheckStatus, Phase } from "../src/rollout/types.ts";
 import type {
@@ -130,11 +131,10 @@ function verdict(weight: number, now: number): Verdict {
   };
 }
 
-function newRollout(index: number, now: number): Rollout {
+function simulatedRollout(index: number, now: number): Rollout {
   const service = pick(["reviews", "ratings", "details", "productpage", "checkout", "cart"]);
-  return {
+  return newRollout({
     id: `${service}-${index}`,
-    version: 0,
     target: {
       namespace: "shop",
       service,
@@ -144,20 +144,10 @@ function newRollout(index: number, now: number): Rollout {
       canarySubset: "v2",
     },
     plan: pick(PLANS),
-    phase: Phase.Preflight,
-    stepIndex: -1,
-    appliedWeight: 0,
-    headerRouteActive: false,
-    failedChecks: 0,
-    inconclusiveStreak: 0,
-    approvals: [],
-    startedBy: "U0STARTER",
-    createdAt: now,
-    updatedAt: now,
-    tick: 0,
+    by: "U0STARTER",
+    now,
     report: { channel: "C0RELEASES", ts: "1767268800.000100" },
-    snapshots: [],
-  };
+  });
 }
 
 type Case = { rollout: Rollout; event: RolloutEvent; now: number };
@@ -165,7 +155,7 @@ type Case = { rollout: Rollout; event: RolloutEvent; now: number };
 /** One rollout's life, as the service would feed it to the core. */
 function simulate(index: number, corpus: Case[]): void {
   let now = Date.UTC(2026, 0, 1, 9, 0, 0) + index * 7_000;
-  let rollout = newRollout(index, now);
+  let rollout = simulatedRollout(index, now);
   const baseline = {
     name: "primary",
     route: [{ destination: { host: rollout.target.host, subset: "v1" }, weight: 100 }],

@@ -10,6 +10,7 @@ import type {
   TickScheduler,
   TrafficRouter,
 } from "./ports.ts";
+import { newRollout } from "./new-rollout.ts";
 import { targetKey } from "./target.ts";
 import { transition } from "./transition.ts";
 import { NotificationKind, Phase } from "./types.ts";
@@ -67,25 +68,14 @@ export class RolloutService {
     const { store, router, clock } = this.#deps;
     const target = await this.#resolve(request.target);
     const now = clock.now();
-    const rollout: Rollout = {
+    const rollout = newRollout({
       id: await store.nextId(target.service),
-      version: 0,
       target,
       plan: request.plan,
-      phase: Phase.Preflight,
-      stepIndex: -1,
-      appliedWeight: 0,
-      headerRouteActive: false,
-      failedChecks: 0,
-      inconclusiveStreak: 0,
-      approvals: [],
-      startedBy: request.by,
-      createdAt: now,
-      updatedAt: now,
-      tick: 0,
-      snapshots: [],
+      by: request.by,
+      now,
       ...(request.report ? { report: request.report } : {}),
-    };
+    });
     await store.create(rollout);
     await store.appendAudit({
       at: now,

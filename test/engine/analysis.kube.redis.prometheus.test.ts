@@ -10,7 +10,7 @@ import type { MeshSandbox } from "../../src/sandbox/mesh/mesh-sandbox.ts";
 import { engineHarness, waitFor } from "../support/engine.ts";
 import type { EngineHarness } from "../support/engine.ts";
 import { meshService } from "../support/mesh-services.ts";
-import { startPrometheus } from "../support/prometheus.ts";
+import { startPrometheus, waitForIstioRates } from "../support/prometheus.ts";
 import type { TestPrometheus } from "../support/prometheus.ts";
 import { recordWeights } from "../support/route-weights.ts";
 
@@ -46,17 +46,7 @@ describe("rollouts judged by a real Prometheus", () => {
       scrapeIntervalSeconds: 1,
     });
     // Prometheus takes a few seconds to scrape for the first time; judge nothing before it has rates.
-    await waitFor(
-      "rates of istio_requests_total in Prometheus",
-      async () => {
-        const query = encodeURIComponent("sum(rate(istio_requests_total[4s]))");
-        const answer = (await (await fetch(`${prometheus.url}/api/v1/query?query=${query}`)).json()) as {
-          data?: { result?: unknown[] };
-        };
-        return (answer.data?.result?.length ?? 0) > 0 ? true : undefined;
-      },
-      30_000,
-    );
+    await waitForIstioRates(prometheus);
     h.env.PROMETHEUS_URL = prometheus.url;
     h.env.PROMETHEUS_SCRAPE_INTERVAL_SECONDS = "1";
     await h.worker();

@@ -4,7 +4,7 @@ import { loadImage } from "@napi-rs/canvas";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startMeshSandbox } from "../../src/sandbox/mesh/mesh-sandbox.ts";
 import type { MeshSandbox } from "../../src/sandbox/mesh/mesh-sandbox.ts";
-import { startPrometheus } from "../support/prometheus.ts";
+import { startPrometheus, waitForIstioRates } from "../support/prometheus.ts";
 import type { TestPrometheus } from "../support/prometheus.ts";
 import { ALICE, DEPLOYS, ONCALL, botHarness, waitFor } from "./bot-harness.ts";
 import type { BotHarness } from "./bot-harness.ts";
@@ -49,17 +49,8 @@ describe("snapshots and alerts in the channel, judged by a real Prometheus", () 
         "reviews/v2": { errorRate: 0.05 },
       },
     });
-    await waitFor(
-      "Prometheus to have rates of the mesh's requests",
-      async () => {
-        const query = encodeURIComponent("sum(rate(istio_requests_total[4s]))");
-        const answer = (await (await fetch(`${prometheus.url}/api/v1/query?query=${query}`)).json()) as {
-          data?: { result?: unknown[] };
-        };
-        return (answer.data?.result?.length ?? 0) > 0 ? true : undefined;
-      },
-      30_000,
-    );
+    // Prometheus takes a few seconds to scrape for the first time; judge nothing before it has rates.
+    await waitForIstioRates(prometheus);
   }, 90_000);
   afterAll(async () => {
     await mesh?.close();

@@ -155,3 +155,18 @@ export async function startPrometheus(options: PrometheusOptions = {}): Promise<
   };
   return { url, stop, kill, start, restart };
 }
+
+/** Wait until Prometheus has scraped often enough to answer rates of Istio's request counter. */
+export async function waitForIstioRates(prometheus: TestPrometheus, timeoutMs = 30_000): Promise<void> {
+  const query = encodeURIComponent("sum(rate(istio_requests_total[4s]))");
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const answer = (await (await fetch(`${prometheus.url}/api/v1/query?query=${query}`)).json()) as {
+      data?: { result?: unknown[] };
+    };
+    if ((answer.data?.result?.length ?? 0) > 0) return;
+    if (Date.now() > deadline)
+      throw new Error(`Prometheus had no rates of istio_requests_total within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
