@@ -122,7 +122,6 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
         services: serviceDirectory(config),
         defaults: startDefaults(env),
         dedupe: new RedisDeduper(redis, `${env.CANARYBOT_PREFIX}:`),
-        ...(notifier ? { notifier } : {}),
         logger: logger.child({ component: "slack" }),
       });
       ({ port } = await slack.start());

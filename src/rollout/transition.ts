@@ -310,13 +310,12 @@ function onRollback(rollout: Rollout, by: Actor, reason: string, now: number): T
     reason,
   );
   result.effects.push({ type: "restore-route" });
-  if (by === SYSTEM_ACTOR) {
-    result.effects.push({
-      type: "notify",
-      kind: NotificationKind.Alert,
-      text: `${rollout.id} is rolling back automatically: ${reason}`,
-    });
-  }
+  // Everyone who must know hears of a rollback, whoever started it (Slack, the CLI, or canarybot itself).
+  const text =
+    by === SYSTEM_ACTOR
+      ? `${rollout.id} is rolling back automatically: ${reason}`
+      : `${rollout.id} is rolling back, requested by ${by}: ${reason}`;
+  result.effects.push({ type: "notify", kind: NotificationKind.Alert, text });
   return withTick(result, now, RESTORE_RETRY_MS);
 }
 

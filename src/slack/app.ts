@@ -7,7 +7,7 @@ import type { WebClientOptions } from "@slack/web-api";
 import type { StartDefaults } from "../commands/start-request.ts";
 import type { ServiceDirectory } from "../config/services.ts";
 import { CanaryError, ErrorCode } from "../errors.ts";
-import type { Logger, Notifier, RolloutStore } from "../rollout/ports.ts";
+import type { Logger, RolloutStore } from "../rollout/ports.ts";
 import type { RolloutService } from "../rollout/service.ts";
 import { slackLogger } from "./bolt-logger.ts";
 import type { Deduper } from "./dedupe.ts";
@@ -32,8 +32,6 @@ export type SlackAppOptions = {
   services: ServiceDirectory;
   defaults: StartDefaults;
   dedupe: Deduper;
-  /** Announces rollbacks started from Slack (the core alerts only on automatic ones). */
-  notifier?: Pick<Notifier, "alert">;
   logger: Logger;
   now?: () => number;
   /** Extra Web API client options (the API URL comes from `SLACK_API_URL`). */
@@ -131,7 +129,6 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
       ...(options.usergroupTtlMs === undefined ? {} : { ttlMs: options.usergroupTtlMs }),
     }),
     dedupe: options.dedupe,
-    ...(options.notifier ? { notifier: options.notifier } : {}),
     logger,
     now: options.now ?? Date.now,
     workspaceUrl: workspace,

@@ -9,7 +9,7 @@ import { startDefaultsFor, startOptionsFor } from "../config/services.ts";
 import type { ServiceDirectory } from "../config/services.ts";
 import { ErrorCode, isCanaryError } from "../errors.ts";
 import { desiredWeight, isTerminal } from "../rollout/plan.ts";
-import type { Logger, Notifier, RolloutStore } from "../rollout/ports.ts";
+import type { Logger, RolloutStore } from "../rollout/ports.ts";
 import type { HumanEvent, RolloutService } from "../rollout/service.ts";
 import { Phase } from "../rollout/types.ts";
 import type { Actor, Rollout } from "../rollout/types.ts";
@@ -43,8 +43,6 @@ export type HandlerDeps = {
   defaults: StartDefaults;
   usergroups: Pick<UsergroupResolver, "members">;
   dedupe: Deduper;
-  /** Announces a rollback started from Slack at the top of the channel. */
-  notifier?: Pick<Notifier, "alert">;
   logger: Logger;
   now: () => number;
   /** `https://acme.slack.com/` for links to rollout messages. */
@@ -291,7 +289,7 @@ export class SlackHandlers {
     respond: Respond,
     version?: number,
   ): Promise<void> {
-    const { rollouts, dedupe, notifier } = this.#deps;
+    const { rollouts, dedupe } = this.#deps;
     const decision = await this.#decide(action, origin, rollout.target.service, rollout);
     if (!decision.ok) {
       await this.#refused(origin.user, action, rollout, decision.reason);
@@ -312,10 +310,6 @@ export class SlackHandlers {
         humanEvent(action, origin.user, reason, "requested in Slack"),
       );
       await respond(actedReply(after, action));
-      if (action === "rollback" && notifier) {
-        const why = after.outcome?.reason ?? reason ?? "";
-        await notifier.alert(after, `${after.id} is rolling back, requested by ${origin.user}: ${why}`);
-      }
     } catch (error) {
       if (claim) await dedupe.release(claim).catch(() => undefined);
       // The service audits its own refusals (two-person rule, wrong phase, finished).

@@ -558,6 +558,11 @@ describe("rollback", () => {
           canaryWeight: 0,
         }),
         { type: "restore-route" },
+        {
+          type: "notify",
+          kind: "alert",
+          text: `reviews-1 is rolling back, requested by ${OTHER}: errors up`,
+        },
         { type: "schedule-tick", tick: rollout.tick + 1, delayMs: RESTORE_RETRY_MS },
       ]);
 
