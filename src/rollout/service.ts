@@ -181,10 +181,6 @@ export class RolloutService {
     });
   }
 
-  async get(rolloutId: string): Promise<Rollout> {
-    return this.#load(rolloutId);
-  }
-
   async #withLock<T>(rolloutId: string, fn: (session: Session) => Promise<T>): Promise<T> {
     const session: Session = { notifications: [], changed: false };
     try {
