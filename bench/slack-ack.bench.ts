@@ -17,8 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
-import { App, HTTPReceiver, LogLevel } from "@slack/bolt";
-import type { Logger as BoltLogger } from "@slack/bolt";
+import { App, HTTPReceiver } from "@slack/bolt";
 import { loadEnvConfig } from "../src/config/env.ts";
 import { createLogger } from "../src/logger.ts";
 import { EVENTS_PATH } from "../src/slack/app.ts";
@@ -29,7 +28,9 @@ import type { InteractionSent, SignedRequestClient } from "../src/sandbox/slack/
 import { startSlackSandbox } from "../src/sandbox/slack/web-api-sandbox.ts";
 import type { SlackSandbox } from "../src/sandbox/slack/web-api-sandbox.ts";
 import { startServe } from "../src/serve.ts";
+import { reviewsTarget } from "../test/k8s/istio-fixtures.ts";
 import { REDIS_URL, connectRedis, deleteKeysWithPrefix, uniqueName } from "../test/support/redis.ts";
+import { quietLogger } from "../test/sandbox/slack/support.ts";
 
 const requests = Number(process.argv[2] ?? 300);
 const WARMUP = 20;
@@ -39,16 +40,6 @@ const STARTER = "U0ALICE";
 const CLICKER = "U0BOB";
 /** After canarybot's reply or message update arrived, let its handler finish before the next (floor) request. */
 const SETTLE_MS = 5;
-
-const quietBolt: BoltLogger = {
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: () => undefined,
-  setLevel: () => undefined,
-  getLevel: () => LogLevel.ERROR,
-  setName: () => undefined,
-};
 
 /** Poll (without busy-waiting) until `check` holds; throws after `timeoutMs`. */
 async function until(what: string, check: () => boolean, timeoutMs = 5_000): Promise<void> {
@@ -135,9 +126,9 @@ async function main(): Promise<void> {
       signingSecret: SIGNING_SECRET,
       endpoints: EVENTS_PATH,
       processBeforeResponse: false,
-      logger: quietBolt,
+      logger: quietLogger,
     }),
-    logger: quietBolt,
+    logger: quietLogger,
     clientOptions: { slackApiUrl: slack.apiUrl },
   });
   floorApp.command(/.*/, async ({ ack }) => {
@@ -159,14 +150,7 @@ async function main(): Promise<void> {
 
   try {
     const rollout = await serve.runtime.service.start({
-      target: {
-        namespace: "default",
-        service: "reviews",
-        virtualService: "reviews",
-        host: "reviews",
-        stableSubset: "v1",
-        canarySubset: "v2",
-      },
+      target: reviewsTarget(),
       plan: { steps: [10, 50, 100], intervalMs: 3_600_000, approvalGates: [], twoPersonRule: true },
       by: STARTER,
       report: { channel: CHANNEL },

@@ -8,10 +8,10 @@
 import { performance } from "node:perf_hooks";
 import { isTerminal } from "../src/rollout/plan.ts";
 import { newRollout } from "../src/rollout/new-rollout.ts";
+import { makeAnalysisPolicy } from "../test/support/rollouts.ts";
 import { transition } from "../src/rollout/transition.ts";
 import { CheckStatus, Phase } from "../src/rollout/types.ts";
 import type {
-  AnalysisPolicy,
   CheckResult,
   Plan,
   Rollout,
@@ -39,17 +39,7 @@ const random = seeded(12);
 const chance = (p: number): boolean => random() < p;
 const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
 
-const POLICY: AnalysisPolicy = {
-  minSuccessRate: 0.99,
-  maxP99Ms: 500,
-  maxErrorRateIncrease: 0.01,
-  maxP99Ratio: 1.25,
-  minRequests: 50,
-  failureLimit: 2,
-  criticalSuccessRate: 0.9,
-  inconclusiveLimit: 3,
-  customChecks: [],
-};
+const POLICY = makeAnalysisPolicy();
 
 const PLANS: Plan[] = [
   {

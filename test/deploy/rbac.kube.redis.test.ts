@@ -50,8 +50,7 @@ describe("deploy/kubernetes/rbac.yaml", () => {
 
   it("allows every request a rollout makes, from preflight to rollback, and no write beyond patching VirtualServices", async () => {
     await h.worker();
-    const started = await h.cli(
-      "start",
+    const id = await h.start(
       "reviews",
       "--canary",
       "v2",
@@ -64,8 +63,6 @@ describe("deploy/kubernetes/rbac.yaml", () => {
       "--as",
       "alice",
     );
-    expect(started.code).toBe(0);
-    const id = /^(\S+) started/.exec(started.stdout)?.[1] ?? "";
     expect((await h.cli("approve", id, "--as", "bob")).code).toBe(0);
     expect((await h.cli("rollback", id, "--as", "bob")).code).toBe(0);
     await waitFor("rolled back", async () =>

@@ -57,25 +57,9 @@ describe("rollouts judged by a real Prometheus", () => {
     await h?.cleanup();
   });
 
-  const start = async (service: string, ...extra: string[]): Promise<string> => {
-    const started = await h.cli(
-      "start",
-      service,
-      "--canary",
-      "v2",
-      "--steps",
-      "20,50,100",
-      "--interval",
-      "2s",
-      "--as",
-      "alice",
-      ...extra,
-    );
-    expect(started.stderr).toBe("");
-    const id = /^(\S+) started/.exec(started.stdout)?.[1];
-    if (!id) throw new Error(`no id in ${started.stdout}`);
-    return id;
-  };
+  const start = (service: string, ...extra: string[]): Promise<string> =>
+    h.start(service, "--canary", "v2", "--steps", "20,50,100", "--interval", "2s", "--as", "alice", ...extra);
+
   const rollout = async (id: string): Promise<Rollout> => {
     const found = await h.runtime().store.get(id);
     if (!found) throw new Error(`${id} is gone`);

@@ -19,14 +19,7 @@ describe("rollout engine", () => {
     await h.cleanup();
   });
 
-  const startRollout = async (...args: string[]): Promise<string> => {
-    const started = await h.cli("start", ...args);
-    expect(started.stderr).toBe("");
-    expect(started.code).toBe(0);
-    const id = /^(\S+) started/.exec(started.stdout)?.[1];
-    if (!id) throw new Error(`no rollout id in ${started.stdout}`);
-    return id;
-  };
+  const startRollout = (...args: string[]): Promise<string> => h.start(...args);
   const status = async (id: string): Promise<RolloutStatusJson> => {
     const shown = await h.cli("status", id, "--json");
     expect(shown.code).toBe(0);

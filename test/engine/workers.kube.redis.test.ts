@@ -20,24 +20,9 @@ describe("workers as separate processes on one Redis", () => {
     await h.cleanup();
   });
 
-  const start = async (service: string, steps: number[], interval: string): Promise<string> => {
-    const started = await h.cli(
-      "start",
-      service,
-      "--canary",
-      "v2",
-      "--steps",
-      steps.join(","),
-      "--interval",
-      interval,
-      "--as",
-      "alice",
-    );
-    expect(started.stderr).toBe("");
-    const id = /^(\S+) started/.exec(started.stdout)?.[1];
-    if (!id) throw new Error(`no id in ${started.stdout}`);
-    return id;
-  };
+  const start = (service: string, steps: number[], interval: string): Promise<string> =>
+    h.start(service, "--canary", "v2", "--steps", steps.join(","), "--interval", interval, "--as", "alice");
+
   const phaseOf = async (id: string): Promise<string> =>
     (JSON.parse((await h.cli("status", id, "--json")).stdout) as RolloutStatusJson).phase;
 

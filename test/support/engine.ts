@@ -33,6 +33,8 @@ export type EngineHarness = {
   env: Record<string, string>;
   kubeconfigPath: string;
   cli(...args: string[]): Promise<CliResult>;
+  /** `canarybot start …` that must succeed quietly; returns the new rollout's id. */
+  start(...args: string[]): Promise<string>;
   /** A worker in this process, closed by cleanup. */
   worker(): Promise<void>;
   /** A `canarybot worker` child process, killed by cleanup if still running. */
@@ -75,20 +77,32 @@ export async function engineHarness(
     return opened;
   };
 
+  const cli = async (...args: string[]): Promise<CliResult> => {
+    let stdout = "";
+    let stderr = "";
+    const code = await runCli(args, {
+      stdout: (text) => (stdout += text),
+      stderr: (text) => (stderr += text),
+      env,
+      stopSignal: () => new Promise(() => undefined),
+    });
+    return { code, stdout, stderr };
+  };
+
   return {
     kube,
     env,
     kubeconfigPath,
-    async cli(...args) {
-      let stdout = "";
-      let stderr = "";
-      const code = await runCli(args, {
-        stdout: (text) => (stdout += text),
-        stderr: (text) => (stderr += text),
-        env,
-        stopSignal: () => new Promise(() => undefined),
-      });
-      return { code, stdout, stderr };
+    cli,
+    async start(...args) {
+      const started = await cli("start", ...args);
+      const id = /^(\S+) started/.exec(started.stdout)?.[1];
+      if (started.code !== 0 || started.stderr !== "" || !id) {
+        throw new Error(
+          `canarybot start ${args.join(" ")} exited ${started.code}: ${started.stderr}${started.stdout}`,
+        );
+      }
+      return id;
     },
     async worker() {
       const opened = runtime();
