@@ -94,13 +94,26 @@ export function isGateOpen(rollout: Pick<Rollout, "plan" | "stepIndex" | "approv
   return !rollout.approvals.some((approval) => approval.stepIndex === rollout.stepIndex);
 }
 
-/** "25% · step 3/5" */
-export function describeProgress(rollout: Pick<Rollout, "phase" | "stepIndex" | "plan">): string {
+/**
+ * What a screen shows as the weight: what the route was last confirmed to carry, and, while a write is still
+ * pending, where it is going (`20% → 0%`). Never the desired weight alone: that can be a promise the route has not
+ * kept yet.
+ */
+export function describeWeight(
+  rollout: Pick<Rollout, "phase" | "stepIndex" | "plan" | "appliedWeight">,
+): string {
+  const target = desiredWeight(rollout);
+  return rollout.appliedWeight === target ? `${target}%` : `${rollout.appliedWeight}% → ${target}%`;
+}
+
+/** "25% · step 3/5", "20% → 0% · back from step 2/5" */
+export function describeProgress(
+  rollout: Pick<Rollout, "phase" | "stepIndex" | "plan" | "appliedWeight">,
+): string {
   const total = rollout.plan.steps.length;
   const stepText = `step ${Math.max(rollout.stepIndex + 1, 0)}/${total}`;
-  if (rollout.phase === Phase.RollingBack || rollout.phase === Phase.RolledBack)
-    return `0% · back from ${stepText}`;
-  return `${desiredWeight(rollout)}% · ${stepText}`;
+  const back = rollout.phase === Phase.RollingBack || rollout.phase === Phase.RolledBack;
+  return `${describeWeight(rollout)} · ${back ? "back from " : ""}${stepText}`;
 }
 
 function formatMs(ms: number): string {

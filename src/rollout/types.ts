@@ -170,6 +170,11 @@ export type Rollout = {
   /** Inconclusive ticks in a row. */
   inconclusiveStreak: number;
   approvals: Approval[];
+  /**
+   * Set while a rollback's restore keeps failing: how often it was tried, since when, and the last error (already
+   * redacted). People are alerted once when it starts failing, not on every retry.
+   */
+  restoreFailure?: { attempts: number; since: number; lastError: string };
   /** Why the rollout is paused, shown to people. */
   reason?: string;
   /** What paused it: resume after a drift takes the route back from whoever edited it. */

@@ -184,14 +184,19 @@ describe("wantsHeaderRoute", () => {
 describe("describeProgress", () => {
   const plan = { steps: [10, 50, 100] };
   it.each([
-    { phase: Phase.HeaderStage, stepIndex: -1, text: "0% · step 0/3" },
-    { phase: Phase.Progressing, stepIndex: 0, text: "10% · step 1/3" },
-    { phase: Phase.Paused, stepIndex: 1, text: "50% · step 2/3" },
-    { phase: Phase.Promoted, stepIndex: 2, text: "100% · step 3/3" },
-    { phase: Phase.RollingBack, stepIndex: 1, text: "0% · back from step 2/3" },
-  ])("reads $text while $phase at step index $stepIndex", ({ phase, stepIndex, text }) => {
-    expect(describeProgress(makeRollout({ plan, phase, stepIndex }))).toBe(text);
-  });
+    { phase: Phase.HeaderStage, stepIndex: -1, applied: 0, text: "0% · step 0/3" },
+    { phase: Phase.Progressing, stepIndex: 0, applied: 10, text: "10% · step 1/3" },
+    { phase: Phase.Progressing, stepIndex: 1, applied: 10, text: "10% → 50% · step 2/3" },
+    { phase: Phase.Paused, stepIndex: 1, applied: 50, text: "50% · step 2/3" },
+    { phase: Phase.Promoted, stepIndex: 2, applied: 100, text: "100% · step 3/3" },
+    { phase: Phase.RollingBack, stepIndex: 1, applied: 50, text: "50% → 0% · back from step 2/3" },
+    { phase: Phase.RolledBack, stepIndex: 1, applied: 0, text: "0% · back from step 2/3" },
+  ])(
+    "reads $text while $phase at step index $stepIndex with $applied% on the route",
+    ({ phase, stepIndex, applied, text }) => {
+      expect(describeProgress(makeRollout({ plan, phase, stepIndex, appliedWeight: applied }))).toBe(text);
+    },
+  );
 });
 
 describe("phase classes", () => {
