@@ -9,6 +9,8 @@ export const ErrorCode = {
   AlreadyActive: "already_active",
   StaleVersion: "stale_version",
   Locked: "locked",
+  /** The rollout belongs to another cluster than the one this process is configured for. */
+  WrongCluster: "wrong_cluster",
   KubernetesUnavailable: "kubernetes_unavailable",
   MetricsUnavailable: "metrics_unavailable",
   MetricsQueryInvalid: "metrics_query_invalid",

@@ -2,10 +2,11 @@ import { readFileSync } from "node:fs";
 import { Redis } from "ioredis";
 import type { EnvConfig } from "./config/env.ts";
 import { BullMqTickScheduler } from "./jobs/tick-queue.ts";
+import { startTickSweeper } from "./jobs/tick-sweeper.ts";
 import { createTickWorker } from "./jobs/tick-worker.ts";
 import type { TickWorker } from "./jobs/tick-worker.ts";
 import { IstioVirtualServiceRouter } from "./k8s/istio-virtual-service-router.ts";
-import { loadKubeConfig } from "./k8s/kubeconfig.ts";
+import { loadKubeConfig, withContext } from "./k8s/kubeconfig.ts";
 import { LogNotifier } from "./notify/log-notifier.ts";
 import { BUILTIN_DEFAULTS } from "./commands/start-request.ts";
 import type { StartDefaults } from "./commands/start-request.ts";
@@ -16,6 +17,9 @@ import type { PrometheusAuth } from "./metrics/prometheus-client.ts";
 import { PrometheusMetricsProvider } from "./metrics/prometheus-metrics-provider.ts";
 import type { Analyzer, Logger, Notifier, RolloutStore } from "./rollout/ports.ts";
 import { RolloutService } from "./rollout/service.ts";
+import type { ServiceDeps } from "./rollout/service.ts";
+import type { ClusterRef } from "./rollout/types.ts";
+import { claimPeriod } from "./store/redis-claim.ts";
 import { RedisRolloutLock } from "./store/redis-lock.ts";
 import { RedisRolloutStore } from "./store/redis-rollout-store.ts";
 
@@ -27,11 +31,21 @@ export type RuntimeOptions = {
   kubeconfigPath?: string;
   context?: string;
   notifier?: Notifier;
+  /**
+   * Wraps the rollout service's ports before the service is built: instrumentation, and the fault injection of the
+   * crash tests, go around the real adapters without the service knowing.
+   */
+  decorate?: (deps: ServiceDeps) => ServiceDeps;
 };
 
 export type Runtime = {
   service: RolloutService;
   store: RolloutStore;
+  /** The cluster of this runtime's current context: where rollouts that name no context run. */
+  cluster: ClusterRef;
+  scheduler: BullMqTickScheduler;
+  /** Whether this process takes a periodic job (`name`) for this period; one process of many does. */
+  claimPeriod(name: string, ttlMs: number): Promise<boolean>;
   close(): Promise<void>;
 };
 
@@ -45,19 +59,29 @@ export function openRuntime(options: RuntimeOptions): Runtime {
     prefix,
     onLockLost: (rolloutId) => logger.warn({ rollout: rolloutId }, "rollout lock lapsed while held"),
   });
-  const scheduler = new BullMqTickScheduler({
-    connection: env.REDIS_URL,
-    prefix: env.CANARYBOT_PREFIX,
-    onError: (error) => logger.warn({ err: error.message }, "tick queue connection error"),
-  });
   const { kubeConfig } = loadKubeConfig({
     env: options.processEnv,
     ...(options.kubeconfigPath ? { kubeconfigPath: options.kubeconfigPath } : {}),
     ...(options.context ? { context: options.context } : {}),
   });
+  const clusterOf = (target: { context?: string }): ClusterRef | undefined => {
+    try {
+      const config = target.context === undefined ? kubeConfig : withContext(kubeConfig, target.context);
+      const server = config.getCurrentCluster()?.server;
+      return server === undefined ? undefined : { server, context: config.getCurrentContext() };
+    } catch {
+      return undefined; // a context this kubeconfig does not have: not a cluster this process reaches
+    }
+  };
+  const cluster = clusterOf({}) ?? { server: "" };
+  const scheduler = new BullMqTickScheduler({
+    connection: env.REDIS_URL,
+    prefix: env.CANARYBOT_PREFIX,
+    onError: (error) => logger.warn({ err: error.message }, "tick queue connection error"),
+  });
   const router = new IstioVirtualServiceRouter(kubeConfig);
   const analyzer = createAnalyzer(env);
-  const service = new RolloutService({
+  const deps: ServiceDeps = {
     store,
     lock,
     router,
@@ -67,10 +91,15 @@ export function openRuntime(options: RuntimeOptions): Runtime {
     clock: { now: () => Date.now() },
     logger,
     minIntervalMs: env.CANARYBOT_MIN_INTERVAL_MS,
-  });
+    clusterOf,
+  };
+  const service = new RolloutService(options.decorate ? options.decorate(deps) : deps);
   return {
     service,
     store,
+    cluster,
+    scheduler,
+    claimPeriod: (name, ttlMs) => claimPeriod(redis, `${prefix}${name}`, ttlMs),
     async close() {
       await scheduler.close();
       await router.close();
@@ -79,16 +108,41 @@ export function openRuntime(options: RuntimeOptions): Runtime {
   };
 }
 
-/** A worker that turns due ticks into rollout steps; closes gracefully (the running tick finishes). */
+/**
+ * A worker that turns due ticks of its cluster's rollouts into steps, with the sweeper that re-enqueues a tick
+ * nobody scheduled; closes gracefully (the running tick finishes).
+ */
 export function startWorker(runtime: Runtime, env: EnvConfig, logger: Logger): TickWorker {
-  return createTickWorker({
+  const worker = createTickWorker({
     connection: env.REDIS_URL,
     prefix: env.CANARYBOT_PREFIX,
     concurrency: env.WORKER_CONCURRENCY,
     handler: (rolloutId, tick) => runtime.service.tick(rolloutId, tick),
     onExhausted: (rolloutId, tick, error) => runtime.service.tickExhausted(rolloutId, tick, error),
     onError: (error) => logger.warn({ err: error.message }, "tick worker error"),
+    onLeft: (rolloutId, tick, reason) =>
+      logger.warn({ rollout: rolloutId, tick }, `tick left for another cluster's workers: ${reason}`),
   });
+  const sweeper = startTickSweeper({
+    store: runtime.store,
+    ensure: (rolloutId, tick) => runtime.scheduler.ensure(rolloutId, tick),
+    reportOverdue: (rolloutId, tick, detail) => runtime.service.tickOverdue(rolloutId, tick, detail),
+    // One sweep per cluster per period: each cluster's workers enqueue only their own cluster's ticks.
+    claim: (ttlMs) => runtime.claimPeriod(`sweep:${runtime.cluster.server}`, ttlMs),
+    serves: (rollout) => runtime.service.foreignReason(rollout) === undefined,
+    clock: { now: () => Date.now() },
+    logger,
+    ...(env.CANARYBOT_SWEEP_MS === undefined ? {} : { everyMs: env.CANARYBOT_SWEEP_MS }),
+  });
+  logger.info({ cluster: runtime.cluster }, "worker serves this cluster");
+  return {
+    queueName: worker.queueName,
+    waitUntilReady: () => worker.waitUntilReady(),
+    async close() {
+      await sweeper.close();
+      await worker.close();
+    },
+  };
 }
 
 /** Defaults for a start that names no options: with Prometheus configured, every plan is judged. */

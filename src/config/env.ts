@@ -38,6 +38,8 @@ export const EnvConfig = z
     ISTIO_REPORTER: z.enum(["destination", "source"]).default("destination"),
     /** How a subset is found in the metrics: by its DestinationRule labels (`version` → `destination_version`) or by workload name (`reviews-v2`). */
     METRICS_SUBSET_MATCH: z.enum(["labels", "workload"]).default("labels"),
+    /** How often a worker's sweeper looks for live rollouts whose due tick has no job (ms). */
+    CANARYBOT_SWEEP_MS: z.coerce.number().int().min(100).max(60_000).optional(),
     /** Ticks one worker process runs at once. */
     WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(16),
   })

@@ -71,6 +71,29 @@ export class BullMqTickScheduler implements TickScheduler {
     }
   }
 
+  /**
+   * Make sure the job of tick `tick` will run: add it if missing, and run it again if it already finished or failed
+   * while the rollout still waits for it (its state was saved, the follow-up never scheduled). A waiting, delayed or
+   * active job is left as it is.
+   */
+  async ensure(rolloutId: string, tick: number): Promise<"added" | "present" | "requeued"> {
+    const jobId = tickJobId(rolloutId, tick);
+    try {
+      const job = await this.#queue.getJob(jobId);
+      if (!job) {
+        await this.schedule(rolloutId, tick, 0);
+        return "added";
+      }
+      const state = await job.getState();
+      if (state !== "completed" && state !== "failed") return "present";
+      await job.remove();
+      await this.schedule(rolloutId, tick, 0);
+      return "requeued";
+    } catch (error) {
+      throw translateRedisError(error, `ensure tick ${tick} of ${rolloutId}`);
+    }
+  }
+
   /** Remove the queue and every job in it (tests, decommissioning). */
   async obliterate(): Promise<void> {
     await this.#queue.obliterate({ force: true });

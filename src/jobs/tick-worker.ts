@@ -1,6 +1,6 @@
-import { UnrecoverableError, Worker } from "bullmq";
+import { DelayedError, UnrecoverableError, Worker } from "bullmq";
 import type { Job } from "bullmq";
-import { isCanaryError } from "../errors.ts";
+import { ErrorCode, isCanaryError } from "../errors.ts";
 import { DEFAULT_TICK_QUEUE, bullConnection, isTickJobData } from "./tick-job.ts";
 import type { RedisConnectionSource, TickJobData } from "./tick-job.ts";
 
@@ -25,6 +25,10 @@ export type TickWorkerOptions = {
   concurrency?: number;
   /** Worker-level errors (connection, lock renewal, a throwing `onExhausted`). Default: written to stderr. */
   onError?: (error: Error) => void;
+  /** A tick of a rollout on another cluster was put back for that cluster's workers (said once per tick). */
+  onLeft?: (rolloutId: string, tick: number, reason: string) => void;
+  /** How long a tick left for another cluster's workers waits before any worker may take it again. Default 1 s. */
+  leaveForMs?: number;
 };
 
 export type TickWorker = {
@@ -53,7 +57,8 @@ export function createTickWorker(options: TickWorkerOptions): TickWorker {
     }
   };
 
-  const processTick = async (job: Job<TickJobData>): Promise<void> => {
+  const left = new Map<string, number>();
+  const processTick = async (job: Job<TickJobData>, token?: string): Promise<void> => {
     const data: unknown = job.data;
     if (!isTickJobData(data)) {
       throw new UnrecoverableError(`tick job ${job.id ?? "?"} carries no rollout id and tick`);
@@ -61,6 +66,14 @@ export function createTickWorker(options: TickWorkerOptions): TickWorker {
     try {
       await options.handler(data.rolloutId, data.tick);
     } catch (error) {
+      if (isCanaryError(error, ErrorCode.WrongCluster)) {
+        // Not this worker's cluster: put the tick back, unspent, for a worker that reaches the rollout's cluster.
+        if (left.get(data.rolloutId) !== data.tick)
+          options.onLeft?.(data.rolloutId, data.tick, error.message);
+        left.set(data.rolloutId, data.tick);
+        await job.moveToDelayed(Date.now() + (options.leaveForMs ?? 1_000), token);
+        throw new DelayedError();
+      }
       const retryable = isRetryable(error);
       // attemptsMade counts the failed runs before this one.
       const lastAttempt = !retryable || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);

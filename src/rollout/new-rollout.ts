@@ -1,5 +1,5 @@
 import { Phase } from "./types.ts";
-import type { Actor, Plan, Rollout, Target } from "./types.ts";
+import type { Actor, ClusterRef, Plan, Rollout, Target } from "./types.ts";
 
 /** A rollout as `start` creates it: claimed, in preflight, nothing touched yet. */
 export function newRollout(input: {
@@ -9,6 +9,7 @@ export function newRollout(input: {
   by: Actor;
   now: number;
   report?: { channel: string; ts?: string };
+  cluster?: ClusterRef;
 }): Rollout {
   return {
     id: input.id,
@@ -28,5 +29,6 @@ export function newRollout(input: {
     tick: 0,
     snapshots: [],
     ...(input.report ? { report: input.report } : {}),
+    ...(input.cluster ? { cluster: input.cluster } : {}),
   };
 }

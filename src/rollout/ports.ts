@@ -73,10 +73,11 @@ export type RolloutStore = {
   create(rollout: Rollout): Promise<void>;
   get(id: string): Promise<Rollout | undefined>;
   /**
-   * Save if the stored version equals `expectedVersion`; the saved rollout carries `expectedVersion + 1`.
-   * Throws CanaryError `stale_version` otherwise. Releases the target claim when the phase is terminal.
+   * Save if the stored version equals `expectedVersion`; the saved rollout carries `expectedVersion + 1`. The
+   * change's audit entries are appended in the same atomic step. Throws CanaryError `stale_version` otherwise.
+   * Releases the target claim when the phase is terminal.
    */
-  save(rollout: Rollout, expectedVersion: number): Promise<Rollout>;
+  save(rollout: Rollout, expectedVersion: number, audit?: readonly AuditEntry[]): Promise<Rollout>;
   /** The live rollout on a target, if any. */
   activeFor(targetKey: string): Promise<string | undefined>;
   /** Live rollouts. */

@@ -1,5 +1,5 @@
 import { CanaryError, ErrorCode, isCanaryError } from "../errors.ts";
-import { desiredWeight, planProblems, wantsHeaderRoute } from "./plan.ts";
+import { describeWeight, desiredWeight, planProblems, wantsHeaderRoute } from "./plan.ts";
 import type {
   Analyzer,
   Clock,
@@ -14,7 +14,18 @@ import { newRollout } from "./new-rollout.ts";
 import { targetKey } from "./target.ts";
 import { transition } from "./transition.ts";
 import { NotificationKind, Phase } from "./types.ts";
-import type { Actor, Effect, Plan, Rollout, RolloutEvent, Target, TargetSpec, Verdict } from "./types.ts";
+import type {
+  Actor,
+  AuditEntry,
+  ClusterRef,
+  Effect,
+  Plan,
+  Rollout,
+  RolloutEvent,
+  Target,
+  TargetSpec,
+  Verdict,
+} from "./types.ts";
 
 export type StartRequest = {
   target: TargetSpec;
@@ -43,6 +54,12 @@ export type ServiceDeps = {
   logger: Logger;
   /** Shortest step interval a plan may ask for. */
   minIntervalMs?: number;
+  /**
+   * The cluster (API server) this process's router reaches for a target: its context's, or the current context's.
+   * Undefined when this process cannot reach the target's context at all. Rollouts record it at start, and a process
+   * acts only on rollouts it reaches the same cluster for.
+   */
+  clusterOf?: (target: Pick<Target, "context">) => ClusterRef | undefined;
 };
 
 type Notification = { kind: NotificationKind; text: string };
@@ -67,6 +84,7 @@ export class RolloutService {
     assertPlan(request.plan, this.#deps.minIntervalMs);
     const { store, router, clock } = this.#deps;
     const target = await this.#resolve(request.target);
+    const cluster = this.#deps.clusterOf?.(target);
     const now = clock.now();
     const rollout = newRollout({
       id: await store.nextId(target.service),
@@ -75,6 +93,7 @@ export class RolloutService {
       by: request.by,
       now,
       ...(request.report ? { report: request.report } : {}),
+      ...(cluster ? { cluster } : {}),
     });
     await store.create(rollout);
     await store.appendAudit({
@@ -131,11 +150,11 @@ export class RolloutService {
 
   async #resolve(spec: TargetSpec): Promise<Target> {
     // A live rollout owns the route: say so before reading a route it is in the middle of moving.
-    const live = await this.#deps.store.activeFor(targetKey(spec));
+    const live = await this.#deps.store.activeFor(targetKey(spec, this.#deps.clusterOf?.(spec)));
     if (live) {
       const holder = await this.#deps.store.get(live);
       const where = `${spec.namespace}/${spec.virtualService}`;
-      const state = holder ? ` (${holder.phase}, ${desiredWeight(holder)}%)` : "";
+      const state = holder ? ` (${holder.phase}, ${describeWeight(holder)})` : "";
       throw new CanaryError(ErrorCode.AlreadyActive, `${live} is already live on ${where}${state}`);
     }
     const stableSubset = spec.stableSubset ?? (await this.#deps.router.currentSubset(spec));
@@ -150,7 +169,11 @@ export class RolloutService {
 
   /** A person's action. A refusal (two-person rule, wrong phase, finished) throws `forbidden`/`invalid_input`. */
   async act(rolloutId: string, event: HumanEvent): Promise<Rollout> {
-    return this.#withLock(rolloutId, (session) => this.#apply(session, rolloutId, event));
+    return this.#withLock(rolloutId, async (session) => {
+      const foreign = this.foreignReason(await this.#load(rolloutId));
+      if (foreign) throw new CanaryError(ErrorCode.WrongCluster, foreign);
+      return this.#apply(session, rolloutId, event);
+    });
   }
 
   /** A due tick: reconcile the route, judge the canary, decide. A stale or duplicated tick does nothing. */
@@ -158,6 +181,8 @@ export class RolloutService {
     await this.#withLock(rolloutId, async (session) => {
       const rollout = await this.#load(rolloutId);
       if (rollout.tick !== tick) return;
+      const foreign = this.foreignReason(rollout);
+      if (foreign) throw new CanaryError(ErrorCode.WrongCluster, foreign, { retryable: true });
       if (rollout.phase === Phase.Progressing || rollout.phase === Phase.HeaderStage) {
         // Also the drift check: the router refuses to write over a route someone else changed.
         const desired = { canaryWeight: desiredWeight(rollout), headerRoute: wantsHeaderRoute(rollout) };
@@ -178,6 +203,28 @@ export class RolloutService {
       if (rollout.tick !== tick) return;
       const kind = isCanaryError(error) ? error.code : ErrorCode.Internal;
       await this.#apply(session, rolloutId, { type: "error", kind, detail: errorMessage(error) });
+    });
+  }
+
+  /**
+   * Why this process must not act on the rollout (it was started on another cluster than the one this process
+   * reaches for its target), or undefined when it may.
+   */
+  foreignReason(rollout: Rollout): string | undefined {
+    const theirs = rollout.cluster;
+    const clusterOf = this.#deps.clusterOf;
+    if (!theirs || !clusterOf) return undefined;
+    const mine = clusterOf(rollout.target);
+    if (mine?.server === theirs.server) return undefined;
+    const use = theirs.context ? ` (use --context ${theirs.context})` : "";
+    const here = mine ? `configured for ${mine.server}` : "not configured for it";
+    return `${rollout.id} runs on cluster ${theirs.server}${use}; this canarybot is ${here}`;
+  }
+
+  /** The sweeper found tick `tick` long overdue: the rollout says so, once. Touches no route. */
+  async tickOverdue(rolloutId: string, tick: number, detail: string): Promise<void> {
+    await this.#withLock(rolloutId, async (session) => {
+      await this.#apply(session, rolloutId, { type: "tick-overdue", tick, detail });
     });
   }
 
@@ -203,12 +250,12 @@ export class RolloutService {
     const current = await this.#load(rolloutId);
     const result = transition(current, event, clock.now());
     if (result.refused !== undefined) {
-      await this.#audit(result.effects);
+      for (const entry of auditEntries(result.effects)) await store.appendAudit(entry);
       // A person is told why; a system event that no longer applies is simply absorbed.
       if ("by" in event) throw new CanaryError(ErrorCode.Forbidden, result.refused);
       return current;
     }
-    const saved = await store.save(result.rollout, current.version);
+    const saved = await store.save(result.rollout, current.version, auditEntries(result.effects));
     session.changed = true;
     this.#log(saved).info(
       { event: event.type, phase: saved.phase, weight: desiredWeight(saved) },
@@ -219,7 +266,8 @@ export class RolloutService {
 
   /** Carry out effects in an order that keeps the rollout safe if the process dies between any two of them. */
   async #run(session: Session, rollout: Rollout, effects: Effect[]): Promise<Rollout> {
-    await this.#audit(effects);
+    // The audit went with the save. A tick scheduled here and lost to a crash is enqueued by the sweeper, which reads
+    // the due tick off the saved state.
     for (const effect of effects) {
       if (effect.type === "schedule-tick") {
         await this.#deps.scheduler.schedule(rollout.id, effect.tick, effect.delayMs);
@@ -227,21 +275,24 @@ export class RolloutService {
     }
     let current = rollout;
     for (const effect of effects) {
-      if (effect.type === "set-weights") {
-        current = await this.#setRouteQuietly(session, current, effect);
-      } else if (effect.type === "restore-route") {
-        current = await this.#restore(session, current);
-      } else if (effect.type === "notify") {
-        session.notifications.push({ kind: effect.kind, text: effect.text });
+      switch (effect.type) {
+        case "set-weights":
+          current = await this.#setRouteQuietly(session, current, effect);
+          break;
+        case "restore-route":
+          current = await this.#restore(session, current);
+          break;
+        case "notify":
+          session.notifications.push({ kind: effect.kind, text: effect.text });
+          break;
+        case "schedule-tick":
+        case "audit":
+          break;
+        default:
+          assertNever(effect);
       }
     }
     return current;
-  }
-
-  async #audit(effects: Effect[]): Promise<void> {
-    for (const effect of effects) {
-      if (effect.type === "audit") await this.#deps.store.appendAudit(effect.entry);
-    }
   }
 
   /** Write the route; a drift pauses the rollout, any other failure propagates (the tick job retries it). */
@@ -300,6 +351,9 @@ export class RolloutService {
     try {
       await this.#deps.router.restore(rollout.target, rollout.baseline);
     } catch (error) {
+      if (isCanaryError(error, ErrorCode.NotFound)) {
+        return this.#apply(session, rollout.id, { type: "route-gone", detail: errorMessage(error) });
+      }
       this.#log(rollout).warn({ err: errorMessage(error) }, "restore failed; retrying");
       const kind = isCanaryError(error) ? error.code : ErrorCode.Internal;
       return this.#apply(session, rollout.id, { type: "error", kind, detail: errorMessage(error) });
@@ -342,6 +396,14 @@ export class RolloutService {
 function assertPlan(plan: Plan, minIntervalMs: number | undefined): void {
   const problems = planProblems(plan, minIntervalMs);
   if (problems.length > 0) throw new CanaryError(ErrorCode.InvalidInput, problems.join("; "));
+}
+
+function auditEntries(effects: readonly Effect[]): AuditEntry[] {
+  return effects.flatMap((effect) => (effect.type === "audit" ? [effect.entry] : []));
+}
+
+function assertNever(effect: never): never {
+  throw new Error(`unhandled effect ${JSON.stringify(effect)}`);
 }
 
 function errorMessage(error: unknown): string {

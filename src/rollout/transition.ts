@@ -1,4 +1,11 @@
-import { desiredWeight, isGateOpen, isTerminal, lastStepIndex, wantsHeaderRoute } from "./plan.ts";
+import {
+  describeWeight,
+  desiredWeight,
+  isGateOpen,
+  isTerminal,
+  lastStepIndex,
+  wantsHeaderRoute,
+} from "./plan.ts";
 import { CheckStatus, NotificationKind, PauseCause, Phase, SYSTEM_ACTOR } from "./types.ts";
 import type {
   Actor,
@@ -12,6 +19,8 @@ import type {
 
 /** How often a rollback whose restore failed is tried again. */
 export const RESTORE_RETRY_MS = 5_000;
+/** A restore that keeps failing is announced once, then again only after this long without an announcement. */
+export const RESTORE_REALERT_MS = 15 * 60_000;
 /** Snapshots kept with a rollout for history and charts. */
 export const MAX_SNAPSHOTS = 50;
 
@@ -21,6 +30,15 @@ export const MAX_SNAPSHOTS = 50;
  * audit effect (ticks excepted: a stale or duplicated tick job is expected and not worth an entry).
  */
 export function transition(rollout: Rollout, event: RolloutEvent, now: number): TransitionResult {
+  const result = decide(rollout, event, now);
+  // An overdue warning is about one tick: once the rollout has moved past it, it no longer holds.
+  if (result.rollout.overdue && result.rollout.overdue.tick !== result.rollout.tick) {
+    return { ...result, rollout: { ...result.rollout, overdue: undefined } };
+  }
+  return result;
+}
+
+function decide(rollout: Rollout, event: RolloutEvent, now: number): TransitionResult {
   if (isTerminal(rollout.phase)) {
     // People are told why nothing happens (and it is audited); late system events are simply absorbed.
     return isHumanEvent(event)
@@ -50,16 +68,67 @@ export function transition(rollout: Rollout, event: RolloutEvent, now: number): 
     case "weights-applied":
       return onWeightsApplied(rollout, event.weight, event.headerRouteActive, now);
     case "route-restored":
-      if (rollout.phase !== Phase.RollingBack) return ignore(rollout, "not rolling back");
-      return step(rollout, now, SYSTEM_ACTOR, "rolled-back", {
-        phase: Phase.RolledBack,
-        appliedWeight: 0,
-        headerRouteActive: false,
-        nextTickAt: undefined,
-      });
+      return onRouteRestored(rollout, now);
+    case "route-gone":
+      return onRouteGone(rollout, event.detail, now);
     case "error":
       return onError(rollout, event.kind, event.detail, now);
+    case "tick-overdue":
+      return onTickOverdue(rollout, event.tick, event.detail, now);
   }
+}
+
+function onRouteRestored(rollout: Rollout, now: number): TransitionResult {
+  if (rollout.phase !== Phase.RollingBack) return ignore(rollout, "not rolling back");
+  const failure = rollout.restoreFailure;
+  const result = step(rollout, now, SYSTEM_ACTOR, "rolled-back", {
+    phase: Phase.RolledBack,
+    appliedWeight: 0,
+    headerRouteActive: false,
+    nextTickAt: undefined,
+    restoreFailure: undefined,
+  });
+  if (failure) {
+    // Whoever heard that the restore was failing must hear that it is done.
+    const text = `${rollout.id} is rolled back: the route is restored after ${failure.attempts + 1} attempts`;
+    result.effects.push({ type: "notify", kind: NotificationKind.Alert, text });
+  }
+  return result;
+}
+
+/** The VirtualService is gone: there is no traffic left to route, so a rollback is over rather than stuck. */
+function onRouteGone(rollout: Rollout, detail: string, now: number): TransitionResult {
+  if (rollout.phase !== Phase.RollingBack) return ignore(rollout, "not rolling back");
+  const reason = `${rollout.outcome?.reason ?? "rolled back"}; ${detail}: nothing left to restore`;
+  const result = finish(
+    { ...rollout, appliedWeight: 0, headerRouteActive: false, restoreFailure: undefined },
+    now,
+    { phase: Phase.RolledBack, by: rollout.outcome?.by ?? SYSTEM_ACTOR, reason },
+    "rolled-back",
+  );
+  result.effects.push({
+    type: "notify",
+    kind: NotificationKind.Alert,
+    text: `${rollout.id} ended as rolled back: ${detail}, so there is no route left to restore`,
+  });
+  return result;
+}
+
+/** Said once per overdue tick: a rollout nobody steps must not look as if it were moving. */
+function onTickOverdue(rollout: Rollout, tick: number, detail: string, now: number): TransitionResult {
+  if (tick !== rollout.tick || rollout.nextTickAt === undefined) return ignore(rollout, "not overdue");
+  if (rollout.overdue?.tick === tick) return ignore(rollout, "already reported");
+  const result = step(
+    rollout,
+    now,
+    SYSTEM_ACTOR,
+    "overdue",
+    { overdue: { tick, since: now, detail } },
+    detail,
+  );
+  const text = `${rollout.id} is not being stepped: ${detail}`;
+  result.effects.push({ type: "notify", kind: NotificationKind.Alert, text });
+  return result;
 }
 
 function onPreflightPassed(
@@ -169,11 +238,11 @@ function advance(rollout: Rollout, now: number, verdict: Verdict | undefined): T
       tick: rollout.tick + 1,
       nextTickAt: undefined,
     });
-    const weight = desiredWeight(rollout);
+    const weight = describeWeight(rollout);
     result.effects.push(...snapshot, {
       type: "notify",
       kind: NotificationKind.Alert,
-      text: `${rollout.id} is holding at ${weight}% and needs an approval to go on`,
+      text: `${rollout.id} is holding at ${weight} and needs an approval to go on`,
     });
     return result;
   }
@@ -282,9 +351,11 @@ function onResume(rollout: Rollout, by: Actor, now: number): TransitionResult {
 }
 
 function onRollback(rollout: Rollout, by: Actor, reason: string, now: number): TransitionResult {
-  const event: RolloutEvent = { type: "rollback", by, reason };
   if (rollout.phase === Phase.RollingBack) {
-    return refuse(rollout, event, now, `${rollout.id} is already rolling back`);
+    // Asking again is how a person gets a stuck restore tried now rather than at the next retry.
+    const result = step(rollout, now, by, "rollback-retry", {}, reason);
+    result.effects.push({ type: "restore-route" });
+    return withTick(result, now, RESTORE_RETRY_MS);
   }
   if (rollout.phase === Phase.Preflight) {
     // Nothing was touched yet; ending it frees the target (a start that died mid-preflight leaves one behind).
@@ -355,14 +426,32 @@ function onError(rollout: Rollout, kind: string, detail: string, now: number): T
       "failed",
     );
   }
-  if (rollout.phase === Phase.RollingBack) {
-    // A rollback must finish: keep trying, and say why it has not yet.
-    const text = `${rollout.id}: rollback not finished yet (${kind}: ${detail}); retrying`;
-    const alert: Effect = { type: "notify", kind: NotificationKind.Alert, text };
-    return withTick({ rollout, effects: [alert] }, now, RESTORE_RETRY_MS);
-  }
+  if (rollout.phase === Phase.RollingBack) return onRestoreFailed(rollout, `${kind}: ${detail}`, now);
   if (rollout.phase === Phase.Paused) return ignore(rollout, "already paused");
   return pauseBySystem(rollout, now, PauseCause.Error, `${kind}: ${detail}`, "pause");
+}
+
+/**
+ * A rollback must finish: keep trying, and say why it has not yet. The channel hears it once, and again only after
+ * a long quiet; the message carries the attempt count and the last error in between.
+ */
+function onRestoreFailed(rollout: Rollout, lastError: string, now: number): TransitionResult {
+  const previous = rollout.restoreFailure;
+  const announce = previous === undefined || now - previous.alertedAt >= RESTORE_REALERT_MS;
+  const restoreFailure = {
+    attempts: (previous?.attempts ?? 0) + 1,
+    since: previous?.since ?? now,
+    lastError,
+    alertedAt: announce ? now : (previous?.alertedAt ?? now),
+  };
+  const effects: Effect[] = [];
+  if (announce) {
+    const text =
+      `${rollout.id}: the rollback cannot restore the route yet, ${describeWeight(rollout)} still on the canary ` +
+      `(${lastError}); retrying every ${RESTORE_RETRY_MS / 1000}s`;
+    effects.push({ type: "notify", kind: NotificationKind.Alert, text });
+  }
+  return withTick({ rollout: { ...rollout, restoreFailure }, effects }, now, RESTORE_RETRY_MS);
 }
 
 function pauseBySystem(
@@ -391,9 +480,17 @@ function pauseBySystem(
   result.effects.push({
     type: "notify",
     kind: NotificationKind.Alert,
-    text: `${rollout.id} paused at ${desiredWeight(rollout)}%, holding the weight: ${reason}`,
+    text: `${rollout.id} paused, holding ${heldWeight(rollout)}: ${reason}`,
   });
   return result;
+}
+
+/** The weight a pause holds: what the route carries, and where it was going if a write was still pending. */
+function heldWeight(rollout: Rollout): string {
+  const target = desiredWeight(rollout);
+  return rollout.appliedWeight === target
+    ? `${target}%`
+    : `${rollout.appliedWeight}% (it was moving to ${target}%)`;
 }
 
 /** A judged tick that does not move: count it, keep the weight, look again after an interval. */

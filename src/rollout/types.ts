@@ -14,6 +14,12 @@ export type Target = {
   canarySubset: string;
 };
 
+/**
+ * The Kubernetes cluster a rollout was started on. The API server URL is the identity (two kubeconfigs naming one
+ * server by different context names reach the same cluster); the context name is kept to tell people which to use.
+ */
+export type ClusterRef = { server: string; context?: string };
+
 /** A target as requested: the stable subset may be left for the router to read off the live route. */
 export type TargetSpec = Omit<Target, "stableSubset"> & { stableSubset?: string };
 
@@ -174,7 +180,11 @@ export type Rollout = {
    * Set while a rollback's restore keeps failing: how often it was tried, since when, and the last error (already
    * redacted). People are alerted once when it starts failing, not on every retry.
    */
-  restoreFailure?: { attempts: number; since: number; lastError: string };
+  restoreFailure?: { attempts: number; since: number; lastError: string; alertedAt: number };
+  /** The cluster the rollout was started on: only processes configured for it act on it. */
+  cluster?: ClusterRef;
+  /** Set while the next tick is overdue (no worker for its cluster, a stuck queue); cleared by the next tick. */
+  overdue?: { tick: number; since: number; detail: string };
   /** Why the rollout is paused, shown to people. */
   reason?: string;
   /** What paused it: resume after a drift takes the route back from whoever edited it. */
@@ -219,7 +229,11 @@ export type RolloutEvent =
   /** The router confirmed the managed route is back to its baseline and the header route is gone. */
   | { type: "route-restored" }
   /** An outside system failed past its retries: hold the weight and tell the channel. */
-  | { type: "error"; kind: string; detail: string };
+  | { type: "error"; kind: string; detail: string }
+  /** The managed route no longer exists (its VirtualService was deleted): a rollback has nothing to restore. */
+  | { type: "route-gone"; detail: string }
+  /** Nobody has run tick `tick` long after it was due (no worker for the rollout's cluster, a stuck queue). */
+  | { type: "tick-overdue"; tick: number; detail: string };
 
 export type RolloutEventType = RolloutEvent["type"];
 

@@ -51,11 +51,12 @@ return {'ok'}
 );
 
 /*
- * Compare-and-set on the stored version; on a terminal phase, release the claim (only if it is still ours),
- * drop the id from the live index and start the retention clock.
+ * Compare-and-set on the stored version, with the change's audit entries in the same step (a crash can never keep a
+ * change and lose its entry); on a terminal phase, release the claim (only if it is still ours), drop the id from
+ * the live index and start the retention clock.
  * KEYS: 1 rollout hash, 2 target claim, 3 active zset, 4 audit stream
  * ARGV: 1 id, 2 expected version, 3 rollout JSON (carrying expected + 1), 4 '1' when terminal,
- *       5 retention ms ('0' = keep forever)
+ *       5 retention ms ('0' = keep forever), 6.. audit entries as JSON
  */
 const SAVE = luaScript(
   "save",
@@ -64,6 +65,7 @@ local current = redis.call('HGET', KEYS[1], 'version')
 if not current then return {'missing'} end
 if tonumber(current) ~= tonumber(ARGV[2]) then return {'stale', current} end
 redis.call('HSET', KEYS[1], 'json', ARGV[3], 'version', tonumber(ARGV[2]) + 1)
+for i = 6, #ARGV do redis.call('XADD', KEYS[4], '*', 'entry', ARGV[i]) end
 if ARGV[4] == '1' then
   if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
   redis.call('ZREM', KEYS[3], ARGV[1])
@@ -141,7 +143,7 @@ export class RedisRolloutStore implements RolloutStore {
         `rollout ${rollout.id} cannot be created already ${rollout.phase}`,
       );
     }
-    const claim = targetKey(rollout.target);
+    const claim = targetKey(rollout.target, rollout.cluster);
     let replaceable = "";
     // At most two rounds: the second only when the first found a claim left behind by a rollout that is gone or
     // finished (which a terminal save would have released; this heals manual edits and partial restores).
@@ -187,7 +189,7 @@ export class RedisRolloutStore implements RolloutStore {
     return json === null ? undefined : parseRollout(json, id);
   }
 
-  async save(rollout: Rollout, expectedVersion: number): Promise<Rollout> {
+  async save(rollout: Rollout, expectedVersion: number, audit: readonly AuditEntry[] = []): Promise<Rollout> {
     const saved: Rollout = { ...rollout, version: expectedVersion + 1 };
     const terminal = TERMINAL_PHASES.includes(rollout.phase);
     const result = await withRedis(`save rollout ${rollout.id}`, () =>
@@ -196,11 +198,18 @@ export class RedisRolloutStore implements RolloutStore {
         SAVE,
         [
           this.#rolloutKey(rollout.id),
-          this.#key("target", targetKey(rollout.target)),
+          this.#key("target", targetKey(rollout.target, rollout.cluster)),
           this.#key("active"),
           this.#key("audit", rollout.id),
         ],
-        [rollout.id, expectedVersion, JSON.stringify(saved), terminal ? "1" : "0", this.#retentionMs],
+        [
+          rollout.id,
+          expectedVersion,
+          JSON.stringify(saved),
+          terminal ? "1" : "0",
+          this.#retentionMs,
+          ...audit.map((entry) => JSON.stringify(entry)),
+        ],
       ),
     );
     const [status, current] = scriptReply(result);

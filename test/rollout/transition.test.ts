@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { MAX_SNAPSHOTS, RESTORE_RETRY_MS, transition } from "../../src/rollout/transition.ts";
+import {
+  MAX_SNAPSHOTS,
+  RESTORE_REALERT_MS,
+  RESTORE_RETRY_MS,
+  transition,
+} from "../../src/rollout/transition.ts";
 import { PauseCause, Phase, SYSTEM_ACTOR } from "../../src/rollout/types.ts";
 import type { AuditEntry, Effect, Rollout, RolloutEvent, Verdict } from "../../src/rollout/types.ts";
 import { FIXTURE_NOW, makeAnalysisPolicy, makeRollout } from "../support/rollouts.ts";
@@ -52,6 +57,17 @@ function inHeaderStage(overrides: RolloutOverrides = {}): Rollout {
     headerRouteActive: true,
     plan: { headerMatch: HEADER, ...plan },
     ...rest,
+  });
+}
+
+/** A rollback someone else asked for, its route still at 50%. */
+function rollingBackAt50(overrides: RolloutOverrides = {}): Rollout {
+  return given({
+    phase: Phase.RollingBack,
+    stepIndex: 1,
+    appliedWeight: 50,
+    outcome: { at: NOW, by: OTHER, reason: "bad" },
+    ...overrides,
   });
 }
 
@@ -485,7 +501,7 @@ describe("drift", () => {
       {
         type: "notify",
         kind: "alert",
-        text: "reviews-1 paused at 50%, holding the weight: drift: weights are 70/30",
+        text: "reviews-1 paused, holding 50%: drift: weights are 70/30",
       },
     ]);
 
@@ -600,17 +616,24 @@ describe("rollback", () => {
     ]);
   });
 
-  it.each<{ name: string; rollout: Rollout; refused: string }>([
-    {
-      name: "a rollback in progress",
-      rollout: given({ phase: Phase.RollingBack }),
-      refused: "reviews-1 is already rolling back",
-    },
-  ])("given $name, when someone rolls back, then it is refused", ({ rollout, refused }) => {
-    const result = transition(rollout, { type: "rollback", by: OTHER, reason: "no" }, NOW);
-    expect(result.rollout).toBe(rollout);
-    expect(result.refused).toBe(refused);
-    expect(audits(result.effects)).toMatchObject([{ action: "refused:rollback", actor: OTHER }]);
+  it("given a rollback in progress, when someone rolls back again, then the restore is tried now", () => {
+    const rollout = given({ phase: Phase.RollingBack, tick: 7, appliedWeight: 50, stepIndex: 1 });
+    const result = transition(rollout, { type: "rollback", by: OTHER, reason: "still stuck" }, NOW);
+
+    expect(result.refused).toBeUndefined();
+    expect(result.rollout).toMatchObject({ phase: Phase.RollingBack, tick: 8 });
+    expect(result.effects).toEqual([
+      auditOf({
+        actor: OTHER,
+        action: "rollback-retry",
+        fromPhase: Phase.RollingBack,
+        toPhase: Phase.RollingBack,
+        canaryWeight: 0,
+        detail: "still stuck",
+      }),
+      { type: "restore-route" },
+      { type: "schedule-tick", tick: 8, delayMs: RESTORE_RETRY_MS },
+    ]);
   });
 
   it("given a rollback in progress, when its tick comes, then the restore is tried again", () => {
@@ -955,7 +978,7 @@ describe("errors", () => {
         {
           type: "notify",
           kind: "alert",
-          text: `reviews-1 paused at ${weight}%, holding the weight: metrics_unavailable: timeout`,
+          text: `reviews-1 paused, holding ${weight}%: metrics_unavailable: timeout`,
         },
       ]);
     },
@@ -968,24 +991,94 @@ describe("errors", () => {
     expect(result.effects).toEqual([]);
   });
 
-  it("given a rollback in progress, when the restore fails, then it keeps rolling back with a retry tick", () => {
-    const rollout = given({ phase: Phase.RollingBack, outcome: { at: NOW, by: OTHER, reason: "bad" } });
-    const result = transition(rollout, { type: "error", kind: "kubernetes_unavailable", detail: "503" }, NOW);
+  it("given a rollback in progress, when the restore fails, then it keeps rolling back with a retry tick and says so once", () => {
+    const rollout = rollingBackAt50();
+    const error: RolloutEvent = { type: "error", kind: "kubernetes_unavailable", detail: "503" };
+    const first = transition(rollout, error, NOW);
 
-    expect(result.rollout).toMatchObject({
+    expect(first.rollout).toMatchObject({
       phase: Phase.RollingBack,
       outcome: { by: OTHER, reason: "bad" },
       tick: rollout.tick + 1,
       nextTickAt: NOW + RESTORE_RETRY_MS,
+      restoreFailure: { attempts: 1, since: NOW, lastError: "kubernetes_unavailable: 503", alertedAt: NOW },
     });
-    expect(result.effects).toEqual([
+    expect(first.effects).toEqual([
       {
         type: "notify",
         kind: "alert",
-        text: "reviews-1: rollback not finished yet (kubernetes_unavailable: 503); retrying",
+        text: "reviews-1: the rollback cannot restore the route yet, 50% → 0% still on the canary (kubernetes_unavailable: 503); retrying every 5s",
       },
       { type: "schedule-tick", tick: rollout.tick + 1, delayMs: RESTORE_RETRY_MS },
     ]);
+
+    // Ten minutes of failures later: counted on the rollout, not announced again.
+    let current = first.rollout;
+    for (let attempt = 1; attempt <= 120; attempt += 1) {
+      const later = transition(current, error, NOW + attempt * RESTORE_RETRY_MS);
+      expect(later.effects.filter((effect) => effect.type === "notify")).toEqual([]);
+      current = later.rollout;
+    }
+    expect(current.restoreFailure).toMatchObject({ attempts: 121, since: NOW, alertedAt: NOW });
+
+    // After a long quiet it is said again; when the restore succeeds, that is said too.
+    const reminded = transition(current, error, NOW + RESTORE_REALERT_MS);
+    expect(reminded.effects.filter((effect) => effect.type === "notify")).toHaveLength(1);
+    const restored = transition(reminded.rollout, { type: "route-restored" }, NOW + RESTORE_REALERT_MS);
+    expect(restored.rollout).toMatchObject({ phase: Phase.RolledBack, appliedWeight: 0 });
+    expect(restored.rollout.restoreFailure).toBeUndefined();
+    expect(restored.effects).toContainEqual({
+      type: "notify",
+      kind: "alert",
+      text: "reviews-1 is rolled back: the route is restored after 123 attempts",
+    });
+  });
+
+  it("given a rollback in progress, when the VirtualService is gone, then it ends rolled back with that reason", () => {
+    const rollout = rollingBackAt50({
+      restoreFailure: { attempts: 3, since: NOW, lastError: "x", alertedAt: NOW },
+    });
+    const result = transition(
+      rollout,
+      { type: "route-gone", detail: "VirtualService default/reviews is gone" },
+      NOW,
+    );
+
+    expect(result.rollout).toMatchObject({
+      phase: Phase.RolledBack,
+      appliedWeight: 0,
+      outcome: { by: OTHER, reason: "bad; VirtualService default/reviews is gone: nothing left to restore" },
+      nextTickAt: undefined,
+    });
+    expect(result.rollout.restoreFailure).toBeUndefined();
+    expect(result.effects.filter((effect) => effect.type === "notify")).toHaveLength(1);
+  });
+
+  it("given a progressing rollout, when route-gone arrives, then it is ignored (a tick error pauses it instead)", () => {
+    const rollout = given();
+    expect(transition(rollout, { type: "route-gone", detail: "gone" }, NOW).refused).toBe("not rolling back");
+  });
+});
+
+describe("overdue ticks", () => {
+  it("given a tick long overdue, when reported, then the rollout says so once, and the next tick clears it", () => {
+    const rollout = given({ tick: 4, nextTickAt: NOW - 3 * INTERVAL });
+    const detail = "no worker for cluster https://prod:6443";
+    const reported = transition(rollout, { type: "tick-overdue", tick: 4, detail }, NOW);
+
+    expect(reported.rollout.overdue).toEqual({ tick: 4, since: NOW, detail });
+    expect(reported.effects).toContainEqual({
+      type: "notify",
+      kind: "alert",
+      text: `reviews-1 is not being stepped: ${detail}`,
+    });
+    expect(transition(reported.rollout, { type: "tick-overdue", tick: 4, detail }, NOW).refused).toBe(
+      "already reported",
+    );
+    expect(transition(rollout, { type: "tick-overdue", tick: 3, detail }, NOW).refused).toBe("not overdue");
+
+    const ticked = transition(reported.rollout, tick(reported.rollout), NOW);
+    expect(ticked.rollout.overdue).toBeUndefined();
   });
 });
 

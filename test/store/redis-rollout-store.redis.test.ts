@@ -50,7 +50,7 @@ describe("RedisRolloutStore", () => {
 
     expect(await store.get(rollout.id)).toEqual(rollout);
     expect(await store.get("reviews-404")).toBeUndefined();
-    expect(await store.activeFor(targetKey(rollout.target))).toBe(rollout.id);
+    expect(await store.activeFor(targetKey(rollout.target, rollout.cluster))).toBe(rollout.id);
     expect(await store.activeFor("~/default/ratings")).toBeUndefined();
   });
 
@@ -105,19 +105,29 @@ describe("RedisRolloutStore", () => {
     const first = makeRollout({ id: "reviews-1" });
     await store.create(first);
     await store.save({ ...first, phase: Phase.RollingBack }, 1);
-    expect(await store.activeFor(targetKey(first.target))).toBe("reviews-1");
+    expect(await store.activeFor(targetKey(first.target, first.cluster))).toBe("reviews-1");
 
     await store.save({ ...first, phase: Phase.RolledBack, appliedWeight: 0 }, 2);
-    expect(await store.activeFor(targetKey(first.target))).toBeUndefined();
+    expect(await store.activeFor(targetKey(first.target, first.cluster))).toBeUndefined();
     expect(await store.listActive()).toEqual([]);
 
     const second = makeRollout({ id: "reviews-2", createdAt: FIXTURE_NOW + 1000 });
     await store.create(second);
-    expect(await store.activeFor(targetKey(second.target))).toBe("reviews-2");
+    expect(await store.activeFor(targetKey(second.target, second.cluster))).toBe("reviews-2");
 
     // Saving the finished one again (e.g. a refused event's bookkeeping) leaves the new claim alone.
     await store.save({ ...first, phase: Phase.RolledBack, appliedWeight: 0 }, 3);
-    expect(await store.activeFor(targetKey(second.target))).toBe("reviews-2");
+    expect(await store.activeFor(targetKey(second.target, second.cluster))).toBe("reviews-2");
+  });
+
+  it("appends a change's audit entries in the same step as the save, and none when the save is refused", async () => {
+    const rollout = makeRollout({ version: 1 });
+    await store.create(rollout);
+
+    await store.save({ ...rollout, stepIndex: 1 }, 1, [auditEntry(rollout.id, 1), auditEntry(rollout.id, 2)]);
+    await caught(store.save({ ...rollout, stepIndex: 2 }, 1, [auditEntry(rollout.id, 3)]));
+
+    expect((await store.audit(rollout.id)).map((entry) => entry.action)).toEqual(["event-1", "event-2"]);
   });
 
   it("gives finished rollouts and their audit log a retention TTL, and none while live", async () => {
@@ -150,7 +160,7 @@ describe("RedisRolloutStore", () => {
     expect(await ctx.redis.zcard(`${ctx.prefix}history`)).toBe(0);
 
     await short.create(makeRollout({ id: "reviews-3", createdAt: FIXTURE_NOW + 2 }));
-    expect(await short.activeFor(targetKey(orphan.target))).toBe("reviews-3");
+    expect(await short.activeFor(targetKey(orphan.target, orphan.cluster))).toBe("reviews-3");
     expect((await short.listActive()).map((r) => r.id)).toEqual(["reviews-3"]);
   });
 
