@@ -8,6 +8,7 @@ import type { Runtime } from "../../src/main.ts";
 import { DEFAULT_ANALYSIS_POLICY } from "../../src/metrics/analysis.ts";
 import type { Analyzer, RolloutStore } from "../../src/rollout/ports.ts";
 import type { ServiceDeps, StartRequest } from "../../src/rollout/service.ts";
+import { targetKey } from "../../src/rollout/target.ts";
 import type { Rollout } from "../../src/rollout/types.ts";
 import { engineHarness, waitFor } from "../support/engine.ts";
 import type { EngineHarness } from "../support/engine.ts";
@@ -266,6 +267,20 @@ describe("a crash right after a save never strands a rollout (issue 8.1)", () =>
     expect(h.kube.get("VirtualService", "default", "reviews")?.spec).toEqual(before);
     const actions = (await runtime.store.audit(started.id)).map((entry) => entry.action);
     expect(actions).toContain("rollback-retry");
+  });
+
+  it("given a rollback whose restore keeps failing, when the VirtualService is deleted, then it ends rolled back and frees the target", async () => {
+    const runtime = open();
+    const started = await runtime.service.start(startRequest(false));
+    const faultId = h.kube.faults.add({ resource: "virtualservices", method: "PATCH", errors: 1_000_000 });
+    await runtime.service.act(started.id, byRollback("bad canary"));
+    h.kube.faults.remove(faultId);
+    h.kube.delete("VirtualService", "default", "reviews");
+
+    const ended = await runtime.service.act(started.id, byRollback("try again"));
+    expect(ended.phase).toBe("rolled-back");
+    expect(ended.outcome?.reason).toContain("nothing left to restore");
+    expect(await runtime.store.activeFor(targetKey(started.target, started.cluster))).toBeUndefined();
   });
 });
 
