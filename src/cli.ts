@@ -120,9 +120,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .option("--min-requests <n>", "fewer canary requests in a window is inconclusive (default 20)")
     .option("--failure-limit <n>", "failed checks that roll back (default 2)")
     .option("--dry-run", "print the plan and the route change, change nothing")
+    .option("--ignore-freeze", "start even during one of the service's freezes (break glass; audited)")
     .option("--as <user>", "who is acting, for the audit (default: the OS user)")
     .action(
-      async (service: string, options: Omit<StartOptions, "service"> & ActOptions & { dryRun?: boolean }) => {
+      async (
+        service: string,
+        options: Omit<StartOptions, "service"> & ActOptions & { dryRun?: boolean; ignoreFreeze?: boolean },
+      ) => {
         const configPath = configPathFrom(program.opts<Global>().config, io.env);
         const configured = serviceDirectory(configPath ? await loadConfigFile(configPath) : undefined).find(
           service,
@@ -135,7 +139,12 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         );
         if (!spec.ok) throw new CanaryError(ErrorCode.InvalidInput, spec.error);
         await runtime(async ({ service: rollouts }) => {
-          const request = { ...spec.value, by: actor(options) };
+          const request = {
+            ...spec.value,
+            by: actor(options),
+            ...(configured?.freezes ? { freezes: configured.freezes } : {}),
+            ...(options.ignoreFreeze ? { ignoreFreeze: true } : {}),
+          };
           if (options.dryRun) {
             const dry = await rollouts.dryRun(request);
             io.stdout(

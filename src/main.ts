@@ -19,6 +19,7 @@ import type { Analyzer, Logger, Notifier, RolloutStore } from "./rollout/ports.t
 import { RolloutService } from "./rollout/service.ts";
 import type { ServiceDeps } from "./rollout/service.ts";
 import type { ClusterRef } from "./rollout/types.ts";
+import { cronReleaseCalendar } from "./schedule/release-calendar.ts";
 import { claimPeriod } from "./store/redis-claim.ts";
 import { RedisRolloutLock } from "./store/redis-lock.ts";
 import { RedisRolloutStore } from "./store/redis-rollout-store.ts";
@@ -91,6 +92,7 @@ export function openRuntime(options: RuntimeOptions): Runtime {
     clock: { now: () => Date.now() },
     logger,
     minIntervalMs: env.CANARYBOT_MIN_INTERVAL_MS,
+    calendar: cronReleaseCalendar,
     clusterOf,
   };
   const service = new RolloutService(options.decorate ? options.decorate(deps) : deps);

@@ -1,5 +1,5 @@
 import { MIN_INTERVAL_MS, planProblems } from "../rollout/plan.ts";
-import type { AnalysisPolicy, Plan, TargetSpec } from "../rollout/types.ts";
+import type { AnalysisPolicy, Plan, ReleaseWindow, TargetSpec } from "../rollout/types.ts";
 import { parseDuration, parseHeader, parsePercentage, parsePercentList } from "./values.ts";
 import type { Parsed } from "./values.ts";
 
@@ -40,6 +40,8 @@ export type StartDefaults = {
   minIntervalMs: number;
   /** Undefined when no metrics provider is configured: then a plan cannot carry analysis. */
   analysis?: AnalysisPolicy;
+  /** The service's release windows, carried by every plan. */
+  windows?: ReleaseWindow[];
 };
 
 export const BUILTIN_DEFAULTS: StartDefaults = {
@@ -89,6 +91,7 @@ export function buildStartSpec(options: StartOptions, defaults: StartDefaults): 
     twoPersonRule: options.twoPerson ?? defaults.twoPersonRule,
     ...(headerMatch ? { headerMatch } : {}),
     ...(analysis ? { analysis } : {}),
+    ...(defaults.windows ? { windows: defaults.windows } : {}),
   };
   if (problems.length === 0) problems.push(...planProblems(plan, defaults.minIntervalMs));
   if (problems.length > 0) return { ok: false, error: problems.join("; ") };

@@ -5,6 +5,7 @@ import { parseDuration, parseHeader, parsePercentage, parsePercentList } from ".
 import type { Parsed } from "../commands/values.ts";
 import { CanaryError, ErrorCode } from "../errors.ts";
 import { planProblems } from "../rollout/plan.ts";
+import { isCronExpression, isTimeZone } from "../schedule/release-calendar.ts";
 import { BUILTIN_DEFAULTS } from "../commands/start-request.ts";
 
 /**
@@ -92,6 +93,32 @@ export const AnalysisOverrides = z.strictObject({
 });
 export type AnalysisOverrides = z.infer<typeof AnalysisOverrides>;
 
+/** Minutes in which steps may be taken: `{ cron: "* 9-16 * * 1-5", timezone: Europe/Berlin }` = 09:00–16:59 weekdays. */
+export const ReleaseWindowConfig = z.strictObject({
+  cron: z
+    .string()
+    .refine(isCronExpression, "must be a five-field cron expression (minute hour day month weekday)"),
+  timezone: z
+    .string()
+    .refine(isTimeZone, "must be an IANA time zone such as Europe/Berlin or UTC")
+    .default("UTC"),
+});
+
+const instant = z.union([z.string(), z.date()]).transform((input, ctx): number => {
+  const ms = input instanceof Date ? input.getTime() : Date.parse(input);
+  if (!Number.isNaN(ms)) return ms;
+  ctx.addIssue({
+    code: "custom",
+    message: "must be a date or date-time, e.g. 2026-12-20 or 2026-12-20T18:00:00+01:00",
+  });
+  return z.NEVER;
+});
+
+/** No start from `from` (included) to `to` (excluded): `{ from: 2026-12-20, to: 2027-01-04, reason: holiday freeze }`. */
+export const FreezeConfig = z
+  .strictObject({ from: instant, to: instant, reason: z.string().min(1) })
+  .refine((freeze) => freeze.from < freeze.to, { path: ["to"], message: "must be after from" });
+
 export const ServiceConfig = z
   .strictObject({
     namespace: kubeName("namespace").default("default"),
@@ -118,6 +145,13 @@ export const ServiceConfig = z
     rollbackers: principals.optional(),
     /** Mentioned by alerts: a user or a user group. */
     onCall: principal.optional(),
+    /** When steps may be taken; absent: any time. */
+    windows: z
+      .array(ReleaseWindowConfig)
+      .min(1, "list at least one window, or leave `windows` out")
+      .optional(),
+    /** When no rollout of the service may start. */
+    freezes: z.array(FreezeConfig).optional(),
   })
   .superRefine((service, ctx) => {
     // The defaults must make a sound plan on their own (interval bounds are the deployment's, checked at start).

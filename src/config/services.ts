@@ -38,6 +38,7 @@ export function startDefaultsFor(base: StartDefaults, service: ServiceConfig | u
     ...(defaults.steps ? { steps: defaults.steps } : {}),
     ...(defaults.interval !== undefined ? { intervalMs: defaults.interval } : {}),
     ...(defaults.approveAt ? { approvalGates: defaults.approveAt } : {}),
+    ...(service.windows ? { windows: service.windows } : {}),
     ...analysisFor(base.analysis, service),
   };
 }

@@ -1,4 +1,12 @@
-import type { AuditEntry, HeaderMatch, MetricsSnapshot, Rollout, Target, Verdict } from "./types.ts";
+import type {
+  AuditEntry,
+  HeaderMatch,
+  MetricsSnapshot,
+  ReleaseWindow,
+  Rollout,
+  Target,
+  Verdict,
+} from "./types.ts";
 
 /** What preflight learns about a target before anything is touched. */
 export type TargetInspection = {
@@ -107,6 +115,12 @@ export type Notifier = {
 };
 
 export type Clock = { now(): number };
+
+/** Reads release windows. */
+export type ReleaseCalendar = {
+  /** Undefined when `now` is inside one of the windows; else when the next one opens. */
+  nextOpening(windows: readonly ReleaseWindow[], now: number): number | undefined;
+};
 
 /** pino's shape, so the core's orchestration logs without importing pino. */
 export type Logger = {

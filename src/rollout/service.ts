@@ -5,6 +5,7 @@ import type {
   Clock,
   Logger,
   Notifier,
+  ReleaseCalendar,
   RolloutLock,
   RolloutStore,
   TickScheduler,
@@ -12,13 +13,14 @@ import type {
 } from "./ports.ts";
 import { newRollout } from "./new-rollout.ts";
 import { targetKey } from "./target.ts";
-import { transition } from "./transition.ts";
+import { formatUtcDateTime, transition } from "./transition.ts";
 import { NotificationKind, Phase } from "./types.ts";
 import type {
   Actor,
   AuditEntry,
   ClusterRef,
   Effect,
+  Freeze,
   Plan,
   Rollout,
   RolloutEvent,
@@ -32,6 +34,10 @@ export type StartRequest = {
   plan: Plan;
   by: Actor;
   report?: { channel: string };
+  /** The service's freezes: a start inside one is refused... */
+  freezes?: readonly Freeze[];
+  /** ...unless a person breaks the glass (CLI `--ignore-freeze`), which the audit records. */
+  ignoreFreeze?: boolean;
 };
 
 export type DryRun = { plan: Plan; target: Target; change: string };
@@ -54,6 +60,8 @@ export type ServiceDeps = {
   logger: Logger;
   /** Shortest step interval a plan may ask for. */
   minIntervalMs?: number;
+  /** Reads plans' release windows; absent, a plan with windows cannot start. */
+  calendar?: ReleaseCalendar;
   /**
    * The cluster (API server) this process's router reaches for a target: its context's, or the current context's.
    * Undefined when this process cannot reach the target's context at all. Rollouts record it at start, and a process
@@ -83,6 +91,16 @@ export class RolloutService {
   async start(request: StartRequest): Promise<Rollout> {
     assertPlan(request.plan, this.#deps.minIntervalMs);
     const { store, router, clock } = this.#deps;
+    if ((request.plan.windows ?? []).length > 0 && !this.#deps.calendar) {
+      throw new CanaryError(ErrorCode.Internal, "this canarybot cannot read release windows");
+    }
+    const freeze = activeFreeze(request.freezes ?? [], clock.now());
+    if (freeze && !request.ignoreFreeze) {
+      throw new CanaryError(
+        ErrorCode.Forbidden,
+        `${request.target.service} is frozen until ${formatUtcDateTime(freeze.to)}: ${freeze.reason} (break glass from the command line with --ignore-freeze)`,
+      );
+    }
     const target = await this.#resolve(request.target);
     const cluster = this.#deps.clusterOf?.(target);
     const now = clock.now();
@@ -104,7 +122,9 @@ export class RolloutService {
       fromPhase: Phase.Preflight,
       toPhase: Phase.Preflight,
       canaryWeight: 0,
-      detail: `${target.namespace}/${target.virtualService} ${target.stableSubset} → ${target.canarySubset}, steps ${request.plan.steps.join(",")}`,
+      detail:
+        `${target.namespace}/${target.virtualService} ${target.stableSubset} → ${target.canarySubset}, steps ${request.plan.steps.join(",")}` +
+        (freeze ? `; started during the freeze "${freeze.reason}" with --ignore-freeze` : ""),
     });
     return this.#withLock(rollout.id, async (session) => {
       let event: RolloutEvent;
@@ -189,7 +209,13 @@ export class RolloutService {
         const moved = await this.#setRoute(session, rollout, desired);
         if (moved.phase !== rollout.phase || moved.tick !== tick) return;
         const verdict = moved.phase === Phase.Progressing ? await this.#judge(moved) : undefined;
-        await this.#apply(session, rolloutId, { type: "tick", tick, ...(verdict ? { verdict } : {}) });
+        const windowOpensAt = this.#windowOpensAt(moved);
+        await this.#apply(session, rolloutId, {
+          type: "tick",
+          tick,
+          ...(verdict ? { verdict } : {}),
+          ...(windowOpensAt === undefined ? {} : { windowOpensAt }),
+        });
         return;
       }
       await this.#apply(session, rolloutId, { type: "tick", tick });
@@ -361,6 +387,12 @@ export class RolloutService {
     return this.#apply(session, rollout.id, { type: "route-restored" });
   }
 
+  #windowOpensAt(rollout: Rollout): number | undefined {
+    const windows = rollout.plan.windows ?? [];
+    if (windows.length === 0 || !this.#deps.calendar) return undefined;
+    return this.#deps.calendar.nextOpening(windows, this.#deps.clock.now());
+  }
+
   async #judge(rollout: Rollout): Promise<Verdict | undefined> {
     if (!rollout.plan.analysis || !this.#deps.analyzer) return undefined;
     return this.#deps.analyzer.analyze(rollout, this.#deps.clock.now());
@@ -396,6 +428,10 @@ export class RolloutService {
 function assertPlan(plan: Plan, minIntervalMs: number | undefined): void {
   const problems = planProblems(plan, minIntervalMs);
   if (problems.length > 0) throw new CanaryError(ErrorCode.InvalidInput, problems.join("; "));
+}
+
+function activeFreeze(freezes: readonly Freeze[], now: number): Freeze | undefined {
+  return freezes.find((freeze) => freeze.from <= now && now < freeze.to);
 }
 
 function auditEntries(effects: readonly Effect[]): AuditEntry[] {

@@ -52,7 +52,7 @@ function decide(rollout: Rollout, event: RolloutEvent, now: number): TransitionR
       if (rollout.phase !== Phase.Preflight) return refuse(rollout, event, now, "preflight is over");
       return finish(rollout, now, { phase: Phase.Failed, by: SYSTEM_ACTOR, reason: event.reason }, "failed");
     case "tick":
-      return onTick(rollout, event.tick, event.verdict, now);
+      return onTick(rollout, event.tick, event.verdict, now, event.windowOpensAt);
     case "approve":
       return onApprove(rollout, event.by, now);
     case "promote":
@@ -147,7 +147,13 @@ function onPreflightPassed(
   return withRouteAndTick(result, now);
 }
 
-function onTick(rollout: Rollout, tick: number, verdict: Verdict | undefined, now: number): TransitionResult {
+function onTick(
+  rollout: Rollout,
+  tick: number,
+  verdict: Verdict | undefined,
+  now: number,
+  windowOpensAt: number | undefined,
+): TransitionResult {
   if (tick !== rollout.tick) return ignore(rollout, `stale tick ${tick} (current ${rollout.tick})`);
   switch (rollout.phase) {
     case Phase.RollingBack:
@@ -155,7 +161,7 @@ function onTick(rollout: Rollout, tick: number, verdict: Verdict | undefined, no
     case Phase.HeaderStage:
       return holdRoute(rollout, now);
     case Phase.Progressing:
-      return onProgressTick(rollout, verdict, now);
+      return onProgressTick(rollout, verdict, now, windowOpensAt);
     case Phase.Preflight:
     case Phase.Paused:
     case Phase.AwaitingApproval:
@@ -166,7 +172,12 @@ function onTick(rollout: Rollout, tick: number, verdict: Verdict | undefined, no
   }
 }
 
-function onProgressTick(rollout: Rollout, verdict: Verdict | undefined, now: number): TransitionResult {
+function onProgressTick(
+  rollout: Rollout,
+  verdict: Verdict | undefined,
+  now: number,
+  windowOpensAt: number | undefined,
+): TransitionResult {
   // The route is not yet where the state says (a write failed): put it there before judging anything.
   if (rollout.appliedWeight !== desiredWeight(rollout) || rollout.headerRouteActive) {
     return holdRoute(rollout, now);
@@ -218,9 +229,9 @@ function onProgressTick(rollout: Rollout, verdict: Verdict | undefined, now: num
       }
       return judgedHold({ ...recorded, inconclusiveStreak: streak }, now, "inconclusive", unclear);
     }
-    return advance({ ...recorded, inconclusiveStreak: 0 }, now, judged);
+    return advance({ ...recorded, inconclusiveStreak: 0 }, now, judged, windowOpensAt);
   }
-  return advance(rollout, now, undefined);
+  return advance(rollout, now, undefined, windowOpensAt);
 }
 
 /** How long until the metrics window covers only traffic at the current weight; 0 when it already does. */
@@ -230,7 +241,12 @@ function windowWarmUp(rollout: Rollout, verdict: Verdict | undefined, now: numbe
   return Math.max(0, rollout.routeSince + windowSeconds * 1000 - now);
 }
 
-function advance(rollout: Rollout, now: number, verdict: Verdict | undefined): TransitionResult {
+function advance(
+  rollout: Rollout,
+  now: number,
+  verdict: Verdict | undefined,
+  windowOpensAt?: number,
+): TransitionResult {
   const snapshot = snapshotEffect(verdict);
   if (isGateOpen(rollout)) {
     const result = step(rollout, now, SYSTEM_ACTOR, "await-approval", {
@@ -253,15 +269,46 @@ function advance(rollout: Rollout, now: number, verdict: Verdict | undefined): T
     result.effects.push(...snapshot);
     return result;
   }
+  if (windowOpensAt !== undefined) return holdForWindow(rollout, now, windowOpensAt, snapshot);
   const stepIndex = rollout.stepIndex + 1;
   // Taking the last step on a passing (or unjudged) tick is the decision to promote.
   const decided =
     stepIndex === last ? { outcome: { at: now, by: SYSTEM_ACTOR, reason: "all steps passed" } } : {};
   // The audit keeps the numbers the step was taken on.
   const judged = verdict ? `${verdict.status}: ${describeChecks(verdict.checks)}` : undefined;
-  const result = step(rollout, now, SYSTEM_ACTOR, "step", { stepIndex, ...decided }, judged);
+  const result = step(
+    rollout,
+    now,
+    SYSTEM_ACTOR,
+    "step",
+    { stepIndex, heldUntil: undefined, ...decided },
+    judged,
+  );
   result.effects.push(...snapshot);
   return withRouteAndTick(result, now);
+}
+
+/**
+ * Outside its release windows a rollout takes no scheduled step: it keeps its weight and keeps being judged every
+ * interval (a breach still rolls it back), and steps at the first tick inside a window. A person's Approve or Promote
+ * is a decision and is not held.
+ */
+function holdForWindow(rollout: Rollout, now: number, opensAt: number, snapshot: Effect[]): TransitionResult {
+  const first = rollout.heldUntil !== opensAt;
+  const result = first
+    ? step(
+        rollout,
+        now,
+        SYSTEM_ACTOR,
+        "window-hold",
+        { heldUntil: opensAt },
+        `outside its release windows until ${formatUtcDateTime(opensAt)}`,
+      )
+    : { rollout, effects: [] };
+  result.effects.push(...snapshot);
+  // Look again at the opening, or after an interval if that comes first: the judging goes on meanwhile.
+  const delay = Math.max(0, Math.min(rollout.plan.intervalMs, opensAt - now));
+  return withTick(result, now, delay);
 }
 
 function onApprove(rollout: Rollout, by: Actor, now: number): TransitionResult {
@@ -671,6 +718,11 @@ function alreadyFinished(rollout: Rollout): string {
   const verb = rollout.phase === Phase.Failed ? "failed" : `already ${rollout.phase.replace("-", " ")}`;
   if (!outcome) return `${rollout.id} ${verb}`;
   return `${rollout.id} ${verb} at ${formatUtc(outcome.at)} by ${outcome.by} (${outcome.reason})`;
+}
+
+/** "2026-12-01 09:00 UTC" */
+export function formatUtcDateTime(ms: number): string {
+  return `${new Date(ms).toISOString().slice(0, 16).replace("T", " ")} UTC`;
 }
 
 /** "14:02 UTC": a fixed zone, so every reader sees the same time. */

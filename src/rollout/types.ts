@@ -55,6 +55,12 @@ export type CustomCheck = {
   max?: number;
 };
 
+/** When steps may be taken: the minutes a cron expression matches, read in a time zone (IANA name). */
+export type ReleaseWindow = { cron: string; timezone: string };
+
+/** A span (ms since epoch, `to` excluded) in which no rollout of a service may start, and why. */
+export type Freeze = { from: number; to: number; reason: string };
+
 export type Plan = {
   /** Canary weights in percent, strictly increasing within 1..100; the last is where the rollout promotes. */
   steps: number[];
@@ -68,6 +74,8 @@ export type Plan = {
   headerMatch?: HeaderMatch;
   /** Absent: the rollout steps on schedule without metric analysis. */
   analysis?: AnalysisPolicy;
+  /** Absent or empty: steps may be taken at any time. Otherwise only inside one of these windows. */
+  windows?: ReleaseWindow[];
 };
 
 export const Phase = {
@@ -183,6 +191,8 @@ export type Rollout = {
   restoreFailure?: { attempts: number; since: number; lastError: string; alertedAt: number };
   /** The cluster the rollout was started on: only processes configured for it act on it. */
   cluster?: ClusterRef;
+  /** Set while a step waits for its release window to open: when it opens (ms since epoch). */
+  heldUntil?: number;
   /** Set while the next tick is overdue (no worker for its cluster, a stuck queue); cleared by the next tick. */
   overdue?: { tick: number; since: number; detail: string };
   /** Why the rollout is paused, shown to people. */
@@ -217,7 +227,11 @@ export type Rollout = {
 export type RolloutEvent =
   | { type: "preflight-passed"; baseline: unknown; subsetLabels: Record<string, Record<string, string>> }
   | { type: "preflight-failed"; reason: string }
-  | { type: "tick"; tick: number; verdict?: Verdict }
+  /**
+   * A due tick. `windowOpensAt` is set when the plan has release windows and now is outside all of them: when the
+   * next one opens (when none opens within the calendar's look-ahead, the end of it).
+   */
+  | { type: "tick"; tick: number; verdict?: Verdict; windowOpensAt?: number }
   | { type: "approve"; by: Actor }
   | { type: "promote"; by: Actor }
   | { type: "pause"; by: Actor; reason?: string }

@@ -261,7 +261,12 @@ export class SlackHandlers {
       await respond(errorReply(spec.error, USAGE.start));
       return;
     }
-    const request = { ...spec.value, by: origin.user, report: { channel: origin.channel } };
+    const request = {
+      ...spec.value,
+      by: origin.user,
+      report: { channel: origin.channel },
+      ...(service?.freezes ? { freezes: service.freezes } : {}),
+    };
     try {
       if (command.dryRun) {
         await respond(dryRunReply(await rollouts.dryRun(request)));

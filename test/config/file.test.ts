@@ -188,3 +188,45 @@ describe("a service's start defaults and options", () => {
     expect(serviceDirectory(undefined).configured).toBe(false);
   });
 });
+
+describe("release windows and freezes", () => {
+  const CALENDAR = `
+services:
+  reviews:
+    windows:
+      - { cron: "* 9-16 * * 1-5", timezone: Europe/Berlin }
+      - { cron: "0-29 20 * * *" }
+    freezes:
+      - { from: 2026-12-20, to: "2027-01-04T09:00:00+01:00", reason: holiday freeze }
+`;
+
+  it("reads windows (UTC unless a zone is named) and freezes as instants, and gives every plan the windows", () => {
+    const config = parseConfigFile(CALENDAR);
+    const service = config.services.reviews;
+    expect(service?.windows).toEqual([
+      { cron: "* 9-16 * * 1-5", timezone: "Europe/Berlin" },
+      { cron: "0-29 20 * * *", timezone: "UTC" },
+    ]);
+    expect(service?.freezes).toEqual([
+      { from: Date.UTC(2026, 11, 20), to: Date.UTC(2027, 0, 4, 8), reason: "holiday freeze" },
+    ]);
+    const spec = buildStartSpec(
+      { service: "reviews", canary: "v2" },
+      startDefaultsFor(BUILTIN_DEFAULTS, service),
+    );
+    expect(spec.ok && spec.value.plan.windows).toEqual(service?.windows);
+  });
+
+  it("names each mistake with its path", () => {
+    const message = errorOf(`
+services:
+  reviews:
+    windows: [{ cron: "every day", timezone: Mars/Olympus }]
+    freezes: [{ from: 2027-01-04, to: 2026-12-20, reason: backwards }, { from: soon, to: 2026-12-20, reason: x }]
+`);
+    expect(message).toContain("services.reviews.windows[0].cron: must be a five-field cron expression");
+    expect(message).toContain("services.reviews.windows[0].timezone: must be an IANA time zone");
+    expect(message).toContain("services.reviews.freezes[0].to: must be after from");
+    expect(message).toContain("services.reviews.freezes[1].from: must be a date or date-time");
+  });
+});

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  formatUtcDateTime,
   MAX_SNAPSHOTS,
   RESTORE_REALERT_MS,
   RESTORE_RETRY_MS,
@@ -71,8 +72,13 @@ function rollingBackAt50(overrides: RolloutOverrides = {}): Rollout {
   });
 }
 
-function tick(rollout: Rollout, verdict?: Verdict): RolloutEvent {
-  return { type: "tick", tick: rollout.tick, ...(verdict ? { verdict } : {}) };
+function tick(rollout: Rollout, verdict?: Verdict, windowOpensAt?: number): RolloutEvent {
+  return {
+    type: "tick",
+    tick: rollout.tick,
+    ...(verdict ? { verdict } : {}),
+    ...(windowOpensAt === undefined ? {} : { windowOpensAt }),
+  };
 }
 
 function auditOf(entry: Partial<AuditEntry>, at = NOW): Effect {
@@ -1079,6 +1085,51 @@ describe("overdue ticks", () => {
 
     const ticked = transition(reported.rollout, tick(reported.rollout), NOW);
     expect(ticked.rollout.overdue).toBeUndefined();
+  });
+});
+
+describe("release windows", () => {
+  const OPENS = NOW + 3 * 3_600_000;
+
+  it("given a passing tick outside the windows, when it would step, then it holds its weight until the opening and says so once", () => {
+    const rollout = given({ tick: 3 });
+    const held = transition(rollout, tick(rollout, passing(), OPENS), NOW);
+
+    expect(held.rollout).toMatchObject({
+      stepIndex: 0,
+      heldUntil: OPENS,
+      tick: 4,
+      nextTickAt: NOW + INTERVAL,
+    });
+    expect(effectsOfType(held.effects, "set-weights")).toEqual([]);
+    expect(audits(held.effects)).toMatchObject([
+      { action: "window-hold", detail: `outside its release windows until ${formatUtcDateTime(OPENS)}` },
+    ]);
+
+    const again = transition(held.rollout, tick(held.rollout, passing(), OPENS), NOW + INTERVAL);
+    expect(audits(again.effects)).toEqual([]);
+    expect(again.rollout.stepIndex).toBe(0);
+  });
+
+  it("given a hold, when the opening is nearer than an interval, then the next look is at the opening", () => {
+    const rollout = given({ tick: 3 });
+    const held = transition(rollout, tick(rollout, passing(), NOW + 5_000), NOW);
+    expect(effectsOfType(held.effects, "schedule-tick")).toEqual([
+      { type: "schedule-tick", tick: 4, delayMs: 5_000 },
+    ]);
+  });
+
+  it("given a held rollout, when a tick comes inside a window, then it steps and the hold is gone", () => {
+    const rollout = given({ tick: 3, heldUntil: OPENS });
+    const stepped = transition(rollout, tick(rollout, passing()), OPENS);
+    expect(stepped.rollout.stepIndex).toBe(1);
+    expect(stepped.rollout.heldUntil).toBeUndefined();
+  });
+
+  it("given a failing canary outside the windows, when the failure limit is reached, then it still rolls back", () => {
+    const rollout = given({ tick: 3, failedChecks: 1 });
+    const result = transition(rollout, tick(rollout, failing(), OPENS), NOW);
+    expect(result.rollout.phase).toBe(Phase.RollingBack);
   });
 });
 
