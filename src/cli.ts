@@ -12,6 +12,9 @@ import {
   statusLine,
 } from "./commands/render-text.ts";
 import { humanEvent } from "./commands/human-event.ts";
+import { describeFailedScheduledStart, describeScheduledStart } from "./commands/render-scheduled.ts";
+import { formatUtcDateTime } from "./rollout/transition.ts";
+import { parseStartTime } from "./schedule/local-time.ts";
 import { loadEnvConfig } from "./config/env.ts";
 import { CanaryError, ErrorCode, isCanaryError } from "./errors.ts";
 import { createLogger } from "./logger.ts";
@@ -121,11 +124,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .option("--failure-limit <n>", "failed checks that roll back (default 2)")
     .option("--dry-run", "print the plan and the route change, change nothing")
     .option("--ignore-freeze", "start even during one of the service's freezes (break glass; audited)")
+    .option("--at <time>", 'start later: "2026-12-01 09:00 Europe/Berlin" (UTC without a zone)')
     .option("--as <user>", "who is acting, for the audit (default: the OS user)")
     .action(
       async (
         service: string,
-        options: Omit<StartOptions, "service"> & ActOptions & { dryRun?: boolean; ignoreFreeze?: boolean },
+        options: Omit<StartOptions, "service"> &
+          ActOptions & { dryRun?: boolean; ignoreFreeze?: boolean; at?: string },
       ) => {
         const configPath = configPathFrom(program.opts<Global>().config, io.env);
         const configured = serviceDirectory(configPath ? await loadConfigFile(configPath) : undefined).find(
@@ -138,7 +143,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           startDefaultsFor(startDefaults(loadEnvConfig(io.env)), configured),
         );
         if (!spec.ok) throw new CanaryError(ErrorCode.InvalidInput, spec.error);
-        await runtime(async ({ service: rollouts }) => {
+        await runtime(async ({ service: rollouts, scheduled: scheduledStarts }) => {
           const request = {
             ...spec.value,
             by: actor(options),
@@ -154,6 +159,14 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
                 `target: ${dry.target.namespace}/${dry.target.virtualService} ${dry.target.stableSubset} → ${dry.target.canarySubset}\n` +
                 `first change:\n${dry.change}\n`,
             );
+            return;
+          }
+          if (options.at !== undefined) {
+            const at = parseStartTime(options.at, Date.now());
+            if (!at.ok) throw new CanaryError(ErrorCode.InvalidInput, at.error);
+            await rollouts.dryRun(request); // a start that could not run now is refused now, not when it is due
+            const scheduled = await scheduledStarts.add(at.value, request, Date.now());
+            io.stdout(`${describeScheduledStart(scheduled)}\n`);
             return;
           }
           const rollout = await rollouts.start(request);
@@ -181,13 +194,35 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
 
   program
     .command("list")
-    .description("list live rollouts")
+    .description("list live rollouts and scheduled starts")
     .option("--json", "machine-readable output")
     .action(async (options: { json?: boolean }) => {
-      await runtime(async ({ store }) => {
+      await runtime(async ({ store, scheduled }) => {
         const live = await store.listActive();
-        print(live.map(statusJson), options.json, () =>
+        const pending = await scheduled.list();
+        const failed = await scheduled.failures();
+        if (options.json) {
+          print({ live: live.map(statusJson), scheduled: pending, failedScheduled: failed }, true, () => "");
+          return;
+        }
+        const lines = [
           live.length === 0 ? "no live rollouts" : live.map(statusLine).join("\n"),
+          ...pending.map(describeScheduledStart),
+          ...failed.map(describeFailedScheduledStart),
+        ];
+        io.stdout(`${lines.join("\n")}\n`);
+      });
+    });
+
+  program
+    .command("cancel")
+    .description("cancel a scheduled start")
+    .argument("<id>", "scheduled start id, e.g. reviews@3 (see list)")
+    .action(async (id: string) => {
+      await runtime(async ({ scheduled }) => {
+        const cancelled = await scheduled.cancel(id);
+        io.stdout(
+          `cancelled ${cancelled.id}: ${cancelled.request.target.service} would have started at ${formatUtcDateTime(cancelled.at)}\n`,
         );
       });
     });

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { Redis } from "ioredis";
 import type { EnvConfig } from "./config/env.ts";
 import { BullMqTickScheduler } from "./jobs/tick-queue.ts";
+import { startScheduledStartRunner } from "./jobs/scheduled-start-runner.ts";
 import { startTickSweeper } from "./jobs/tick-sweeper.ts";
 import { createTickWorker } from "./jobs/tick-worker.ts";
 import type { TickWorker } from "./jobs/tick-worker.ts";
@@ -22,6 +23,7 @@ import type { ClusterRef } from "./rollout/types.ts";
 import { cronReleaseCalendar } from "./schedule/release-calendar.ts";
 import { claimPeriod } from "./store/redis-claim.ts";
 import { RedisRolloutLock } from "./store/redis-lock.ts";
+import { RedisScheduledStarts } from "./store/redis-scheduled-starts.ts";
 import { RedisRolloutStore } from "./store/redis-rollout-store.ts";
 
 export type RuntimeOptions = {
@@ -45,6 +47,8 @@ export type Runtime = {
   /** The cluster of this runtime's current context: where rollouts that name no context run. */
   cluster: ClusterRef;
   scheduler: BullMqTickScheduler;
+  /** Starts asked for at a later time (`start --at`). */
+  scheduled: RedisScheduledStarts;
   /** Whether this process takes a periodic job (`name`) for this period; one process of many does. */
   claimPeriod(name: string, ttlMs: number): Promise<boolean>;
   close(): Promise<void>;
@@ -101,6 +105,7 @@ export function openRuntime(options: RuntimeOptions): Runtime {
     store,
     cluster,
     scheduler,
+    scheduled: new RedisScheduledStarts(redis, prefix),
     claimPeriod: (name, ttlMs) => claimPeriod(redis, `${prefix}${name}`, ttlMs),
     async close() {
       await scheduler.close();
@@ -112,7 +117,7 @@ export function openRuntime(options: RuntimeOptions): Runtime {
 
 /**
  * A worker that turns due ticks of its cluster's rollouts into steps, with the sweeper that re-enqueues a tick
- * nobody scheduled; closes gracefully (the running tick finishes).
+ * nobody scheduled and the runner of scheduled starts; closes gracefully (the running tick finishes).
  */
 export function startWorker(runtime: Runtime, env: EnvConfig, logger: Logger): TickWorker {
   const worker = createTickWorker({
@@ -136,11 +141,19 @@ export function startWorker(runtime: Runtime, env: EnvConfig, logger: Logger): T
     logger,
     ...(env.CANARYBOT_SWEEP_MS === undefined ? {} : { everyMs: env.CANARYBOT_SWEEP_MS }),
   });
+  const starter = startScheduledStartRunner({
+    scheduled: runtime.scheduled,
+    service: runtime.service,
+    clock: { now: () => Date.now() },
+    logger,
+    ...(env.CANARYBOT_SWEEP_MS === undefined ? {} : { everyMs: env.CANARYBOT_SWEEP_MS }),
+  });
   logger.info({ cluster: runtime.cluster }, "worker serves this cluster");
   return {
     queueName: worker.queueName,
     waitUntilReady: () => worker.waitUntilReady(),
     async close() {
+      await starter.close();
       await sweeper.close();
       await worker.close();
     },

@@ -1,0 +1,59 @@
+import type { Parsed } from "../commands/values.ts";
+import { isTimeZone } from "./release-calendar.ts";
+
+const LOCAL = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?:\s+([A-Za-z_]+(?:\/[A-Za-z0-9_+-]+)*))?$/;
+
+/**
+ * A wall-clock time a person types, `2026-12-01 09:00 Europe/Berlin` (UTC when no zone is named), or an ISO time
+ * with an offset, as ms since epoch. It must lie in the future.
+ */
+export function parseStartTime(text: string, now: number): Parsed<number> {
+  const at = parseWallClock(text.trim());
+  if (at === undefined) {
+    return {
+      ok: false,
+      error: `at: "${text}" is not a time like "2026-12-01 09:00 Europe/Berlin" or 2026-12-01T09:00:00+01:00`,
+    };
+  }
+  if (typeof at === "string") return { ok: false, error: `at: ${at}` };
+  if (at <= now) return { ok: false, error: `at: ${text} has passed; start now without --at` };
+  return { ok: true, value: at };
+}
+
+function parseWallClock(text: string): number | string | undefined {
+  const local = LOCAL.exec(text);
+  if (!local) {
+    const iso = /[zZ]|[+-]\d{2}:?\d{2}$/.test(text) ? Date.parse(text) : Number.NaN;
+    return Number.isNaN(iso) ? undefined : iso;
+  }
+  const [, year, month, day, hour, minute, zone = "UTC"] = local;
+  if (!isTimeZone(zone)) return `${zone} is not an IANA time zone (e.g. Europe/Berlin)`;
+  const wall = Date.UTC(Number(year), Number(month) - 1, Number(day), Number(hour), Number(minute));
+  // The zone's offset at that moment; a second pass settles times next to a daylight-saving change.
+  const first = wall - offsetMs(wall, zone);
+  return wall - offsetMs(first, zone);
+}
+
+/** How far the zone's wall clock is ahead of UTC at `at`. */
+function offsetMs(at: number, zone: string): number {
+  const parts = new Intl.DateTimeFormat("en-US", {
+    timeZone: zone,
+    hourCycle: "h23",
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+    second: "2-digit",
+  }).formatToParts(new Date(at));
+  const get = (type: string): number => Number(parts.find((part) => part.type === type)?.value);
+  const asUtc = Date.UTC(
+    get("year"),
+    get("month") - 1,
+    get("day"),
+    get("hour"),
+    get("minute"),
+    get("second"),
+  );
+  return asUtc - Math.floor(at / 1000) * 1000;
+}
