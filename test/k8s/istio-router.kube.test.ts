@@ -148,12 +148,14 @@ describe("IstioVirtualServiceRouter against the kube sandbox", () => {
       );
       applied = weight;
       expect(stored().spec.http).toEqual([
-        {
-          route: [
-            { destination: { host: "reviews", subset: "v1" }, weight: 100 - weight },
-            { destination: { host: "reviews", subset: "v2" }, weight },
-          ],
-        },
+        weight === 100
+          ? { route: [{ destination: { host: "reviews", subset: "v2" } }] }
+          : {
+              route: [
+                { destination: { host: "reviews", subset: "v1" }, weight: 100 - weight },
+                { destination: { host: "reviews", subset: "v2" }, weight },
+              ],
+            },
       ]);
     }
     const sent = patches();
