@@ -55,7 +55,10 @@ export function openRuntime(options: RuntimeOptions): Runtime {
     ...(options.kubeconfigPath ? { kubeconfigPath: options.kubeconfigPath } : {}),
     ...(options.context ? { context: options.context } : {}),
   });
-  const router = new IstioVirtualServiceRouter(kubeConfig);
+  const router = new IstioVirtualServiceRouter(kubeConfig, {
+    requestTimeoutMs: env.KUBE_REQUEST_TIMEOUT_MS,
+    operationBudgetMs: env.KUBE_OPERATION_BUDGET_MS,
+  });
   const analyzer = createAnalyzer(env);
   const service = new RolloutService({
     store,
