@@ -60,6 +60,17 @@ function expectation(baseline: unknown, appliedWeight: number, headerRouteActive
   return { baseline, appliedWeight, headerRouteActive };
 }
 
+/** The VirtualService after the router moved it from `applied` to `weight` (no header route). */
+function stepped(vs: Vs, target: Target, baseline: unknown, applied: number, weight: number): Vs {
+  return serverApply(
+    vs,
+    computeRoutePatch(vs, target, expectation(baseline, applied), {
+      canaryWeight: weight,
+      headerRouteActive: false,
+    }),
+  );
+}
+
 describe("computeRoutePatch", () => {
   it("walks a plan 0 → 10 → 50 → 100 with the managed route deep-equal to the expectation at every step", () => {
     const target = reviewsTarget();
@@ -67,13 +78,7 @@ describe("computeRoutePatch", () => {
     const baseline = selectManagedRoute(vs, target).route;
     let applied = 0;
     for (const weight of [10, 50, 100]) {
-      vs = serverApply(
-        vs,
-        computeRoutePatch(vs, target, expectation(baseline, applied), {
-          canaryWeight: weight,
-          headerRouteActive: false,
-        }),
-      );
+      vs = stepped(vs, target, baseline, applied, weight);
       applied = weight;
       expect(httpRoutes(vs)).toEqual([
         weight === 100
@@ -356,18 +361,12 @@ describe("computeRoutePatch", () => {
 });
 
 describe("release after release", () => {
-  /** A rollout from the route as preflight finds it, stepped to `to` (or rolled back there), as the router writes it. */
+  /** A rollout from the route as preflight finds it, through `steps`, then left there or rolled back. */
   function release(vs: Vs, target: Target, steps: number[], end: "promote" | "rollback"): Vs {
     const baseline = managedRouteForRollout(vs, target).route;
     let applied = 0;
     for (const weight of steps) {
-      vs = serverApply(
-        vs,
-        computeRoutePatch(vs, target, expectation(baseline, applied), {
-          canaryWeight: weight,
-          headerRouteActive: false,
-        }),
-      );
+      vs = stepped(vs, target, baseline, applied, weight);
       applied = weight;
     }
     return end === "rollback" ? serverApply(vs, computeRestorePatch(vs, target, baseline)) : vs;
