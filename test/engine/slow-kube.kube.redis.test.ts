@@ -45,4 +45,36 @@ describe("a Kubernetes API delayed by 90 s", () => {
     );
     expect(JSON.parse(reviewsHttp(h.kube))).toEqual(allTrafficTo("v1"));
   }, 60_000);
+
+  it("a tick costs one budget per attempt: the rollout pauses holding its weight within the job's retries, not minutes", async () => {
+    const id = await h.start("reviews", "--canary", "v2", "--steps", "10,100", "--interval", "300ms");
+    const fault = h.kube.faults.add({ resource: "virtualservices", delayMs: 90_000 });
+    const started = Date.now();
+    const paused = await waitFor(
+      `${id} paused`,
+      async () => {
+        const shown = await status(id);
+        return shown.phase === "paused" ? shown : undefined;
+      },
+      60_000,
+    );
+    const ms = Date.now() - started;
+    // Five job attempts of at most one 1.5 s budget each, and the job's backoff (1 + 2 + 4 + 8 s), with slack.
+    expect(ms).toBeLessThan(5 * 1_500 + 15_000 + 10_000);
+    expect(paused.canaryWeight).toBe(10);
+    const history = (await h.cli("history", id)).stdout;
+    expect(history).toMatch(
+      /kubernetes_unavailable: VirtualService default\/reviews: set weights failed: the Kubernetes API did not answer in time/,
+    );
+
+    h.kube.faults.remove(fault);
+    expect(JSON.parse(reviewsHttp(h.kube))).toEqual([
+      {
+        route: [
+          { destination: { host: "reviews", subset: "v1" }, weight: 90 },
+          { destination: { host: "reviews", subset: "v2" }, weight: 10 },
+        ],
+      },
+    ]);
+  }, 90_000);
 });
