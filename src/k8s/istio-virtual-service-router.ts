@@ -45,7 +45,7 @@ export const FIELD_MANAGER = "canarybot";
 
 export type IstioRouterOptions = {
   /** Re-reads after a conflict (409, or a failed `test` guard) before a write gives up. Default 5. */
-  maxAttempts?: number;
+  maxConflicts?: number;
   /** Backoff before the n-th retry: `backoffMs * 2^(n-1)`, with jitter, capped at 2 s. Default 50 ms. */
   backoffMs?: number;
   /** Per-request timeout. Default 10 s. */
@@ -127,7 +127,7 @@ export class IstioVirtualServiceRouter implements TrafficRouter {
   constructor(kubeConfig: KubeConfig, options: IstioRouterOptions = {}) {
     this.#kubeConfig = kubeConfig;
     this.#policy = {
-      maxConflicts: Math.max(1, options.maxAttempts ?? 5),
+      maxConflicts: Math.max(1, options.maxConflicts ?? 5),
       backoffMs: options.backoffMs ?? 50,
       budgetMs: options.operationBudgetMs ?? DEFAULT_OPERATION_BUDGET_MS,
     };
