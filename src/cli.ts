@@ -194,23 +194,40 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
 
   program
     .command("list")
-    .description("list live rollouts and scheduled starts")
-    .option("--json", "machine-readable output")
+    .description("list live rollouts (and, as text, scheduled starts)")
+    .option("--json", "machine-readable output: the live rollouts")
     .action(async (options: { json?: boolean }) => {
       await runtime(async ({ store, scheduled }) => {
         const live = await store.listActive();
-        const pending = await scheduled.list();
-        const failed = await scheduled.failures();
         if (options.json) {
-          print({ live: live.map(statusJson), scheduled: pending, failedScheduled: failed }, true, () => "");
+          print(live.map(statusJson), true, () => "");
           return;
         }
         const lines = [
           live.length === 0 ? "no live rollouts" : live.map(statusLine).join("\n"),
-          ...pending.map(describeScheduledStart),
-          ...failed.map(describeFailedScheduledStart),
+          ...(await scheduled.list()).map(describeScheduledStart),
+          ...(await scheduled.failures()).map(describeFailedScheduledStart),
         ];
         io.stdout(`${lines.join("\n")}\n`);
+      });
+    });
+
+  program
+    .command("scheduled")
+    .description("list scheduled starts, and those refused when their time came")
+    .option("--json", "machine-readable output")
+    .action(async (options: { json?: boolean }) => {
+      await runtime(async ({ scheduled }) => {
+        const pending = await scheduled.list();
+        const failed = await scheduled.failures();
+        print(
+          { scheduled: pending, refused: failed },
+          options.json,
+          () =>
+            [...pending.map(describeScheduledStart), ...failed.map(describeFailedScheduledStart)].join(
+              "\n",
+            ) || "no scheduled starts",
+        );
       });
     });
 

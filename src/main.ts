@@ -7,7 +7,7 @@ import { startTickSweeper } from "./jobs/tick-sweeper.ts";
 import { createTickWorker } from "./jobs/tick-worker.ts";
 import type { TickWorker } from "./jobs/tick-worker.ts";
 import { IstioVirtualServiceRouter } from "./k8s/istio-virtual-service-router.ts";
-import { loadKubeConfig, withContext } from "./k8s/kubeconfig.ts";
+import { clusterIdentity, loadKubeConfig } from "./k8s/kubeconfig.ts";
 import { LogNotifier } from "./notify/log-notifier.ts";
 import { BUILTIN_DEFAULTS } from "./commands/start-request.ts";
 import type { StartDefaults } from "./commands/start-request.ts";
@@ -71,9 +71,7 @@ export function openRuntime(options: RuntimeOptions): Runtime {
   });
   const clusterOf = (target: { context?: string }): ClusterRef | undefined => {
     try {
-      const config = target.context === undefined ? kubeConfig : withContext(kubeConfig, target.context);
-      const server = config.getCurrentCluster()?.server;
-      return server === undefined ? undefined : { server, context: config.getCurrentContext() };
+      return clusterIdentity(kubeConfig, target.context);
     } catch {
       return undefined; // a context this kubeconfig does not have: not a cluster this process reaches
     }
@@ -84,7 +82,10 @@ export function openRuntime(options: RuntimeOptions): Runtime {
     prefix: env.CANARYBOT_PREFIX,
     onError: (error) => logger.warn({ err: error.message }, "tick queue connection error"),
   });
-  const router = new IstioVirtualServiceRouter(kubeConfig);
+  const router = new IstioVirtualServiceRouter(kubeConfig, {
+    requestTimeoutMs: env.KUBE_REQUEST_TIMEOUT_MS,
+    operationBudgetMs: env.KUBE_OPERATION_BUDGET_MS,
+  });
   const analyzer = createAnalyzer(env);
   const deps: ServiceDeps = {
     store,

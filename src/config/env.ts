@@ -16,6 +16,10 @@ export const EnvConfig = z
       .default("canarybot"),
     KUBECONFIG: z.string().min(1).optional(),
     KUBE_CONTEXT: z.string().min(1).optional(),
+    /** Timeout of one Kubernetes API request (ms); default 10 s. */
+    KUBE_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).optional(),
+    /** Time one Kubernetes operation (a tick's route write, a CLI action's restore) may take, retries included (ms); default 20 s. */
+    KUBE_OPERATION_BUDGET_MS: z.coerce.number().int().min(100).max(600_000).optional(),
     LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
     /** Shortest step interval a plan may ask for (ms); lowered only for load tests and demos. */
     CANARYBOT_MIN_INTERVAL_MS: z.coerce.number().int().min(10).default(1_000),

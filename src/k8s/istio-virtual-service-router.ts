@@ -11,7 +11,7 @@ import {
   type ObservableMiddleware,
   type RequestContext,
 } from "@kubernetes/client-node";
-import { CanaryError, ErrorCode } from "../errors.ts";
+import { CanaryError, ErrorCode, isCanaryError } from "../errors.ts";
 import type { JsonPatchOperation } from "../json/json-patch.ts";
 import { isJsonObject } from "../json/json-value.ts";
 import type { RouteExpectation, TargetInspection, TrafficRouter } from "../rollout/ports.ts";
@@ -22,6 +22,13 @@ import { cloneJson } from "./json.ts";
 import { httpStatusOf, serverMessage, translateKubeError } from "./kube-errors.ts";
 import { withContext } from "./kubeconfig.ts";
 import { managedRouteForRollout, subsetLabelsFor, subsetReadinessProblem, type Labels } from "./preflight.ts";
+import {
+  decideRetry,
+  DEFAULT_OPERATION_BUDGET_MS,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  seconds,
+  type RetryPolicy,
+} from "./retry-budget.ts";
 import { computeRestorePatch, computeRoutePatch, type RouteChange } from "./virtual-service-patch.ts";
 import {
   canaryWeightOf,
@@ -37,13 +44,22 @@ export const ISTIO_NETWORKING_VERSIONS = ["v1", "v1beta1", "v1alpha3"] as const;
 export const FIELD_MANAGER = "canarybot";
 
 export type IstioRouterOptions = {
-  /** GET + PATCH rounds per write before giving up (conflicts, failed test guards, 5xx, timeouts). Default 5. */
-  maxAttempts?: number;
+  /** Re-reads after a conflict (409, or a failed `test` guard) before a write gives up. Default 5. */
+  maxConflicts?: number;
   /** Backoff before the n-th retry: `backoffMs * 2^(n-1)`, with jitter, capped at 2 s. Default 50 ms. */
   backoffMs?: number;
   /** Per-request timeout. Default 10 s. */
   requestTimeoutMs?: number;
+  /** Total time of one operation, every request and retry included. Default 20 s. */
+  operationBudgetMs?: number;
   sleep?: (ms: number) => Promise<void>;
+  now?: () => number;
+};
+
+/** The request options of one operation: every request's timeout is cut to what is left of its budget. */
+type CallOptions = {
+  request: ConfigurationOptions<ObservableMiddleware>;
+  patch: ConfigurationOptions<ObservableMiddleware>;
 };
 
 /** One set of API clients per kubeconfig context, made once and reused; the discovered Istio version with them. */
@@ -79,14 +95,19 @@ function sharedConnectionsMiddleware(dispatchers: Map<string, Dispatcher>): Obse
   };
 }
 
-function timeoutMiddleware(ms: number): ObservableMiddleware {
+function timeoutMiddleware(timeoutMs: () => number): ObservableMiddleware {
   return {
     pre: (context) => {
-      context.setSignal(AbortSignal.timeout(ms));
+      context.setSignal(AbortSignal.timeout(timeoutMs()));
       return new Observable(Promise.resolve(context));
     },
     post: (response) => new Observable(Promise.resolve(response)),
   };
+}
+
+/** Our own timeout fired (AbortSignal.timeout rejects fetch with a DOMException named TimeoutError). */
+function isTimeout(error: unknown): boolean {
+  return error instanceof Error && error.name === "TimeoutError";
 }
 
 /**
@@ -97,27 +118,22 @@ function timeoutMiddleware(ms: number): ObservableMiddleware {
 export class IstioVirtualServiceRouter implements TrafficRouter {
   readonly #kubeConfig: KubeConfig;
   readonly #clients = new Map<string, Clients>();
-  readonly #maxAttempts: number;
-  readonly #backoffMs: number;
+  readonly #policy: RetryPolicy;
+  readonly #requestTimeoutMs: number;
   readonly #sleep: (ms: number) => Promise<void>;
+  readonly #now: () => number;
   readonly #dispatchers = new Map<string, Dispatcher>();
-  readonly #requestOptions: ConfigurationOptions<ObservableMiddleware>;
-  readonly #patchOptions: ConfigurationOptions<ObservableMiddleware>;
 
   constructor(kubeConfig: KubeConfig, options: IstioRouterOptions = {}) {
     this.#kubeConfig = kubeConfig;
-    this.#maxAttempts = Math.max(1, options.maxAttempts ?? 5);
-    this.#backoffMs = options.backoffMs ?? 50;
-    this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
-    this.#requestOptions = {
-      middleware: [
-        sharedConnectionsMiddleware(this.#dispatchers),
-        timeoutMiddleware(options.requestTimeoutMs ?? 10_000),
-      ],
-      middlewareMergeStrategy: "append",
+    this.#policy = {
+      maxConflicts: Math.max(1, options.maxConflicts ?? 5),
+      backoffMs: options.backoffMs ?? 50,
+      budgetMs: options.operationBudgetMs ?? DEFAULT_OPERATION_BUDGET_MS,
     };
-    // client-node 2 picks a PATCH body type per call from the Content-Type header the options set.
-    this.#patchOptions = setHeaderOptions("Content-Type", PatchStrategy.JsonPatch, this.#requestOptions);
+    this.#requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.#now = options.now ?? Date.now;
   }
 
   /** Close the kept-alive connections to the API servers. */
@@ -128,20 +144,19 @@ export class IstioVirtualServiceRouter implements TrafficRouter {
   }
 
   async inspect(target: Target): Promise<TargetInspection> {
-    const identity = virtualServiceIdentity(target);
-    try {
-      const { clients, version, virtualService } = await this.#readForPreflight(target);
+    return this.#operation(`${virtualServiceIdentity(target)}: inspect failed`, async (options) => {
+      const { clients, version, virtualService } = await this.#readForPreflight(target, options);
       const managed = managedRouteForRollout(virtualService, target);
       // The Service selector narrows the readiness check when the Service lives beside the rollout.
       const service = serviceOfHost(target.host, target.namespace);
       const [destinationRules, deployments, selector] = await Promise.all([
         clients.custom.listNamespacedCustomObject(
           { group: ISTIO_NETWORKING_GROUP, version, namespace: target.namespace, plural: "destinationrules" },
-          this.#requestOptions,
+          options.request,
         ) as Promise<unknown>,
-        clients.apps.listNamespacedDeployment({ namespace: target.namespace }, this.#requestOptions),
+        clients.apps.listNamespacedDeployment({ namespace: target.namespace }, options.request),
         service?.namespace === target.namespace
-          ? this.#serviceSelector(clients, service)
+          ? this.#serviceSelector(clients, service, options)
           : Promise.resolve({}),
       ]);
       const items =
@@ -164,9 +179,7 @@ export class IstioVirtualServiceRouter implements TrafficRouter {
         apiVersion: `${ISTIO_NETWORKING_GROUP}/${version}`,
         subsetLabels,
       };
-    } catch (error) {
-      throw translateKubeError(error, `${identity}: inspect failed`);
-    }
+    });
   }
 
   async setWeights(
@@ -179,41 +192,55 @@ export class IstioVirtualServiceRouter implements TrafficRouter {
     );
   }
 
+  /**
+   * A VirtualService deleted mid-rollout leaves nothing to restore, and never will: that is a `not_found` of its
+   * own (not retryable), so a rollback can end instead of retrying forever.
+   */
   async restore(target: Target, baseline: unknown): Promise<void> {
-    await this.#write(target, "restore", (virtualService) =>
-      computeRestorePatch(virtualService, target, baseline),
-    );
+    try {
+      await this.#write(target, "restore", (virtualService) =>
+        computeRestorePatch(virtualService, target, baseline),
+      );
+    } catch (error) {
+      if (!isCanaryError(error, ErrorCode.NotFound)) throw error;
+      throw new CanaryError(
+        ErrorCode.NotFound,
+        `${virtualServiceIdentity(target)} no longer exists: there is no route left to restore`,
+        { cause: error },
+      );
+    }
   }
 
   async currentSubset(target: Omit<Target, "stableSubset" | "canarySubset">): Promise<string> {
-    const identity = virtualServiceIdentity(target);
-    try {
-      return currentSubsetOf((await this.#readForPreflight(target)).virtualService, target);
-    } catch (error) {
-      throw translateKubeError(error, `${identity}: reading the current subset failed`);
-    }
+    const prefix = `${virtualServiceIdentity(target)}: reading the current subset failed`;
+    return this.#operation(prefix, async (options) =>
+      currentSubsetOf((await this.#readForPreflight(target, options)).virtualService, target),
+    );
   }
 
   async describeChange(
     target: Target,
     desired: { canaryWeight: number; headerMatch?: HeaderMatch },
   ): Promise<string> {
-    const identity = virtualServiceIdentity(target);
-    try {
+    const prefix = `${virtualServiceIdentity(target)}: describe change failed`;
+    return this.#operation(prefix, async (options) => {
       const clients = this.#clientsFor(target);
-      const version = await this.#networkingVersion(clients);
-      return describeRouteChange(await this.#getVirtualService(clients, version, target), target, desired);
-    } catch (error) {
-      throw translateKubeError(error, `${identity}: describe change failed`);
-    }
+      const version = await this.#networkingVersion(clients, options);
+      const virtualService = await this.#getVirtualService(clients, version, target, options);
+      return describeRouteChange(virtualService, target, desired);
+    });
   }
 
   /** The VirtualService for a preflight, where its absence is a preflight failure rather than `not_found`. */
-  async #readForPreflight(target: Pick<Target, "context" | "namespace" | "virtualService">) {
+  async #readForPreflight(
+    target: Pick<Target, "context" | "namespace" | "virtualService">,
+    options: CallOptions,
+  ) {
     const clients = this.#clientsFor(target);
-    const version = await this.#networkingVersion(clients);
+    const version = await this.#networkingVersion(clients, options);
     try {
-      return { clients, version, virtualService: await this.#getVirtualService(clients, version, target) };
+      const virtualService = await this.#getVirtualService(clients, version, target, options);
+      return { clients, version, virtualService };
     } catch (error) {
       if (httpStatusOf(error) !== 404) throw error;
       throw new CanaryError(ErrorCode.PreflightFailed, `${virtualServiceIdentity(target)} not found`, {
@@ -224,7 +251,7 @@ export class IstioVirtualServiceRouter implements TrafficRouter {
 
   /**
    * Read, compute, patch; on a conflict (409), a failed `test` guard (422) or a transient failure, read again
-   * and recompute, up to `maxAttempts` rounds. Drift and preflight errors from the pure half end it at once.
+   * and recompute, within the operation's budget. Drift and preflight errors from the pure half end it at once.
    */
   async #write(
     target: Target,
@@ -233,63 +260,80 @@ export class IstioVirtualServiceRouter implements TrafficRouter {
   ): Promise<void> {
     const prefix = `${virtualServiceIdentity(target)}: ${action} failed`;
     let rejected: Rejected | undefined;
-    for (let attempt = 1; ; attempt++) {
-      let attempted: Omit<Rejected, "error"> | undefined;
+    await this.#operation(prefix, async (options) => {
+      const clients = this.#clientsFor(target);
+      const version = await this.#networkingVersion(clients, options);
+      const virtualService = await this.#getVirtualService(clients, version, target, options);
+      const change = plan(virtualService);
+      if (change.kind === "unchanged") return;
+      const attempted = {
+        resourceVersion: resourceVersionOf(virtualService),
+        operations: JSON.stringify(change.operations),
+      };
+      if (
+        rejected !== undefined &&
+        rejected.resourceVersion === attempted.resourceVersion &&
+        rejected.operations === attempted.operations
+      ) {
+        // The server refused this very patch and nothing has changed since: the guards held, so the content
+        // itself is what it rejects (schema validation).
+        throw translateKubeError(rejected.error, prefix);
+      }
+      try {
+        await this.#patchVirtualService(clients, version, target, change.operations, options);
+      } catch (error) {
+        if (httpStatusOf(error) !== 422) throw error;
+        // A failed `test` guard: the object changed between our GET and PATCH. Read it again; the next round
+        // tells a change (recompute, drift check) from a patch the server will never accept.
+        rejected = { ...attempted, error };
+        throw new CanaryError(
+          ErrorCode.Conflict,
+          `${prefix}: the object changed under us: ${serverMessage(error)}`,
+          { retryable: true, cause: error },
+        );
+      }
+    });
+  }
+
+  /**
+   * Run one operation within its budget: `attempt` gets request options whose timeouts never outlast the
+   * budget, and is retried as `decideRetry` says. Failures come out as CanaryErrors prefixed with `prefix`.
+   */
+  async #operation<T>(prefix: string, attempt: (options: CallOptions) => Promise<T>): Promise<T> {
+    const startedAt = this.#now();
+    const options = this.#callOptions(startedAt + this.#policy.budgetMs);
+    let conflicts = 0;
+    for (let attempts = 1; ; attempts++) {
       let failure: CanaryError;
       try {
-        const clients = this.#clientsFor(target);
-        const version = await this.#networkingVersion(clients);
-        const virtualService = await this.#getVirtualService(clients, version, target);
-        const change = plan(virtualService);
-        if (change.kind === "unchanged") return;
-        attempted = {
-          resourceVersion: resourceVersionOf(virtualService),
-          operations: JSON.stringify(change.operations),
-        };
-        if (
-          rejected !== undefined &&
-          rejected.resourceVersion === attempted.resourceVersion &&
-          rejected.operations === attempted.operations
-        ) {
-          // The server refused this very patch and nothing has changed since: the guards held, so the content
-          // itself is what it rejects (schema validation).
-          throw translateKubeError(rejected.error, prefix);
-        }
-        await this.#patchVirtualService(clients, version, target, change.operations);
-        return;
+        return await attempt(options);
       } catch (error) {
-        if (attempted !== undefined && httpStatusOf(error) === 422) {
-          // A failed `test` guard: the object changed between our GET and PATCH. Read it again; the next round
-          // tells a change (recompute, drift check) from a patch the server will never accept.
-          rejected = { ...attempted, error };
-          failure = new CanaryError(
-            ErrorCode.Conflict,
-            `${prefix}: the object changed under us: ${serverMessage(error)}`,
-            {
-              retryable: true,
-              cause: error,
-            },
-          );
-        } else {
-          failure = translateKubeError(error, prefix);
-        }
+        failure = isTimeout(error)
+          ? new CanaryError(
+              ErrorCode.KubernetesUnavailable,
+              `${prefix}: the Kubernetes API did not answer in time (request timeout ${seconds(this.#requestTimeoutMs)})`,
+              { retryable: true, cause: error },
+            )
+          : translateKubeError(error, prefix);
       }
-      const transient =
-        failure.code === ErrorCode.Conflict || failure.code === ErrorCode.KubernetesUnavailable;
-      if (!failure.retryable || !transient) throw failure;
-      if (attempt >= this.#maxAttempts) {
-        throw new CanaryError(failure.code, `${failure.message} (gave up after ${attempt} attempts)`, {
-          retryable: true,
-          cause: failure.cause,
-        });
-      }
-      await this.#sleep(this.#backoff(attempt));
+      if (failure.code === ErrorCode.Conflict) conflicts++;
+      const elapsedMs = this.#now() - startedAt;
+      const decision = decideRetry(this.#policy, { attempt: attempts, conflicts, elapsedMs, failure });
+      if (!decision.retry) throw decision.error;
+      await this.#sleep(decision.delayMs);
     }
   }
 
-  #backoff(attempt: number): number {
-    const ceiling = Math.min(2_000, this.#backoffMs * 2 ** (attempt - 1));
-    return ceiling / 2 + Math.random() * (ceiling / 2);
+  #callOptions(deadline: number): CallOptions {
+    const request: ConfigurationOptions<ObservableMiddleware> = {
+      middleware: [
+        sharedConnectionsMiddleware(this.#dispatchers),
+        timeoutMiddleware(() => Math.max(1, Math.min(this.#requestTimeoutMs, deadline - this.#now()))),
+      ],
+      middlewareMergeStrategy: "append",
+    };
+    // client-node 2 picks a PATCH body type per call from the Content-Type header the options set.
+    return { request, patch: setHeaderOptions("Content-Type", PatchStrategy.JsonPatch, request) };
   }
 
   #clientsFor(target: Pick<Target, "context">): Clients {
@@ -310,16 +354,16 @@ export class IstioVirtualServiceRouter implements TrafficRouter {
   }
 
   /** The networking.istio.io version to use (v1, else v1beta1, else v1alpha3), discovered once per context. */
-  #networkingVersion(clients: Clients): Promise<string> {
-    clients.networkingVersion ??= this.#discoverVersion(clients).catch((error: unknown) => {
+  #networkingVersion(clients: Clients, options: CallOptions): Promise<string> {
+    clients.networkingVersion ??= this.#discoverVersion(clients, options).catch((error: unknown) => {
       clients.networkingVersion = undefined;
       throw error;
     });
     return clients.networkingVersion;
   }
 
-  async #discoverVersion(clients: Clients): Promise<string> {
-    const groups = await clients.apis.getAPIVersions(this.#requestOptions);
+  async #discoverVersion(clients: Clients, options: CallOptions): Promise<string> {
+    const groups = await clients.apis.getAPIVersions(options.request);
     const group = groups.groups.find((entry) => entry.name === ISTIO_NETWORKING_GROUP);
     const served = new Set(group?.versions.map((entry) => entry.version) ?? []);
     const version = ISTIO_NETWORKING_VERSIONS.find((candidate) => served.has(candidate));
@@ -337,6 +381,7 @@ export class IstioVirtualServiceRouter implements TrafficRouter {
     clients: Clients,
     version: string,
     target: Pick<Target, "namespace" | "virtualService">,
+    options: CallOptions,
   ): Promise<unknown> {
     return (await clients.custom.getNamespacedCustomObject(
       {
@@ -346,7 +391,7 @@ export class IstioVirtualServiceRouter implements TrafficRouter {
         plural: "virtualservices",
         name: target.virtualService,
       },
-      this.#requestOptions,
+      options.request,
     )) as unknown;
   }
 
@@ -355,6 +400,7 @@ export class IstioVirtualServiceRouter implements TrafficRouter {
     version: string,
     target: Target,
     operations: JsonPatchOperation[],
+    options: CallOptions,
   ): Promise<void> {
     await clients.custom.patchNamespacedCustomObject(
       {
@@ -366,14 +412,18 @@ export class IstioVirtualServiceRouter implements TrafficRouter {
         body: operations,
         fieldManager: FIELD_MANAGER,
       },
-      this.#patchOptions,
+      options.patch,
     );
   }
 
   /** The selector of the Service behind the host, to narrow the readiness check; {} when there is no such Service. */
-  async #serviceSelector(clients: Clients, service: { name: string; namespace: string }): Promise<Labels> {
+  async #serviceSelector(
+    clients: Clients,
+    service: { name: string; namespace: string },
+    options: CallOptions,
+  ): Promise<Labels> {
     try {
-      const found = await clients.core.readNamespacedService(service, this.#requestOptions);
+      const found = await clients.core.readNamespacedService(service, options.request);
       return { ...(found.spec?.selector ?? {}) };
     } catch (error) {
       if (httpStatusOf(error) === 404) return {};

@@ -76,6 +76,35 @@ export function withContext(base: KubeConfig, context: string, where = "the kube
   return copy;
 }
 
+/** The cluster a kubeconfig talks to: its API server URL and the context that names it. */
+export type ClusterIdentity = { server: string; context: string };
+
+/**
+ * Which cluster `kubeConfig` reaches through `context` (default: its current context): the API server URL of that
+ * context's cluster, without a trailing slash, and the context's name. A rollout records it to act only on the
+ * cluster it was started on. A context that is absent or names no cluster → `invalid_input`.
+ */
+export function clusterIdentity(
+  kubeConfig: KubeConfig,
+  context: string = kubeConfig.getCurrentContext(),
+): ClusterIdentity {
+  const entry = kubeConfig.getContextObject(context);
+  if (!entry) {
+    throw new CanaryError(
+      ErrorCode.InvalidInput,
+      `kubeconfig context "${context}" not found; contexts: ${contextNames(kubeConfig)}`,
+    );
+  }
+  const cluster = kubeConfig.getCluster(entry.cluster);
+  if (!cluster) {
+    throw new CanaryError(
+      ErrorCode.InvalidInput,
+      `kubeconfig context "${context}" names cluster "${entry.cluster}", which the kubeconfig does not define`,
+    );
+  }
+  return { server: cluster.server.replace(/\/+$/, ""), context };
+}
+
 function contextNames(config: KubeConfig): string {
   const names = config.getContexts().map((entry) => entry.name);
   return names.length === 0 ? "(none)" : names.join(", ");

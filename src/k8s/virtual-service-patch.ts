@@ -12,6 +12,7 @@ import {
   resourceVersionOf,
   routeAtWeight,
   routeLabel,
+  routesWrittenAt,
   selectManagedRoute,
   virtualServiceIdentity,
   type HttpRoute,
@@ -43,28 +44,39 @@ function liveHeaderRoute(virtualService: unknown, target: Target): LiveHeaderRou
 
 /**
  * Find the managed route in a VirtualService canarybot has already written to. Selection is the preflight's
- * (route name, else the one route to the stable subset); if that no longer finds it, the baseline's route name
- * is tried; if the route cannot be found at all, someone else changed the object: `drift`.
+ * (route name, else the one route to the stable subset); at 100% the route no longer sends to the stable subset,
+ * so next the one route that is exactly the baseline at 100% is taken; then the baseline's route name. If the
+ * route cannot be found at all, someone else changed the object: `drift`.
  */
 export function locateManagedRoute(virtualService: unknown, target: Target, baseline: unknown): ManagedRoute {
   try {
     return selectManagedRoute(virtualService, target);
   } catch (error) {
     if (!isCanaryError(error, ErrorCode.PreflightFailed)) throw error;
+    const promoted = fullyPromoted(baseline, target);
     const name = isJsonObject(baseline) && typeof baseline.name === "string" ? baseline.name : undefined;
-    const named = httpRoutes(virtualService)
+    const candidates = httpRoutes(virtualService)
       .map((route, index) => ({ route, index }))
-      .filter(
-        (entry) => isJsonObject(entry.route) && !isHeaderRoute(entry.route) && entry.route.name === name,
-      );
-    const only = named.length === 1 ? named[0] : undefined;
-    if (name !== undefined && only !== undefined)
-      return { index: only.index, route: only.route as HttpRoute };
+      .filter((entry) => isJsonObject(entry.route) && !isHeaderRoute(entry.route));
+    const found = [
+      candidates.filter((entry) => promoted !== undefined && jsonEqual(entry.route, promoted)),
+      candidates.filter((entry) => name !== undefined && (entry.route as HttpRoute).name === name),
+    ].find((matches) => matches.length === 1)?.[0];
+    if (found !== undefined) return { index: found.index, route: found.route as HttpRoute };
     throw new CanaryError(
       ErrorCode.Drift,
       `the managed route of ${virtualServiceIdentity(target)} can no longer be found: ${error.message}`,
       { cause: error },
     );
+  }
+}
+
+/** The baseline at 100%, or undefined for a baseline that cannot make one (never saved by a preflight). */
+function fullyPromoted(baseline: unknown, target: Target): HttpRoute | undefined {
+  try {
+    return routeAtWeight(baseline, target, 100);
+  } catch {
+    return undefined;
   }
 }
 
@@ -120,10 +132,11 @@ function wantedHeaderRoute(baseline: unknown, target: Target, desired: DesiredRo
  * The JSON patch that moves the managed route to `desired`, guarded by `test` operations on the resourceVersion
  * and on every route it reads, so the API server refuses it if anything changed since the GET.
  *
- * The live route is accepted when it is what canarybot last confirmed writing (`expected`: the baseline at
- * `appliedWeight`, with or without the header route) or already what is desired; the latter is the crash
- * window between a successful write and persisting it, and yields "unchanged" (no write). Anything else is a
- * human's edit: `drift`, saying what differs, unless `expected.force`. No other route or field is touched.
+ * The live route is accepted when it is a shape canarybot wrote (`routesWrittenAt`) at the weight it last
+ * confirmed (`expected.appliedWeight`) or at the desired one; the latter is the crash window between a successful
+ * write and persisting it. A live route exactly at the desired shape yields "unchanged" (no write); an older shape
+ * of the same weight is rewritten. Anything else is a human's edit: `drift`, saying what differs, unless
+ * `expected.force`. No other route or field is touched.
  */
 export function computeRoutePatch(
   virtualService: unknown,
@@ -135,14 +148,17 @@ export function computeRoutePatch(
   const header = liveHeaderRoute(virtualService, target);
   const wantedManaged = routeAtWeight(expected.baseline, target, desired.canaryWeight);
   const wantedHeader = wantedHeaderRoute(expected.baseline, target, desired);
-  const managedAtDesired = jsonEqual(managed.route, wantedManaged);
   const headerAtDesired = jsonEqual(header?.route, wantedHeader);
-  if (managedAtDesired && headerAtDesired) return { kind: "unchanged", index: managed.index };
+  if (jsonEqual(managed.route, wantedManaged) && headerAtDesired)
+    return { kind: "unchanged", index: managed.index };
 
   if (expected.force !== true) {
     const problems: string[] = [];
-    const expectedManaged = routeAtWeight(expected.baseline, target, expected.appliedWeight);
-    if (!managedAtDesired && !jsonEqual(managed.route, expectedManaged)) {
+    const ours = [expected.appliedWeight, desired.canaryWeight].flatMap((weight) =>
+      routesWrittenAt(expected.baseline, target, weight),
+    );
+    if (!ours.some((route) => jsonEqual(managed.route, route))) {
+      const expectedManaged = routeAtWeight(expected.baseline, target, expected.appliedWeight);
       problems.push(describeRouteDrift(managed.route, expectedManaged, target));
     }
     if (!headerAtDesired) {

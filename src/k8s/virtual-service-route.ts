@@ -190,7 +190,8 @@ type BaselineShape = { stable: number; canary?: number };
 
 /**
  * Check that a route can start a rollout: it sends everything to the stable subset, either alone (weight
- * omitted or 100) or next to the canary subset at weight 0. Anything else → `preflight_failed` naming it.
+ * omitted or 100) or next to other destinations at weight 0, which carry no traffic (the canary subset among
+ * them, or the subset an earlier release left behind: `v1=0, v2=100`). Anything else → `preflight_failed`.
  */
 export function baselineShape(baseline: unknown, target: Target, index?: number): BaselineShape {
   const label = `${virtualServiceIdentity(target)} ${index === undefined ? "managed route" : routeLabel(baseline, index)}`;
@@ -198,33 +199,33 @@ export function baselineShape(baseline: unknown, target: Target, index?: number)
     throw new CanaryError(
       ErrorCode.PreflightFailed,
       `${label} ${why}; a rollout starts from a route that sends 100% to ${target.host} subset ` +
-        `${target.stableSubset} (optionally with ${target.canarySubset} at weight 0)`,
+        `${target.stableSubset} (other destinations, ${target.canarySubset} among them, only at weight 0)`,
     );
   };
   if (target.stableSubset === target.canarySubset)
     fail(`cannot be split: stable and canary are both '${target.stableSubset}'`);
   if (!isJsonObject(baseline) || !Array.isArray(baseline.route)) return fail("has no route destinations");
   const entries = destinationsOf(baseline);
-  if (entries.length !== baseline.route.length || entries.length === 0 || entries.length > 2) {
+  if (entries.length !== baseline.route.length || entries.length === 0) {
     return fail(`sends ${describeWeights(baseline, target)}`);
   }
   const stable = entries.findIndex((entry) => isSubsetOf(entry, target, target.stableSubset));
-  const canary = entries.findIndex((entry) => isSubsetOf(entry, target, target.canarySubset));
   const stableEntry = entries[stable];
   if (stableEntry === undefined) return fail(`sends ${describeWeights(baseline, target)}`);
   if (entries.length === 1) {
     if (effectiveWeight(stableEntry, 1) !== 100) fail(`sends ${describeWeights(baseline, target)}`);
     return { stable };
   }
-  const canaryEntry = entries[canary];
+  const carrying = entries.filter((entry) => effectiveWeight(entry, entries.length) !== 0);
   if (
-    canaryEntry === undefined ||
-    effectiveWeight(canaryEntry, 2) !== 0 ||
-    effectiveWeight(stableEntry, 2) !== 100
+    carrying.length !== 1 ||
+    carrying[0] !== stableEntry ||
+    effectiveWeight(stableEntry, entries.length) !== 100
   ) {
     return fail(`already splits traffic: ${describeWeights(baseline, target)}`);
   }
-  return { stable, canary };
+  const canary = entries.findIndex((entry) => isSubsetOf(entry, target, target.canarySubset));
+  return canary < 0 ? { stable } : { stable, canary };
 }
 
 /** Canary weight a route carries now: the weights of its canary-subset destinations. */
@@ -246,30 +247,52 @@ export function assertWeight(weight: number): void {
 
 /**
  * The managed route at a canary weight, computed from the baseline alone: every field but `route` is the
- * baseline's, untouched; `route` is the baseline's stable entry at 100 - w and a canary entry at w (the
- * baseline's own canary entry if it had one, else the stable destination with the canary subset). Weight 0
- * is the baseline itself, exactly.
+ * baseline's, untouched. Weight 0 is the baseline itself, exactly. Weight 100 is one destination to the canary
+ * subset with no weight, as a person writes a route: the route the next release starts from. In between,
+ * `route` is the baseline's with the stable entry at 100 - w and a canary entry at w (see `splitRoute`).
  */
 export function routeAtWeight(baseline: unknown, target: Target, canaryWeight: number): HttpRoute {
   assertWeight(canaryWeight);
+  if (canaryWeight > 0 && canaryWeight < 100) return splitRoute(baseline, target, canaryWeight);
   const shape = baselineShape(baseline, target);
   const copy = cloneJson(baseline) as HttpRoute;
   if (canaryWeight === 0) return copy;
-  const entries = destinationsOf(copy);
+  return { ...copy, route: [omitKeys(canaryEntry(copy, target, shape), "weight")] };
+}
+
+/**
+ * The baseline's `route` with the stable entry at 100 - w and the canary entry at w: the baseline's own canary
+ * entry if it had one, else the stable destination with the canary subset, after the others. Other weight-0
+ * destinations stay as they are. At 100 this is the two-destination shape (`v1=0, v2=100`) earlier versions
+ * wrote on promotion; it is only accepted as ours, never written (see `routesWrittenAt`).
+ */
+function splitRoute(baseline: unknown, target: Target, canaryWeight: number): HttpRoute {
+  const shape = baselineShape(baseline, target);
+  const copy = cloneJson(baseline) as HttpRoute;
+  const route = [...destinationsOf(copy)];
+  route[shape.stable] = { ...(route[shape.stable] as RouteDestination), weight: 100 - canaryWeight };
+  const canary = { ...canaryEntry(copy, target, shape), weight: canaryWeight };
+  if (shape.canary === undefined) route.push(canary);
+  else route[shape.canary] = canary;
+  return { ...copy, route };
+}
+
+/** The canary's destination entry: the baseline's own, else the stable destination with the canary subset. */
+function canaryEntry(baseline: HttpRoute, target: Target, shape: BaselineShape): RouteDestination {
+  const entries = destinationsOf(baseline);
+  if (shape.canary !== undefined) return entries[shape.canary] as RouteDestination;
   const stableEntry = entries[shape.stable] as RouteDestination;
-  const stable: RouteDestination = { ...stableEntry, weight: 100 - canaryWeight };
-  if (shape.canary !== undefined) {
-    const canaryEntry = entries[shape.canary] as RouteDestination;
-    const route = [...entries];
-    route[shape.stable] = stable;
-    route[shape.canary] = { ...canaryEntry, weight: canaryWeight };
-    return { ...copy, route };
-  }
-  const canary: RouteDestination = {
-    destination: { ...cloneJson(stableEntry.destination), subset: target.canarySubset },
-    weight: canaryWeight,
-  };
-  return { ...copy, route: [stable, canary] };
+  return { destination: { ...cloneJson(stableEntry.destination), subset: target.canarySubset } };
+}
+
+/**
+ * Every shape of the managed route canarybot may have left at a weight: `routeAtWeight`, and at 100 also the
+ * two-destination shape earlier versions wrote (`v1=0, v2=100`). Both count as ours; the next write converts
+ * the old one (level-triggered healing).
+ */
+export function routesWrittenAt(baseline: unknown, target: Target, canaryWeight: number): HttpRoute[] {
+  const current = routeAtWeight(baseline, target, canaryWeight);
+  return canaryWeight === 100 ? [current, splitRoute(baseline, target, 100)] : [current];
 }
 
 /**

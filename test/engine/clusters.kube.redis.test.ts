@@ -72,8 +72,8 @@ describe("a worker never acts on a cluster it was not started for", () => {
     await work(staging);
     await work(production);
 
-    const stagingWeights = recordWeights(h.kube, "default", "reviews", "v1");
-    const productionWeights = recordWeights(other, "default", "reviews", "v1");
+    const stagingWeights = recordWeights(h.kube, "default", "reviews", "v1", "v2");
+    const productionWeights = recordWeights(other, "default", "reviews", "v1", "v3");
     const onStaging = await staging.service.start(request("v2"));
     const onProduction = await production.service.start(request("v3"));
     expect(onStaging.cluster).toEqual(staging.cluster);

@@ -36,7 +36,7 @@ describe("release windows and freezes", () => {
     await worker.waitUntilReady();
     closers.unshift(() => worker.close());
 
-    const weights = recordWeights(h.kube, "default", "reviews", "v1");
+    const weights = recordWeights(h.kube, "default", "reviews", "v1", "v2");
     const started = await runtime.service.start({
       target: {
         namespace: "default",
@@ -70,7 +70,7 @@ describe("release windows and freezes", () => {
     await waitFor(`${started.id} promoted`, async () =>
       (await runtime.store.get(started.id))?.phase === "promoted" ? true : undefined,
     );
-    expect(weights.stop()).toEqual(["v1=100", "v1=90,v2=10", "v1=50,v2=50", "v1=0,v2=100"]);
+    expect(weights.stop()).toEqual(["v1=100", "v1=90,v2=10", "v1=50,v2=50", "v2=100"]);
     const holds = (await runtime.store.audit(started.id)).filter((entry) => entry.action === "window-hold");
     expect(holds).toHaveLength(1);
     expect(holds[0]?.detail).toBe("outside its release windows until 2026-12-28 08:00 UTC");

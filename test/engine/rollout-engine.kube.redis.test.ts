@@ -29,9 +29,9 @@ describe("rollout engine", () => {
     waitFor(`${id} ${phase}`, async () => ((await status(id)).phase === phase ? true : undefined), timeoutMs);
   const reviews = () => routeWeights(h.kube.get("VirtualService", "default", "reviews"), "v1");
 
-  it("given bookinfo, when reviews starts with steps 10,50,100 every 1s, then the route moves 90/10 → 50/50 → 0/100 and ends promoted", async () => {
+  it("given bookinfo, when reviews starts with steps 10,50,100 every 1s, then the route moves 90/10 → 50/50 → all to v2 and ends promoted", async () => {
     await h.worker();
-    const recorder = recordWeights(h.kube, "default", "reviews", "v1");
+    const recorder = recordWeights(h.kube, "default", "reviews", "v1", "v2");
     const id = await startRollout(
       "reviews",
       "--canary",
@@ -45,7 +45,7 @@ describe("rollout engine", () => {
     );
 
     await untilPhase(id, "promoted");
-    expect(recorder.stop()).toEqual(["v1=100", "v1=90,v2=10", "v1=50,v2=50", "v1=0,v2=100"]);
+    expect(recorder.stop()).toEqual(["v1=100", "v1=90,v2=10", "v1=50,v2=50", "v2=100"]);
 
     const history = JSON.parse((await h.cli("history", id, "--json")).stdout) as AuditJson[];
     expect(history.filter((entry) => entry.action === "step").map((entry) => entry.canaryWeight)).toEqual([
@@ -78,10 +78,10 @@ describe("rollout engine", () => {
     expect(recorder.stop()).toEqual(["v1=90,v2=10"]);
     expect(await status(id)).toMatchObject({ phase: "paused", canaryWeight: 10, stepIndex: 0 });
 
-    const resumeRecorder = recordWeights(h.kube, "default", "reviews", "v1");
+    const resumeRecorder = recordWeights(h.kube, "default", "reviews", "v1", "v2");
     expect((await h.cli("resume", id, "--as", "bob")).code).toBe(0);
     await untilPhase(id, "promoted");
-    expect(resumeRecorder.stop()).toEqual(["v1=90,v2=10", "v1=50,v2=50", "v1=0,v2=100"]);
+    expect(resumeRecorder.stop()).toEqual(["v1=90,v2=10", "v1=50,v2=50", "v2=100"]);
   });
 
   it("given a multi-route VirtualService from the fixtures, when rolled back at 50%, then the object is deep-equal to the original apart from server metadata", async () => {

@@ -7,7 +7,11 @@ import { recordWeights } from "../support/route-weights.ts";
 
 /** The weight sequence a plan must produce, nothing skipped, nothing repeated. */
 function expectedSequence(steps: number[]): string[] {
-  return ["v1=100", ...steps.map((weight) => `v1=${100 - weight},v2=${weight}`)];
+  // At 100% the route is one destination to v2, as a person writes it.
+  return [
+    "v1=100",
+    ...steps.map((weight) => (weight === 100 ? "v2=100" : `v1=${100 - weight},v2=${weight}`)),
+  ];
 }
 
 describe("workers as separate processes on one Redis", () => {
@@ -31,7 +35,7 @@ describe("workers as separate processes on one Redis", () => {
     h.kube.seed(services.flatMap(meshService));
     const workers = [await h.spawnWorker(), await h.spawnWorker()];
     const steps = [10, 25, 50, 75, 100];
-    const recorders = services.map((service) => recordWeights(h.kube, "default", service, "v1"));
+    const recorders = services.map((service) => recordWeights(h.kube, "default", service, "v1", "v2"));
 
     const ids = await Promise.all(services.map((service) => start(service, steps, "200ms")));
     await waitFor(
@@ -58,7 +62,7 @@ describe("workers as separate processes on one Redis", () => {
   it("kill -9 of the worker mid-rollout: a new worker completes it with no step skipped", async () => {
     const first = await h.spawnWorker();
     const steps = [10, 20, 30, 40, 50, 60, 70, 80, 90, 100];
-    const recorder = recordWeights(h.kube, "default", "reviews", "v1");
+    const recorder = recordWeights(h.kube, "default", "reviews", "v1", "v2");
     const id = await start("reviews", steps, "300ms");
     await waitFor("the route at 30%", () => (recorder.sequence.includes("v1=70,v2=30") ? true : undefined));
     await first.kill9();
@@ -76,6 +80,6 @@ describe("workers as separate processes on one Redis", () => {
       async () => ((await phaseOf(id)) === "promoted" ? true : undefined),
       90_000,
     );
-    expect(recorder.stop()).toEqual(["v1=100", ...steps.map((weight) => `v1=${100 - weight},v2=${weight}`)]);
+    expect(recorder.stop()).toEqual(expectedSequence(steps));
   }, 120_000);
 });

@@ -82,6 +82,15 @@ describe("currentSubsetOf", () => {
     ).toBe("v3");
   });
 
+  it("reads a weight-0 destination as carrying no traffic (v1=0, v2=100 is on v2)", () => {
+    const vs = allV1();
+    (vs.spec.http as { route: unknown[] }[])[0]!.route = [
+      { destination: { host: "reviews", subset: "v1" }, weight: 0 },
+      { destination: { host: "reviews", subset: "v2" }, weight: 100 },
+    ];
+    expect(currentSubsetOf(vs, bare)).toBe("v2");
+  });
+
   it("refuses a split and a host with several routes", () => {
     const split = istioObject(`${BOOKINFO}virtual-service-reviews-80-20.yaml`, "VirtualService", "reviews");
     expect(() => currentSubsetOf(split, bare)).toThrow(

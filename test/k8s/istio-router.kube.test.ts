@@ -53,7 +53,30 @@ async function start(istioVersions?: string[]): Promise<void> {
   const path = join(directory, "kubeconfig");
   await sandbox.writeKubeconfig(path);
   const { kubeConfig } = loadKubeConfig({ kubeconfigPath: path, env: {} });
-  router = new IstioVirtualServiceRouter(kubeConfig, { backoffMs: 5, requestTimeoutMs: 2_000 });
+  router = new IstioVirtualServiceRouter(kubeConfig, {
+    backoffMs: 5,
+    requestTimeoutMs: 2_000,
+    operationBudgetMs: 1_500,
+  });
+}
+
+/** A router on the sandbox with its own timing. */
+function routerWith(options: ConstructorParameters<typeof IstioVirtualServiceRouter>[1]) {
+  const { kubeConfig } = loadKubeConfig({ kubeconfigPath: join(directory, "kubeconfig"), env: {} });
+  return new IstioVirtualServiceRouter(kubeConfig, options);
+}
+
+function requestsTo(method: string, resource: string): number {
+  return sandbox.requests
+    .all()
+    .filter((entry) => entry.method === method && entry.path.includes(`/${resource}`)).length;
+}
+
+/** How long `call` took to settle, and its rejection. */
+async function timedRejection(call: () => Promise<unknown>): Promise<{ ms: number; error: CanaryError }> {
+  const started = Date.now();
+  const error = await rejection(call());
+  return { ms: Date.now() - started, error };
 }
 
 afterEach(async () => {
@@ -148,12 +171,14 @@ describe("IstioVirtualServiceRouter against the kube sandbox", () => {
       );
       applied = weight;
       expect(stored().spec.http).toEqual([
-        {
-          route: [
-            { destination: { host: "reviews", subset: "v1" }, weight: 100 - weight },
-            { destination: { host: "reviews", subset: "v2" }, weight },
-          ],
-        },
+        weight === 100
+          ? { route: [{ destination: { host: "reviews", subset: "v2" } }] }
+          : {
+              route: [
+                { destination: { host: "reviews", subset: "v1" }, weight: 100 - weight },
+                { destination: { host: "reviews", subset: "v2" }, weight },
+              ],
+            },
       ]);
     }
     const sent = patches();
@@ -342,17 +367,73 @@ describe("IstioVirtualServiceRouter against the kube sandbox", () => {
     expect(stored().spec.http[0]?.route).toHaveLength(2);
   });
 
-  it("times out a hanging server as retryable kubernetes_unavailable", async () => {
-    sandbox.faults.add({ method: "GET", resource: "virtualservices", delayMs: 1_000 });
-    const impatient = new IstioVirtualServiceRouter(
-      loadKubeConfig({ kubeconfigPath: join(directory, "kubeconfig"), env: {} }).kubeConfig,
-      { requestTimeoutMs: 100, maxAttempts: 2, backoffMs: 1 },
-    );
-    const error = await rejection(
-      impatient.setWeights(target, { canaryWeight: 10, headerRouteActive: false }, expectation(0)),
+  it("turns a 90 s delay into a retryable kubernetes_unavailable within the operation's budget, for every call", async () => {
+    sandbox.faults.add({ resource: "virtualservices", delayMs: 90_000 });
+    const impatient = routerWith({ requestTimeoutMs: 300, operationBudgetMs: 1_000, backoffMs: 1 });
+    const calls: [string, () => Promise<unknown>][] = [
+      [
+        "set weights",
+        () => impatient.setWeights(target, { canaryWeight: 10, headerRouteActive: false }, expectation(0)),
+      ],
+      ["restore", () => impatient.restore(target, BASELINE)],
+      ["inspect", () => impatient.inspect(target)],
+      ["reading the current subset", () => impatient.currentSubset(target)],
+      ["describe change", () => impatient.describeChange(target, { canaryWeight: 10 })],
+    ];
+    for (const [action, call] of calls) {
+      const { ms, error } = await timedRejection(call);
+      expect(error.code, action).toBe(ErrorCode.KubernetesUnavailable);
+      expect(error.retryable, action).toBe(true);
+      expect(error.message).toMatch(
+        new RegExp(
+          `^VirtualService default/reviews: ${action} failed: the Kubernetes API did not answer in time ` +
+            `\\(request timeout 0\\.3 s\\) \\(gave up after [3-9] attempts in [\\d.]+ s of its 1 s budget\\)$`,
+        ),
+      );
+      // Retried while the budget lasted (three 300 ms attempts fit in 1 s: the message counts them), no longer.
+      expect(ms, action).toBeGreaterThanOrEqual(900);
+      expect(ms, action).toBeLessThan(2_500);
+    }
+    await impatient.close();
+  });
+
+  it("with the default timeouts, gives up on a 90 s delay after 10 s requests within 20 s", async () => {
+    sandbox.faults.add({ method: "GET", resource: "virtualservices", delayMs: 90_000 });
+    const defaults = routerWith({});
+    const { ms, error } = await timedRejection(() => defaults.restore(target, BASELINE));
+    expect(error.code).toBe(ErrorCode.KubernetesUnavailable);
+    expect(error.message).toContain("(request timeout 10 s) (gave up after 2 attempts in");
+    expect(error.message).toContain("of its 20 s budget");
+    expect(ms).toBeGreaterThanOrEqual(19_000);
+    expect(ms).toBeLessThan(23_000);
+    await defaults.close();
+  }, 40_000);
+
+  it("retries a 500 storm within the budget, then gives up retryable", async () => {
+    sandbox.faults.add({ method: "GET", resource: "virtualservices", errors: 10_000, status: 500 });
+    const brief = routerWith({ backoffMs: 20, operationBudgetMs: 600 });
+    const { ms, error } = await timedRejection(() =>
+      brief.setWeights(target, { canaryWeight: 10, headerRouteActive: false }, expectation(0)),
     );
     expect(error.code).toBe(ErrorCode.KubernetesUnavailable);
     expect(error.retryable).toBe(true);
+    expect(error.message).toMatch(/gave up after \d+ attempts in [\d.]+ s of its 0\.6 s budget\)$/);
+    expect(requestsTo("GET", "virtualservices")).toBeGreaterThanOrEqual(3);
+    expect(ms).toBeLessThan(1_500);
+    await brief.close();
+  });
+
+  it("fails a restore of a deleted VirtualService at once with not_found: nothing is left to restore", async () => {
+    sandbox.delete("VirtualService", "default", "reviews");
+    const { ms, error } = await timedRejection(() => router.restore(target, BASELINE));
+    expect(error.code).toBe(ErrorCode.NotFound);
+    expect(error.retryable).toBe(false);
+    expect(error.message).toBe(
+      "VirtualService default/reviews no longer exists: there is no route left to restore",
+    );
+    expect(requestsTo("GET", "virtualservices")).toBe(1);
+    expect(patches()).toEqual([]);
+    expect(ms).toBeLessThan(1_000);
   });
 
   it("answers not_found when the VirtualService is gone mid-rollout", async () => {

@@ -1,9 +1,10 @@
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
+import { KubeConfig } from "@kubernetes/client-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ErrorCode, type CanaryError } from "../../src/errors.ts";
-import { KubeConfigSource, loadKubeConfig, withContext } from "../../src/k8s/kubeconfig.ts";
+import { clusterIdentity, KubeConfigSource, loadKubeConfig, withContext } from "../../src/k8s/kubeconfig.ts";
 
 let dir: string;
 
@@ -159,5 +160,49 @@ describe("withContext", () => {
     expect(staging.getCurrentContext()).toBe("staging");
     expect(staging.getCurrentCluster()?.server).toBe("https://example.invalid:6443/staging");
     expect(kubeConfig.getCurrentContext()).toBe("prod");
+  });
+});
+
+describe("clusterIdentity", () => {
+  const config = (server: string, cluster = "prod-cluster") => {
+    const kubeConfig = new KubeConfig();
+    kubeConfig.loadFromOptions({
+      clusters: [{ name: "prod-cluster", server, skipTLSVerify: false }],
+      users: [{ name: "prod-user", token: "t" }],
+      contexts: [{ name: "prod", cluster, user: "prod-user" }],
+      currentContext: "prod",
+    });
+    return kubeConfig;
+  };
+
+  it("names the API server and context a loaded kubeconfig talks to, by default its current context", async () => {
+    const path = await file("two", kubeconfig(["staging", "production"], "staging", "https://10.0.0.1:6443"));
+    const loaded = loadKubeConfig({ kubeconfigPath: path, env: {} });
+    expect(clusterIdentity(loaded.kubeConfig)).toEqual({
+      server: "https://10.0.0.1:6443/staging",
+      context: "staging",
+    });
+    expect(clusterIdentity(loaded.kubeConfig, "production")).toEqual({
+      server: "https://10.0.0.1:6443/production",
+      context: "production",
+    });
+    const chosen = loadKubeConfig({ kubeconfigPath: path, context: "production", env: {} });
+    expect(clusterIdentity(chosen.kubeConfig).context).toBe("production");
+  });
+
+  it("drops a trailing slash, so one server is one identity", () => {
+    expect(clusterIdentity(config("https://api.example.invalid/"))).toEqual({
+      server: "https://api.example.invalid",
+      context: "prod",
+    });
+  });
+
+  it("refuses a context the kubeconfig lacks, or one whose cluster is missing", () => {
+    const missing = failure(() => clusterIdentity(config("https://api.example.invalid"), "nope"));
+    expect(missing.code).toBe(ErrorCode.InvalidInput);
+    expect(missing.message).toBe('kubeconfig context "nope" not found; contexts: prod');
+    expect(failure(() => clusterIdentity(config("https://api.example.invalid", "gone"))).message).toBe(
+      'kubeconfig context "prod" names cluster "gone", which the kubeconfig does not define',
+    );
   });
 });

@@ -51,7 +51,18 @@ describe("managedRouteForRollout", () => {
     const vs = istioObject(`${BOOKINFO}virtual-service-reviews-80-20.yaml`, "VirtualService", "reviews");
     expect(failure(() => managedRouteForRollout(vs, reviewsTarget())).message).toBe(
       "VirtualService default/reviews unnamed route http[0] already splits traffic: v1=80, v2=20; a rollout starts " +
-        "from a route that sends 100% to reviews subset v1 (optionally with v2 at weight 0)",
+        "from a route that sends 100% to reviews subset v1 (other destinations, v2 among them, only at weight 0)",
+    );
+  });
+
+  it("accepts the route an earlier promotion left with the old subset at weight 0 (v1=0, v2=100)", () => {
+    const vs = allV1();
+    (httpRoutes(vs)[0] as { route: unknown[] }).route = [
+      { destination: { host: "reviews", subset: "v1" }, weight: 0 },
+      { destination: { host: "reviews", subset: "v2" }, weight: 100 },
+    ];
+    expect(managedRouteForRollout(vs, reviewsTarget({ stableSubset: "v2", canarySubset: "v3" })).index).toBe(
+      0,
     );
   });
 });

@@ -2,9 +2,11 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ErrorCode, type CanaryError } from "../../src/errors.ts";
 import { applyJsonPatch, type JsonPatchOperation } from "../../src/json/json-patch.ts";
+import { managedRouteForRollout } from "../../src/k8s/preflight.ts";
 import {
   computeRestorePatch,
   computeRoutePatch,
+  locateManagedRoute,
   type RouteChange,
 } from "../../src/k8s/virtual-service-patch.ts";
 import {
@@ -58,6 +60,17 @@ function expectation(baseline: unknown, appliedWeight: number, headerRouteActive
   return { baseline, appliedWeight, headerRouteActive };
 }
 
+/** The VirtualService after the router moved it from `applied` to `weight` (no header route). */
+function stepped(vs: Vs, target: Target, baseline: unknown, applied: number, weight: number): Vs {
+  return serverApply(
+    vs,
+    computeRoutePatch(vs, target, expectation(baseline, applied), {
+      canaryWeight: weight,
+      headerRouteActive: false,
+    }),
+  );
+}
+
 describe("computeRoutePatch", () => {
   it("walks a plan 0 → 10 → 50 → 100 with the managed route deep-equal to the expectation at every step", () => {
     const target = reviewsTarget();
@@ -65,21 +78,17 @@ describe("computeRoutePatch", () => {
     const baseline = selectManagedRoute(vs, target).route;
     let applied = 0;
     for (const weight of [10, 50, 100]) {
-      vs = serverApply(
-        vs,
-        computeRoutePatch(vs, target, expectation(baseline, applied), {
-          canaryWeight: weight,
-          headerRouteActive: false,
-        }),
-      );
+      vs = stepped(vs, target, baseline, applied, weight);
       applied = weight;
       expect(httpRoutes(vs)).toEqual([
-        {
-          route: [
-            { destination: { host: "reviews", subset: "v1" }, weight: 100 - weight },
-            { destination: { host: "reviews", subset: "v2" }, weight },
-          ],
-        },
+        weight === 100
+          ? { route: [{ destination: { host: "reviews", subset: "v2" } }] }
+          : {
+              route: [
+                { destination: { host: "reviews", subset: "v1" }, weight: 100 - weight },
+                { destination: { host: "reviews", subset: "v2" }, weight },
+              ],
+            },
       ]);
     }
     expect(vs.metadata.resourceVersion).toBe("4");
@@ -351,6 +360,105 @@ describe("computeRoutePatch", () => {
   });
 });
 
+describe("release after release", () => {
+  /** A rollout from the route as preflight finds it, through `steps`, then left there or rolled back. */
+  function release(vs: Vs, target: Target, steps: number[], end: "promote" | "rollback"): Vs {
+    const baseline = managedRouteForRollout(vs, target).route;
+    let applied = 0;
+    for (const weight of steps) {
+      vs = stepped(vs, target, baseline, applied, weight);
+      applied = weight;
+    }
+    return end === "rollback" ? serverApply(vs, computeRestorePatch(vs, target, baseline)) : vs;
+  }
+  const leg = (stable: string, canary: string) =>
+    reviewsTarget({ stableSubset: stable, canarySubset: canary });
+
+  it("v1→v2 promoted, v2→v3 promoted, v3→v4 rolled back, v3→v4 promoted: each leaves what the next start needs", () => {
+    const original = allV1();
+    let vs = release(original, leg("v1", "v2"), [10, 50, 100], "promote");
+    expect(httpRoutes(vs)).toEqual([{ route: [{ destination: { host: "reviews", subset: "v2" } }] }]);
+    vs = release(vs, leg("v2", "v3"), [10, 50, 100], "promote");
+    // Exactly the route Istio's sample writes by hand for "all traffic to v3".
+    const reviewsV3 = istioObject(`${BOOKINFO}virtual-service-reviews-v3.yaml`, "VirtualService", "reviews");
+    expect(vs.spec).toEqual({ ...original.spec, http: reviewsV3.spec.http });
+    const promotedV3 = JSON.stringify(vs.spec);
+    vs = release(vs, leg("v3", "v4"), [10, 50], "rollback");
+    expect(JSON.stringify(vs.spec)).toBe(promotedV3);
+    vs = release(vs, leg("v3", "v4"), [10, 50, 100], "promote");
+    expect(httpRoutes(vs)).toEqual([{ route: [{ destination: { host: "reviews", subset: "v4" } }] }]);
+    expect(vs.metadata.resourceVersion).toBe("13");
+  });
+
+  it("changes only the managed route of a multi-route VirtualService on promotion, and restores from 100%", () => {
+    const original = jasonV2V3();
+    const baseline = selectManagedRoute(original, jasonTarget).route;
+    const promoted = release(original, jasonTarget, [50, 100], "promote");
+    expect(httpRoutes(promoted)).toEqual([
+      httpRoutes(original)[0],
+      { route: [{ destination: { host: "reviews", subset: "v2" } }] },
+    ]);
+    expect(locateManagedRoute(promoted, jasonTarget, baseline).index).toBe(1);
+    const restored = serverApply(promoted, computeRestorePatch(promoted, jasonTarget, baseline));
+    expect(JSON.stringify(restored.spec)).toBe(JSON.stringify(original.spec));
+  });
+
+  describe("the two-destination 100% earlier versions wrote (v1=0, v2=100)", () => {
+    const target = reviewsTarget();
+    const baseline = () => selectManagedRoute(allV1(), target).route;
+    const leftOver = () => {
+      const vs = allV1();
+      (httpRoutes(vs)[0] as { route: unknown[] }).route = [
+        { destination: { host: "reviews", subset: "v1" }, weight: 0 },
+        { destination: { host: "reviews", subset: "v2" }, weight: 100 },
+      ];
+      return vs;
+    };
+    const clean = { route: [{ destination: { host: "reviews", subset: "v2" } }] };
+
+    it.each([100, 50])(
+      "is ours at full weight and the next write converts it (last confirmed weight %i)",
+      (applied) => {
+        const vs = leftOver();
+        const change = computeRoutePatch(vs, target, expectation(baseline(), applied), {
+          canaryWeight: 100,
+          headerRouteActive: false,
+        });
+        expect(operationsOf(change).at(-1)).toEqual({ op: "replace", path: "/spec/http/0", value: clean });
+        expect(httpRoutes(serverApply(vs, change))).toEqual([clean]);
+      },
+    );
+
+    it("is still drift at any other weight, or with another field changed", () => {
+      const error = thrown(() =>
+        computeRoutePatch(leftOver(), target, expectation(baseline(), 50), {
+          canaryWeight: 50,
+          headerRouteActive: false,
+        }),
+      );
+      expect(error.code).toBe(ErrorCode.Drift);
+      expect(error.message).toContain("weights are v1=0, v2=100; canarybot last set v1=50, v2=50");
+      const edited = leftOver();
+      Object.assign(httpRoutes(edited)[0] as object, { timeout: "1s" });
+      expect(
+        thrown(() =>
+          computeRoutePatch(edited, target, expectation(baseline(), 100), {
+            canaryWeight: 100,
+            headerRouteActive: false,
+          }),
+        ).code,
+      ).toBe(ErrorCode.Drift);
+    });
+
+    it("is restored to the baseline like any other shape", () => {
+      const vs = leftOver();
+      expect(httpRoutes(serverApply(vs, computeRestorePatch(vs, target, baseline())))).toEqual(
+        httpRoutes(allV1()),
+      );
+    });
+  });
+});
+
 describe("computeRestorePatch", () => {
   it("puts the baseline back byte for byte and removes the header route, leaving other routes alone", () => {
     const original = jasonV2V3();
@@ -457,7 +565,8 @@ describe("properties", () => {
             );
             applied = weight;
             headerActive = false;
-            const managed = selectManagedRoute(vs, target);
+            const managed = locateManagedRoute(vs, target, baseline);
+            expect(managed.index).toBe(managedIndex);
             const entries = destinationsOf(managed.route);
             expect(entries.reduce((sum, entry) => sum + effectiveWeight(entry, entries.length), 0)).toBe(100);
             expect(canaryWeightOf(managed.route, target)).toBe(weight);

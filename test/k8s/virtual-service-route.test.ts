@@ -146,13 +146,22 @@ describe("routeAtWeight", () => {
     expect(JSON.stringify(routeAtWeight(baseline(), target, 0))).toBe(JSON.stringify(baseline()));
   });
 
-  it.each([1, 5, 10, 25, 50, 75, 99, 100])("at weight %i: stable 100 - w, canary w", (weight) => {
+  it.each([1, 5, 10, 25, 50, 75, 99])("at weight %i: stable 100 - w, canary w", (weight) => {
     expect(routeAtWeight(baseline(), target, weight)).toEqual({
       route: [
         { destination: { host: "reviews", subset: "v1" }, weight: 100 - weight },
         { destination: { host: "reviews", subset: "v2" }, weight },
       ],
     });
+  });
+
+  it("at weight 100 is one destination to the canary subset, as a person writes it (virtual-service-reviews-v3.yaml)", () => {
+    const v3 = reviewsTarget({ canarySubset: "v3" });
+    const reviewsV3 = istioObject(`${BOOKINFO}virtual-service-reviews-v3.yaml`, "VirtualService", "reviews");
+    expect(routeAtWeight(baseline(), v3, 100)).toEqual(httpRoutes(reviewsV3)[0]);
+    expect(JSON.stringify(routeAtWeight(baseline(), v3, 100))).toBe(
+      '{"route":[{"destination":{"host":"reviews","subset":"v3"}}]}',
+    );
   });
 
   it("reproduces Istio's own 90/10 sample at weight 10", () => {
@@ -196,6 +205,39 @@ describe("routeAtWeight", () => {
     });
   });
 
+  it("keeps the route's other fields and the destination port at 100 too, dropping only the stable destination", () => {
+    const route = {
+      name: "reviews-api",
+      timeout: "5s",
+      route: [{ destination: { port: { number: 81 }, host: "reviews", subset: "v1" }, weight: 100 }],
+    };
+    expect(routeAtWeight(route, target, 100)).toEqual({
+      name: "reviews-api",
+      timeout: "5s",
+      route: [{ destination: { port: { number: 81 }, host: "reviews", subset: "v2" } }],
+    });
+  });
+
+  it("counts destinations at weight 0 as carrying no traffic: the route an earlier promotion left starts the next release", () => {
+    const leftByPromotion = {
+      route: [
+        { destination: { host: "reviews", subset: "v1" }, weight: 0 },
+        { destination: { host: "reviews", subset: "v2" }, weight: 100 },
+      ],
+    };
+    const next = reviewsTarget({ stableSubset: "v2", canarySubset: "v3" });
+    expect(baselineShape(leftByPromotion, next)).toEqual({ stable: 1 });
+    expect(canaryWeightOf(leftByPromotion, next)).toBe(0);
+    expect(describeWeights(routeAtWeight(leftByPromotion, next, 10), next)).toBe("v1=0, v2=90, v3=10");
+    expect(routeAtWeight(leftByPromotion, next, 100)).toEqual({
+      route: [{ destination: { host: "reviews", subset: "v3" } }],
+    });
+    expect(routeAtWeight(leftByPromotion, next, 0)).toEqual(leftByPromotion);
+    // Back to the older subset: its weight-0 entry becomes the canary entry.
+    const back = reviewsTarget({ stableSubset: "v2", canarySubset: "v1" });
+    expect(describeWeights(routeAtWeight(leftByPromotion, back, 30), back)).toBe("v1=30, v2=70");
+  });
+
   it("accepts a baseline that already lists the canary at weight 0, keeping its order", () => {
     const start = {
       route: [
@@ -209,6 +251,9 @@ describe("routeAtWeight", () => {
         { destination: { host: "reviews", subset: "v2" }, weight: 40 },
         { destination: { host: "reviews", subset: "v1" }, weight: 60 },
       ],
+    });
+    expect(routeAtWeight(start, target, 100)).toEqual({
+      route: [{ destination: { host: "reviews", subset: "v2" } }],
     });
   });
 
@@ -239,6 +284,16 @@ describe("routeAtWeight", () => {
     const vs = istioObject(`${BOOKINFO}virtual-service-reviews-50-v3.yaml`, "VirtualService", "reviews");
     expect(thrown(() => baselineShape(httpRoutes(vs)[0], target)).message).toContain(
       "already splits traffic: v1=50, v3=50",
+    );
+    const threeWays = {
+      route: [
+        { destination: { host: "reviews", subset: "v1" }, weight: 90 },
+        { destination: { host: "reviews", subset: "v3" }, weight: 0 },
+        { destination: { host: "reviews", subset: "v2" }, weight: 10 },
+      ],
+    };
+    expect(thrown(() => baselineShape(threeWays, target)).message).toContain(
+      "already splits traffic: v1=90, v3=0, v2=10",
     );
     expect(thrown(() => routeAtWeight(baseline(), target, 101)).code).toBe(ErrorCode.InvalidInput);
     expect(thrown(() => routeAtWeight(baseline(), target, 2.5)).code).toBe(ErrorCode.InvalidInput);

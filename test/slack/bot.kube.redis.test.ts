@@ -36,7 +36,7 @@ afterEach(async () => {
 const hasButtons = (message: { blocks?: unknown[] }): boolean =>
   Object.keys(buttonsOf(message as never)).length > 0;
 const reviewsWeights = (): string | undefined =>
-  routeWeights(h.kube.get("VirtualService", "default", "reviews"), "v1");
+  routeWeights(h.kube.get("VirtualService", "default", "reviews"), "v1", "v2");
 
 /** Alice (or `starter`) starts the gated rollout; resolves when it holds at 10% for an approval. */
 async function startGated(starter: { id: string } = ALICE): Promise<string> {
@@ -79,7 +79,7 @@ describe("canarybot in Slack: rollouts driven from the channel", () => {
     message = await h.waitForMessage(id, "promoted", (m) => m.text.includes(", promoted,"));
     expect(hasButtons(message)).toBe(false);
     expect(JSON.stringify(message.blocks)).toContain(`*Promoted* by <@${BOB.id}>`);
-    expect(reviewsWeights()).toBe("v1=0,v2=100");
+    expect(reviewsWeights()).toBe("v2=100");
     // One message, updated in place.
     expect(h.slack.messages(DEPLOYS.id).filter((m) => m.text.startsWith(`${id}:`))).toHaveLength(1);
     // The bot learnt who it is once, not on every request.
