@@ -1,11 +1,15 @@
 import { readFileSync } from "node:fs";
 import { Redis } from "ioredis";
 import type { EnvConfig } from "./config/env.ts";
+import { QueuedNotifier } from "./jobs/notification-queue.ts";
+import { createNotificationWorker } from "./jobs/notification-worker.ts";
+import type { NotificationWorker } from "./jobs/notification-worker.ts";
 import { BullMqTickScheduler } from "./jobs/tick-queue.ts";
 import { createTickWorker } from "./jobs/tick-worker.ts";
 import type { TickWorker } from "./jobs/tick-worker.ts";
 import { IstioVirtualServiceRouter } from "./k8s/istio-virtual-service-router.ts";
 import { loadKubeConfig } from "./k8s/kubeconfig.ts";
+import { RedisDeliveryRecords } from "./notify/delivery-records.ts";
 import { LogNotifier } from "./notify/log-notifier.ts";
 import { BUILTIN_DEFAULTS } from "./commands/start-request.ts";
 import type { StartDefaults } from "./commands/start-request.ts";
@@ -14,8 +18,10 @@ import { MetricsAnalyzer } from "./metrics/metrics-analyzer.ts";
 import { PrometheusClient } from "./metrics/prometheus-client.ts";
 import type { PrometheusAuth } from "./metrics/prometheus-client.ts";
 import { PrometheusMetricsProvider } from "./metrics/prometheus-metrics-provider.ts";
-import type { Analyzer, Logger, Notifier, RolloutStore } from "./rollout/ports.ts";
+import type { Analyzer, Logger, RolloutStore } from "./rollout/ports.ts";
 import { RolloutService } from "./rollout/service.ts";
+import { SlackDeliverer } from "./slack/slack-notifier.ts";
+import type { SlackDelivererOptions } from "./slack/slack-notifier.ts";
 import { RedisRolloutLock } from "./store/redis-lock.ts";
 import { RedisRolloutStore } from "./store/redis-rollout-store.ts";
 
@@ -26,12 +32,19 @@ export type RuntimeOptions = {
   logger: Logger;
   kubeconfigPath?: string;
   context?: string;
-  notifier?: Notifier;
 };
+
+/** What a process holding a bot token brings to deliver notifications: its Slack client and what alerts need. */
+export type SlackDelivery = Pick<SlackDelivererOptions, "client" | "onCallFor" | "chart">;
 
 export type Runtime = {
   service: RolloutService;
   store: RolloutStore;
+  /**
+   * Deliver the queued notifications of every process (CLI, workers, serve) to Slack from this one. Close the
+   * worker it returns before the runtime.
+   */
+  deliverNotifications(slack: SlackDelivery): NotificationWorker;
   close(): Promise<void>;
 };
 
@@ -57,12 +70,19 @@ export function openRuntime(options: RuntimeOptions): Runtime {
   });
   const router = new IstioVirtualServiceRouter(kubeConfig);
   const analyzer = createAnalyzer(env);
+  // Every process enqueues notifications; the ones holding a bot token deliver them (deliverNotifications).
+  const notifier = new QueuedNotifier({
+    connection: env.REDIS_URL,
+    prefix: env.CANARYBOT_PREFIX,
+    unrouted: new LogNotifier(logger),
+    onError: (error) => logger.warn({ err: error.message }, "notification queue connection error"),
+  });
   const service = new RolloutService({
     store,
     lock,
     router,
     scheduler,
-    notifier: options.notifier ?? new LogNotifier(logger),
+    notifier,
     ...(analyzer ? { analyzer } : {}),
     clock: { now: () => Date.now() },
     logger,
@@ -71,7 +91,24 @@ export function openRuntime(options: RuntimeOptions): Runtime {
   return {
     service,
     store,
+    deliverNotifications(slack) {
+      const deliverer = new SlackDeliverer({
+        ...slack,
+        store,
+        rolloutLock: lock,
+        deliveryLock: new RedisRolloutLock(redis, { prefix: `${prefix}delivery-` }),
+        records: new RedisDeliveryRecords(redis, { prefix }),
+        logger: logger.child({ component: "slack-delivery" }),
+      });
+      return createNotificationWorker({
+        connection: env.REDIS_URL,
+        prefix: env.CANARYBOT_PREFIX,
+        deliver: (jobId, job) => deliverer.deliver(jobId, job),
+        logger: logger.child({ component: "notification-worker" }),
+      });
+    },
     async close() {
+      await notifier.close();
       await scheduler.close();
       await router.close();
       redis.disconnect();

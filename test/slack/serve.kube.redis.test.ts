@@ -121,7 +121,7 @@ describe("canarybot serve", () => {
     const lines: Line[] = [];
     const handle = await startServe(options(base, lines, { mode: { slack: false, worker: true } }));
     expect(handle.port).toBeUndefined();
-    expect(handle.notifier).toBeUndefined();
+    expect(handle.delivery).toBeUndefined();
     expect(lines.map((line) => line.message)).toContain(
       "no SLACK_BOT_TOKEN: this worker reports rollouts to the log, not to Slack",
     );
