@@ -96,7 +96,8 @@ export function openRuntime(options: RuntimeOptions): Runtime {
         ...slack,
         store,
         rolloutLock: lock,
-        deliveryLock: new RedisRolloutLock(redis, { prefix: `${prefix}delivery-` }),
+        // Short-lived, so a process killed mid-delivery holds up its rollout's notifications only briefly.
+        deliveryLock: new RedisRolloutLock(redis, { prefix: `${prefix}delivery-`, ttlMs: 10_000 }),
         records: new RedisDeliveryRecords(redis, { prefix }),
         logger: logger.child({ component: "slack-delivery" }),
       });

@@ -159,7 +159,10 @@ function slackSettings(
 ): SlackSettings | undefined {
   if (mode.slack) return loadSlackSettings(processEnv);
   if (!processEnv.SLACK_BOT_TOKEN) {
-    logger.warn({}, "no SLACK_BOT_TOKEN: this worker reports rollouts to the log, not to Slack");
+    logger.warn(
+      {},
+      "no SLACK_BOT_TOKEN: this worker queues the channel's notifications for a process with a bot token to deliver",
+    );
     return undefined;
   }
   return loadSlackSettings(processEnv, { receiving: false });
