@@ -40,7 +40,7 @@ export function isNotificationJobData(data: unknown): data is NotificationJobDat
 /**
  * A delivery the outside system asked to slow down: the whole queue waits `retryAfterMs` (a Slack rate limit
  * holds for the workspace, so every pending notification would meet it too) and the job runs again, without
- * using up an attempt. Matched by name, like BullMQ's own control-flow errors.
+ * using up an attempt. A small control-flow error class, like BullMQ's own.
  */
 export class DeliveryRateLimited extends Error {
   override readonly name = "DeliveryRateLimited";
