@@ -78,6 +78,8 @@ export class SlackDeliverer {
   readonly #options: SlackDelivererOptions;
   readonly #now: () => number;
   #workspaceUrl: Promise<string> | undefined;
+  /** Until when Slack asked this process to wait (a 429's Retry-After), ms since the epoch. */
+  #pausedUntil = 0;
 
   constructor(options: SlackDelivererOptions) {
     this.#client = options.client;
@@ -244,12 +246,22 @@ export class SlackDeliverer {
     return this.#workspaceUrl;
   }
 
-  /** One Web API call, its failure translated for the notification worker (GONE errors pass through as they are). */
+  /**
+   * One Web API call, its failure translated for the notification worker (GONE errors pass through as they are).
+   * While a rate limit holds, no call is made: the queue stops handing out jobs, but deliveries already under
+   * way (another rollout's, or one that waited for this rollout's delivery lock) would otherwise call at once.
+   */
   async #call<T>(fn: () => Promise<T>): Promise<T> {
+    const wait = this.#pausedUntil - this.#now();
+    if (wait > 0) throw new DeliveryRateLimited("waiting out slack's rate limit", wait);
     try {
       return await fn();
     } catch (error) {
-      throw classify(error);
+      const failure = classify(error);
+      if (failure instanceof DeliveryRateLimited) {
+        this.#pausedUntil = Math.max(this.#pausedUntil, this.#now() + failure.retryAfterMs);
+      }
+      throw failure;
     }
   }
 }

@@ -162,6 +162,28 @@ describe("the rollout message, delivered from the queue", () => {
     expect(sandbox.messages(CHANNEL)[0]!.text).toContain("50% · step 3/4");
   });
 
+  it("makes no call while a rate limit holds, not even from a delivery already under way", async () => {
+    deliver();
+    await notifier.update(await stored());
+    await drained();
+    sandbox.rateLimit({ method: "chat.update", count: 1, retryAfterSeconds: 1 });
+    // The update and the alert run at once; the alert waits for the rollout's delivery lock, then meets the limit.
+    const paused = await change({ phase: Phase.Paused, reason: "drift" });
+    await notifier.alert(paused, "reviews-7 paused at 5%, holding the weight: drift");
+    await drained();
+    const [firstPost, ...after] = sandbox.calls().filter((call) => call.method.startsWith("chat."));
+    expect(firstPost).toMatchObject({ method: "chat.postMessage", status: 200 });
+    const rateLimited = sandbox.calls("chat.update")[0]!;
+    expect(rateLimited.status).toBe(429);
+    const later = after.filter((call) => call.at > rateLimited.at);
+    expect(later.length).toBeGreaterThan(0);
+    for (const call of later) expect(call.at - rateLimited.at).toBeGreaterThanOrEqual(1_000);
+    expect(sandbox.messages(CHANNEL).map((message) => message.text)).toEqual([
+      expect.stringContaining("paused"),
+      expect.stringContaining(":rotating_light: reviews-7 paused at 5%"),
+    ]);
+  });
+
   it("never makes the rollout wait through an outage, and shows the newest state without a backlog when Slack is back", async () => {
     deliver();
     await notifier.update(await stored());
