@@ -151,7 +151,7 @@ describe("the rollout message, delivered from the queue", () => {
     sandbox.rateLimit({ method: "chat.update", count: 1, retryAfterSeconds: 1 });
     const started = Date.now();
     await change({ stepIndex: 1, appliedWeight: 25 });
-    expect(Date.now() - started).toBeLessThan(500); // the rollout is not kept waiting
+    expect(Date.now() - started).toBeLessThan(1_000); // the rollout does not wait out the Retry-After
     await waitFor("the 429", () => (statuses("chat.update").includes(429) ? true : undefined));
     await change({ stepIndex: 2, appliedWeight: 50 });
     await drained();
@@ -194,7 +194,7 @@ describe("the rollout message, delivered from the queue", () => {
       await change({ stepIndex: step % 4, appliedWeight: 5 });
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
-    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(Date.now() - started).toBeLessThan(5_000); // waiting on Slack would never end: it is down
     const failedWhileDown = sandbox.calls("chat.update").length;
     sandbox.clearFaults();
     await change({ phase: Phase.Promoted, stepIndex: 3, appliedWeight: 100 });
