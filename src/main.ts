@@ -1,6 +1,9 @@
 import { readFileSync } from "node:fs";
 import { Redis } from "ioredis";
 import type { EnvConfig } from "./config/env.ts";
+import { QueuedNotifier } from "./jobs/notification-queue.ts";
+import { createNotificationWorker } from "./jobs/notification-worker.ts";
+import type { NotificationWorker } from "./jobs/notification-worker.ts";
 import { BullMqTickScheduler } from "./jobs/tick-queue.ts";
 import { startScheduledStartRunner } from "./jobs/scheduled-start-runner.ts";
 import { startTickSweeper } from "./jobs/tick-sweeper.ts";
@@ -8,6 +11,7 @@ import { createTickWorker } from "./jobs/tick-worker.ts";
 import type { TickWorker } from "./jobs/tick-worker.ts";
 import { IstioVirtualServiceRouter } from "./k8s/istio-virtual-service-router.ts";
 import { clusterIdentity, loadKubeConfig } from "./k8s/kubeconfig.ts";
+import { RedisDeliveryRecords } from "./notify/delivery-records.ts";
 import { LogNotifier } from "./notify/log-notifier.ts";
 import { BUILTIN_DEFAULTS } from "./commands/start-request.ts";
 import type { StartDefaults } from "./commands/start-request.ts";
@@ -16,12 +20,14 @@ import { MetricsAnalyzer } from "./metrics/metrics-analyzer.ts";
 import { PrometheusClient } from "./metrics/prometheus-client.ts";
 import type { PrometheusAuth } from "./metrics/prometheus-client.ts";
 import { PrometheusMetricsProvider } from "./metrics/prometheus-metrics-provider.ts";
-import type { Analyzer, Logger, Notifier, RolloutStore } from "./rollout/ports.ts";
+import type { Analyzer, Logger, RolloutStore } from "./rollout/ports.ts";
 import { RolloutService } from "./rollout/service.ts";
 import type { ServiceDeps } from "./rollout/service.ts";
 import type { ClusterRef } from "./rollout/types.ts";
 import { cronReleaseCalendar } from "./schedule/release-calendar.ts";
 import { claimPeriod } from "./store/redis-claim.ts";
+import { SlackDeliverer } from "./slack/slack-notifier.ts";
+import type { SlackDelivererOptions } from "./slack/slack-notifier.ts";
 import { RedisRolloutLock } from "./store/redis-lock.ts";
 import { RedisScheduledStarts } from "./store/redis-scheduled-starts.ts";
 import { RedisRolloutStore } from "./store/redis-rollout-store.ts";
@@ -33,13 +39,15 @@ export type RuntimeOptions = {
   logger: Logger;
   kubeconfigPath?: string;
   context?: string;
-  notifier?: Notifier;
   /**
    * Wraps the rollout service's ports before the service is built: instrumentation, and the fault injection of the
    * crash tests, go around the real adapters without the service knowing.
    */
   decorate?: (deps: ServiceDeps) => ServiceDeps;
 };
+
+/** What a process holding a bot token brings to deliver notifications: its Slack client and what alerts need. */
+export type SlackDelivery = Pick<SlackDelivererOptions, "client" | "onCallFor" | "chart">;
 
 export type Runtime = {
   service: RolloutService;
@@ -51,6 +59,11 @@ export type Runtime = {
   scheduled: RedisScheduledStarts;
   /** Whether this process takes a periodic job (`name`) for this period; one process of many does. */
   claimPeriod(name: string, ttlMs: number): Promise<boolean>;
+  /**
+   * Deliver the queued notifications of every process (CLI, workers, serve) to Slack from this one. Close the
+   * worker it returns before the runtime.
+   */
+  deliverNotifications(slack: SlackDelivery): NotificationWorker;
   close(): Promise<void>;
 };
 
@@ -87,12 +100,19 @@ export function openRuntime(options: RuntimeOptions): Runtime {
     operationBudgetMs: env.KUBE_OPERATION_BUDGET_MS,
   });
   const analyzer = createAnalyzer(env);
+  // Every process enqueues notifications; the ones holding a bot token deliver them (deliverNotifications).
+  const notifier = new QueuedNotifier({
+    connection: env.REDIS_URL,
+    prefix: env.CANARYBOT_PREFIX,
+    unrouted: new LogNotifier(logger),
+    onError: (error) => logger.warn({ err: error.message }, "notification queue connection error"),
+  });
   const deps: ServiceDeps = {
     store,
     lock,
     router,
     scheduler,
-    notifier: options.notifier ?? new LogNotifier(logger),
+    notifier,
     ...(analyzer ? { analyzer } : {}),
     clock: { now: () => Date.now() },
     logger,
@@ -108,7 +128,25 @@ export function openRuntime(options: RuntimeOptions): Runtime {
     scheduler,
     scheduled: new RedisScheduledStarts(redis, prefix),
     claimPeriod: (name, ttlMs) => claimPeriod(redis, `${prefix}${name}`, ttlMs),
+    deliverNotifications(slack) {
+      const deliverer = new SlackDeliverer({
+        ...slack,
+        store,
+        rolloutLock: lock,
+        // Short-lived, so a process killed mid-delivery holds up its rollout's notifications only briefly.
+        deliveryLock: new RedisRolloutLock(redis, { prefix: `${prefix}delivery-`, ttlMs: 10_000 }),
+        records: new RedisDeliveryRecords(redis, { prefix }),
+        logger: logger.child({ component: "slack-delivery" }),
+      });
+      return createNotificationWorker({
+        connection: env.REDIS_URL,
+        prefix: env.CANARYBOT_PREFIX,
+        deliver: (jobId, job) => deliverer.deliver(jobId, job),
+        logger: logger.child({ component: "notification-worker" }),
+      });
+    },
     async close() {
+      await notifier.close();
       await scheduler.close();
       await router.close();
       redis.disconnect();

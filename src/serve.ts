@@ -4,6 +4,7 @@ import { configPathFrom, loadConfigFile } from "./config/file.ts";
 import type { ConfigFile } from "./config/file.ts";
 import { serviceDirectory } from "./config/services.ts";
 import { CanaryError, ErrorCode } from "./errors.ts";
+import type { NotificationWorker } from "./jobs/notification-worker.ts";
 import type { TickWorker } from "./jobs/tick-worker.ts";
 import { openRuntime, startDefaults, startWorker } from "./main.ts";
 import type { Runtime } from "./main.ts";
@@ -16,7 +17,7 @@ import { slackLogger } from "./slack/bolt-logger.ts";
 import { RedisDeduper } from "./slack/dedupe.ts";
 import { loadSlackSettings } from "./slack/settings.ts";
 import type { SlackSettings } from "./slack/settings.ts";
-import { createNotifierClient, SlackNotifier } from "./slack/slack-notifier.ts";
+import { createNotifierClient } from "./slack/slack-notifier.ts";
 
 export type ServeMode = {
   /** Receive `/canary`, clicks and form submissions (HTTP on PORT, or Socket Mode with SLACK_APP_TOKEN). */
@@ -37,18 +38,16 @@ export type ServeOptions = {
   mode: ServeMode;
   /** Resolves when the process should stop (SIGINT/SIGTERM). */
   stopSignal: Promise<void>;
-  /** How long shutdown waits for pending Slack updates, ms. Default 5 s. */
-  drainTimeoutMs?: number;
 };
 
 export type ServeHandle = {
   /** The HTTP port of `/slack/events` (HTTP mode only). */
   port?: number;
   runtime: Runtime;
-  /** Undefined when no bot token is set (a worker alone then reports to the log). */
-  notifier?: SlackNotifier;
+  /** Delivers every process's queued notifications to Slack; undefined when no bot token is set. */
+  delivery?: NotificationWorker;
   config?: ConfigFile;
-  /** Graceful: stop taking requests, let the running tick finish, send what Slack is owed, close Redis. */
+  /** Graceful: stop taking requests, let the running tick and delivery finish, close Redis. */
   close(): Promise<void>;
 };
 
@@ -70,42 +69,44 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     );
   }
 
-  const notifier = settings
-    ? new SlackNotifier({
-        client: createNotifierClient({
-          token: settings.SLACK_BOT_TOKEN,
-          ...(settings.SLACK_API_URL ? { slackApiUrl: settings.SLACK_API_URL } : {}),
-          logger: slackLogger(logger, "slack-notifier"),
-        }),
-        logger: logger.child({ component: "slack-notifier" }),
-        onCallFor: (service) => config?.services[service]?.onCall,
-        chart: renderChart,
-      })
-    : undefined;
   const runtime = openRuntime({
     env,
     processEnv,
     logger,
     ...(options.kubeconfigPath ? { kubeconfigPath: options.kubeconfigPath } : {}),
     ...(options.context ? { context: options.context } : {}),
-    ...(notifier ? { notifier } : {}),
   });
 
   let worker: TickWorker | undefined;
+  let delivery: NotificationWorker | undefined;
   let slack: SlackApp | undefined;
   let redis: Redis | undefined;
   const close = async (): Promise<void> => {
-    // New requests stop first; the running tick finishes; what Slack is owed is sent; then Redis goes.
+    // New requests stop first; the running tick finishes, and the delivery under way (what is still queued
+    // waits in Redis for the next process with a bot token); then Redis goes.
     await slack
       ?.stop()
       .catch((error: unknown) => logger.warn({ err: String(error) }, "slack app stop failed"));
     await worker?.close();
-    await notifier?.close(options.drainTimeoutMs ?? 5_000);
+    await delivery?.close();
     await runtime.close();
     redis?.disconnect();
   };
 
   try {
+    if (settings) {
+      delivery = runtime.deliverNotifications({
+        client: createNotifierClient({
+          token: settings.SLACK_BOT_TOKEN,
+          ...(settings.SLACK_API_URL ? { slackApiUrl: settings.SLACK_API_URL } : {}),
+          logger: slackLogger(logger, "slack-notifier"),
+        }),
+        onCallFor: (service) => config?.services[service]?.onCall,
+        chart: renderChart,
+      });
+      await delivery.waitUntilReady();
+      logger.info({ queue: delivery.queueName }, "notification delivery ready");
+    }
     if (mode.worker) {
       worker = startWorker(runtime, env, logger);
       await worker.waitUntilReady();
@@ -133,7 +134,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     return {
       ...(port === undefined ? {} : { port }),
       runtime,
-      ...(notifier ? { notifier } : {}),
+      ...(delivery ? { delivery } : {}),
       ...(config ? { config } : {}),
       close,
     };
@@ -158,7 +159,10 @@ function slackSettings(
 ): SlackSettings | undefined {
   if (mode.slack) return loadSlackSettings(processEnv);
   if (!processEnv.SLACK_BOT_TOKEN) {
-    logger.warn({}, "no SLACK_BOT_TOKEN: this worker reports rollouts to the log, not to Slack");
+    logger.warn(
+      {},
+      "no SLACK_BOT_TOKEN: this worker queues the channel's notifications for a process with a bot token to deliver",
+    );
     return undefined;
   }
   return loadSlackSettings(processEnv, { receiving: false });

@@ -10,12 +10,12 @@ export class LogNotifier implements Notifier {
     this.#logger = logger;
   }
 
-  update(rollout: Rollout): Promise<undefined> {
+  update(rollout: Rollout): Promise<void> {
     this.#logger.info(
       { rollout: rollout.id, phase: rollout.phase, weight: desiredWeight(rollout), reason: rollout.reason },
       "rollout state",
     );
-    return Promise.resolve(undefined);
+    return Promise.resolve();
   }
 
   snapshot(rollout: Rollout, text: string): Promise<void> {

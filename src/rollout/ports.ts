@@ -108,8 +108,11 @@ export type TickScheduler = {
 
 /** What the people following a rollout are told. Failures here never stop a rollout. */
 export type Notifier = {
-  /** Create or update the one rollout message; returns where it lives. */
-  update(rollout: Rollout): Promise<{ channel: string; ts: string } | undefined>;
+  /**
+   * Create or update the one rollout message. Delivery is asynchronous: whoever posts the message records where
+   * it lives on the rollout (`report.ts`) itself.
+   */
+  update(rollout: Rollout): Promise<void>;
   snapshot(rollout: Rollout, text: string): Promise<void>;
   alert(rollout: Rollout, text: string): Promise<void>;
 };

@@ -399,21 +399,15 @@ export class RolloutService {
   }
 
   async #notify(rolloutId: string, notifications: Notification[]): Promise<void> {
-    const { notifier, store, lock } = this.#deps;
+    const { notifier } = this.#deps;
     try {
       const rollout = await this.#load(rolloutId);
-      // The message first, so that alerts and snapshot replies can link to it and thread under it.
-      const where = await notifier.update(rollout);
-      let current = rollout;
-      if (where && (rollout.report?.ts !== where.ts || rollout.report.channel !== where.channel)) {
-        current = await lock.withLock(rolloutId, async () => {
-          const latest = await this.#load(rolloutId);
-          return store.save({ ...latest, report: where }, latest.version);
-        });
-      }
+      // The message first, so that alerts and snapshot replies can link to it and thread under it. The
+      // deliverer records where the message lives on the rollout once it has posted it.
+      await notifier.update(rollout);
       for (const note of notifications) {
-        if (note.kind === NotificationKind.Alert) await notifier.alert(current, note.text);
-        else await notifier.snapshot(current, note.text);
+        if (note.kind === NotificationKind.Alert) await notifier.alert(rollout, note.text);
+        else await notifier.snapshot(rollout, note.text);
       }
     } catch (error) {
       this.#deps.logger.warn({ rolloutId, err: errorMessage(error) }, "notification failed");

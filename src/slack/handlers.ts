@@ -8,6 +8,7 @@ import type { StartDefaults, StartOptions } from "../commands/start-request.ts";
 import { startDefaultsFor, startOptionsFor } from "../config/services.ts";
 import type { ServiceDirectory } from "../config/services.ts";
 import { ErrorCode, isCanaryError } from "../errors.ts";
+import { awaitMessagePosted } from "../notify/await-message.ts";
 import { desiredWeight, isTerminal } from "../rollout/plan.ts";
 import type { Logger, RolloutStore } from "../rollout/ports.ts";
 import type { HumanEvent, RolloutService } from "../rollout/service.ts";
@@ -273,8 +274,8 @@ export class SlackHandlers {
         return;
       }
       const started = await rollouts.start(request);
-      // The service has told Slack by now: the stored rollout says whether its message could be posted.
-      await respond(startedReply((await this.#deps.store.get(started.id)) ?? started));
+      // The message is posted in the background: say whether it is there once it is, or after a short wait.
+      await respond(startedReply(await awaitMessagePosted(this.#deps.store, started)));
     } catch (error) {
       if (!isCanaryError(error) || !REFUSALS.includes(error.code)) throw error;
       // A failed preflight is in the rollout's own audit trail already; the other refusals have no rollout.

@@ -135,7 +135,6 @@ export async function botHarness(
     ...(configPath ? { configPath } : {}),
     mode: { slack: true, worker: true },
     stopSignal: new Promise(() => undefined),
-    drainTimeoutMs: 1_000,
   });
   const endpoint = socket ? "" : `http://127.0.0.1:${bot.port}/slack/events`;
   const client = createSignedRequestClient({ endpoint, signingSecret, slack });

@@ -117,13 +117,13 @@ describe("canarybot serve", () => {
     await expect(fetch(`http://127.0.0.1:${ready.port}/healthz`)).rejects.toThrow();
   });
 
-  it("runs a worker alone without Slack settings, reporting to the log", async () => {
+  it("runs a worker alone without Slack settings, leaving delivery to a process with a bot token", async () => {
     const lines: Line[] = [];
     const handle = await startServe(options(base, lines, { mode: { slack: false, worker: true } }));
     expect(handle.port).toBeUndefined();
-    expect(handle.notifier).toBeUndefined();
+    expect(handle.delivery).toBeUndefined();
     expect(lines.map((line) => line.message)).toContain(
-      "no SLACK_BOT_TOKEN: this worker reports rollouts to the log, not to Slack",
+      "no SLACK_BOT_TOKEN: this worker queues the channel's notifications for a process with a bot token to deliver",
     );
     await handle.close();
   });
