@@ -1,9 +1,8 @@
-import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { QueuedNotifier } from "../../src/jobs/notification-queue.ts";
 import { startKubeSandbox } from "../../src/sandbox/kube/server.ts";
@@ -13,14 +12,15 @@ import type { SlackMessage } from "../../src/sandbox/slack/slack-workspace.ts";
 import { startSlackSandbox } from "../../src/sandbox/slack/web-api-sandbox.ts";
 import type { SlackSandbox } from "../../src/sandbox/slack/web-api-sandbox.ts";
 import { waitFor } from "../support/engine.ts";
+import { runBin, spawnServe } from "../support/serve-process.ts";
+import type { ServeProcess } from "../support/serve-process.ts";
 import { REDIS_URL, connectRedis, deleteKeysWithPrefix, uniqueName } from "../support/redis.ts";
 
-const BIN = resolve(import.meta.dirname, "../../bin/canarybot.js");
 const ALICE = { id: "U0ALICE1", name: "alice" };
 const DEPLOYS = { id: "C0DEPLOYS", name: "deploys" };
 const GATED = "start reviews --canary v2 --steps 10,50,100 --approve-at 10 --interval 200ms";
 
-type Serve = { child: ChildProcess; port: number; log(): string; exited: Promise<void> };
+type Serve = ServeProcess;
 
 let kube: KubeSandbox;
 let slack: SlackSandbox;
@@ -73,49 +73,22 @@ const silentNotifier = {
   alert: () => Promise.resolve(),
 };
 
-/** `canarybot serve` as a child process with the bot token (HTTP mode on a free port); resolves once it is ready. */
-async function spawnServe(): Promise<Serve> {
-  const child = spawn(process.execPath, [BIN, "serve"], {
-    env: {
+/** `canarybot serve` with the bot token, as Slack's app would run it. */
+function startServe(): Promise<Serve> {
+  return spawnServe(
+    {
       ...env,
       SLACK_BOT_TOKEN: slack.botToken,
       SLACK_SIGNING_SECRET: signingSecret,
       SLACK_API_URL: slack.apiUrl,
-      PORT: "0",
     },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  children.push(child);
-  let log = "";
-  child.stderr?.on("data", (chunk: Buffer) => {
-    log += chunk.toString();
-  });
-  const exited = new Promise<void>((done) => child.once("exit", () => done()));
-  const port = await waitFor(
-    "canarybot serve to be ready",
-    () => {
-      if (child.exitCode !== null) throw new Error(`serve exited with ${child.exitCode}:\n${log}`);
-      const ready = /"port":(\d+),"path":"\/slack\/events".*"msg":"slack app ready"/.exec(log);
-      return ready ? Number(ready[1]) : undefined;
-    },
-    30_000,
+    children,
   );
-  return { child, port, log: () => log, exited };
 }
 
 /** A `canarybot` command as a person types it on the command line: no Slack token, the same Redis. */
-async function cli(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    env: { ...env, LOG_LEVEL: "warn" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  children.push(child);
-  let stdout = "";
-  let stderr = "";
-  child.stdout?.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  const code = await new Promise<number | null>((done) => child.once("exit", (exitCode) => done(exitCode)));
-  return { code, stdout, stderr };
+function cli(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return runBin({ ...env, LOG_LEVEL: "warn" }, children, ...args);
 }
 
 const rolloutMessage = (): SlackMessage | undefined =>
@@ -160,7 +133,7 @@ describe("every action reaches the channel, whichever process took it", () => {
     "a rollback on the command line while serve runs updates the message and posts the alert",
     { timeout: PROCESS_TEST_TIMEOUT_MS },
     async () => {
-      const serve = await spawnServe();
+      const serve = await startServe();
       await startFromSlack(serve);
 
       const rollback = await cli(
@@ -190,7 +163,7 @@ describe("every action reaches the channel, whichever process took it", () => {
     "a serve killed between enqueue and delivery delivers after its restart, once",
     { timeout: PROCESS_TEST_TIMEOUT_MS },
     async () => {
-      const first = await spawnServe();
+      const first = await startServe();
       await startFromSlack(first);
       const updatesBefore = slack.calls("chat.update").length;
 
@@ -207,7 +180,7 @@ describe("every action reaches the channel, whichever process took it", () => {
       expect(alerts()).toEqual([]);
       expect(await queue.pending()).toBeGreaterThan(0);
 
-      await spawnServe();
+      await startServe();
       const message = await rolledBackInSlack();
       expect(message.text).toContain(", rolled-back,");
       await waitFor(
