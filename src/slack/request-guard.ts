@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
+import { mrkdwn } from "./mrkdwn.ts";
 
 /**
  * What Slack ever sends to a request URL, and the checks a request passes before Bolt sees it. Pure: the clock, the
@@ -30,7 +31,8 @@ const refuse = (status: number, why: string, reply?: string): GuardVerdict => ({
   ...(reply === undefined ? {} : { reply }),
 });
 
-export const TOO_LARGE_REPLY = `:warning: That request is larger than Slack sends (over ${MAX_BODY_BYTES / 1024} KiB); nothing was done.`;
+export const TOO_LARGE_REPLY =
+  mrkdwn`:warning: That request is larger than Slack sends (over ${MAX_BODY_BYTES / 1024} KiB); nothing was done.`.toString();
 
 /** The timestamp and signature headers, checked as Slack documents them (`v0=` HMAC-SHA256 of `v0:ts:body`). */
 export function checkSignature(input: {
@@ -83,7 +85,7 @@ export function checkPayload(body: unknown): GuardVerdict {
     return refuse(
       200,
       `command text of ${body.text.length} characters`,
-      `:warning: That command is too long (${body.text.length.toLocaleString("en-US")} characters; Slack allows ${MAX_COMMAND_TEXT.toLocaleString("en-US")} characters and canarybot's commands need far fewer); nothing was done.`,
+      mrkdwn`:warning: That command is too long (${body.text.length.toLocaleString("en-US")} characters; Slack allows ${MAX_COMMAND_TEXT.toLocaleString("en-US")} characters and canarybot's commands need far fewer); nothing was done.`.toString(),
     );
   }
   return { ok: true };
