@@ -8,7 +8,7 @@ import type { StartDefaults, StartOptions } from "../commands/start-request.ts";
 import { startDefaultsFor, startOptionsFor } from "../config/services.ts";
 import type { ServiceDirectory } from "../config/services.ts";
 import { ErrorCode, isCanaryError } from "../errors.ts";
-import { describeWeight, desiredWeight, isTerminal } from "../rollout/plan.ts";
+import { describeWeight, isTerminal } from "../rollout/plan.ts";
 import type { Logger, RolloutStore } from "../rollout/ports.ts";
 import type { HumanEvent, RolloutService } from "../rollout/service.ts";
 import { Phase } from "../rollout/types.ts";
@@ -374,7 +374,8 @@ export class SlackHandlers {
         action: `refused:${what}`,
         fromPhase: phase,
         toPhase: phase,
-        canaryWeight: rollout ? desiredWeight(rollout) : 0,
+        // Nothing changed: the weight is what the route carries.
+        canaryWeight: rollout?.appliedWeight ?? 0,
         detail,
       });
     } catch (error) {
