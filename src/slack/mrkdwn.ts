@@ -8,26 +8,24 @@ import type { Actor } from "../rollout/types.ts";
  * (`mention`, `mentionGroup`, `link`, `date`) reach Slack raw. Blocks with mrkdwn text are made only here, from
  * `Mrkdwn`, so no renderer can hand Slack an unescaped string.
  */
-export class Mrkdwn {
+class Mrkdwn {
   readonly #raw: string;
 
   private constructor(raw: string) {
     this.#raw = raw;
   }
 
-  /** Only this module makes raw text; everything else goes through `escape`. */
+  /** Not exported: only this module makes raw text, everything else goes through `escape`. */
   static trusted(raw: string): Mrkdwn {
     return new Mrkdwn(raw);
-  }
-
-  get length(): number {
-    return this.#raw.length;
   }
 
   toString(): string {
     return this.#raw;
   }
 }
+
+export type { Mrkdwn };
 
 /** A plain string or number (escaped when used), or mrkdwn already built. */
 export type Text = string | number | Mrkdwn;

@@ -179,7 +179,7 @@ describe("the mrkdwn builder", () => {
 
   it("never cuts an entity or a control sequence in two", () => {
     const text = mrkdwn`${"x".repeat(8)}&${mention("U0ALICE1")}`; // x×8 &amp; <@U0ALICE1>
-    for (let limit = 1; limit <= text.length + 1; limit += 1) {
+    for (let limit = 1; limit <= text.toString().length + 1; limit += 1) {
       expect(messageTextProblems(String(truncate(text, limit)))).toEqual([]);
       expect(messageTextProblems(String(codeBlock(text, limit)))).toEqual([]);
     }
