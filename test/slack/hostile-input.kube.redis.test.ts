@@ -1,9 +1,9 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadEnvConfig } from "../../src/config/env.ts";
-import { ErrorCode } from "../../src/errors.ts";
-import { createLogger } from "../../src/logger.ts";
+import { runCli } from "../../src/cli.ts";
 import { sendSignedRequest } from "../../src/sandbox/slack/signed-request-client.ts";
-import { startServe } from "../../src/serve.ts";
+import { REDIS_URL } from "../support/redis.ts";
 import { ALICE, botHarness, commandBody, waitFor } from "./bot-harness.ts";
 import type { BotHarness } from "./bot-harness.ts";
 
@@ -80,32 +80,37 @@ describe("hostile or odd Slack input never takes canarybot serve down", () => {
 });
 
 describe("canarybot serve against an unreachable Slack API", () => {
-  it("says the API is unreachable (an outside system: exit 2), not that the token was refused", async () => {
-    const processEnv = {
+  it("says the API is unreachable and exits 2 (an outside system), not that the token was refused", async () => {
+    // A port that was free a moment ago: nothing listens there.
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise((resolve) => probe.close(resolve));
+    const apiUrl = `http://127.0.0.1:${port}/api/`;
+    const env = {
       HOME: "/nonexistent",
-      REDIS_URL: "redis://127.0.0.1:6379",
+      REDIS_URL,
       CANARYBOT_PREFIX: "slack-unreachable-unused",
       KUBECONFIG: h.kubeconfigPath,
       LOG_LEVEL: "silent",
       SLACK_BOT_TOKEN: h.slack.botToken,
       SLACK_SIGNING_SECRET: h.signingSecret,
-      // A port nothing listens on.
-      SLACK_API_URL: "http://127.0.0.1:9/api/",
+      SLACK_API_URL: apiUrl,
       PORT: "0",
     };
-    const env = loadEnvConfig(processEnv);
+    let stderr = "";
     const started = Date.now();
-    await expect(
-      startServe({
-        env,
-        processEnv,
-        logger: createLogger("silent"),
-        mode: { slack: true, worker: false },
-        stopSignal: new Promise(() => undefined),
-      }),
-    ).rejects.toMatchObject({
-      code: ErrorCode.SlackUnavailable,
-      message: expect.stringMatching(/^Slack API at http:\/\/127\.0\.0\.1:9\/api\/ unreachable/) as string,
+    const code = await runCli(["serve", "--no-worker"], {
+      stdout: () => undefined,
+      stderr: (text) => {
+        stderr += text;
+      },
+      env,
+      stopSignal: () => new Promise(() => undefined),
+    });
+    expect({ code, stderr }).toEqual({
+      code: 2,
+      stderr: `Slack API at ${apiUrl} unreachable (connect ECONNREFUSED 127.0.0.1:${port}); check SLACK_API_URL and the network\n`,
     });
     expect(Date.now() - started).toBeLessThan(15_000);
   });
