@@ -3,7 +3,13 @@ import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { HTTPModuleFunctions, HTTPReceiver } from "@slack/bolt";
 import type { App, BufferedIncomingMessage, HTTPReceiverOptions, Receiver } from "@slack/bolt";
 import type { Logger } from "../rollout/ports.ts";
-import { checkPayload, checkSignature, MAX_BODY_BYTES, TOO_LARGE_REPLY } from "./request-guard.ts";
+import {
+  checkPayload,
+  checkSignature,
+  isSslCheck,
+  MAX_BODY_BYTES,
+  TOO_LARGE_REPLY,
+} from "./request-guard.ts";
 import type { GuardVerdict } from "./request-guard.ts";
 
 export type GuardedReceiverOptions = HTTPReceiverOptions & {
@@ -112,6 +118,11 @@ export class GuardedHTTPReceiver implements Receiver {
     const read = await readBody(request, MAX_BODY_BYTES);
     if (!read.ok) {
       this.#refuse(response, { ok: false, status: 413, why: "body over the limit", reply: TOO_LARGE_REPLY });
+      return;
+    }
+    if (isSslCheck(header(request, "content-type"), read.body)) {
+      response.writeHead(200);
+      response.end();
       return;
     }
     const signed = checkSignature({

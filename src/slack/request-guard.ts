@@ -34,6 +34,17 @@ const refuse = (status: number, why: string, reply?: string): GuardVerdict => ({
 export const TOO_LARGE_REPLY =
   mrkdwn`:warning: That request is larger than Slack sends (over ${MAX_BODY_BYTES / 1024} KiB); nothing was done.`.toString();
 
+/**
+ * Slack's periodic `ssl_check=1` on a command URL is unsigned and carries nothing to act on: it is answered 200 and
+ * never reaches Bolt (docs.slack.dev/interactivity/implementing-slash-commands).
+ */
+export function isSslCheck(contentType: string | undefined, rawBody: Buffer): boolean {
+  return (
+    contentType === "application/x-www-form-urlencoded" &&
+    new URLSearchParams(rawBody.toString("utf8")).get("ssl_check") === "1"
+  );
+}
+
 /** The timestamp and signature headers, checked as Slack documents them (`v0=` HMAC-SHA256 of `v0:ts:body`). */
 export function checkSignature(input: {
   signingSecret: string;

@@ -71,6 +71,18 @@ describe("hostile or odd Slack input never takes canarybot serve down", () => {
     await stillServing();
   });
 
+  it("answers Slack's unsigned ssl_check with 200 and acts on nothing in it", async () => {
+    const before = h.ephemerals(ALICE).length;
+    const response = await fetch(h.endpoint, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: `ssl_check=1&${commandBody(h.slack, { user: ALICE, text: "help" })}`,
+    });
+    expect(response.status).toBe(200);
+    await stillServing();
+    expect(h.ephemerals(ALICE).length).toBe(before + 1);
+  });
+
   it("rejects timestamps more than 5 minutes off either way, and takes one within them", async () => {
     const body = () => commandBody(h.slack, { user: ALICE, text: "help" });
     expect((await signed(body(), { timestampOffsetSeconds: 400 })).status).toBe(401);
