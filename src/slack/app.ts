@@ -1,8 +1,8 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { App, HTTPReceiver, SocketModeReceiver } from "@slack/bolt";
+import { App, SocketModeReceiver } from "@slack/bolt";
 import type { BlockAction, ButtonAction, Receiver } from "@slack/bolt";
-import { WebClient } from "@slack/web-api";
+import { ErrorCode as SlackErrorCode, WebClient } from "@slack/web-api";
 import type { WebClientOptions } from "@slack/web-api";
 import type { StartDefaults } from "../commands/start-request.ts";
 import type { ServiceDirectory } from "../config/services.ts";
@@ -11,6 +11,7 @@ import type { Logger, RolloutStore } from "../rollout/ports.ts";
 import type { RolloutService } from "../rollout/service.ts";
 import { slackLogger } from "./bolt-logger.ts";
 import type { Deduper } from "./dedupe.ts";
+import { GuardedHTTPReceiver } from "./guarded-receiver.ts";
 import { SlackHandlers } from "./handlers.ts";
 import type { Respond } from "./handlers.ts";
 import { isActionId } from "./render-rollout-message.ts";
@@ -49,6 +50,37 @@ export type SlackApp = {
   stop(): Promise<void>;
 };
 
+/**
+ * Why auth.test failed at start-up: Slack answering that the token is wrong is the user's to fix (exit 1); Slack not
+ * answering at all (refused, timed out, a 5xx) is an outside system (exit 2).
+ */
+function startError(error: unknown, apiUrl: string): CanaryError {
+  const failure = error as {
+    code?: string;
+    data?: { error?: string };
+    statusCode?: number;
+    original?: unknown;
+  };
+  if (failure.code === SlackErrorCode.PlatformError) {
+    return new CanaryError(
+      ErrorCode.InvalidInput,
+      `SLACK_BOT_TOKEN: Slack refused it (${failure.data?.error ?? "unknown"})`,
+      { cause: error },
+    );
+  }
+  const original = failure.original instanceof Error ? failure.original : undefined;
+  const cause = original?.cause instanceof Error ? original.cause : original;
+  const reason =
+    failure.code === SlackErrorCode.HTTPError
+      ? `HTTP ${failure.statusCode ?? "error"}`
+      : (cause?.message ?? (error instanceof Error ? error.message : String(error)));
+  return new CanaryError(
+    ErrorCode.SlackUnavailable,
+    `Slack API at ${apiUrl} unreachable (${reason}); check SLACK_API_URL and the network`,
+    { cause: error, retryable: true },
+  );
+}
+
 /** `fetch` with a deadline, for WebClient and Bolt's `respond` (which has none of its own). */
 function fetchWithTimeout(timeoutMs: number): typeof fetch {
   return (input, init) =>
@@ -77,11 +109,13 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
         logger: boltLogger,
         installerOptions: { clientOptions },
       })
-    : new HTTPReceiver({
+    : new GuardedHTTPReceiver({
         signingSecret: settings.SLACK_SIGNING_SECRET ?? "",
         endpoints: EVENTS_PATH,
         processBeforeResponse: false,
         logger: boltLogger,
+        guardLogger: logger,
+        ...(options.now ? { now: options.now } : {}),
         customRoutes: [
           {
             path: "/healthz",
@@ -154,7 +188,8 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
       deliveryId: command.trigger_id,
     };
     const reply = safely((message) => respond({ response_type: "ephemeral", ...message }));
-    await handlers.command(command.text, origin, reply, async () => {
+    // Slack omits `text` for a bare `/canary`: that is the help, not a crash.
+    await handlers.command(command.text ?? "", origin, reply, async () => {
       await client.views.open({
         trigger_id: command.trigger_id,
         view: renderStartModal({
@@ -236,10 +271,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
         const auth = await web.auth.test();
         identity = { botId: auth.bot_id ?? "", botUserId: auth.user_id ?? "" };
       } catch (error) {
-        const reason = (error as { data?: { error?: string } }).data?.error ?? String(error);
-        throw new CanaryError(ErrorCode.InvalidInput, `SLACK_BOT_TOKEN: Slack refused it (${reason})`, {
-          cause: error,
-        });
+        throw startError(error, settings.SLACK_API_URL ?? "https://slack.com/api/");
       }
       if (isSocketMode(settings)) {
         await app.start();

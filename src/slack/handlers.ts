@@ -9,13 +9,14 @@ import { startDefaultsFor, startOptionsFor } from "../config/services.ts";
 import type { ServiceDirectory } from "../config/services.ts";
 import { ErrorCode, isCanaryError } from "../errors.ts";
 import { awaitMessagePosted } from "../notify/await-message.ts";
-import { desiredWeight, isTerminal } from "../rollout/plan.ts";
+import { describeWeight, isTerminal } from "../rollout/plan.ts";
 import type { Logger, RolloutStore } from "../rollout/ports.ts";
 import type { HumanEvent, RolloutService } from "../rollout/service.ts";
 import { Phase } from "../rollout/types.ts";
 import type { Actor, Rollout } from "../rollout/types.ts";
 import type { Deduper } from "./dedupe.ts";
-import { ACTION_EVENTS, mention, parseButtonValue } from "./render-rollout-message.ts";
+import { mrkdwn, message, withMentions, withSlackReferences } from "./mrkdwn.ts";
+import { ACTION_EVENTS, parseButtonValue } from "./render-rollout-message.ts";
 import type { ActionId } from "./render-rollout-message.ts";
 import {
   actedReply,
@@ -24,7 +25,6 @@ import {
   errorReply,
   helpReply,
   listReply,
-  section,
   startedReply,
   statusReply,
 } from "./replies.ts";
@@ -124,7 +124,7 @@ export class SlackHandlers {
       const stale = staleness(rollout, clicked.version);
       if (stale) {
         await this.#refused(origin.user, action, rollout, `stale button (v${clicked.version}): ${stale}`);
-        await respond(errorReply(`${stale} Nothing changed.`));
+        await respond(errorReply(mrkdwn`${withMentions(stale)} Nothing changed.`));
         return;
       }
       await this.#act(action, rollout, undefined, origin, respond, clicked.version);
@@ -223,7 +223,9 @@ export class SlackHandlers {
         }
         const list = listReply(recent, await this.#deps.workspaceUrl(), `Recent rollouts of ${command.ref}`);
         const starts = refused.length > 0 ? (auditReply(`start:${command.ref}`, refused).blocks ?? []) : [];
-        await respond({ text: list.text, blocks: [...(list.blocks ?? [section(list.text)]), ...starts] });
+        await respond(
+          message(mrkdwn`Recent rollouts of ${command.ref}`, [...(list.blocks ?? []), ...starts]),
+        );
         return;
       }
       case "act": {
@@ -249,7 +251,7 @@ export class SlackHandlers {
     const decision = await this.#decide(Permission.Start, origin, name);
     if (!decision.ok) {
       await this.#refused(origin.user, "start", { service: name }, decision.reason);
-      await respond(errorReply(decision.reason));
+      await respond(errorReply(withSlackReferences(decision.reason)));
       return;
     }
     const merged = startOptionsFor(command.options, service);
@@ -299,7 +301,7 @@ export class SlackHandlers {
     const decision = await this.#decide(action, origin, rollout.target.service, rollout);
     if (!decision.ok) {
       await this.#refused(origin.user, action, rollout, decision.reason);
-      await respond(errorReply(decision.reason));
+      await respond(errorReply(withSlackReferences(decision.reason)));
       return;
     }
     // Two clicks on one state (two people, two replicas): the first wins, the second is told the state moved.
@@ -378,7 +380,8 @@ export class SlackHandlers {
         action: `refused:${what}`,
         fromPhase: phase,
         toPhase: phase,
-        canaryWeight: rollout ? desiredWeight(rollout) : 0,
+        // Nothing changed: the weight is what the route carries.
+        canaryWeight: rollout?.appliedWeight ?? 0,
         detail,
       });
     } catch (error) {
@@ -402,15 +405,18 @@ export class SlackHandlers {
   }
 }
 
-/** Why a click on a message showing `version` comes too late, or undefined when it is current. */
+/**
+ * Why a click on a message showing `version` comes too late, or undefined when it is current. Plain text, for the
+ * audit trail; the reply turns the user id into a mention.
+ */
 export function staleness(rollout: Rollout, version: number): string | undefined {
   if (isTerminal(rollout.phase)) {
-    const by = rollout.outcome ? ` by ${mention(rollout.outcome.by)}` : "";
+    const by = rollout.outcome ? ` by ${rollout.outcome.by}` : "";
     const when = rollout.outcome ? ` at ${new Date(rollout.outcome.at).toISOString().slice(11, 16)} UTC` : "";
     return `${rollout.id} is already ${rollout.phase}${by}${when}.`;
   }
   if (rollout.version !== version) {
-    return `${rollout.id} has moved on since that message was drawn (now ${rollout.phase} at ${desiredWeight(rollout)}%); look at the updated message and try again.`;
+    return `${rollout.id} has moved on since that message was drawn (now ${rollout.phase} at ${describeWeight(rollout)}); look at the updated message and try again.`;
   }
   return undefined;
 }

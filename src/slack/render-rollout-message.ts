@@ -1,15 +1,33 @@
 import type { types } from "@slack/bolt";
 import { snapshotTable } from "../commands/render-text.ts";
 import { formatMs, formatPercent } from "../metrics/analysis.ts";
-import { describeProgress, desiredWeight, isTerminal } from "../rollout/plan.ts";
-import { CheckStatus, Phase, SYSTEM_ACTOR } from "../rollout/types.ts";
-import type { Actor, CheckResult, MetricsSnapshot, Rollout, SubsetMetrics } from "../rollout/types.ts";
+import { describeProgress, describeWeight, isTerminal } from "../rollout/plan.ts";
+import { formatUtcDateTime } from "../rollout/transition.ts";
+import { CheckStatus, Phase } from "../rollout/types.ts";
+import type { CheckResult, MetricsSnapshot, Rollout, SubsetMetrics } from "../rollout/types.ts";
+import {
+  bold,
+  code,
+  codeBlock,
+  context,
+  date,
+  escape,
+  fieldsSection,
+  join,
+  link,
+  mrkdwn,
+  mention,
+  mentionGroup,
+  message,
+  mrkdwnText,
+  section,
+  TextLimit,
+  withMentions,
+} from "./mrkdwn.ts";
+import type { KnownBlock, Mrkdwn, SlackMessage } from "./mrkdwn.ts";
 
-export type KnownBlock = types.KnownBlock;
+export type { KnownBlock, SlackMessage } from "./mrkdwn.ts";
 type Button = types.Button;
-
-/** What chat.postMessage / chat.update / respond take. */
-export type SlackMessage = { text: string; blocks: KnownBlock[] };
 
 /** The rollout message's buttons. Constants: Bolt listeners match on them. */
 export const ActionId = {
@@ -55,37 +73,13 @@ export function messageLink(
   return `${base}archives/${report.channel}/p${report.ts.replace(".", "")}`;
 }
 
-/** mrkdwn control characters, escaped as Slack asks. */
-export function escapeText(text: string): string {
-  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
-}
-
-const SLACK_ID_IN_TEXT = /\b([UW](?=[A-Z0-9]*\d)[A-Z0-9]{6,})\b/g;
-
-/** Escaped text in which bare Slack user ids (`paused by U0ALICE1`) become mentions. */
-function prose(text: string): string {
-  return escapeText(text).replace(SLACK_ID_IN_TEXT, "<@$1>");
-}
-
-/** A Slack user as a mention; a CLI user (`cli:alice`) and canarybot itself as plain text. */
-export function mention(actor: Actor): string {
-  if (/^[UW][A-Z0-9]{2,}$/.test(actor)) return `<@${actor}>`;
-  if (actor === SYSTEM_ACTOR) return "canarybot";
-  return escapeText(actor);
-}
-
-/** A user or a user group (`S…`) as a mention. */
-export function mentionPrincipal(id: string): string {
-  return /^S[A-Z0-9]{2,}$/.test(id) ? `<!subteam^${id}>` : mention(id);
-}
-
 function clock(ms: number): string {
   return new Date(ms).toISOString().slice(11, 19);
 }
 
 /** A time every reader sees in their own zone, with a UTC fallback. */
-function slackTime(ms: number): string {
-  return `<!date^${Math.floor(ms / 1000)}^{time_secs}|${clock(ms)} UTC>`;
+function slackTime(ms: number): Mrkdwn {
+  return date(ms, "{time_secs}", `${clock(ms)} UTC`);
 }
 
 export function formatDuration(ms: number): string {
@@ -143,8 +137,8 @@ export function formatCheckValue(check: CheckResult): string {
 }
 
 /** `:x: success-rate 91% (>= 99%)` */
-export function checkLine(check: CheckResult): string {
-  return `${MARK[check.status]} *${escapeText(check.name)}* ${formatCheckValue(check)} (${escapeText(check.threshold)})`;
+export function checkLine(check: CheckResult): Mrkdwn {
+  return mrkdwn`${MARK[check.status]} ${bold(check.name)} ${formatCheckValue(check)} (${check.threshold})`;
 }
 
 function subsetSummary(metrics: SubsetMetrics): string {
@@ -154,19 +148,6 @@ function subsetSummary(metrics: SubsetMetrics): string {
     metrics.requestRate === undefined ? undefined : `${Math.round(metrics.requestRate * 100) / 100} req/s`,
   ].filter((part) => part !== undefined);
   return parts.length > 0 ? parts.join(" · ") : "no data";
-}
-
-/** Slack refuses a section text over 3000 characters; a field over 2000. */
-function fit(text: string, limit = 3000): string {
-  return text.length <= limit ? text : `${text.slice(0, limit - 1)}…`;
-}
-
-function section(text: string): KnownBlock {
-  return { type: "section", text: { type: "mrkdwn", text: fit(text) } };
-}
-
-function context(text: string): KnownBlock {
-  return { type: "context", elements: [{ type: "mrkdwn", text: fit(text) }] };
 }
 
 function button(
@@ -184,38 +165,34 @@ function button(
   };
 }
 
+function confirm(title: string, text: Mrkdwn, verb: string, style?: "danger"): Button["confirm"] {
+  return {
+    title: { type: "plain_text", text: title.slice(0, 100) },
+    text: mrkdwnText(text, TextLimit.confirm),
+    confirm: { type: "plain_text", text: verb },
+    deny: { type: "plain_text", text: "Cancel" },
+    ...(style ? { style } : {}),
+  };
+}
+
 /** The buttons a phase offers; a finished rollout (or one rolling back) offers none. */
 function buttons(rollout: Rollout): Button[] {
   const { id, target } = rollout;
   const promote = button(rollout, ActionId.Promote, "Promote", {
-    confirm: {
-      title: { type: "plain_text", text: `Promote ${id}?`.slice(0, 100) },
-      text: {
-        type: "mrkdwn",
-        text: fit(
-          `All traffic goes to *${escapeText(target.canarySubset)}* now, skipping the remaining steps.`,
-          300,
-        ),
-      },
-      confirm: { type: "plain_text", text: "Promote" },
-      deny: { type: "plain_text", text: "Cancel" },
-    },
+    confirm: confirm(
+      `Promote ${id}?`,
+      mrkdwn`All traffic goes to ${bold(target.canarySubset)} now, skipping the remaining steps.`,
+      "Promote",
+    ),
   });
   const rollback = button(rollout, ActionId.Rollback, "Rollback", {
     style: "danger",
-    confirm: {
-      title: { type: "plain_text", text: `Roll back ${id}?`.slice(0, 100) },
-      text: {
-        type: "mrkdwn",
-        text: fit(
-          `All traffic goes back to *${escapeText(target.stableSubset)}*: the route is restored exactly as it was before the rollout.`,
-          300,
-        ),
-      },
-      confirm: { type: "plain_text", text: "Roll back" },
-      deny: { type: "plain_text", text: "Cancel" },
-      style: "danger",
-    },
+    confirm: confirm(
+      `Roll back ${id}?`,
+      mrkdwn`All traffic goes back to ${bold(target.stableSubset)}: the route is restored exactly as it was before the rollout.`,
+      "Roll back",
+      "danger",
+    ),
   });
   const approve = button(rollout, ActionId.Approve, "Approve", { style: "primary" });
   const pause = button(rollout, ActionId.Pause, "Pause");
@@ -237,35 +214,56 @@ function buttons(rollout: Rollout): Button[] {
   }
 }
 
+/** "Restore failing since 14:02 UTC, 8 attempts: <the last error>", while a rollback cannot restore the route. */
+function restoreFailureLine(rollout: Rollout): Mrkdwn | undefined {
+  const failure = rollout.restoreFailure;
+  if (!failure) return undefined;
+  const since = date(failure.since, "{time}", `${new Date(failure.since).toISOString().slice(11, 16)} UTC`);
+  const attempts = `${failure.attempts} attempt${failure.attempts === 1 ? "" : "s"}`;
+  return mrkdwn`:warning: ${bold("Restore failing")} since ${since}, ${attempts}: ${failure.lastError}`;
+}
+
 /** What happens next, in words: the next step's time, whose approval is awaited, why it is paused. */
-function nextLine(rollout: Rollout, now: number): string | undefined {
+function nextLine(rollout: Rollout, now: number): Mrkdwn | undefined {
   const { plan } = rollout;
   switch (rollout.phase) {
     case Phase.Preflight:
-      return "Checking the route, the subsets and their pods…";
+      return escape("Checking the route, the subsets and their pods…");
     case Phase.HeaderStage: {
       const header = plan.headerMatch;
-      const who = plan.twoPersonRule ? ` by someone other than ${mention(rollout.startedBy)}` : "";
+      const who = plan.twoPersonRule ? mrkdwn` by someone other than ${mention(rollout.startedBy)}` : "";
       return header
-        ? `Only requests with \`${escapeText(header.name)}: ${escapeText(header.value)}\` reach *${escapeText(rollout.target.canarySubset)}*. Approve${who} to start shifting weight.`
+        ? mrkdwn`Only requests with ${code(`${header.name}: ${header.value}`)} reach ${bold(rollout.target.canarySubset)}. Approve${who} to start shifting weight.`
         : undefined;
     }
     case Phase.Progressing: {
+      if (rollout.overdue) return mrkdwn`:warning: ${bold("Not being stepped")}: ${rollout.overdue.detail}`;
+      if (rollout.heldUntil !== undefined) {
+        const opens = date(
+          rollout.heldUntil,
+          "{date_short_pretty} {time}",
+          formatUtcDateTime(rollout.heldUntil),
+        );
+        return mrkdwn`Holding at ${describeWeight(rollout)}: outside its release windows until ${opens}.`;
+      }
       if (rollout.nextTickAt === undefined) return undefined;
       const wait = rollout.nextTickAt - now;
       const what = rollout.stepIndex >= plan.steps.length - 1 ? "Promotion" : "Next step";
       return wait <= 0
-        ? `${what} due now`
-        : `${what} due ${slackTime(rollout.nextTickAt)} (in ${formatDuration(wait)})`;
+        ? mrkdwn`${what} due now`
+        : mrkdwn`${what} due ${slackTime(rollout.nextTickAt)} (in ${formatDuration(wait)})`;
     }
     case Phase.AwaitingApproval: {
-      const who = plan.twoPersonRule ? `someone other than ${mention(rollout.startedBy)}` : "someone";
-      return `Holding at ${desiredWeight(rollout)}% until ${who} approves.`;
+      const who = plan.twoPersonRule ? mrkdwn`someone other than ${mention(rollout.startedBy)}` : "someone";
+      return mrkdwn`Holding at ${describeWeight(rollout)} until ${who} approves.`;
     }
     case Phase.Paused:
-      return rollout.reason ? `Paused: ${prose(rollout.reason)}` : "Paused";
-    case Phase.RollingBack:
-      return `Restoring the route to *${escapeText(rollout.target.stableSubset)}*…${rollout.outcome ? ` (${prose(rollout.outcome.reason)})` : ""}`;
+      return rollout.reason ? mrkdwn`Paused: ${withMentions(rollout.reason)}` : escape("Paused");
+    case Phase.RollingBack: {
+      const why = rollout.outcome ? mrkdwn` (${withMentions(rollout.outcome.reason)})` : "";
+      const failing = restoreFailureLine(rollout);
+      return mrkdwn`Restoring the route to ${bold(rollout.target.stableSubset)}…${why}${failing ? mrkdwn`\n${failing}` : ""}`;
+    }
     case Phase.Promoted:
     case Phase.RolledBack:
     case Phase.Failed:
@@ -273,18 +271,18 @@ function nextLine(rollout: Rollout, now: number): string | undefined {
   }
 }
 
-function outcomeLine(rollout: Rollout): string {
+function outcomeLine(rollout: Rollout): Mrkdwn {
   const { outcome, target } = rollout;
-  const by = outcome ? ` by ${mention(outcome.by)}` : "";
-  const when = outcome ? ` at ${slackTime(outcome.at)}` : "";
-  const why = outcome?.reason ? `: ${prose(outcome.reason)}` : "";
+  const by = outcome ? mrkdwn` by ${mention(outcome.by)}` : "";
+  const when = outcome ? mrkdwn` at ${slackTime(outcome.at)}` : "";
+  const why = outcome?.reason ? mrkdwn`: ${withMentions(outcome.reason)}` : "";
   if (rollout.phase === Phase.Promoted) {
-    return `:white_check_mark: *Promoted*${by}${when}. All traffic on *${escapeText(target.canarySubset)}*${why}`;
+    return mrkdwn`:white_check_mark: *Promoted*${by}${when}. All traffic on ${bold(target.canarySubset)}${why}`;
   }
   if (rollout.phase === Phase.RolledBack) {
-    return `:leftwards_arrow_with_hook: *Rolled back*${by}${when}. The route is back on *${escapeText(target.stableSubset)}*${why}`;
+    return mrkdwn`:leftwards_arrow_with_hook: *Rolled back*${by}${when}. The route is back on ${bold(target.stableSubset)}${why}`;
   }
-  return `:x: *Failed*${when}${why}`;
+  return mrkdwn`:x: *Failed*${when}${why}`;
 }
 
 function latestSnapshot(rollout: Rollout): MetricsSnapshot | undefined {
@@ -298,46 +296,40 @@ function metricBlocks(rollout: Rollout): KnownBlock[] {
   const blocks: KnownBlock[] = [];
   const { canarySubset, stableSubset } = rollout.target;
   if (snapshot) {
-    blocks.push({
-      type: "section",
-      fields: [
-        {
-          type: "mrkdwn",
-          text: fit(`*canary ${escapeText(canarySubset)}*\n${subsetSummary(snapshot.canary)}`, 2000),
-        },
-        {
-          type: "mrkdwn",
-          text: fit(`*stable ${escapeText(stableSubset)}*\n${subsetSummary(snapshot.stable)}`, 2000),
-        },
-      ],
-    });
+    blocks.push(
+      fieldsSection([
+        mrkdwn`*canary ${canarySubset}*\n${subsetSummary(snapshot.canary)}`,
+        mrkdwn`*stable ${stableSubset}*\n${subsetSummary(snapshot.stable)}`,
+      ]),
+    );
   }
   const lines = [
-    ...(snapshot?.unavailable ? [`:warning: metrics unavailable: ${escapeText(snapshot.unavailable)}`] : []),
+    ...(snapshot?.unavailable ? [mrkdwn`:warning: metrics unavailable: ${snapshot.unavailable}`] : []),
     ...checks.map(checkLine),
   ];
   if (lines.length > 0) {
-    const verdict = rollout.lastVerdict ? `*Verdict: ${rollout.lastVerdict.status}*\n` : "";
-    blocks.push(section(`${verdict}${lines.join("\n")}`));
+    const verdict = rollout.lastVerdict ? mrkdwn`*Verdict: ${rollout.lastVerdict.status}*\n` : "";
+    blocks.push(section(mrkdwn`${verdict}${join(lines, "\n")}`));
   }
   return blocks;
 }
 
-function approvalsLine(rollout: Rollout): string | undefined {
+function approvalsLine(rollout: Rollout): Mrkdwn | undefined {
   if (rollout.approvals.length === 0) return undefined;
-  return rollout.approvals
-    .map((approval) => {
+  return join(
+    rollout.approvals.map((approval) => {
       const weight = rollout.plan.steps[approval.stepIndex];
       const where = weight === undefined ? "the header stage" : `${weight}%`;
-      return `:ballot_box_with_check: approved by ${mention(approval.by)} at ${where}`;
-    })
-    .join(" · ");
+      return mrkdwn`:ballot_box_with_check: approved by ${mention(approval.by)} at ${where}`;
+    }),
+    " · ",
+  );
 }
 
 /** `reviews-3: reviews v1 → v2, progressing, 25% · step 3/5` — the notification text and the fallback. */
-export function summaryText(rollout: Rollout): string {
+export function summaryText(rollout: Rollout): Mrkdwn {
   const { target } = rollout;
-  return `${rollout.id}: ${target.service} ${target.stableSubset} → ${target.canarySubset}, ${rollout.phase}, ${describeProgress(rollout)}`;
+  return mrkdwn`${rollout.id}: ${target.service} ${target.stableSubset} → ${target.canarySubset}, ${rollout.phase}, ${describeProgress(rollout)}`;
 }
 
 /**
@@ -356,10 +348,11 @@ export function renderRolloutMessage(rollout: Rollout, now: number): SlackMessag
       },
     },
     section(
-      `*${escapeText(rollout.id)}* · \`${escapeText(`${target.namespace}/${target.virtualService}`)}\` · started by ${mention(rollout.startedBy)} ${slackTime(rollout.createdAt)}`,
+      mrkdwn`${bold(rollout.id)} · ${code(`${target.namespace}/${target.virtualService}`)} · started by ${mention(rollout.startedBy)} ${slackTime(rollout.createdAt)}`,
     ),
+    // The bar and the figure show what the route carries now; a pending write shows as `20% → 0%`.
     section(
-      `\`${progressBar(desiredWeight(rollout))}\` *${escapeText(describeProgress(rollout))}*\n*Phase:* ${PHASE_LABEL[rollout.phase]}`,
+      mrkdwn`${code(progressBar(rollout.appliedWeight))} ${bold(describeProgress(rollout))}\n*Phase:* ${PHASE_LABEL[rollout.phase]}`,
     ),
   ];
   if (isTerminal(rollout.phase)) {
@@ -373,22 +366,16 @@ export function renderRolloutMessage(rollout: Rollout, now: number): SlackMessag
   if (approvals) blocks.push(context(approvals));
   const actions = isTerminal(rollout.phase) ? [] : buttons(rollout);
   if (actions.length > 0) blocks.push({ type: "actions", block_id: "rollout_actions", elements: actions });
-  return { text: summaryText(rollout), blocks };
+  return message(summaryText(rollout), blocks);
 }
 
 /** A snapshot reply in the rollout's thread: the verdict and the canary-vs-stable table. */
 export function renderSnapshotReply(rollout: Rollout, text: string): SlackMessage {
   const verdict = rollout.lastVerdict?.status ?? "none";
-  const table = snapshotTable(rollout);
-  return {
-    text: `${rollout.id} at ${describeProgress(rollout)}: ${verdict}. ${text}`,
-    blocks: [
-      section(
-        `*${escapeText(rollout.id)}* at ${escapeText(describeProgress(rollout))} · verdict *${verdict}*`,
-      ),
-      section(`\`\`\`${fit(table, 2980)}\`\`\``),
-    ],
-  };
+  return message(mrkdwn`${rollout.id} at ${describeProgress(rollout)}: ${verdict}. ${text}`, [
+    section(mrkdwn`${bold(rollout.id)} at ${describeProgress(rollout)} · verdict ${bold(verdict)}`),
+    section(codeBlock(snapshotTable(rollout), 2980)),
+  ]);
 }
 
 export type AlertContext = {
@@ -404,16 +391,22 @@ export type AlertContext = {
  */
 export function renderAlert(rollout: Rollout, text: string, alert: AlertContext = {}): SlackMessage {
   const { target } = rollout;
-  const people = [mention(rollout.startedBy), ...(alert.onCall ? [mentionPrincipal(alert.onCall)] : [])];
-  const unique = [...new Set(people)].join(" ");
+  const people = [mention(rollout.startedBy), ...(alert.onCall ? [mentionGroup(alert.onCall)] : [])];
+  const unique = join(
+    people.filter(
+      (person, index) => people.findIndex((other) => other.toString() === person.toString()) === index,
+    ),
+    " ",
+  );
   const bad = (rollout.lastVerdict?.checks ?? []).filter((check) => check.status !== CheckStatus.Pass);
   const blocks: KnownBlock[] = [
     section(
-      `:rotating_light: *${escapeText(rollout.id)}* · ${escapeText(target.service)} ${escapeText(target.stableSubset)} → ${escapeText(target.canarySubset)}\n${prose(text)}`,
+      mrkdwn`:rotating_light: ${bold(rollout.id)} · ${target.service} ${target.stableSubset} → ${target.canarySubset}\n${withMentions(text)}`,
     ),
   ];
-  if (bad.length > 0) blocks.push(section(`*Checks that did not pass*\n${bad.map(checkLine).join("\n")}`));
-  const link = alert.link ? ` · <${alert.link}|rollout message>` : "";
-  blocks.push(context(`cc ${unique}${link}`));
-  return { text: `:rotating_light: ${prose(text)} (cc ${unique})`, blocks };
+  if (bad.length > 0)
+    blocks.push(section(mrkdwn`*Checks that did not pass*\n${join(bad.map(checkLine), "\n")}`));
+  const messageLinkText = alert.link ? mrkdwn` · ${link(alert.link, "rollout message")}` : "";
+  blocks.push(context(mrkdwn`cc ${unique}${messageLinkText}`));
+  return message(mrkdwn`:rotating_light: ${withMentions(text)} (cc ${unique})`, blocks);
 }

@@ -339,7 +339,8 @@ describe("canarybot in Slack: rollouts driven from the channel", () => {
       /`reveiws` is not a service in canarybot's config file. Did you mean `reviews`\?/,
     );
     await h.command(MALLORY, "help");
-    await h.waitForEphemeral(MALLORY, /\/canary start <service>/);
+    // Slack shows `&lt;service&gt;` as `<service>`; sent raw, the placeholder would vanish.
+    await h.waitForEphemeral(MALLORY, /\/canary start &lt;service&gt;/);
   });
 
   it("accepts every request body Slack sends (Enterprise Grid and org-wide installs included)", async () => {

@@ -1,6 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { BUILTIN_DEFAULTS } from "../../src/commands/start-request.ts";
-import { messageBlockProblems, modalViewProblems } from "../../src/sandbox/slack/block-kit-limits.ts";
+import {
+  messageBlockProblems,
+  messageTextProblems,
+  modalViewProblems,
+} from "../../src/sandbox/slack/block-kit-limits.ts";
 import {
   ActionId,
   buttonValue,
@@ -14,6 +18,7 @@ import {
 import type { SlackMessage } from "../../src/slack/render-rollout-message.ts";
 import type { Reply } from "../../src/slack/replies.ts";
 import { errorReply, helpReply, listReply, statusReply } from "../../src/slack/replies.ts";
+import { staleness } from "../../src/slack/handlers.ts";
 import { formErrors, readStartModal, renderStartModal } from "../../src/slack/start-modal.ts";
 import { Phase } from "../../src/rollout/types.ts";
 import type { CheckResult, MetricsSnapshot, Rollout } from "../../src/rollout/types.ts";
@@ -39,6 +44,7 @@ const CHECKS: CheckResult[] = [
 /** Every message we render must be one Slack accepts. */
 function valid<T extends SlackMessage | Reply>(message: T): T {
   expect(messageBlockProblems(message.blocks ?? [])).toEqual([]);
+  expect(messageTextProblems(message.text)).toEqual([]);
   return message;
 }
 
@@ -358,5 +364,74 @@ describe("replies and the start form", () => {
     expect(progressBar(0)).toBe("░".repeat(20));
     expect(progressBar(100)).toBe("█".repeat(20));
     expect(progressBar(50)).toBe(`${"█".repeat(10)}${"░".repeat(10)}`);
+  });
+});
+
+describe("the weight the route carries", () => {
+  const rollingBack = makeRollout({
+    phase: Phase.RollingBack,
+    plan: { steps: [10, 20, 50, 100] },
+    stepIndex: 1,
+    appliedWeight: 20,
+    outcome: { at: FIXTURE_NOW, by: "canarybot", reason: "success-rate 80% vs >= 99%" },
+  });
+
+  it("shows a pending write as `from → to`, and the bar at what the route carries", () => {
+    const message = valid(renderRolloutMessage(rollingBack, FIXTURE_NOW));
+    expect(message.text).toContain("rolling-back, 20% → 0% · back from step 2/4");
+    expect(allText(message)).toContain(`\`${progressBar(20)}\` *20% → 0% · back from step 2/4*`);
+    const holding = makeRollout({
+      phase: Phase.AwaitingApproval,
+      plan: { steps: [10, 50, 100], approvalGates: [50] },
+      stepIndex: 1,
+      appliedWeight: 10,
+    });
+    expect(allText(valid(renderRolloutMessage(holding, FIXTURE_NOW)))).toContain(
+      "Holding at 10% → 50% until",
+    );
+  });
+
+  it("says how long a restore has been failing, how often it was tried, and the last error, escaped", () => {
+    const since = Date.UTC(2025, 0, 1, 14, 2, 0);
+    const failing = {
+      ...rollingBack,
+      restoreFailure: {
+        attempts: 8,
+        since,
+        lastError: "VirtualService default/reviews: 503 <html>&c",
+        alertedAt: since,
+      },
+    };
+    const message = valid(renderRolloutMessage(failing, FIXTURE_NOW));
+    expect(allText(message)).toContain(
+      `:warning: *Restore failing* since <!date^${since / 1000}^{time}|14:02 UTC>, 8 attempts: VirtualService default/reviews: 503 &lt;html&gt;&amp;c`,
+    );
+    expect(allText(valid(renderRolloutMessage(rollingBack, FIXTURE_NOW)))).not.toContain("Restore failing");
+  });
+
+  it("says when a step waits for its release window, and when nobody is stepping the rollout", () => {
+    const opens = Date.UTC(2026, 11, 28, 8, 0);
+    const held = makeRollout({
+      stepIndex: 0,
+      appliedWeight: 5,
+      heldUntil: opens,
+      nextTickAt: FIXTURE_NOW + 60_000,
+    });
+    expect(allText(valid(renderRolloutMessage(held, FIXTURE_NOW)))).toContain(
+      `Holding at 5%: outside its release windows until <!date^${opens / 1000}^{date_short_pretty} {time}|2026-12-28 08:00 UTC>.`,
+    );
+    const overdue = makeRollout({
+      nextTickAt: FIXTURE_NOW - 600_000,
+      overdue: { tick: 0, since: FIXTURE_NOW, detail: "no worker for cluster https://prod:6443 is running" },
+    });
+    expect(allText(valid(renderRolloutMessage(overdue, FIXTURE_NOW)))).toContain(
+      ":warning: *Not being stepped*: no worker for cluster https://prod:6443 is running",
+    );
+  });
+
+  it("tells a stale click the weight the route carries", () => {
+    expect(staleness({ ...rollingBack, version: 9 }, 3)).toBe(
+      "reviews-1 has moved on since that message was drawn (now rolling-back at 20% → 0%); look at the updated message and try again.",
+    );
   });
 });

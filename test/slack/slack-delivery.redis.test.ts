@@ -302,7 +302,7 @@ describe("alerts and snapshot replies, delivered once", () => {
     await drained();
     const where = (await stored()).report!;
     const replies = sandbox.replies(CHANNEL, where.ts!);
-    expect(replies[0]!.text).toBe("reviews-7 at 5% · step 1/4: pass. success-rate 1 vs >= 99%");
+    expect(replies[0]!.text).toBe("reviews-7 at 5% · step 1/4: pass. success-rate 1 vs &gt;= 99%");
     expect(JSON.stringify(replies[0]!.blocks)).toContain("```reviews-7 at");
     const [file] = sandbox.files();
     expect(file).toMatchObject({

@@ -31,6 +31,8 @@ export const BlockKitLimit = {
   confirmTitle: 100,
   confirmText: 300,
   confirmButton: 30,
+  /** composition-objects/text-object as a `placeholder` of any input element: "Maximum length ... is 150 characters." */
+  placeholder: 150,
   /** reference/views/modal-views: title, submit, close 24; private_metadata 3000; callback_id 255. */
   modalTitle: 24,
   modalButton: 24,
@@ -93,6 +95,62 @@ const ELEMENT_TYPES = new Set([
 
 const TEXT_TYPES = new Set(["plain_text", "mrkdwn"]);
 
+/**
+ * The control sequences Slack parses in mrkdwn (reference/surfaces/formatting): user, channel and user group
+ * mentions, the special mentions, dates (with their required fallback) and links. Kept apart from canarybot's own
+ * builder on purpose: this is the check, not the thing checked.
+ */
+const CONTROL_SEQUENCE = new RegExp(
+  [
+    String.raw`^@[UW][A-Z0-9]+(\|[^<>]*)?$`,
+    String.raw`^#C[A-Z0-9]+(\|[^<>]*)?$`,
+    String.raw`^!(here|channel|everyone)(\|[^<>]*)?$`,
+    String.raw`^!subteam\^S[A-Z0-9]+(\|[^<>]*)?$`,
+    String.raw`^!date\^-?\d+\^[^^|<>]+(\^[^|<>]+)?\|[^<>]+$`,
+    String.raw`^(https?://|mailto:)[^|<>\s]+(\|[^<>]*)?$`,
+  ].join("|"),
+);
+const ENTITY = /^&(amp|lt|gt);/;
+
+/** Positions of `&` that start no entity, and of `>` that are not a line's blockquote marker, in plain text. */
+function strayCharacters(text: string, offset: number, found: [string, number][]): void {
+  for (let index = 0; index < text.length; index += 1) {
+    const char = text[index];
+    if (char === "&" && !ENTITY.test(text.slice(index)))
+      found.push(["unescaped '&' (not &amp; &lt; &gt;)", offset + index]);
+    const lineStart = offset + index === 0 || text[index - 1] === "\n";
+    if (char === ">" && !lineStart) found.push(["unescaped '>' outside a control sequence", offset + index]);
+  }
+}
+
+/**
+ * Where Slack would read a control character the author did not mean: a `<` that opens no control sequence, a `>`
+ * that closes none, or an `&` that starts no `&amp;` / `&lt;` / `&gt;`. Slack accepts such text and shows it wrong
+ * (a line cut at `<service>`), so the sandbox refuses it where Slack would not: the tests see what a person would.
+ */
+export function unescapedProblems(text: string, pointer: string): string[] {
+  const found: [string, number][] = [];
+  let from = 0;
+  while (from < text.length) {
+    const open = text.indexOf("<", from);
+    const plainEnd = open < 0 ? text.length : open;
+    strayCharacters(text.slice(from, plainEnd), from, found);
+    if (open < 0) break;
+    const close = text.indexOf(">", open + 1);
+    const inner = close < 0 ? undefined : text.slice(open + 1, close);
+    if (inner === undefined || inner.includes("<") || !CONTROL_SEQUENCE.test(inner)) {
+      found.push(["unescaped '<' outside a control sequence", open]);
+      from = open + 1;
+      continue;
+    }
+    // The label of a link or mention is text: its `&` must be an entity too.
+    const bar = inner.indexOf("|");
+    if (bar >= 0) strayCharacters(inner.slice(bar + 1), open + 2 + bar, found);
+    from = close + 1;
+  }
+  return found.map(([what, index]) => `${what} at character ${index} ${at(pointer)}`);
+}
+
 type JsonObject = Record<string, unknown>;
 
 function isObject(value: unknown): value is JsonObject {
@@ -136,6 +194,10 @@ function checkText(
     if (!plainOnly) problems.push(noSchemaMatch(pointer));
     problems.push(tooLong(max, `${pointer}/text`));
   }
+  // plain_text is shown as written; only mrkdwn is parsed for control sequences.
+  if (value.type === "mrkdwn") {
+    problems.push(...unescapedProblems(value.text, `${pointer}/text`));
+  }
 }
 
 function checkRequiredText(
@@ -175,6 +237,9 @@ function checkElement(element: unknown, pointer: string, problems: string[]): vo
     return;
   }
   checkString(element.action_id, BlockKitLimit.actionId, `${pointer}/action_id`, problems);
+  if (element.placeholder !== undefined) {
+    checkText(element.placeholder, BlockKitLimit.placeholder, `${pointer}/placeholder`, problems, true);
+  }
   if (element.confirm !== undefined) checkConfirm(element.confirm, `${pointer}/confirm`, problems);
   if (element.type === "button") {
     checkRequiredText(element, "text", BlockKitLimit.buttonText, pointer, problems, true);
@@ -275,16 +340,77 @@ function checkBlock(block: unknown, pointer: string, problems: string[]): void {
   }
 }
 
-function checkBlocks(blocks: readonly unknown[], max: number, pointer: string): string[] {
+/** The interactive elements of a block, with their pointers. */
+function elementsOf(block: unknown, pointer: string): [JsonObject, string][] {
+  if (!isObject(block)) return [];
+  const found: [JsonObject, string][] = [];
+  if (isObject(block.accessory)) found.push([block.accessory, `${pointer}/accessory`]);
+  if (isObject(block.element)) found.push([block.element, `${pointer}/element`]);
+  if (Array.isArray(block.elements)) {
+    block.elements.forEach((element, index) => {
+      if (isObject(element)) found.push([element, `${pointer}/elements/${index}`]);
+    });
+  }
+  return found;
+}
+
+/** The second and later uses of one id, as Slack refuses them. */
+function duplicates(ids: [unknown, string][], field: string, problems: string[]): void {
+  const seen = new Set<unknown>();
+  for (const [id, pointer] of ids) {
+    if (typeof id !== "string") continue;
+    if (seen.has(id)) problems.push(`duplicate ${field} ${JSON.stringify(id)} ${at(pointer)}`);
+    seen.add(id);
+  }
+}
+
+/**
+ * `block_id`s are unique in a message or view; `action_id`s in a message (canarybot routes a click by it alone) and,
+ * in a view, within each block (the view's state is keyed by block, then action).
+ */
+function checkIds(blocks: readonly unknown[], pointer: string, actionScope: "message" | "block"): string[] {
+  const problems: string[] = [];
+  duplicates(
+    blocks.map((block, index) => [
+      isObject(block) ? block.block_id : undefined,
+      `${pointer}/${index}/block_id`,
+    ]),
+    "block_id",
+    problems,
+  );
+  const actionIds = blocks.map((block, index) =>
+    elementsOf(block, `${pointer}/${index}`).map(([element, at]): [unknown, string] => [
+      element.action_id,
+      `${at}/action_id`,
+    ]),
+  );
+  if (actionScope === "message") duplicates(actionIds.flat(), "action_id", problems);
+  else for (const ids of actionIds) duplicates(ids, "action_id", problems);
+  return problems;
+}
+
+function checkBlocks(
+  blocks: readonly unknown[],
+  max: number,
+  pointer: string,
+  actionScope: "message" | "block",
+): string[] {
   const problems: string[] = [];
   if (blocks.length > max) problems.push(tooMany(max, pointer));
   blocks.forEach((block, index) => checkBlock(block, `${pointer}/${index}`, problems));
+  problems.push(...checkIds(blocks, pointer, actionScope));
   return problems;
 }
 
 /** Problems with a message's `blocks` (chat.postMessage, chat.update, chat.postEphemeral, response_url). */
 export function messageBlockProblems(blocks: readonly unknown[]): string[] {
-  return checkBlocks(blocks, BlockKitLimit.messageBlocks, "/blocks");
+  return checkBlocks(blocks, BlockKitLimit.messageBlocks, "/blocks", "message");
+}
+
+/** Problems with a message's top-level `text`, which Slack parses as mrkdwn unless `mrkdwn: false`. */
+export function messageTextProblems(text: unknown, mrkdwn: unknown = true): string[] {
+  if (typeof text !== "string" || mrkdwn === false || mrkdwn === "false") return [];
+  return unescapedProblems(text, "/text");
 }
 
 /** Problems with a modal `view` (views.open), pointed at as Slack does: `/view/...`. */
@@ -304,7 +430,7 @@ export function modalViewProblems(view: unknown): string[] {
     problems.push(missing("blocks", "/view"));
     return problems;
   }
-  problems.push(...checkBlocks(view.blocks, BlockKitLimit.viewBlocks, "/view/blocks"));
+  problems.push(...checkBlocks(view.blocks, BlockKitLimit.viewBlocks, "/view/blocks", "block"));
   view.blocks.forEach((block, index) => {
     if (isObject(block) && block.type === "input" && view.submit === undefined) {
       problems.push(

@@ -1,4 +1,4 @@
-import { messageBlockProblems } from "./block-kit-limits.ts";
+import { messageBlockProblems, messageTextProblems } from "./block-kit-limits.ts";
 import { booleanArgument, stringArgument } from "./request-body.ts";
 import { withBlockIds } from "./slack-workspace.ts";
 import type { ResponseUrlPost, ResponseUrlRecord, SlackWorkspace } from "./slack-workspace.ts";
@@ -37,6 +37,7 @@ function rejection(
   if (blocks !== undefined && (!Array.isArray(blocks) || messageBlockProblems(blocks).length > 0)) {
     return { status: 400, body: "invalid_blocks" };
   }
+  if (messageTextProblems(body.text, body.mrkdwn).length > 0) return { status: 400, body: "invalid_payload" };
   const deleting = booleanArgument(body.delete_original);
   if (!deleting && (stringArgument(body.text) ?? "") === "" && blocks === undefined) {
     return { status: 400, body: "no_text" };

@@ -12,6 +12,8 @@ export interface SignedSendOptions {
   /** Slack's redelivery headers, sent when it did not get an ack in time. */
   retryNum?: number;
   retryReason?: string;
+  /** Default `application/x-www-form-urlencoded`, as Slack sends commands and interactions. */
+  contentType?: string;
 }
 
 export interface SignedResponse {
@@ -57,7 +59,7 @@ export async function sendSignedRequest(
   const response = await fetch(endpoint, {
     method: "POST",
     headers: {
-      "Content-Type": "application/x-www-form-urlencoded",
+      "Content-Type": options.contentType ?? "application/x-www-form-urlencoded",
       ...signedHeaders(secret, timestamp, rawBody),
       ...(options.retryNum === undefined ? {} : { "X-Slack-Retry-Num": String(options.retryNum) }),
       ...(options.retryReason === undefined ? {} : { "X-Slack-Retry-Reason": options.retryReason }),

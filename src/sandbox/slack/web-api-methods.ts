@@ -1,4 +1,4 @@
-import { messageBlockProblems, modalViewProblems } from "./block-kit-limits.ts";
+import { messageBlockProblems, messageTextProblems, modalViewProblems } from "./block-kit-limits.ts";
 import { stringArgument, structuredArgument } from "./request-body.ts";
 import type { ApiArguments } from "./request-body.ts";
 import { withBlockIds } from "./slack-workspace.ts";
@@ -31,7 +31,10 @@ function blockFailure(error: "invalid_blocks" | "invalid_arguments", problems: s
 
 type Blocks = { ok: true; blocks: unknown[] | undefined } | { ok: false; result: ApiResult };
 
+/** The blocks, checked; the top-level `text` is checked here too, so every method that takes a message checks both. */
 function readBlocks(args: ApiArguments): Blocks {
+  const textProblems = messageTextProblems(stringArgument(args.text), structuredArgument(args.mrkdwn));
+  if (textProblems.length > 0) return { ok: false, result: blockFailure("invalid_arguments", textProblems) };
   if (args.blocks === undefined) return { ok: true, blocks: undefined };
   const blocks = structuredArgument(args.blocks);
   if (!Array.isArray(blocks)) return { ok: false, result: fail("invalid_blocks_format") };

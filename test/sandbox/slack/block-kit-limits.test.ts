@@ -250,3 +250,118 @@ describe("modal limits through views.open", () => {
     expect((await open(modal({ blocks: [input], submit: plain("Roll back") }))).ok).toBe(true);
   });
 });
+
+describe("what Slack accepts but shows wrong, refused by the sandbox", () => {
+  it.each([
+    [
+      "a usage line",
+      "Usage: /canary status <service>",
+      "unescaped '<' outside a control sequence at character 22",
+    ],
+    ["a table cell", "success-rate >= 99%", "unescaped '>' outside a control sequence at character 13"],
+    ["an ampersand", "Q&A", "unescaped '&' (not &amp; &lt; &gt;) at character 1"],
+    ["another entity", "it&#39;s", "unescaped '&' (not &amp; &lt; &gt;) at character 2"],
+    ["an unclosed sequence", "<@U0ALICE1", "unescaped '<' outside a control sequence at character 0"],
+    [
+      "a date without its fallback",
+      "<!date^1735732800^{time}>",
+      "unescaped '<' outside a control sequence at character 0",
+    ],
+    [
+      "a raw & in a link's label",
+      "<https://example.com|Q&A>",
+      "unescaped '&' (not &amp; &lt; &gt;) at character 22",
+    ],
+  ])("refuses %s in mrkdwn, and in the message text", async (_, text, problem) => {
+    await expect(
+      client.chat.postMessage({ channel: CHANNEL, text: "t", blocks: [section(text)] }),
+    ).rejects.toMatchObject({
+      data: {
+        error: "invalid_blocks",
+        errors: expect.arrayContaining([`${problem} [json-pointer:/blocks/0/text/text]`]) as unknown,
+      },
+    });
+    await expect(client.chat.postMessage({ channel: CHANNEL, text })).rejects.toMatchObject({
+      data: {
+        error: "invalid_arguments",
+        response_metadata: {
+          messages: expect.arrayContaining([`[ERROR] ${problem} [json-pointer:/text]`]) as unknown,
+        },
+      },
+    });
+  });
+
+  it("accepts the control sequences Slack documents, entities, a blockquote, plain_text as written, and mrkdwn: false", async () => {
+    const text = [
+      "<@U0ALICE1> <@W0BOB001|bob> <#C0DEPLOYS> <!here> <!subteam^S0SRE0001>",
+      "<!date^1735732800^{date_short} {time}|2025-01-01 12:00 UTC> <https://acme.slack.com/archives/C1/p1|the message>",
+      "<mailto:sre@example.com|SRE &amp; on-call> &lt;service&gt; a &amp; b",
+      "> quoted",
+    ].join("\n");
+    const result = await client.chat.postMessage({
+      channel: CHANNEL,
+      text,
+      blocks: [section(text), { type: "header", text: plain("v1 <-> v2 & more") }],
+    });
+    expect(result.ok).toBe(true);
+    expect((await client.chat.postMessage({ channel: CHANNEL, text: "a <b> & c", mrkdwn: false })).ok).toBe(
+      true,
+    );
+  });
+
+  it("refuses a duplicate block_id or action_id in one message", async () => {
+    const blocks = [
+      { ...section("a"), block_id: "same" },
+      { ...section("b"), block_id: "same" },
+      actions([button({ action_id: "go" })]),
+      { ...section("c"), accessory: button({ action_id: "go" }) },
+    ];
+    await expect(client.chat.postMessage({ channel: CHANNEL, text: "t", blocks })).rejects.toMatchObject({
+      data: {
+        error: "invalid_blocks",
+        errors: [
+          'duplicate block_id "same" [json-pointer:/blocks/1/block_id]',
+          'duplicate action_id "go" [json-pointer:/blocks/3/accessory/action_id]',
+        ],
+      },
+    });
+  });
+
+  it("refuses a placeholder over 150 characters, and in a view a block_id used twice", async () => {
+    const input = (blockId: string, placeholder: string) => ({
+      type: "input",
+      block_id: blockId,
+      label: plain("Steps"),
+      element: { type: "plain_text_input", action_id: "value", placeholder: plain(placeholder) },
+    });
+    const view = (blocks: unknown[]) =>
+      ({ type: "modal", title: plain("Start"), submit: plain("Start"), blocks }) as ModalView;
+    const open = (v: ModalView) => client.views.open({ trigger_id: sandbox.createTriggerId(), view: v });
+    // The same action_id in different blocks of a view is how Slack keys view state: allowed.
+    expect((await open(view([input("a", x(150)), input("b", "5,10")]))).ok).toBe(true);
+    await expect(open(view([input("a", x(151)), input("a", "5,10")]))).rejects.toMatchObject({
+      data: {
+        error: "invalid_arguments",
+        response_metadata: {
+          messages: [
+            "[ERROR] must be less than 151 characters [json-pointer:/view/blocks/0/element/placeholder/text]",
+            '[ERROR] duplicate block_id "a" [json-pointer:/view/blocks/1/block_id]',
+          ],
+        },
+      },
+    });
+  });
+
+  it("checks what is posted to a response_url the same way", async () => {
+    sandbox.addUser({ id: "U0CAROL1", name: "carol" });
+    const post = (body: unknown) =>
+      fetch(sandbox.createResponseUrl({ kind: "commands", channel: CHANNEL, user: "U0CAROL1" }), {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    expect((await post({ text: "Usage: <service>" })).status).toBe(400);
+    expect((await post({ text: "t", blocks: [section("a & b")] })).status).toBe(400);
+    expect((await post({ text: "Usage: &lt;service&gt;" })).status).toBe(200);
+  });
+});
