@@ -24,6 +24,7 @@ import { runKubeWithMesh } from "./sandbox/run-kube-with-mesh.ts";
 import { runServe } from "./serve.ts";
 import { runSlackDemo } from "./slack/demo.ts";
 import { configPathFrom, loadConfigFile } from "./config/file.ts";
+import { registerConfigCommands } from "./config/config-commands.ts";
 import { serviceDirectory, startDefaultsFor, startOptionsFor } from "./config/services.ts";
 import { runMeshSandbox } from "./sandbox/mesh/cli.ts";
 import type { MeshSandboxFlags } from "./sandbox/mesh/cli.ts";
@@ -277,6 +278,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         stopSignal: io.stopSignal(),
       });
     });
+
+  registerConfigCommands(program, io);
 
   const sandbox = program
     .command("sandbox")
