@@ -18,6 +18,8 @@ import type { Analyzer, Logger, Notifier, RolloutStore } from "./rollout/ports.t
 import { RolloutService } from "./rollout/service.ts";
 import { RedisRolloutLock } from "./store/redis-lock.ts";
 import { RedisRolloutStore } from "./store/redis-rollout-store.ts";
+import { instrumentAnalyzer, instrumentRouter, instrumentStore } from "./ops/instrument.ts";
+import type { OpsMetrics } from "./ops/metrics.ts";
 
 export type RuntimeOptions = {
   env: EnvConfig;
@@ -27,6 +29,8 @@ export type RuntimeOptions = {
   kubeconfigPath?: string;
   context?: string;
   notifier?: Notifier;
+  /** Count and time the ports' calls for `/metrics` (serve and worker with a metrics port). */
+  metrics?: OpsMetrics;
 };
 
 export type Runtime = {
@@ -57,13 +61,14 @@ export function openRuntime(options: RuntimeOptions): Runtime {
   });
   const router = new IstioVirtualServiceRouter(kubeConfig);
   const analyzer = createAnalyzer(env);
+  const { metrics } = options;
   const service = new RolloutService({
-    store,
+    store: metrics ? instrumentStore(store, metrics) : store,
     lock,
-    router,
+    router: metrics ? instrumentRouter(router, metrics) : router,
     scheduler,
     notifier: options.notifier ?? new LogNotifier(logger),
-    ...(analyzer ? { analyzer } : {}),
+    ...(analyzer ? { analyzer: metrics ? instrumentAnalyzer(analyzer, metrics) : analyzer } : {}),
     clock: { now: () => Date.now() },
     logger,
     minIntervalMs: env.CANARYBOT_MIN_INTERVAL_MS,

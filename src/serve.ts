@@ -17,6 +17,10 @@ import { RedisDeduper } from "./slack/dedupe.ts";
 import { loadSlackSettings } from "./slack/settings.ts";
 import type { SlackSettings } from "./slack/settings.ts";
 import { createNotifierClient, SlackNotifier } from "./slack/slack-notifier.ts";
+import type { HealthServer } from "./ops/health-server.ts";
+import { instrumentSlackClient } from "./ops/instrument.ts";
+import { OpsMetrics } from "./ops/metrics.ts";
+import { startOpsServer } from "./ops/ops-server.ts";
 
 export type ServeMode = {
   /** Receive `/canary`, clicks and form submissions (HTTP on PORT, or Socket Mode with SLACK_APP_TOKEN). */
@@ -39,6 +43,8 @@ export type ServeOptions = {
   stopSignal: Promise<void>;
   /** How long shutdown waits for pending Slack updates, ms. Default 5 s. */
   drainTimeoutMs?: number;
+  /** Serve /healthz, /readyz and /metrics on this port (0 picks a free one); none when absent. */
+  metricsPort?: number;
 };
 
 export type ServeHandle = {
@@ -48,6 +54,8 @@ export type ServeHandle = {
   /** Undefined when no bot token is set (a worker alone then reports to the log). */
   notifier?: SlackNotifier;
   config?: ConfigFile;
+  /** The port of /healthz, /readyz and /metrics, when `metricsPort` was given. */
+  metricsPort?: number;
   /** Graceful: stop taking requests, let the running tick finish, send what Slack is owed, close Redis. */
   close(): Promise<void>;
 };
@@ -70,13 +78,18 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     );
   }
 
+  const metrics = options.metricsPort === undefined ? undefined : new OpsMetrics();
+  const notifierClient = (token: string, slackApiUrl: string | undefined) => {
+    const client = createNotifierClient({
+      token,
+      ...(slackApiUrl ? { slackApiUrl } : {}),
+      logger: slackLogger(logger, "slack-notifier"),
+    });
+    return metrics ? instrumentSlackClient(client, metrics) : client;
+  };
   const notifier = settings
     ? new SlackNotifier({
-        client: createNotifierClient({
-          token: settings.SLACK_BOT_TOKEN,
-          ...(settings.SLACK_API_URL ? { slackApiUrl: settings.SLACK_API_URL } : {}),
-          logger: slackLogger(logger, "slack-notifier"),
-        }),
+        client: notifierClient(settings.SLACK_BOT_TOKEN, settings.SLACK_API_URL),
         logger: logger.child({ component: "slack-notifier" }),
         onCallFor: (service) => config?.services[service]?.onCall,
         chart: renderChart,
@@ -89,13 +102,17 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     ...(options.kubeconfigPath ? { kubeconfigPath: options.kubeconfigPath } : {}),
     ...(options.context ? { context: options.context } : {}),
     ...(notifier ? { notifier } : {}),
+    ...(metrics ? { metrics } : {}),
   });
 
+  let ops: HealthServer | undefined;
   let worker: TickWorker | undefined;
   let slack: SlackApp | undefined;
   let redis: Redis | undefined;
   const close = async (): Promise<void> => {
-    // New requests stop first; the running tick finishes; what Slack is owed is sent; then Redis goes.
+    // Unready first, so the Service stops sending here; new requests stop; the running tick finishes; what
+    // Slack is owed is sent; then Redis goes, and the health server last.
+    ops?.drain();
     await slack
       ?.stop()
       .catch((error: unknown) => logger.warn({ err: String(error) }, "slack app stop failed"));
@@ -103,9 +120,22 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     await notifier?.close(options.drainTimeoutMs ?? 5_000);
     await runtime.close();
     redis?.disconnect();
+    await ops?.close();
   };
 
   try {
+    if (metrics && options.metricsPort !== undefined) {
+      ops = await startOpsServer({
+        port: options.metricsPort,
+        env,
+        processEnv,
+        ...(options.kubeconfigPath ? { kubeconfigPath: options.kubeconfigPath } : {}),
+        ...(options.context ? { context: options.context } : {}),
+        store: runtime.store,
+        metrics,
+        logger,
+      });
+    }
     if (mode.worker) {
       worker = startWorker(runtime, env, logger);
       await worker.waitUntilReady();
@@ -132,6 +162,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     }
     return {
       ...(port === undefined ? {} : { port }),
+      ...(ops ? { metricsPort: ops.port } : {}),
       runtime,
       ...(notifier ? { notifier } : {}),
       ...(config ? { config } : {}),

@@ -1,0 +1,53 @@
+import type { WebClient } from "@slack/web-api";
+import type { Analyzer, RolloutStore, TrafficRouter } from "../rollout/ports.ts";
+import type { OpsMetrics } from "./metrics.ts";
+
+/**
+ * Wrappers that count and time the ports at composition, so the adapters stay free of metrics code. Each
+ * returns an object implementing the same port; behaviour (results, errors) passes through unchanged.
+ */
+
+export function instrumentRouter(router: TrafficRouter, metrics: OpsMetrics): TrafficRouter {
+  const time = <T>(operation: string, call: () => Promise<T>) =>
+    metrics.timeCall("kubernetes", operation, call);
+  return {
+    inspect: (target) => time("inspect", () => router.inspect(target)),
+    async setWeights(target, desired, expected) {
+      await time("setWeights", () => router.setWeights(target, desired, expected));
+      if (desired.canaryWeight !== expected.appliedWeight) metrics.stepTaken();
+    },
+    restore: (target, baseline) => time("restore", () => router.restore(target, baseline)),
+    currentSubset: (target) => time("currentSubset", () => router.currentSubset(target)),
+    describeChange: (target, desired) => time("describeChange", () => router.describeChange(target, desired)),
+  };
+}
+
+export function instrumentAnalyzer(analyzer: Analyzer, metrics: OpsMetrics): Analyzer {
+  return {
+    analyze: (rollout, now) =>
+      metrics.timeCall("prometheus", "analyze", () => analyzer.analyze(rollout, now)),
+  };
+}
+
+/** Counts phase changes and rollbacks from the audit entries as they are written. */
+export function instrumentStore(store: RolloutStore, metrics: OpsMetrics): RolloutStore {
+  return new Proxy(store, {
+    get(target, property, receiver) {
+      if (property === "appendAudit") {
+        return async (entry: Parameters<RolloutStore["appendAudit"]>[0]) => {
+          await target.appendAudit(entry);
+          metrics.audited(entry);
+        };
+      }
+      const value: unknown = Reflect.get(target, property, receiver);
+      return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+/** Every Web API call the client makes (`chat.postMessage`, `files.uploadV2`'s calls, …), by method. */
+export function instrumentSlackClient(client: WebClient, metrics: OpsMetrics): WebClient {
+  const apiCall = client.apiCall.bind(client);
+  client.apiCall = (method, options) => metrics.timeCall("slack", method, () => apiCall(method, options));
+  return client;
+}
