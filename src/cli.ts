@@ -19,17 +19,13 @@ import { openRuntime, startDefaults } from "./main.ts";
 import type { Runtime } from "./main.ts";
 import type { HumanEvent } from "./rollout/service.ts";
 import { renderRolloutChart } from "./metrics/chart.ts";
-import { runKubeSandbox } from "./sandbox/kube/run.ts";
-import { runKubeWithMesh } from "./sandbox/run-kube-with-mesh.ts";
 import { runServe } from "./serve.ts";
 import { runWorker } from "./ops/run-worker.ts";
 import { processStopSignal } from "./ops/shutdown.ts";
-import { runSlackDemo } from "./slack/demo.ts";
 import { configPathFrom, loadConfigFile } from "./config/file.ts";
 import { registerConfigCommands } from "./config/config-commands.ts";
 import { resolveSecretFiles, scrubSecrets, secretValues } from "./config/secrets.ts";
 import { serviceDirectory, startDefaultsFor, startOptionsFor } from "./config/services.ts";
-import { runMeshSandbox } from "./sandbox/mesh/cli.ts";
 import type { MeshSandboxFlags } from "./sandbox/mesh/cli.ts";
 import type { Rollout } from "./rollout/types.ts";
 
@@ -313,6 +309,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       "a /canary rollout end to end against the Slack and Kubernetes sandboxes, printed as it goes",
     )
     .action(async () => {
+      const { runSlackDemo } = await sandboxModule(() => import("./slack/demo.ts"));
       await runSlackDemo({ print: (line) => io.stdout(`${line}\n`), env: io.env });
     });
   sandbox
@@ -338,6 +335,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         stopSignal: io.stopSignal(),
       };
       if (!options.mesh) {
+        const { runKubeSandbox } = await sandboxModule(() => import("./sandbox/kube/run.ts"));
         await runKubeSandbox(kube);
         return;
       }
@@ -349,6 +347,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         ...(header ? { header } : {}),
         ...(meshPort ? { port: meshPort } : {}),
       };
+      const { runKubeWithMesh } = await sandboxModule(() => import("./sandbox/run-kube-with-mesh.ts"));
       await runKubeWithMesh({ ...kube, mesh, env: io.env });
     });
 
@@ -368,6 +367,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       const global = program.opts<Global>();
       const stop = new AbortController();
       void io.stopSignal().then(() => stop.abort());
+      const { runMeshSandbox } = await sandboxModule(() => import("./sandbox/mesh/cli.ts"));
       await runMeshSandbox(
         {
           ...options,
@@ -384,6 +384,20 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     exitCode = reportError(error, io);
   }
   return exitCode;
+}
+
+/** The container image leaves the sandboxes out unless asked: say so rather than print a module-not-found trace. */
+async function sandboxModule<T>(load: () => Promise<T>): Promise<T> {
+  try {
+    return await load();
+  } catch (error) {
+    if ((error as { code?: string }).code !== "ERR_MODULE_NOT_FOUND") throw error;
+    throw new CanaryError(
+      ErrorCode.InvalidInput,
+      "the sandboxes are not installed here (the image leaves them out unless built with --build-arg SANDBOXES=true)",
+      { cause: error },
+    );
+  }
 }
 
 /** A rollout by id, else the newest rollout of a service (a live one first). */

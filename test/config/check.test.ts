@@ -1,10 +1,11 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { runCli } from "../../src/cli.ts";
+import { configJsonSchema } from "../../src/config/schema.ts";
 
 let dir = "";
 beforeAll(async () => {
@@ -89,5 +90,14 @@ describe("canarybot config schema", () => {
     expect(validate(parse(THREE_MISTAKES.replace("approvers: [bob]", "")))).toBe(false);
     expect(validate.errors?.some((error) => error.params.additionalProperty === "defualts")).toBe(true);
     expect(validate({ services: { reviews: { analysis: { failureLimit: "two" } } } })).toBe(false);
+  });
+});
+
+describe("docs/config.schema.json", () => {
+  it("is what `canarybot config schema` prints today (regenerate: canarybot config schema > docs/config.schema.json)", async () => {
+    const committed: unknown = JSON.parse(
+      await readFile(resolve(import.meta.dirname, "../../docs/config.schema.json"), "utf8"),
+    );
+    expect(committed).toEqual(configJsonSchema());
   });
 });
