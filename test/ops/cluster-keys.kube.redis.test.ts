@@ -61,13 +61,7 @@ describe("CANARYBOT_PREFIX as a Redis Cluster hash tag", () => {
       const keys: string[] = [];
       let cursor = "0";
       do {
-        const [next, found] = await redis.scan(
-          cursor,
-          "MATCH",
-          `*${h.env.CANARYBOT_PREFIX.slice(1, -1)}*`,
-          "COUNT",
-          1000,
-        );
+        const [next, found] = await redis.scan(cursor, "MATCH", `*${tagged.slice(1, -1)}*`, "COUNT", 1000);
         cursor = next;
         keys.push(...found);
       } while (cursor !== "0");
