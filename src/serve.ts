@@ -21,6 +21,7 @@ import type { HealthServer } from "./ops/health-server.ts";
 import { instrumentSlackClient } from "./ops/instrument.ts";
 import { OpsMetrics } from "./ops/metrics.ts";
 import { startOpsServer } from "./ops/ops-server.ts";
+import { SHUTDOWN_DEADLINE_MS } from "./ops/shutdown.ts";
 
 export type ServeMode = {
   /** Receive `/canary`, clicks and form submissions (HTTP on PORT, or Socket Mode with SLACK_APP_TOKEN). */
@@ -113,11 +114,13 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     // Unready first, so the Service stops sending here; new requests stop; the running tick finishes; what
     // Slack is owed is sent; then Redis goes, and the health server last.
     ops?.drain();
+    // Slack gets what is left of the shutdown deadline after the tick in hand, keeping a second to close.
+    const flushBy = Date.now() + SHUTDOWN_DEADLINE_MS - 1_000;
     await slack
       ?.stop()
       .catch((error: unknown) => logger.warn({ err: String(error) }, "slack app stop failed"));
     await worker?.close();
-    await notifier?.close(options.drainTimeoutMs ?? 5_000);
+    await notifier?.close(Math.max(0, Math.min(options.drainTimeoutMs ?? 5_000, flushBy - Date.now())));
     await runtime.close();
     redis?.disconnect();
     await ops?.close();
