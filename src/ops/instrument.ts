@@ -45,9 +45,32 @@ export function instrumentStore(store: RolloutStore, metrics: OpsMetrics): Rollo
   });
 }
 
-/** Every Web API call the client makes (`chat.postMessage`, `files.uploadV2`'s calls, …), by method. */
+type MakeRequest = (url: string, body: unknown, headers?: unknown) => Promise<Response>;
+
+/**
+ * Every Web API request the client sends (`chat.postMessage`, `chat.update`, the calls of a file upload), by
+ * method. The client binds its method functions when it is built, so the hook is its one request function; an
+ * answer of `ok: false` (Slack's errors come with HTTP 200) counts as an error.
+ */
 export function instrumentSlackClient(client: WebClient, metrics: OpsMetrics): WebClient {
-  const apiCall = client.apiCall.bind(client);
-  client.apiCall = (method, options) => metrics.timeCall("slack", method, () => apiCall(method, options));
+  const inner = client as unknown as { makeRequest: MakeRequest };
+  const makeRequest = inner.makeRequest.bind(client);
+  inner.makeRequest = (url, body, headers) =>
+    metrics.timeCall(
+      "slack",
+      new URL(url).pathname.split("/").pop() || "request",
+      () => makeRequest(url, body, headers),
+      slackRefused,
+    );
   return client;
+}
+
+/** Reads a copy of the body, leaving the original for the client. */
+async function slackRefused(response: Response): Promise<boolean> {
+  try {
+    const body: unknown = await response.clone().json();
+    return typeof body === "object" && body !== null && (body as { ok?: unknown }).ok === false;
+  } catch {
+    return false; // not JSON (a file upload's answer): the HTTP status said it went through
+  }
 }

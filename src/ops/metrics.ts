@@ -108,12 +108,17 @@ export class OpsMetrics {
     }
   }
 
-  /** Time one call to an outside system, counting it as ok or error. */
-  async timeCall<T>(system: CalledSystem, operation: string, call: () => Promise<T>): Promise<T> {
+  /** Time one call to an outside system, counting it as ok or error (a throw, or an answer `failed` says is one). */
+  async timeCall<T>(
+    system: CalledSystem,
+    operation: string,
+    call: () => Promise<T>,
+    failed: (result: T) => boolean | Promise<boolean> = () => false,
+  ): Promise<T> {
     const stop = this.#callSeconds.startTimer({ system, operation });
     try {
       const result = await call();
-      this.#calls.inc({ system, operation, outcome: "ok" });
+      this.#calls.inc({ system, operation, outcome: (await failed(result)) ? "error" : "ok" });
       return result;
     } catch (error) {
       this.#calls.inc({ system, operation, outcome: "error" });

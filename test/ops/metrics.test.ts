@@ -1,8 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { instrumentRouter, instrumentStore } from "../../src/ops/instrument.ts";
+import { instrumentRouter, instrumentSlackClient, instrumentStore } from "../../src/ops/instrument.ts";
 import { OpsMetrics } from "../../src/ops/metrics.ts";
 import type { RolloutStore, TrafficRouter } from "../../src/rollout/ports.ts";
 import type { AuditEntry } from "../../src/rollout/types.ts";
+import { startSlackSandbox } from "../../src/sandbox/slack/web-api-sandbox.ts";
+import { createNotifierClient } from "../../src/slack/slack-notifier.ts";
 import { makeTarget } from "../support/rollouts.ts";
 
 function entry(overrides: Partial<AuditEntry>): AuditEntry {
@@ -73,5 +75,29 @@ describe("instrumentRouter", () => {
     const calls = { system: "kubernetes", operation: "setWeights" };
     expect(await value(metrics, "canarybot_external_calls_total", { ...calls, outcome: "ok" })).toBe(2);
     expect(await value(metrics, "canarybot_external_calls_total", { ...calls, outcome: "error" })).toBe(1);
+  });
+});
+
+describe("instrumentSlackClient", () => {
+  it("counts and times every Web API call by method, against the Slack sandbox", async () => {
+    const slack = await startSlackSandbox({ botToken: "xoxb-1-2-metrics" });
+    try {
+      const metrics = new OpsMetrics();
+      const client = instrumentSlackClient(
+        createNotifierClient({ token: "xoxb-1-2-metrics", slackApiUrl: slack.apiUrl }),
+        metrics,
+      );
+      await client.auth.test();
+      const wrong = instrumentSlackClient(
+        createNotifierClient({ token: "xoxb-0-0-wrong", slackApiUrl: slack.apiUrl }),
+        metrics,
+      );
+      await expect(wrong.auth.test()).rejects.toThrow(/invalid_auth/);
+      const calls = { system: "slack", operation: "auth.test" };
+      expect(await value(metrics, "canarybot_external_calls_total", { ...calls, outcome: "ok" })).toBe(1);
+      expect(await value(metrics, "canarybot_external_calls_total", { ...calls, outcome: "error" })).toBe(1);
+    } finally {
+      await slack.close();
+    }
   });
 });

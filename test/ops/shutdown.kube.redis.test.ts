@@ -33,6 +33,7 @@ describe("SIGTERM to `canarybot worker` during a tick", () => {
       worker.terminate();
       const { code, afterMs } = await worker.exited;
       expect(code, worker.output()).toBe(0);
+      console.log(`SIGTERM during a held PATCH of ${PATCH_DELAY_MS} ms: exited after ${afterMs} ms`);
       expect(afterMs).toBeLessThan(10_000);
       // It waited for the held PATCH rather than dropping it: the step it was taking is on the route and saved.
       expect(afterMs).toBeGreaterThan(PATCH_DELAY_MS / 2);
