@@ -18,17 +18,16 @@ import { parseStartTime } from "./schedule/local-time.ts";
 import { loadEnvConfig } from "./config/env.ts";
 import { CanaryError, ErrorCode, isCanaryError } from "./errors.ts";
 import { createLogger } from "./logger.ts";
-import { openRuntime, startDefaults, startWorker } from "./main.ts";
+import { openRuntime, startDefaults } from "./main.ts";
 import type { Runtime } from "./main.ts";
 import type { HumanEvent } from "./rollout/service.ts";
 import { renderRolloutChart } from "./metrics/chart.ts";
-import { runKubeSandbox } from "./sandbox/kube/run.ts";
-import { runKubeWithMesh } from "./sandbox/run-kube-with-mesh.ts";
 import { runServe } from "./serve.ts";
-import { runSlackDemo } from "./slack/demo.ts";
+import { processStopSignal } from "./ops/shutdown.ts";
 import { configPathFrom, loadConfigFile } from "./config/file.ts";
+import { registerConfigCommands } from "./config/config-commands.ts";
+import { resolveSecretFiles, scrubSecrets, secretValues } from "./config/secrets.ts";
 import { serviceDirectory, startDefaultsFor, startOptionsFor } from "./config/services.ts";
-import { runMeshSandbox } from "./sandbox/mesh/cli.ts";
 import type { MeshSandboxFlags } from "./sandbox/mesh/cli.ts";
 import type { Rollout } from "./rollout/types.ts";
 
@@ -85,7 +84,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     const opened = openRuntime({
       env,
       processEnv: io.env,
-      logger: createLogger(io.env.LOG_LEVEL ?? "warn"),
+      logger: createLogger(io.env.LOG_LEVEL ?? "warn", io.env),
       ...(global.kubeconfig ? { kubeconfigPath: global.kubeconfig } : {}),
       ...(global.context ? { context: global.context } : {}),
     });
@@ -304,40 +303,60 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       });
     });
 
-  program
-    .command("worker")
-    .description("run the tick worker until SIGINT/SIGTERM")
-    .action(async () => {
-      await runtime(async (opened) => {
-        const env = loadEnvConfig(io.env);
-        const logger = createLogger(env.LOG_LEVEL);
-        const worker = startWorker(opened, env, logger);
-        await worker.waitUntilReady();
-        logger.info({ queue: worker.queueName }, "worker ready");
-        await io.stopSignal();
-        await worker.close();
-      });
+  const metricsPortOption = (): Option =>
+    new Option("--metrics-port <port>", "serve /healthz, /readyz and /metrics here (default: METRICS_PORT)");
+  const metricsPort = (flag: string | undefined): { metricsPort?: number } => {
+    const text = flag ?? io.env.METRICS_PORT;
+    if (text === undefined || text === "") return {};
+    const port = Number(text);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      throw new CanaryError(
+        ErrorCode.InvalidInput,
+        `--metrics-port ${text}: expected a port from 0 to 65535`,
+      );
+    }
+    return { metricsPort: port };
+  };
+
+  const serve = async (
+    mode: { slack: boolean; worker: boolean },
+    port: string | undefined,
+  ): Promise<void> => {
+    const env = loadEnvConfig(io.env);
+    const global = program.opts<Global>();
+    await runServe({
+      env,
+      processEnv: io.env,
+      logger: createLogger(env.LOG_LEVEL, io.env),
+      ...(global.kubeconfig ? { kubeconfigPath: global.kubeconfig } : {}),
+      ...(global.context ? { context: global.context } : {}),
+      ...(global.config ? { configPath: global.config } : {}),
+      mode,
+      ...metricsPort(port),
+      stopSignal: io.stopSignal(),
     });
+  };
 
   program
     .command("serve")
     .description("run the Slack app and the tick worker until SIGINT/SIGTERM")
     .option("--no-worker", "the Slack app only")
     .option("--no-slack", "the tick worker only")
-    .action(async (options: { worker: boolean; slack: boolean }) => {
-      const env = loadEnvConfig(io.env);
-      const global = program.opts<Global>();
-      await runServe({
-        env,
-        processEnv: io.env,
-        logger: createLogger(env.LOG_LEVEL),
-        ...(global.kubeconfig ? { kubeconfigPath: global.kubeconfig } : {}),
-        ...(global.context ? { context: global.context } : {}),
-        ...(global.config ? { configPath: global.config } : {}),
-        mode: { slack: options.slack, worker: options.worker },
-        stopSignal: io.stopSignal(),
-      });
+    .addOption(metricsPortOption())
+    .action(async (options: { worker: boolean; slack: boolean; metricsPort?: string }) => {
+      await serve({ slack: options.slack, worker: options.worker }, options.metricsPort);
     });
+
+  program
+    .command("worker")
+    .description("run the tick worker (and, with SLACK_BOT_TOKEN, Slack delivery) until SIGINT/SIGTERM")
+    .addOption(metricsPortOption())
+    .action(async (options: { metricsPort?: string }) => {
+      // `serve --no-slack`: the same worker, health server and shutdown, and it delivers when it holds a token.
+      await serve({ slack: false, worker: true }, options.metricsPort);
+    });
+
+  registerConfigCommands(program, io);
 
   const sandbox = program
     .command("sandbox")
@@ -348,6 +367,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       "a /canary rollout end to end against the Slack and Kubernetes sandboxes, printed as it goes",
     )
     .action(async () => {
+      const { runSlackDemo } = await sandboxModule(() => import("./slack/demo.ts"));
       await runSlackDemo({ print: (line) => io.stdout(`${line}\n`), env: io.env });
     });
   sandbox
@@ -373,6 +393,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         stopSignal: io.stopSignal(),
       };
       if (!options.mesh) {
+        const { runKubeSandbox } = await sandboxModule(() => import("./sandbox/kube/run.ts"));
         await runKubeSandbox(kube);
         return;
       }
@@ -384,6 +405,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         ...(header ? { header } : {}),
         ...(meshPort ? { port: meshPort } : {}),
       };
+      const { runKubeWithMesh } = await sandboxModule(() => import("./sandbox/run-kube-with-mesh.ts"));
       await runKubeWithMesh({ ...kube, mesh, env: io.env });
     });
 
@@ -403,6 +425,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       const global = program.opts<Global>();
       const stop = new AbortController();
       void io.stopSignal().then(() => stop.abort());
+      const { runMeshSandbox } = await sandboxModule(() => import("./sandbox/mesh/cli.ts"));
       await runMeshSandbox(
         {
           ...options,
@@ -421,6 +444,20 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   return exitCode;
 }
 
+/** The container image leaves the sandboxes out unless asked: say so rather than print a module-not-found trace. */
+async function sandboxModule<T>(load: () => Promise<T>): Promise<T> {
+  try {
+    return await load();
+  } catch (error) {
+    if ((error as { code?: string }).code !== "ERR_MODULE_NOT_FOUND") throw error;
+    throw new CanaryError(
+      ErrorCode.InvalidInput,
+      "the sandboxes are not installed here (the image leaves them out unless built with --build-arg SANDBOXES=true)",
+      { cause: error },
+    );
+  }
+}
+
 /** A rollout by id, else the newest rollout of a service (a live one first). */
 async function findRollout(store: Runtime["store"], ref: string, namespace?: string): Promise<Rollout> {
   const byId = await store.get(ref);
@@ -432,32 +469,39 @@ async function findRollout(store: Runtime["store"], ref: string, namespace?: str
 }
 
 function reportError(error: unknown, io: CliIo): number {
+  const secrets = secretValues(io.env);
+  const stderr = (text: string): void => io.stderr(scrubSecrets(text, secrets));
   if (error instanceof CommanderError) {
     if (error.exitCode === 0) return ExitCode.Ok;
-    io.stderr(`${error.message.replace(/^error: /, "")}\n`);
+    stderr(`${error.message.replace(/^error: /, "")}\n`);
     return ExitCode.Refused;
   }
   if (isCanaryError(error)) {
-    io.stderr(`${error.message}\n`);
+    stderr(`${error.message}\n`);
     return INTERNAL_CODES.includes(error.code) ? ExitCode.Internal : ExitCode.Refused;
   }
-  io.stderr(`internal error: ${error instanceof Error ? error.message : String(error)}\n`);
+  stderr(`internal error: ${error instanceof Error ? error.message : String(error)}\n`);
   return ExitCode.Internal;
 }
 
 /** The `canarybot` executable: real streams, real signals, the process's exit code. */
 export async function main(): Promise<void> {
   // Signals are taken over only by the commands that wait for them; elsewhere Ctrl-C keeps its usual meaning.
-  let stop: Promise<void> | undefined;
-  const stopSignal = (): Promise<void> =>
-    (stop ??= new Promise<void>((resolve) => {
-      process.once("SIGINT", () => resolve());
-      process.once("SIGTERM", () => resolve());
-    }));
+  const stop = processStopSignal((message) => process.stderr.write(`${message}\n`));
+  let env: Record<string, string | undefined>;
+  try {
+    env = resolveSecretFiles(process.env);
+  } catch (error) {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = ExitCode.Refused;
+    return;
+  }
   process.exitCode = await runCli(process.argv.slice(2), {
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),
-    env: process.env,
-    stopSignal,
+    env,
+    stopSignal: () => stop.wait(),
   });
+  // Stopped in order: an idle keep-alive socket or a library's timer must not keep the process alive.
+  if (stop.received()) process.exit();
 }

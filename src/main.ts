@@ -31,6 +31,8 @@ import type { SlackDelivererOptions } from "./slack/slack-notifier.ts";
 import { RedisRolloutLock } from "./store/redis-lock.ts";
 import { RedisScheduledStarts } from "./store/redis-scheduled-starts.ts";
 import { RedisRolloutStore } from "./store/redis-rollout-store.ts";
+import { instrumentAnalyzer, instrumentRouter, instrumentStore } from "./ops/instrument.ts";
+import type { OpsMetrics } from "./ops/metrics.ts";
 
 export type RuntimeOptions = {
   env: EnvConfig;
@@ -44,6 +46,8 @@ export type RuntimeOptions = {
    * crash tests, go around the real adapters without the service knowing.
    */
   decorate?: (deps: ServiceDeps) => ServiceDeps;
+  /** Count and time the ports' calls for `/metrics` (serve and worker with a metrics port). */
+  metrics?: OpsMetrics;
 };
 
 /** What a process holding a bot token brings to deliver notifications: its Slack client and what alerts need. */
@@ -107,13 +111,14 @@ export function openRuntime(options: RuntimeOptions): Runtime {
     unrouted: new LogNotifier(logger),
     onError: (error) => logger.warn({ err: error.message }, "notification queue connection error"),
   });
+  const { metrics } = options;
   const deps: ServiceDeps = {
-    store,
+    store: metrics ? instrumentStore(store, metrics) : store,
     lock,
-    router,
+    router: metrics ? instrumentRouter(router, metrics) : router,
     scheduler,
     notifier,
-    ...(analyzer ? { analyzer } : {}),
+    ...(analyzer ? { analyzer: metrics ? instrumentAnalyzer(analyzer, metrics) : analyzer } : {}),
     clock: { now: () => Date.now() },
     logger,
     minIntervalMs: env.CANARYBOT_MIN_INTERVAL_MS,

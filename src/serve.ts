@@ -18,6 +18,10 @@ import { RedisDeduper } from "./slack/dedupe.ts";
 import { loadSlackSettings } from "./slack/settings.ts";
 import type { SlackSettings } from "./slack/settings.ts";
 import { createNotifierClient } from "./slack/slack-notifier.ts";
+import type { HealthServer } from "./ops/health-server.ts";
+import { instrumentSlackClient } from "./ops/instrument.ts";
+import { OpsMetrics } from "./ops/metrics.ts";
+import { startOpsServer } from "./ops/ops-server.ts";
 
 export type ServeMode = {
   /** Receive `/canary`, clicks and form submissions (HTTP on PORT, or Socket Mode with SLACK_APP_TOKEN). */
@@ -38,6 +42,8 @@ export type ServeOptions = {
   mode: ServeMode;
   /** Resolves when the process should stop (SIGINT/SIGTERM). */
   stopSignal: Promise<void>;
+  /** Serve /healthz, /readyz and /metrics on this port (0 picks a free one); none when absent. */
+  metricsPort?: number;
 };
 
 export type ServeHandle = {
@@ -47,6 +53,8 @@ export type ServeHandle = {
   /** Delivers every process's queued notifications to Slack; undefined when no bot token is set. */
   delivery?: NotificationWorker;
   config?: ConfigFile;
+  /** The port of /healthz, /readyz and /metrics, when `metricsPort` was given. */
+  metricsPort?: number;
   /** Graceful: stop taking requests, let the running tick and delivery finish, close Redis. */
   close(): Promise<void>;
 };
@@ -69,21 +77,26 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     );
   }
 
+  const metrics = options.metricsPort === undefined ? undefined : new OpsMetrics();
   const runtime = openRuntime({
     env,
     processEnv,
     logger,
     ...(options.kubeconfigPath ? { kubeconfigPath: options.kubeconfigPath } : {}),
     ...(options.context ? { context: options.context } : {}),
+    ...(metrics ? { metrics } : {}),
   });
 
+  let ops: HealthServer | undefined;
   let worker: TickWorker | undefined;
   let delivery: NotificationWorker | undefined;
   let slack: SlackApp | undefined;
   let redis: Redis | undefined;
   const close = async (): Promise<void> => {
-    // New requests stop first; the running tick finishes, and the delivery under way (what is still queued
-    // waits in Redis for the next process with a bot token); then Redis goes.
+    // Unready first, so the Service stops sending here; new requests stop; the running tick finishes, and the
+    // delivery under way (what is still queued waits in Redis for the next process with a bot token); then Redis
+    // goes, and the health server last.
+    ops?.drain();
     await slack
       ?.stop()
       .catch((error: unknown) => logger.warn({ err: String(error) }, "slack app stop failed"));
@@ -91,16 +104,30 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     await delivery?.close();
     await runtime.close();
     redis?.disconnect();
+    await ops?.close();
   };
 
   try {
+    if (metrics && options.metricsPort !== undefined) {
+      ops = await startOpsServer({
+        port: options.metricsPort,
+        env,
+        processEnv,
+        ...(options.kubeconfigPath ? { kubeconfigPath: options.kubeconfigPath } : {}),
+        ...(options.context ? { context: options.context } : {}),
+        store: runtime.store,
+        metrics,
+        logger,
+      });
+    }
     if (settings) {
+      const client = createNotifierClient({
+        token: settings.SLACK_BOT_TOKEN,
+        ...(settings.SLACK_API_URL ? { slackApiUrl: settings.SLACK_API_URL } : {}),
+        logger: slackLogger(logger, "slack-notifier"),
+      });
       delivery = runtime.deliverNotifications({
-        client: createNotifierClient({
-          token: settings.SLACK_BOT_TOKEN,
-          ...(settings.SLACK_API_URL ? { slackApiUrl: settings.SLACK_API_URL } : {}),
-          logger: slackLogger(logger, "slack-notifier"),
-        }),
+        client: metrics ? instrumentSlackClient(client, metrics) : client,
         onCallFor: (service) => config?.services[service]?.onCall,
         chart: renderChart,
       });
@@ -133,6 +160,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     }
     return {
       ...(port === undefined ? {} : { port }),
+      ...(ops ? { metricsPort: ops.port } : {}),
       runtime,
       ...(delivery ? { delivery } : {}),
       ...(config ? { config } : {}),

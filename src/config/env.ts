@@ -9,10 +9,13 @@ export const EnvConfig = z
     REDIS_URL: z
       .url({ protocol: /^rediss?$/, error: "must be a redis:// or rediss:// URL" })
       .default("redis://127.0.0.1:6379"),
-    /** Every Redis key and queue name starts with it, so several installations can share one Redis. */
+    /**
+     * Every Redis key and queue name starts with it, so several installations can share one Redis. In braces
+     * (`{canarybot}`) it is a Redis Cluster hash tag: every key lands in one slot, as BullMQ's scripts require.
+     */
     CANARYBOT_PREFIX: z
       .string()
-      .regex(/^[A-Za-z0-9_-]+$/, "letters, digits, _ and - only")
+      .regex(/^(\{[A-Za-z0-9_-]+\}|[A-Za-z0-9_-]+)$/, "letters, digits, _ and - only, optionally in {braces}")
       .default("canarybot"),
     KUBECONFIG: z.string().min(1).optional(),
     KUBE_CONTEXT: z.string().min(1).optional(),

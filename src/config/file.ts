@@ -193,18 +193,21 @@ export function issuePath(path: readonly PropertyKey[]): string {
 
 /** Every problem, each naming its path. */
 export function describeConfigIssues(error: z.ZodError): string[] {
-  return error.issues.map((issue) => {
-    if (issue.code === "unrecognized_keys") {
-      const where = issue.path.length > 0 ? `${issuePath(issue.path)}: ` : "";
-      return `${where}unknown ${issue.keys.length === 1 ? "key" : "keys"} ${issue.keys.map((key) => `"${key}"`).join(", ")}`;
-    }
-    if (issue.code === "invalid_key") {
-      return `${issuePath(issue.path)}: a service name must be a Kubernetes name (lower case, digits, -)`;
-    }
-    if (issue.code === "invalid_type" && issue.input === undefined)
-      return `${issuePath(issue.path)}: is required`;
-    return `${issuePath(issue.path)}: ${issue.message}`;
-  });
+  return error.issues.map(describeConfigIssue);
+}
+
+/** One problem: "services.reviews.approvers[0]: must be a Slack user id …". */
+export function describeConfigIssue(issue: z.core.$ZodIssue): string {
+  if (issue.code === "unrecognized_keys") {
+    const where = issue.path.length > 0 ? `${issuePath(issue.path)}: ` : "";
+    return `${where}unknown ${issue.keys.length === 1 ? "key" : "keys"} ${issue.keys.map((key) => `"${key}"`).join(", ")}`;
+  }
+  if (issue.code === "invalid_key") {
+    return `${issuePath(issue.path)}: a service name must be a Kubernetes name (lower case, digits, -)`;
+  }
+  if (issue.code === "invalid_type" && issue.input === undefined)
+    return `${issuePath(issue.path)}: is required`;
+  return `${issuePath(issue.path)}: ${issue.message}`;
 }
 
 /** Parse config text; `source` names the file in errors. Throws `invalid_input` listing every problem. */

@@ -84,6 +84,14 @@ describe("deploy/kubernetes/rbac.yaml", () => {
       );
       expect(allowed, `${request.verb} ${request.group}/${request.resource}`).toBe(true);
     }
+    // Exactly: every permission granted is one the rollout used.
+    const used = new Set(needed.map((request) => `${request.verb} ${request.group}/${request.resource}`));
+    const granted = rules.flatMap((rule) =>
+      rule.apiGroups.flatMap((group) =>
+        rule.resources.flatMap((resource) => rule.verbs.map((verb) => `${verb} ${group}/${resource}`)),
+      ),
+    );
+    expect(granted.filter((permission) => !used.has(permission))).toEqual([]);
     const writes = new Set(
       needed
         .filter((request) => !["get", "list"].includes(request.verb))

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { chmod, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { sandboxTlsMaterial } from "./certificates.ts";
 import { Faults, parseFaultSpec } from "./faults.ts";
@@ -114,6 +114,7 @@ export async function startKubeSandbox(options: KubeSandboxOptions = {}): Promis
       response.destroy(error instanceof Error ? error : new Error(String(error)));
     });
   });
+  const sockets = trackSockets(server);
   await listen(server, options.port ?? 0, host);
   const url = `https://${urlHost}:${(server.address() as AddressInfo).port}`;
   const kubeconfig = buildKubeconfig({ server: url, caCertPem: tls.caCertPem, token });
@@ -135,7 +136,7 @@ export async function startKubeSandbox(options: KubeSandboxOptions = {}): Promis
     put,
     delete: (kind, namespace, name) => store.delete(resourceOfKind(kind), namespace, name) !== undefined,
     seed,
-    close: () => close(server),
+    close: () => close(server, sockets),
   };
 }
 
@@ -282,10 +283,21 @@ function listen(server: Server, port: number, host: string): Promise<void> {
   });
 }
 
-function close(server: Server): Promise<void> {
+/** Every TCP connection, including those that never finished a TLS handshake (which HTTP does not see). */
+function trackSockets(server: Server): Set<Socket> {
+  const sockets = new Set<Socket>();
+  server.on("connection", (socket: Socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+  });
+  return sockets;
+}
+
+function close(server: Server, sockets: Set<Socket>): Promise<void> {
   return new Promise((resolve, reject) => {
     server.close((error) => (error === undefined ? resolve() : reject(error)));
-    // Clients keep connections alive; without this close() waits for them to time out.
+    // Clients keep connections alive, or connect and say nothing; without this close() waits for them to time out.
     server.closeAllConnections();
+    for (const socket of sockets) socket.destroy();
   });
 }

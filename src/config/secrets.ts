@@ -1,0 +1,73 @@
+import { readFileSync } from "node:fs";
+import { CanaryError, ErrorCode } from "../errors.ts";
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Every variable that holds a secret. Each may instead be read from a file named by `<NAME>_FILE`. */
+export const SECRET_VARIABLES = [
+  "SLACK_BOT_TOKEN",
+  "SLACK_SIGNING_SECRET",
+  "SLACK_APP_TOKEN",
+  "PROMETHEUS_BEARER_TOKEN",
+  "PROMETHEUS_PASSWORD",
+  "REDIS_PASSWORD",
+] as const;
+
+/**
+ * The environment with every `<SECRET>_FILE` read into `<SECRET>` (Kubernetes Secret volumes, Docker secrets),
+ * and `REDIS_PASSWORD` folded into `REDIS_URL`, so everything downstream reads one variable. A message names
+ * the variable and the file, never the content.
+ */
+export function resolveSecretFiles(env: Env): Record<string, string | undefined> {
+  const resolved: Record<string, string | undefined> = { ...env };
+  for (const name of SECRET_VARIABLES) {
+    const file = env[`${name}_FILE`];
+    if (file === undefined || file === "") continue;
+    if (env[name] !== undefined && env[name] !== "") {
+      throw new CanaryError(ErrorCode.InvalidInput, `set ${name} or ${name}_FILE, not both`);
+    }
+    try {
+      // A trailing newline is an artefact of how the file was written, never part of a token.
+      resolved[name] = readFileSync(file, "utf8").replace(/\r?\n$/, "");
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? "unreadable";
+      throw new CanaryError(ErrorCode.InvalidInput, `${name}_FILE: cannot read ${file} (${code})`);
+    }
+    delete resolved[`${name}_FILE`];
+  }
+  const password = resolved.REDIS_PASSWORD;
+  if (password)
+    resolved.REDIS_URL = withRedisPassword(resolved.REDIS_URL ?? "redis://127.0.0.1:6379", password);
+  return resolved;
+}
+
+function withRedisPassword(url: string, password: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return url; // the environment check names the bad REDIS_URL
+  }
+  parsed.password = encodeURIComponent(password);
+  return parsed.toString();
+}
+
+/** The secret values set in this environment (and the password inside REDIS_URL), to scrub from every line. */
+export function secretValues(env: Env): string[] {
+  const values = SECRET_VARIABLES.map((name) => env[name]);
+  try {
+    const password = env.REDIS_URL ? new URL(env.REDIS_URL).password : "";
+    values.push(password, password ? decodeURIComponent(password) : "");
+  } catch {
+    // not a URL: nothing to take from it
+  }
+  // Very short values would blank out ordinary words; no real token is that short.
+  return [...new Set(values.filter((value): value is string => value !== undefined && value.length >= 6))];
+}
+
+/** `text` with every secret value replaced. */
+export function scrubSecrets(text: string, secrets: readonly string[]): string {
+  let scrubbed = text;
+  for (const secret of secrets) scrubbed = scrubbed.split(secret).join("[redacted]");
+  return scrubbed;
+}

@@ -1,0 +1,81 @@
+import { VersionApi } from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node";
+import { Redis } from "ioredis";
+
+/** One thing `/readyz` needs: resolves when it answers, rejects with why not. */
+export type ReadinessCheck = {
+  readonly name: string;
+  check(): Promise<void>;
+  close(): Promise<void>;
+};
+
+/** Each check gets this long: a probe must answer well within the 5 s a readiness flip may take. */
+export const CHECK_TIMEOUT_MS = 2_000;
+
+/**
+ * Redis answers a PING on a connection of its own: the shared connections queue commands while Redis is away
+ * (so a PING there would wait, not fail), and their timeouts are tuned for rollouts, not probes.
+ */
+export function redisReadiness(url: string): ReadinessCheck {
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    connectTimeout: CHECK_TIMEOUT_MS,
+    // Reconnect quickly, forever: readiness must come back within seconds of Redis.
+    retryStrategy: () => 500,
+  });
+  redis.on("error", () => undefined); // reported through the failing PING
+  redis.connect().catch(() => undefined);
+  return {
+    name: "redis",
+    async check() {
+      await withTimeout(redis.ping(), "PING");
+    },
+    close() {
+      redis.disconnect();
+      return Promise.resolve();
+    },
+  };
+}
+
+/** The Kubernetes API answers `/version`, which every authenticated client may read (no RBAC rule needed). */
+export function kubernetesReadiness(kubeConfig: KubeConfig): ReadinessCheck {
+  const api = kubeConfig.makeApiClient(VersionApi);
+  return {
+    name: "kubernetes",
+    async check() {
+      try {
+        await withTimeout(api.getCode(), "GET /version");
+      } catch (error) {
+        // fetch says only "fetch failed"; the cause says why (ECONNREFUSED, a certificate, …).
+        const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+        const why = cause?.code ?? cause?.message;
+        throw new Error(
+          `${error instanceof Error ? error.message : String(error)}${why ? ` (${why})` : ""}`,
+          {
+            cause: error,
+          },
+        );
+      }
+    },
+    close: () => Promise.resolve(),
+  };
+}
+
+async function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`${what}: no answer in ${CHECK_TIMEOUT_MS} ms`)),
+          CHECK_TIMEOUT_MS,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
