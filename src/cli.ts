@@ -1,33 +1,17 @@
-import { writeFile } from "node:fs/promises";
-import { userInfo } from "node:os";
 import { Command, CommanderError, Option } from "commander";
-import { BUILTIN_DEFAULTS, buildStartSpec } from "./commands/start-request.ts";
+import { BUILTIN_DEFAULTS } from "./commands/start-request.ts";
 import type { StartOptions } from "./commands/start-request.ts";
-import {
-  auditJson,
-  auditLine,
-  describeRolloutStart,
-  snapshotTable,
-  statusJson,
-  statusLine,
-} from "./commands/render-text.ts";
-import { humanEvent } from "./commands/human-event.ts";
-import { loadEnvConfig } from "./config/env.ts";
 import { CanaryError, ErrorCode, isCanaryError } from "./errors.ts";
-import { createLogger } from "./logger.ts";
-import { openRuntime, startDefaults, startWorker } from "./main.ts";
+import { redact, secretValues } from "./redact.ts";
 import type { Runtime } from "./main.ts";
+import type { RolloutStore } from "./rollout/ports.ts";
 import type { HumanEvent } from "./rollout/service.ts";
-import { renderRolloutChart } from "./metrics/chart.ts";
-import { runKubeSandbox } from "./sandbox/kube/run.ts";
-import { runKubeWithMesh } from "./sandbox/run-kube-with-mesh.ts";
-import { runServe } from "./serve.ts";
-import { runSlackDemo } from "./slack/demo.ts";
-import { configPathFrom, loadConfigFile } from "./config/file.ts";
-import { serviceDirectory, startDefaultsFor, startOptionsFor } from "./config/services.ts";
-import { runMeshSandbox } from "./sandbox/mesh/cli.ts";
 import type { MeshSandboxFlags } from "./sandbox/mesh/cli.ts";
 import type { Rollout } from "./rollout/types.ts";
+import type { RedisRole } from "./store/redis-client.ts";
+
+// Every other module is imported inside the command that uses it: `--help` and the commands that only read Redis
+// start without the Kubernetes client, Bolt or chart.js (the whole program takes seconds to load).
 
 export type CliIo = {
   stdout: (text: string) => void;
@@ -61,7 +45,7 @@ type KubeSandboxFlags = {
   header?: string[];
 };
 
-type Global = { kubeconfig?: string; context?: string; config?: string };
+type Global = { kubeconfig?: string; context?: string; config?: string; verbose?: boolean };
 type ActOptions = { as?: string; reason?: string };
 
 /** Run the command line; returns the exit code instead of exiting, so tests can drive it in-process. */
@@ -72,17 +56,31 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .option("--kubeconfig <file>", "kubeconfig file (default: KUBECONFIG, in-cluster, ~/.kube/config)")
     .option("--context <name>", "kubeconfig context")
     .option("--config <file>", "services, their targets, defaults and approvers (default: CANARYBOT_CONFIG)")
+    .option("--verbose", "log what the command does on stderr (otherwise only warnings and errors)")
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: () => undefined })
     .showSuggestionAfterError(true);
 
-  const runtime = async <T>(fn: (runtime: Runtime) => Promise<T>): Promise<T> => {
-    const env = loadEnvConfig(io.env);
+  const env = async () => (await import("./config/env.ts")).loadEnvConfig(io.env);
+  /** A one-shot command logs at warn and above, unless --verbose; LOG_LEVEL can only make it quieter. */
+  const oneShotLogLevel = (): string =>
+    program.opts<Global>().verbose ? "debug" : quieter(io.env.LOG_LEVEL, "warn");
+  /** Redis, Kubernetes, the tick queue and the rollout service, for the commands that change rollouts. */
+  const runtime = async <T>(
+    fn: (runtime: Runtime) => Promise<T>,
+    redisRole: RedisRole = "one-shot",
+  ): Promise<T> => {
+    const [config, { createLogger }, { openRuntime }] = await Promise.all([
+      env(),
+      import("./logger.ts"),
+      import("./main.ts"),
+    ]);
     const global = program.opts<Global>();
     const opened = openRuntime({
-      env,
+      env: config,
       processEnv: io.env,
-      logger: createLogger(io.env.LOG_LEVEL ?? "warn"),
+      logger: createLogger(oneShotLogLevel()),
+      redisRole,
       ...(global.kubeconfig ? { kubeconfigPath: global.kubeconfig } : {}),
       ...(global.context ? { context: global.context } : {}),
     });
@@ -92,7 +90,24 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       await opened.close();
     }
   };
-  const actor = (options: ActOptions): string => `cli:${options.as ?? userInfo().username}`;
+  /** The rollout store alone, for the commands that only read: no Kubernetes, no queue. */
+  const readStore = async <T>(fn: (store: RolloutStore) => Promise<T>): Promise<T> => {
+    const [config, { createRedisClient }, { RedisRolloutStore }] = await Promise.all([
+      env(),
+      import("./store/redis-client.ts"),
+      import("./store/redis-rollout-store.ts"),
+    ]);
+    // A failed connection is reported by the command that needed it, once.
+    const redis = createRedisClient(config.REDIS_URL, { role: "one-shot", onError: () => undefined });
+    try {
+      return await fn(new RedisRolloutStore(redis, { prefix: `${config.CANARYBOT_PREFIX}:` }));
+    } finally {
+      redis.disconnect();
+    }
+  };
+  const render = () => import("./commands/render-text.ts");
+  const actor = async (options: ActOptions): Promise<string> =>
+    `cli:${options.as ?? (await import("node:os")).userInfo().username}`;
   const print = (value: unknown, json: boolean | undefined, text: () => string): void => {
     io.stdout(json ? `${JSON.stringify(value, null, 2)}\n` : `${text()}\n`);
   };
@@ -123,19 +138,27 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .option("--as <user>", "who is acting, for the audit (default: the OS user)")
     .action(
       async (service: string, options: Omit<StartOptions, "service"> & ActOptions & { dryRun?: boolean }) => {
+        const [{ configPathFrom, loadConfigFile }, services, { buildStartSpec }, { startDefaults }] =
+          await Promise.all([
+            import("./config/file.ts"),
+            import("./config/services.ts"),
+            import("./commands/start-request.ts"),
+            import("./main.ts"),
+          ]);
         const configPath = configPathFrom(program.opts<Global>().config, io.env);
-        const configured = serviceDirectory(configPath ? await loadConfigFile(configPath) : undefined).find(
-          service,
-        );
-        const typed = startOptionsFor({ ...options, service }, configured);
+        const configured = services
+          .serviceDirectory(configPath ? await loadConfigFile(configPath) : undefined)
+          .find(service);
+        const typed = services.startOptionsFor({ ...options, service }, configured);
         if (!typed.ok) throw new CanaryError(ErrorCode.InvalidInput, typed.error);
         const spec = buildStartSpec(
           typed.value,
-          startDefaultsFor(startDefaults(loadEnvConfig(io.env)), configured),
+          services.startDefaultsFor(startDefaults(await env()), configured),
         );
         if (!spec.ok) throw new CanaryError(ErrorCode.InvalidInput, spec.error);
+        const by = await actor(options);
         await runtime(async ({ service: rollouts }) => {
-          const request = { ...spec.value, by: actor(options) };
+          const request = { ...spec.value, by };
           if (options.dryRun) {
             const dry = await rollouts.dryRun(request);
             io.stdout(
@@ -148,7 +171,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
             return;
           }
           const rollout = await rollouts.start(request);
-          io.stdout(`${describeRolloutStart(rollout)}\n`);
+          io.stdout(`${(await render()).describeRolloutStart(rollout)}\n`);
         });
       },
     );
@@ -160,12 +183,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .option("-n, --namespace <ns>", "namespace of the service")
     .option("--json", "machine-readable output")
     .action(async (ref: string | undefined, options: { namespace?: string; json?: boolean }) => {
-      await runtime(async ({ store }) => {
+      const { statusJson, statusTable } = await render();
+      await readStore(async (store) => {
         const found =
           ref === undefined ? await store.listActive() : [await findRollout(store, ref, options.namespace)];
         const shown = found.map(statusJson);
         print(ref === undefined ? shown : shown[0], options.json, () =>
-          found.length === 0 ? "no live rollouts" : found.map(statusLine).join("\n"),
+          found.length === 0 ? "no live rollouts" : statusTable(found),
         );
       });
     });
@@ -175,10 +199,11 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .description("list live rollouts")
     .option("--json", "machine-readable output")
     .action(async (options: { json?: boolean }) => {
-      await runtime(async ({ store }) => {
+      const { statusJson, statusTable } = await render();
+      await readStore(async (store) => {
         const live = await store.listActive();
         print(live.map(statusJson), options.json, () =>
-          live.length === 0 ? "no live rollouts" : live.map(statusLine).join("\n"),
+          live.length === 0 ? "no live rollouts" : statusTable(live),
         );
       });
     });
@@ -191,11 +216,17 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       .option("--reason <text>", "why, for the audit and the channel")
       .option("--as <user>", "who is acting, for the audit (default: the OS user)")
       .action(async (id: string, options: ActOptions) => {
-        const by = actor(options);
+        const [{ humanEvent }, { statusLine, unfinishedRollback }] = await Promise.all([
+          import("./commands/human-event.ts"),
+          render(),
+        ]);
+        const by = await actor(options);
         const event = humanEvent(name, by, options.reason, `requested by ${by}`);
         await runtime(async ({ service }) => {
           const rollout = await service.act(id, event);
           io.stdout(`${statusLine(rollout)}\n`);
+          const unfinished = name === "rollback" ? unfinishedRollback(rollout) : undefined;
+          if (unfinished) throw new CanaryError(ErrorCode.Internal, unfinished);
         });
       });
   };
@@ -207,14 +238,26 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
 
   program
     .command("history")
-    .description("the audit trail of a rollout")
-    .argument("<id>", "rollout id")
+    .description("the audit trail of a rollout, or a service's rollouts newest first")
+    .argument("<ref>", "rollout id (reviews-3) or service name")
+    .option("-n, --namespace <ns>", "namespace of the service")
     .option("--json", "machine-readable output")
-    .action(async (id: string, options: { json?: boolean }) => {
-      await runtime(async ({ store }) => {
-        await findRollout(store, id);
-        const entries = await store.audit(id);
-        print(entries.map(auditJson), options.json, () => entries.map(auditLine).join("\n"));
+    .action(async (ref: string, options: { namespace?: string; json?: boolean }) => {
+      const { auditJson, auditTable, statusJson, statusTable } = await render();
+      await readStore(async (store) => {
+        const rollout = await store.get(ref);
+        if (rollout) {
+          const entries = await store.audit(rollout.id);
+          print(entries.map(auditJson), options.json, () => auditTable(entries));
+          return;
+        }
+        const rollouts = await store.history({
+          service: ref,
+          ...(options.namespace ? { namespace: options.namespace } : {}),
+        });
+        if (rollouts.length === 0)
+          throw new CanaryError(ErrorCode.NotFound, `no rollout or service named ${ref}`);
+        print(rollouts.map(statusJson), options.json, () => statusTable(rollouts));
       });
     });
 
@@ -225,11 +268,16 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .option("--chart <file>", "also write the chart PNG here")
     .option("--json", "machine-readable output")
     .action(async (ref: string, options: { chart?: string; json?: boolean }) => {
-      await runtime(async ({ store }) => {
+      const { snapshotTable } = await render();
+      await readStore(async (store) => {
         const rollout = await findRollout(store, ref);
         const latest = rollout.snapshots.at(-1);
         if (!latest) throw new CanaryError(ErrorCode.NotFound, `${rollout.id} has no metrics snapshot yet`);
         if (options.chart) {
+          const [{ renderRolloutChart }, { writeFile }] = await Promise.all([
+            import("./metrics/chart.ts"),
+            import("node:fs/promises"),
+          ]);
           const png = await renderRolloutChart({
             snapshots: rollout.snapshots,
             ...(rollout.plan.analysis ? { policy: rollout.plan.analysis } : {}),
@@ -247,15 +295,19 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .command("worker")
     .description("run the tick worker until SIGINT/SIGTERM")
     .action(async () => {
+      const [config, { createLogger }, { startWorker }] = await Promise.all([
+        env(),
+        import("./logger.ts"),
+        import("./main.ts"),
+      ]);
       await runtime(async (opened) => {
-        const env = loadEnvConfig(io.env);
-        const logger = createLogger(env.LOG_LEVEL);
-        const worker = startWorker(opened, env, logger);
+        const logger = createLogger(config.LOG_LEVEL);
+        const worker = startWorker(opened, config, logger);
         await worker.waitUntilReady();
         logger.info({ queue: worker.queueName }, "worker ready");
         await io.stopSignal();
         await worker.close();
-      });
+      }, "service");
     });
 
   program
@@ -264,12 +316,16 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .option("--no-worker", "the Slack app only")
     .option("--no-slack", "the tick worker only")
     .action(async (options: { worker: boolean; slack: boolean }) => {
-      const env = loadEnvConfig(io.env);
+      const [config, { createLogger }, { runServe }] = await Promise.all([
+        env(),
+        import("./logger.ts"),
+        import("./serve.ts"),
+      ]);
       const global = program.opts<Global>();
       await runServe({
-        env,
+        env: config,
         processEnv: io.env,
-        logger: createLogger(env.LOG_LEVEL),
+        logger: createLogger(config.LOG_LEVEL),
         ...(global.kubeconfig ? { kubeconfigPath: global.kubeconfig } : {}),
         ...(global.context ? { context: global.context } : {}),
         ...(global.config ? { configPath: global.config } : {}),
@@ -287,6 +343,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       "a /canary rollout end to end against the Slack and Kubernetes sandboxes, printed as it goes",
     )
     .action(async () => {
+      const { runSlackDemo } = await import("./slack/demo.ts");
       await runSlackDemo({ print: (line) => io.stdout(`${line}\n`), env: io.env });
     });
   sandbox
@@ -312,6 +369,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         stopSignal: io.stopSignal(),
       };
       if (!options.mesh) {
+        const { runKubeSandbox } = await import("./sandbox/kube/run.ts");
         await runKubeSandbox(kube);
         return;
       }
@@ -323,6 +381,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         ...(header ? { header } : {}),
         ...(meshPort ? { port: meshPort } : {}),
       };
+      const { runKubeWithMesh } = await import("./sandbox/run-kube-with-mesh.ts");
       await runKubeWithMesh({ ...kube, mesh, env: io.env });
     });
 
@@ -342,6 +401,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       const global = program.opts<Global>();
       const stop = new AbortController();
       void io.stopSignal().then(() => stop.abort());
+      const { runMeshSandbox } = await import("./sandbox/mesh/cli.ts");
       await runMeshSandbox(
         {
           ...options,
@@ -361,7 +421,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
 }
 
 /** A rollout by id, else the newest rollout of a service (a live one first). */
-async function findRollout(store: Runtime["store"], ref: string, namespace?: string): Promise<Rollout> {
+async function findRollout(store: RolloutStore, ref: string, namespace?: string): Promise<Rollout> {
   const byId = await store.get(ref);
   if (byId) return byId;
   const recent = await store.history({ service: ref, ...(namespace ? { namespace } : {}), limit: 20 });
@@ -371,17 +431,27 @@ async function findRollout(store: Runtime["store"], ref: string, namespace?: str
 }
 
 function reportError(error: unknown, io: CliIo): number {
+  // One line, and never a credential, whatever an upstream put in the message.
+  const say = (text: string): void => io.stderr(`${redact(text, secretValues(io.env), 1_000)}\n`);
   if (error instanceof CommanderError) {
     if (error.exitCode === 0) return ExitCode.Ok;
-    io.stderr(`${error.message.replace(/^error: /, "")}\n`);
+    say(error.message.replace(/^error: /, ""));
     return ExitCode.Refused;
   }
   if (isCanaryError(error)) {
-    io.stderr(`${error.message}\n`);
+    say(error.message);
     return INTERNAL_CODES.includes(error.code) ? ExitCode.Internal : ExitCode.Refused;
   }
-  io.stderr(`internal error: ${error instanceof Error ? error.message : String(error)}\n`);
+  say(`internal error: ${error instanceof Error ? error.message : String(error)}`);
   return ExitCode.Internal;
+}
+
+const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"];
+
+/** The quieter of a configured log level and `floor`. */
+function quieter(level: string | undefined, floor: string): string {
+  if (level === undefined) return floor;
+  return LOG_LEVELS.indexOf(level) > LOG_LEVELS.indexOf(floor) ? level : floor;
 }
 
 /** The `canarybot` executable: real streams, real signals, the process's exit code. */
@@ -399,4 +469,10 @@ export async function main(): Promise<void> {
     env: process.env,
     stopSignal,
   });
+  // The command has answered. Whatever a library left behind (a connection still retrying, a timer) must not keep
+  // the process alive: it would hang a script that waits for the exit code.
+  setTimeout(() => process.exit(), LINGER_MS).unref();
 }
+
+/** How long a finished command may take to close what it opened before the process exits anyway. */
+const LINGER_MS = 1_000;

@@ -1,5 +1,4 @@
 import { readFileSync } from "node:fs";
-import { Redis } from "ioredis";
 import type { EnvConfig } from "./config/env.ts";
 import { BullMqTickScheduler } from "./jobs/tick-queue.ts";
 import { createTickWorker } from "./jobs/tick-worker.ts";
@@ -16,6 +15,8 @@ import type { PrometheusAuth } from "./metrics/prometheus-client.ts";
 import { PrometheusMetricsProvider } from "./metrics/prometheus-metrics-provider.ts";
 import type { Analyzer, Logger, Notifier, RolloutStore } from "./rollout/ports.ts";
 import { RolloutService } from "./rollout/service.ts";
+import { createRedisClient } from "./store/redis-client.ts";
+import type { RedisRole } from "./store/redis-client.ts";
 import { RedisRolloutLock } from "./store/redis-lock.ts";
 import { RedisRolloutStore } from "./store/redis-rollout-store.ts";
 
@@ -27,6 +28,8 @@ export type RuntimeOptions = {
   kubeconfigPath?: string;
   context?: string;
   notifier?: Notifier;
+  /** `one-shot` (a CLI command: a Redis outage fails it at once, quietly) or `service` (default: rides it out). */
+  redisRole?: RedisRole;
 };
 
 export type Runtime = {
@@ -38,7 +41,19 @@ export type Runtime = {
 /** The composition root: every adapter is built here and nowhere else, from plain arguments. */
 export function openRuntime(options: RuntimeOptions): Runtime {
   const { env, logger } = options;
-  const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 3, lazyConnect: false });
+  // Read before anything connects: a bad kubeconfig must not leave open connections behind it.
+  const { kubeConfig } = loadKubeConfig({
+    env: options.processEnv,
+    ...(options.kubeconfigPath ? { kubeconfigPath: options.kubeconfigPath } : {}),
+    ...(options.context ? { context: options.context } : {}),
+  });
+  const role = options.redisRole ?? "service";
+  // A one-shot command reports an outage through the call that failed; a service logs it once per outage.
+  const onRedisError = (what: string) => (error: Error) =>
+    role === "service"
+      ? logger.warn({ err: error.message }, what)
+      : logger.info({ err: error.message }, what);
+  const redis = createRedisClient(env.REDIS_URL, { role, onError: onRedisError("redis connection error") });
   const prefix = `${env.CANARYBOT_PREFIX}:`;
   const store = new RedisRolloutStore(redis, { prefix });
   const lock = new RedisRolloutLock(redis, {
@@ -48,12 +63,7 @@ export function openRuntime(options: RuntimeOptions): Runtime {
   const scheduler = new BullMqTickScheduler({
     connection: env.REDIS_URL,
     prefix: env.CANARYBOT_PREFIX,
-    onError: (error) => logger.warn({ err: error.message }, "tick queue connection error"),
-  });
-  const { kubeConfig } = loadKubeConfig({
-    env: options.processEnv,
-    ...(options.kubeconfigPath ? { kubeconfigPath: options.kubeconfigPath } : {}),
-    ...(options.context ? { context: options.context } : {}),
+    onError: onRedisError("tick queue connection error"),
   });
   const router = new IstioVirtualServiceRouter(kubeConfig);
   const analyzer = createAnalyzer(env);

@@ -1,4 +1,5 @@
 import { desiredWeight, describeProgress } from "../rollout/plan.ts";
+import { Phase } from "../rollout/types.ts";
 import type { AuditEntry, CheckResult, Rollout, SubsetMetrics } from "../rollout/types.ts";
 
 /** The `status --json` shape: a stable contract for scripts. */
@@ -53,25 +54,85 @@ export function auditJson(entry: AuditEntry): AuditJson {
   };
 }
 
-/** One line a rollout: what a person scans in a terminal. */
-export function statusLine(rollout: Rollout): string {
+const STATUS_HEADER = ["ID", "VIRTUALSERVICE", "PHASE", "WEIGHT · STEP", "SUBSETS", "STARTED BY", "WHY"];
+const STATUS_WIDTHS = [14, 24, 18, 16, 10, 0, 0];
+
+function statusCells(rollout: Rollout): string[] {
   const { target } = rollout;
-  const why = rollout.reason ?? rollout.outcome?.reason;
   return [
-    rollout.id.padEnd(14),
-    `${target.namespace}/${target.virtualService}`.padEnd(24),
-    rollout.phase.padEnd(18),
-    describeProgress(rollout).padEnd(16),
-    `${target.stableSubset}→${target.canarySubset}`.padEnd(10),
-    `by ${rollout.startedBy}`,
-    why ? ` (${why})` : "",
-  ].join(" ");
+    rollout.id,
+    `${target.namespace}/${target.virtualService}`,
+    rollout.phase,
+    describeProgress(rollout),
+    `${target.stableSubset}→${target.canarySubset}`,
+    rollout.startedBy,
+    rollout.reason ?? rollout.outcome?.reason ?? "",
+  ];
 }
 
-export function auditLine(entry: AuditEntry): string {
+/** One line a rollout, in fixed columns: the answer to an action, and a line in Slack. */
+export function statusLine(rollout: Rollout): string {
+  const [id, vs, phase, progress, subsets, by, why] = statusCells(rollout);
+  const columns = [id, vs, phase, progress, subsets].map((cell, i) =>
+    (cell ?? "").padEnd(STATUS_WIDTHS[i] ?? 0),
+  );
+  return [...columns, `by ${by ?? ""}`, why ? ` (${why})` : ""].join(" ").trimEnd();
+}
+
+/** Rollouts as a table with a header, each column as wide as its widest cell: `status`, `list`, `history`. */
+export function statusTable(rollouts: readonly Rollout[]): string {
+  return table([STATUS_HEADER, ...rollouts.map(statusCells)]);
+}
+
+const AUDIT_HEADER = ["AT", "ACTOR", "ACTION", "PHASE", "WEIGHT", "DETAIL"];
+
+function auditCells(entry: AuditEntry): string[] {
   const phases = entry.fromPhase === entry.toPhase ? entry.toPhase : `${entry.fromPhase} → ${entry.toPhase}`;
-  const detail = entry.detail ? `  ${entry.detail}` : "";
-  return `${new Date(entry.at).toISOString()}  ${entry.actor.padEnd(14)} ${entry.action.padEnd(16)} ${phases.padEnd(30)} ${String(entry.canaryWeight).padStart(3)}%${detail}`;
+  return [
+    new Date(entry.at).toISOString(),
+    entry.actor,
+    entry.action,
+    phases,
+    `${entry.canaryWeight}%`,
+    entry.detail ?? "",
+  ];
+}
+
+/** One audit entry in fixed columns (Slack's audit reply). */
+export function auditLine(entry: AuditEntry): string {
+  const [at, actor, action, phases, weight, detail] = auditCells(entry);
+  return `${at}  ${(actor ?? "").padEnd(14)} ${(action ?? "").padEnd(16)} ${(phases ?? "").padEnd(30)} ${(weight ?? "").padStart(4)}${detail ? `  ${detail}` : ""}`;
+}
+
+/** The audit trail as a table with a header, aligned however long an actor or action is. */
+export function auditTable(entries: readonly AuditEntry[]): string {
+  return table([AUDIT_HEADER, ...entries.map(auditCells)]);
+}
+
+/** Rows of cells as columns two spaces apart, each padded to its widest cell; the last column is not padded. */
+function table(rows: readonly string[][]): string {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows
+    .map((row) =>
+      row
+        .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
+}
+
+/**
+ * Why a rollback is not done, or undefined when it is. The restore runs within the request, so a rollout still
+ * rolling back after it is one whose restore failed (canarybot keeps retrying it).
+ */
+export function unfinishedRollback(rollout: Rollout): string | undefined {
+  if (rollout.phase !== Phase.RollingBack) return undefined;
+  const why =
+    rollout.restoreFailure?.lastError ??
+    `the route is not restored yet; canarybot keeps trying (canarybot history ${rollout.id})`;
+  return `rollback requested, restore failing: ${why}`;
 }
 
 export function describeRolloutStart(rollout: Rollout): string {

@@ -1,0 +1,87 @@
+import { describe, expect, it } from "vitest";
+import {
+  auditLine,
+  auditTable,
+  statusLine,
+  statusTable,
+  unfinishedRollback,
+} from "../../src/commands/render-text.ts";
+import type { AuditEntry } from "../../src/rollout/types.ts";
+import { FIXTURE_NOW, makeRollout } from "../support/rollouts.ts";
+
+const entry = (actor: string, action: string, detail?: string): AuditEntry => ({
+  at: FIXTURE_NOW,
+  rolloutId: "reviews-1",
+  actor,
+  action,
+  fromPhase: "progressing",
+  toPhase: "progressing",
+  canaryWeight: 5,
+  ...(detail === undefined ? {} : { detail }),
+});
+
+describe("status and list tables", () => {
+  it("have column headers, and every column starts where its header does", () => {
+    const rollouts = [
+      makeRollout(),
+      makeRollout({
+        id: "ratings-12",
+        target: { service: "ratings", virtualService: "ratings-internal-api" },
+      }),
+    ];
+    const lines = statusTable(rollouts).split("\n");
+    expect(lines[0]).toMatch(/^ID\s+VIRTUALSERVICE\s+PHASE\s+WEIGHT · STEP\s+SUBSETS\s+STARTED BY\s+WHY$/);
+    const column = (header: string) => lines[0]?.indexOf(header) ?? -1;
+    expect(lines[1]?.indexOf("default/reviews")).toBe(column("VIRTUALSERVICE"));
+    expect(lines[2]?.indexOf("default/ratings-internal-api")).toBe(column("VIRTUALSERVICE"));
+    expect(lines[2]?.indexOf("progressing")).toBe(column("PHASE"));
+    expect(lines[2]?.indexOf("U123")).toBe(column("STARTED BY"));
+  });
+
+  it("keeps the one-line answer of an action in fixed columns", () => {
+    expect(statusLine(makeRollout())).toBe(
+      "reviews-1      default/reviews          progressing        5% · step 1/4    stable→canary by U123",
+    );
+  });
+});
+
+describe("the history table", () => {
+  it("stays aligned however long an actor is", () => {
+    const lines = auditTable([
+      entry("cli:a-rather-long-user-name@example.com", "start"),
+      entry("canarybot", "step", "pass: success-rate 100% vs ≥ 99%"),
+      entry("U123", "refused:approve", "two-person rule"),
+    ]).split("\n");
+    expect(lines[0]).toMatch(/^AT\s+ACTOR\s+ACTION\s+PHASE\s+WEIGHT\s+DETAIL$/);
+    const actions = lines.map((line) => line.search(/start|step|refused:approve|ACTION/));
+    expect(new Set(actions).size).toBe(1);
+    const weights = lines.map((line) => line.search(/ 5%|WEIGHT/));
+    expect(new Set(weights.slice(1)).size).toBe(1);
+  });
+
+  it("keeps Slack's fixed-width audit line", () => {
+    expect(auditLine(entry("U123", "approve", "ok"))).toBe(
+      `2025-01-01T12:00:00.000Z  U123           approve          progressing                      5%  ok`,
+    );
+  });
+});
+
+describe("the answer to a rollback", () => {
+  it("is nothing more when the route is restored", () => {
+    expect(unfinishedRollback(makeRollout({ phase: "rolled-back", appliedWeight: 0 }))).toBeUndefined();
+  });
+
+  it("says the restore is failing and why, from the rollout's restore failure", () => {
+    const rollout = makeRollout({
+      phase: "rolling-back",
+      restoreFailure: {
+        attempts: 2,
+        since: FIXTURE_NOW,
+        lastError: "kubernetes_unavailable: VirtualService default/reviews: restore failed: HTTP 503",
+      },
+    });
+    expect(unfinishedRollback(rollout)).toBe(
+      "rollback requested, restore failing: kubernetes_unavailable: VirtualService default/reviews: restore failed: HTTP 503",
+    );
+  });
+});
