@@ -1,6 +1,7 @@
 import { desiredWeight, describeProgress } from "../rollout/plan.ts";
 import { Phase } from "../rollout/types.ts";
-import type { AuditEntry, CheckResult, Rollout, SubsetMetrics } from "../rollout/types.ts";
+import type { AuditCheck, AuditEntry, CheckResult, Rollout, SubsetMetrics } from "../rollout/types.ts";
+import { formatCheckValue } from "../rollout/check-text.ts";
 
 /** The `status --json` shape: a stable contract for scripts. */
 export type RolloutStatusJson = {
@@ -25,7 +26,29 @@ export type AuditJson = {
   fromPhase: string;
   toPhase: string;
   canaryWeight: number;
+  /** What the text shows after the columns. */
+  detail?: string;
+  /** Why, for a pause, drift, rollback, failure or refusal. */
+  reason?: string;
+  /** The checks a judged tick was decided on. */
+  checks?: CheckJson[];
 };
+
+/**
+ * One check: `value` in the unit of `threshold` (a success rate of 0.882 is `88.2` with unit `%`), `passed`
+ * false for a failed and for an inconclusive check (`status` tells which).
+ */
+export type CheckJson = {
+  name: string;
+  value: number | null;
+  unit?: string;
+  threshold: string;
+  passed: boolean;
+  status: string;
+};
+
+/** Actions whose detail is a reason rather than the checks of a step taken. */
+const REASONED = /^(pause|drift|rollback|failed|promoted|refused:.*)$/;
 
 export function statusJson(rollout: Rollout): RolloutStatusJson {
   return {
@@ -51,7 +74,28 @@ export function auditJson(entry: AuditEntry): AuditJson {
     fromPhase: entry.fromPhase,
     toPhase: entry.toPhase,
     canaryWeight: entry.canaryWeight,
+    ...(entry.detail === undefined ? {} : { detail: entry.detail }),
+    ...(entry.detail !== undefined && REASONED.test(entry.action) ? { reason: entry.detail } : {}),
+    ...(entry.checks ? { checks: entry.checks.map(checkJson) } : {}),
   };
+}
+
+function checkJson(check: AuditCheck): CheckJson {
+  const value =
+    check.value === undefined ? null : check.unit === "share" ? round(check.value * 100, 2) : check.value;
+  const unit = check.unit === "share" ? "%" : check.unit;
+  return {
+    name: check.name,
+    value,
+    ...(unit === undefined ? {} : { unit }),
+    threshold: check.threshold,
+    passed: check.status === "pass",
+    status: check.status,
+  };
+}
+
+function round(value: number, digits: number): number {
+  return Number(value.toFixed(digits));
 }
 
 const STATUS_HEADER = ["ID", "VIRTUALSERVICE", "PHASE", "WEIGHT · STEP", "SUBSETS", "STARTED BY", "WHY"];
@@ -166,8 +210,8 @@ export function snapshotTable(rollout: Rollout): string {
 
 function checkLine(check: CheckResult): string {
   const mark = check.status === "pass" ? "✓" : check.status === "fail" ? "✗" : "?";
-  const value = check.value === undefined ? "no data" : String(Math.round(check.value * 1000) / 1000);
-  return `  ${mark} ${check.name.padEnd(22)} ${value.padStart(10)}  ${check.threshold}${check.detail ? `  (${check.detail})` : ""}`;
+  const value = formatCheckValue(check);
+  return `  ${mark} ${check.name.padEnd(22)} ${value.padStart(14)}  ${check.threshold}${check.detail ? `  (${check.detail})` : ""}`;
 }
 
 function formatValue(value: number | undefined, unit: string): string {
