@@ -15,7 +15,7 @@ import type { PrometheusAuth } from "./metrics/prometheus-client.ts";
 import { PrometheusMetricsProvider } from "./metrics/prometheus-metrics-provider.ts";
 import type { Analyzer, Logger, Notifier, RolloutStore } from "./rollout/ports.ts";
 import { RolloutService } from "./rollout/service.ts";
-import { createRedisClient } from "./store/redis-client.ts";
+import { createRedisClient, throttleRepeats } from "./store/redis-client.ts";
 import type { RedisRole } from "./store/redis-client.ts";
 import { RedisRolloutLock } from "./store/redis-lock.ts";
 import { RedisRolloutStore } from "./store/redis-rollout-store.ts";
@@ -49,10 +49,12 @@ export function openRuntime(options: RuntimeOptions): Runtime {
   });
   const role = options.redisRole ?? "service";
   // A one-shot command reports an outage through the call that failed; a service logs it once per outage.
-  const onRedisError = (what: string) => (error: Error) =>
-    role === "service"
-      ? logger.warn({ err: error.message }, what)
-      : logger.info({ err: error.message }, what);
+  const onRedisError = (what: string) =>
+    throttleRepeats((error) =>
+      role === "service"
+        ? logger.warn({ err: error.message }, what)
+        : logger.info({ err: error.message }, what),
+    );
   const redis = createRedisClient(env.REDIS_URL, { role, onError: onRedisError("redis connection error") });
   const prefix = `${env.CANARYBOT_PREFIX}:`;
   const store = new RedisRolloutStore(redis, { prefix });
@@ -97,7 +99,8 @@ export function startWorker(runtime: Runtime, env: EnvConfig, logger: Logger): T
     concurrency: env.WORKER_CONCURRENCY,
     handler: (rolloutId, tick) => runtime.service.tick(rolloutId, tick),
     onExhausted: (rolloutId, tick, error) => runtime.service.tickExhausted(rolloutId, tick, error),
-    onError: (error) => logger.warn({ err: error.message }, "tick worker error"),
+    // BullMQ reports a Redis outage on every reconnect.
+    onError: throttleRepeats((error) => logger.warn({ err: error.message }, "tick worker error")),
   });
 }
 

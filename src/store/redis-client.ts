@@ -30,23 +30,36 @@ export function redisOptions(role: RedisRole): RedisOptions {
       };
 }
 
+/**
+ * `onError` for errors that repeat on every reconnect (about once a second while Redis is away): the same message
+ * is passed on once per `everyMs`, a new one at once.
+ */
+export function throttleRepeats(onError: (error: Error) => void, everyMs = 60_000): (error: Error) => void {
+  let last: { message: string; at: number } | undefined;
+  return (error) => {
+    const now = Date.now();
+    if (last?.message === error.message && now - last.at < everyMs) return;
+    last = { message: error.message, at: now };
+    onError(error);
+  };
+}
+
 /** The last connection failure of each client, until it is ready again: why its commands fail. */
 const connectionFailures = new WeakMap<Redis, Error>();
 
 /**
  * An ioredis client with canarybot's timeouts and an `error` listener (without one, ioredis prints an
- * "Unhandled error event" stack for every failed reconnect). `onError` hears each connection failure once per
- * outage and kind, not once per reconnect.
+ * "Unhandled error event" stack for every failed reconnect). `onError` hears a repeated failure once a minute.
  */
 export function createRedisClient(
   url: string,
   options: { role: RedisRole; onError: (error: Error) => void },
 ): Redis {
   const redis = new Redis(url, redisOptions(options.role));
+  const onError = throttleRepeats(options.onError);
   redis.on("error", (error: Error) => {
-    const previous = connectionFailures.get(redis);
     connectionFailures.set(redis, error);
-    if (previous?.message !== error.message) options.onError(error);
+    onError(error);
   });
   redis.on("ready", () => connectionFailures.delete(redis));
   return redis;
