@@ -79,7 +79,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     const opened = openRuntime({
       env: config,
       processEnv: io.env,
-      logger: createLogger(oneShotLogLevel()),
+      // A worker logs as configured (LOG_LEVEL, default info); a one-shot command only what a person must see.
+      logger: createLogger(redisRole === "service" ? config.LOG_LEVEL : oneShotLogLevel()),
       redisRole,
       ...(global.kubeconfig ? { kubeconfigPath: global.kubeconfig } : {}),
       ...(global.context ? { context: global.context } : {}),
