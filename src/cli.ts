@@ -472,7 +472,8 @@ export async function main(): Promise<void> {
   });
   // The command has answered. Whatever a library left behind (a connection still retrying, a timer) must not keep
   // the process alive: it would hang a script that waits for the exit code.
-  setTimeout(() => process.exit(), LINGER_MS).unref();
+  // Exit once what was written to stdout has gone out (pipes are asynchronous on some platforms).
+  setTimeout(() => process.stdout.write("", () => process.exit()), LINGER_MS).unref();
 }
 
 /** How long a finished command may take to close what it opened before the process exits anyway. */
