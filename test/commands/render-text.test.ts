@@ -72,14 +72,14 @@ describe("the answer to a rollback", () => {
   });
 
   it("says the restore is failing and why, from the rollout's restore failure", () => {
-    const rollout = makeRollout({
-      phase: "rolling-back",
-      restoreFailure: {
-        attempts: 2,
-        since: FIXTURE_NOW,
-        lastError: "kubernetes_unavailable: VirtualService default/reviews: restore failed: HTTP 503",
-      },
-    });
+    // Not a literal in place: the core may record more about the failure (when it alerted) than this reads.
+    const restoreFailure = {
+      attempts: 2,
+      since: FIXTURE_NOW,
+      alertedAt: FIXTURE_NOW,
+      lastError: "kubernetes_unavailable: VirtualService default/reviews: restore failed: HTTP 503",
+    };
+    const rollout = makeRollout({ phase: "rolling-back", restoreFailure });
     expect(unfinishedRollback(rollout)).toBe(
       "rollback requested, restore failing: kubernetes_unavailable: VirtualService default/reviews: restore failed: HTTP 503",
     );
