@@ -1,5 +1,6 @@
+import { userInfo } from "node:os";
 import { Command, CommanderError, Option } from "commander";
-import { BUILTIN_DEFAULTS } from "./commands/start-request.ts";
+import { BUILTIN_DEFAULTS, buildStartSpec } from "./commands/start-request.ts";
 import type { StartOptions } from "./commands/start-request.ts";
 import { CanaryError, ErrorCode, isCanaryError } from "./errors.ts";
 import { redact, secretValues } from "./redact.ts";
@@ -107,8 +108,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     }
   };
   const render = () => import("./commands/render-text.ts");
-  const actor = async (options: ActOptions): Promise<string> =>
-    `cli:${options.as ?? (await import("node:os")).userInfo().username}`;
+  const actor = (options: ActOptions): string => `cli:${options.as ?? userInfo().username}`;
   const print = (value: unknown, json: boolean | undefined, text: () => string): void => {
     io.stdout(json ? `${JSON.stringify(value, null, 2)}\n` : `${text()}\n`);
   };
@@ -139,13 +139,11 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .option("--as <user>", "who is acting, for the audit (default: the OS user)")
     .action(
       async (service: string, options: Omit<StartOptions, "service"> & ActOptions & { dryRun?: boolean }) => {
-        const [{ configPathFrom, loadConfigFile }, services, { buildStartSpec }, { startDefaults }] =
-          await Promise.all([
-            import("./config/file.ts"),
-            import("./config/services.ts"),
-            import("./commands/start-request.ts"),
-            import("./main.ts"),
-          ]);
+        const [{ configPathFrom, loadConfigFile }, services, { startDefaults }] = await Promise.all([
+          import("./config/file.ts"),
+          import("./config/services.ts"),
+          import("./main.ts"),
+        ]);
         const configPath = configPathFrom(program.opts<Global>().config, io.env);
         const configured = services
           .serviceDirectory(configPath ? await loadConfigFile(configPath) : undefined)
@@ -157,9 +155,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           services.startDefaultsFor(startDefaults(await env()), configured),
         );
         if (!spec.ok) throw new CanaryError(ErrorCode.InvalidInput, spec.error);
-        const by = await actor(options);
         await runtime(async ({ service: rollouts }) => {
-          const request = { ...spec.value, by };
+          const request = { ...spec.value, by: actor(options) };
           if (options.dryRun) {
             const dry = await rollouts.dryRun(request);
             io.stdout(
@@ -221,7 +218,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           import("./commands/human-event.ts"),
           render(),
         ]);
-        const by = await actor(options);
+        const by = actor(options);
         const event = humanEvent(name, by, options.reason, `requested by ${by}`);
         await runtime(async ({ service }) => {
           const rollout = await service.act(id, event);
