@@ -2,6 +2,17 @@ import { userInfo } from "node:os";
 import { Command, CommanderError, Option } from "commander";
 import { BUILTIN_DEFAULTS, buildStartSpec } from "./commands/start-request.ts";
 import type { StartOptions } from "./commands/start-request.ts";
+import {
+  auditJson,
+  auditTable,
+  describeRolloutStart,
+  snapshotTable,
+  statusJson,
+  statusLine,
+  statusTable,
+  unfinishedRollback,
+} from "./commands/render-text.ts";
+import { humanEvent } from "./commands/human-event.ts";
 import { CanaryError, ErrorCode, isCanaryError } from "./errors.ts";
 import { redact, secretValues } from "./redact.ts";
 import type { Runtime } from "./main.ts";
@@ -11,8 +22,9 @@ import type { MeshSandboxFlags } from "./sandbox/mesh/cli.ts";
 import type { Rollout } from "./rollout/types.ts";
 import type { RedisRole } from "./store/redis-client.ts";
 
-// Every other module is imported inside the command that uses it: `--help` and the commands that only read Redis
-// start without the Kubernetes client, Bolt or chart.js (the whole program takes seconds to load).
+// Beyond commander and the small pure modules above, every module is imported inside the command that uses it:
+// `--help` and the commands that only read Redis start without the Kubernetes client, BullMQ, Bolt or chart.js
+// (loading the whole program took seconds). Keep heavy imports out of this list.
 
 export type CliIo = {
   stdout: (text: string) => void;
@@ -107,7 +119,6 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       redis.disconnect();
     }
   };
-  const render = () => import("./commands/render-text.ts");
   const actor = (options: ActOptions): string => `cli:${options.as ?? userInfo().username}`;
   const print = (value: unknown, json: boolean | undefined, text: () => string): void => {
     io.stdout(json ? `${JSON.stringify(value, null, 2)}\n` : `${text()}\n`);
@@ -169,7 +180,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
             return;
           }
           const rollout = await rollouts.start(request);
-          io.stdout(`${(await render()).describeRolloutStart(rollout)}\n`);
+          io.stdout(`${describeRolloutStart(rollout)}\n`);
         });
       },
     );
@@ -181,7 +192,6 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .option("-n, --namespace <ns>", "namespace of the service")
     .option("--json", "machine-readable output")
     .action(async (ref: string | undefined, options: { namespace?: string; json?: boolean }) => {
-      const { statusJson, statusTable } = await render();
       await readStore(async (store) => {
         const found =
           ref === undefined ? await store.listActive() : [await findRollout(store, ref, options.namespace)];
@@ -197,7 +207,6 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .description("list live rollouts")
     .option("--json", "machine-readable output")
     .action(async (options: { json?: boolean }) => {
-      const { statusJson, statusTable } = await render();
       await readStore(async (store) => {
         const live = await store.listActive();
         print(live.map(statusJson), options.json, () =>
@@ -214,10 +223,6 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       .option("--reason <text>", "why, for the audit and the channel")
       .option("--as <user>", "who is acting, for the audit (default: the OS user)")
       .action(async (id: string, options: ActOptions) => {
-        const [{ humanEvent }, { statusLine, unfinishedRollback }] = await Promise.all([
-          import("./commands/human-event.ts"),
-          render(),
-        ]);
         const by = actor(options);
         const event = humanEvent(name, by, options.reason, `requested by ${by}`);
         await runtime(async ({ service }) => {
@@ -241,7 +246,6 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .option("-n, --namespace <ns>", "namespace of the service")
     .option("--json", "machine-readable output")
     .action(async (ref: string, options: { namespace?: string; json?: boolean }) => {
-      const { auditJson, auditTable, statusJson, statusTable } = await render();
       await readStore(async (store) => {
         const rollout = await store.get(ref);
         if (rollout) {
@@ -266,7 +270,6 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .option("--chart <file>", "also write the chart PNG here")
     .option("--json", "machine-readable output")
     .action(async (ref: string, options: { chart?: string; json?: boolean }) => {
-      const { snapshotTable } = await render();
       await readStore(async (store) => {
         const rollout = await findRollout(store, ref);
         const latest = rollout.snapshots.at(-1);
