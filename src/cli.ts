@@ -1,35 +1,35 @@
-import { writeFile } from "node:fs/promises";
 import { userInfo } from "node:os";
 import { Command, CommanderError, Option } from "commander";
 import { BUILTIN_DEFAULTS, buildStartSpec } from "./commands/start-request.ts";
 import type { StartOptions } from "./commands/start-request.ts";
 import {
   auditJson,
-  auditLine,
+  auditTable,
   describeRolloutStart,
   snapshotTable,
   statusJson,
   statusLine,
+  statusTable,
+  unfinishedRollback,
 } from "./commands/render-text.ts";
 import { humanEvent } from "./commands/human-event.ts";
-import { describeFailedScheduledStart, describeScheduledStart } from "./commands/render-scheduled.ts";
-import { formatUtcDateTime } from "./rollout/transition.ts";
-import { parseStartTime } from "./schedule/local-time.ts";
-import { loadEnvConfig } from "./config/env.ts";
 import { CanaryError, ErrorCode, isCanaryError } from "./errors.ts";
-import { createLogger } from "./logger.ts";
-import { openRuntime, startDefaults } from "./main.ts";
+import { redact, secretValues } from "./redact.ts";
 import type { Runtime } from "./main.ts";
+import type { RolloutStore } from "./rollout/ports.ts";
 import type { HumanEvent } from "./rollout/service.ts";
-import { renderRolloutChart } from "./metrics/chart.ts";
-import { runServe } from "./serve.ts";
-import { processStopSignal } from "./ops/shutdown.ts";
-import { configPathFrom, loadConfigFile } from "./config/file.ts";
-import { registerConfigCommands } from "./config/config-commands.ts";
-import { resolveSecretFiles, scrubSecrets, secretValues } from "./config/secrets.ts";
-import { serviceDirectory, startDefaultsFor, startOptionsFor } from "./config/services.ts";
 import type { MeshSandboxFlags } from "./sandbox/mesh/cli.ts";
 import type { Rollout } from "./rollout/types.ts";
+import type { RedisRole } from "./store/redis-client.ts";
+import type { RedisScheduledStarts } from "./store/redis-scheduled-starts.ts";
+import { registerConfigCommands } from "./config/config-commands.ts";
+import { describeFailedScheduledStart, describeScheduledStart } from "./commands/render-scheduled.ts";
+import { formatUtcDateTime } from "./rollout/time-text.ts";
+import { processStopSignal } from "./ops/shutdown.ts";
+
+// Beyond commander and the small pure modules above, every module is imported inside the command that uses it:
+// `--help` and the commands that only read Redis start without the Kubernetes client, BullMQ, Bolt or chart.js
+// (loading the whole program took seconds). Keep heavy imports out of this list.
 
 export type CliIo = {
   stdout: (text: string) => void;
@@ -63,7 +63,7 @@ type KubeSandboxFlags = {
   header?: string[];
 };
 
-type Global = { kubeconfig?: string; context?: string; config?: string };
+type Global = { kubeconfig?: string; context?: string; config?: string; verbose?: boolean };
 type ActOptions = { as?: string; reason?: string };
 
 /** Run the command line; returns the exit code instead of exiting, so tests can drive it in-process. */
@@ -74,17 +74,32 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .option("--kubeconfig <file>", "kubeconfig file (default: KUBECONFIG, in-cluster, ~/.kube/config)")
     .option("--context <name>", "kubeconfig context")
     .option("--config <file>", "services, their targets, defaults and approvers (default: CANARYBOT_CONFIG)")
+    .option("--verbose", "log what the command does on stderr (otherwise only warnings and errors)")
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: () => undefined })
     .showSuggestionAfterError(true);
 
-  const runtime = async <T>(fn: (runtime: Runtime) => Promise<T>): Promise<T> => {
-    const env = loadEnvConfig(io.env);
+  const env = async () => (await import("./config/env.ts")).loadEnvConfig(io.env);
+  /** A one-shot command logs at warn and above, unless --verbose; LOG_LEVEL can only make it quieter. */
+  const oneShotLogLevel = (): string =>
+    program.opts<Global>().verbose ? "debug" : quieter(io.env.LOG_LEVEL, "warn");
+  /** Redis, Kubernetes, the tick queue and the rollout service, for the commands that change rollouts. */
+  const runtime = async <T>(
+    fn: (runtime: Runtime) => Promise<T>,
+    redisRole: RedisRole = "one-shot",
+  ): Promise<T> => {
+    const [config, { createLogger }, { openRuntime }] = await Promise.all([
+      env(),
+      import("./logger.ts"),
+      import("./main.ts"),
+    ]);
     const global = program.opts<Global>();
     const opened = openRuntime({
-      env,
+      env: config,
       processEnv: io.env,
-      logger: createLogger(io.env.LOG_LEVEL ?? "warn", io.env),
+      // A worker logs as configured (LOG_LEVEL, default info); a one-shot command only what a person must see.
+      logger: createLogger(redisRole === "service" ? config.LOG_LEVEL : oneShotLogLevel(), io.env),
+      redisRole,
       ...(global.kubeconfig ? { kubeconfigPath: global.kubeconfig } : {}),
       ...(global.context ? { context: global.context } : {}),
     });
@@ -92,6 +107,26 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       return await fn(opened);
     } finally {
       await opened.close();
+    }
+  };
+  /** The rollout store (and scheduled starts) alone, for the commands that only read: no Kubernetes, no queue. */
+  const readStore = async <T>(
+    fn: (store: RolloutStore, scheduled: RedisScheduledStarts) => Promise<T>,
+  ): Promise<T> => {
+    const [config, { createRedisClient }, { RedisRolloutStore }, { RedisScheduledStarts }] =
+      await Promise.all([
+        env(),
+        import("./store/redis-client.ts"),
+        import("./store/redis-rollout-store.ts"),
+        import("./store/redis-scheduled-starts.ts"),
+      ]);
+    // A failed connection is reported by the command that needed it, once.
+    const redis = createRedisClient(config.REDIS_URL, { role: "one-shot", onError: () => undefined });
+    const prefix = `${config.CANARYBOT_PREFIX}:`;
+    try {
+      return await fn(new RedisRolloutStore(redis, { prefix }), new RedisScheduledStarts(redis, prefix));
+    } finally {
+      redis.disconnect();
     }
   };
   const actor = (options: ActOptions): string => `cli:${options.as ?? userInfo().username}`;
@@ -131,15 +166,20 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         options: Omit<StartOptions, "service"> &
           ActOptions & { dryRun?: boolean; ignoreFreeze?: boolean; at?: string },
       ) => {
+        const [{ configPathFrom, loadConfigFile }, services, { startDefaults }] = await Promise.all([
+          import("./config/file.ts"),
+          import("./config/services.ts"),
+          import("./main.ts"),
+        ]);
         const configPath = configPathFrom(program.opts<Global>().config, io.env);
-        const configured = serviceDirectory(configPath ? await loadConfigFile(configPath) : undefined).find(
-          service,
-        );
-        const typed = startOptionsFor({ ...options, service }, configured);
+        const configured = services
+          .serviceDirectory(configPath ? await loadConfigFile(configPath) : undefined)
+          .find(service);
+        const typed = services.startOptionsFor({ ...options, service }, configured);
         if (!typed.ok) throw new CanaryError(ErrorCode.InvalidInput, typed.error);
         const spec = buildStartSpec(
           typed.value,
-          startDefaultsFor(startDefaults(loadEnvConfig(io.env)), configured),
+          services.startDefaultsFor(startDefaults(await env()), configured),
         );
         if (!spec.ok) throw new CanaryError(ErrorCode.InvalidInput, spec.error);
         await runtime(async ({ service: rollouts, scheduled: scheduledStarts }) => {
@@ -161,6 +201,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
             return;
           }
           if (options.at !== undefined) {
+            const { parseStartTime } = await import("./schedule/local-time.ts");
             const at = parseStartTime(options.at, Date.now());
             if (!at.ok) throw new CanaryError(ErrorCode.InvalidInput, at.error);
             await rollouts.dryRun(request); // a start that could not run now is refused now, not when it is due
@@ -181,12 +222,12 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .option("-n, --namespace <ns>", "namespace of the service")
     .option("--json", "machine-readable output")
     .action(async (ref: string | undefined, options: { namespace?: string; json?: boolean }) => {
-      await runtime(async ({ store }) => {
+      await readStore(async (store) => {
         const found =
           ref === undefined ? await store.listActive() : [await findRollout(store, ref, options.namespace)];
         const shown = found.map(statusJson);
         print(ref === undefined ? shown : shown[0], options.json, () =>
-          found.length === 0 ? "no live rollouts" : found.map(statusLine).join("\n"),
+          found.length === 0 ? "no live rollouts" : statusTable(found),
         );
       });
     });
@@ -196,14 +237,14 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .description("list live rollouts (and, as text, scheduled starts)")
     .option("--json", "machine-readable output: the live rollouts")
     .action(async (options: { json?: boolean }) => {
-      await runtime(async ({ store, scheduled }) => {
+      await readStore(async (store, scheduled) => {
         const live = await store.listActive();
         if (options.json) {
           print(live.map(statusJson), true, () => "");
           return;
         }
         const lines = [
-          live.length === 0 ? "no live rollouts" : live.map(statusLine).join("\n"),
+          live.length === 0 ? "no live rollouts" : statusTable(live),
           ...(await scheduled.list()).map(describeScheduledStart),
           ...(await scheduled.failures()).map(describeFailedScheduledStart),
         ];
@@ -216,7 +257,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .description("list scheduled starts, and those refused when their time came")
     .option("--json", "machine-readable output")
     .action(async (options: { json?: boolean }) => {
-      await runtime(async ({ scheduled }) => {
+      await readStore(async (_store, scheduled) => {
         const pending = await scheduled.list();
         const failed = await scheduled.failures();
         print(
@@ -235,7 +276,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .description("cancel a scheduled start")
     .argument("<id>", "scheduled start id, e.g. reviews@3 (see list)")
     .action(async (id: string) => {
-      await runtime(async ({ scheduled }) => {
+      await readStore(async (_store, scheduled) => {
         const cancelled = await scheduled.cancel(id);
         io.stdout(
           `cancelled ${cancelled.id}: ${cancelled.request.target.service} would have started at ${formatUtcDateTime(cancelled.at)}\n`,
@@ -256,6 +297,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         await runtime(async ({ service }) => {
           const rollout = await service.act(id, event);
           io.stdout(`${statusLine(rollout)}\n`);
+          const unfinished = name === "rollback" ? unfinishedRollback(rollout) : undefined;
+          if (unfinished) throw new CanaryError(ErrorCode.Internal, unfinished);
         });
       });
   };
@@ -267,14 +310,25 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
 
   program
     .command("history")
-    .description("the audit trail of a rollout")
-    .argument("<id>", "rollout id")
+    .description("the audit trail of a rollout, or a service's rollouts newest first")
+    .argument("<ref>", "rollout id (reviews-3) or service name")
+    .option("-n, --namespace <ns>", "namespace of the service")
     .option("--json", "machine-readable output")
-    .action(async (id: string, options: { json?: boolean }) => {
-      await runtime(async ({ store }) => {
-        await findRollout(store, id);
-        const entries = await store.audit(id);
-        print(entries.map(auditJson), options.json, () => entries.map(auditLine).join("\n"));
+    .action(async (ref: string, options: { namespace?: string; json?: boolean }) => {
+      await readStore(async (store) => {
+        const rollout = await store.get(ref);
+        if (rollout) {
+          const entries = await store.audit(rollout.id);
+          print(entries.map(auditJson), options.json, () => auditTable(entries));
+          return;
+        }
+        const rollouts = await store.history({
+          service: ref,
+          ...(options.namespace ? { namespace: options.namespace } : {}),
+        });
+        if (rollouts.length === 0)
+          throw new CanaryError(ErrorCode.NotFound, `no rollout or service named ${ref}`);
+        print(rollouts.map(statusJson), options.json, () => statusTable(rollouts));
       });
     });
 
@@ -285,11 +339,15 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .option("--chart <file>", "also write the chart PNG here")
     .option("--json", "machine-readable output")
     .action(async (ref: string, options: { chart?: string; json?: boolean }) => {
-      await runtime(async ({ store }) => {
+      await readStore(async (store) => {
         const rollout = await findRollout(store, ref);
         const latest = rollout.snapshots.at(-1);
         if (!latest) throw new CanaryError(ErrorCode.NotFound, `${rollout.id} has no metrics snapshot yet`);
         if (options.chart) {
+          const [{ renderRolloutChart }, { writeFile }] = await Promise.all([
+            import("./metrics/chart.ts"),
+            import("node:fs/promises"),
+          ]);
           const png = await renderRolloutChart({
             snapshots: rollout.snapshots,
             ...(rollout.plan.analysis ? { policy: rollout.plan.analysis } : {}),
@@ -317,17 +375,20 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     }
     return { metricsPort: port };
   };
-
   const serve = async (
     mode: { slack: boolean; worker: boolean },
     port: string | undefined,
   ): Promise<void> => {
-    const env = loadEnvConfig(io.env);
+    const [config, { createLogger }, { runServe }] = await Promise.all([
+      env(),
+      import("./logger.ts"),
+      import("./serve.ts"),
+    ]);
     const global = program.opts<Global>();
     await runServe({
-      env,
+      env: config,
       processEnv: io.env,
-      logger: createLogger(env.LOG_LEVEL, io.env),
+      logger: createLogger(config.LOG_LEVEL, io.env),
       ...(global.kubeconfig ? { kubeconfigPath: global.kubeconfig } : {}),
       ...(global.context ? { context: global.context } : {}),
       ...(global.config ? { configPath: global.config } : {}),
@@ -459,7 +520,7 @@ async function sandboxModule<T>(load: () => Promise<T>): Promise<T> {
 }
 
 /** A rollout by id, else the newest rollout of a service (a live one first). */
-async function findRollout(store: Runtime["store"], ref: string, namespace?: string): Promise<Rollout> {
+async function findRollout(store: RolloutStore, ref: string, namespace?: string): Promise<Rollout> {
   const byId = await store.get(ref);
   if (byId) return byId;
   const recent = await store.history({ service: ref, ...(namespace ? { namespace } : {}), limit: 20 });
@@ -469,19 +530,27 @@ async function findRollout(store: Runtime["store"], ref: string, namespace?: str
 }
 
 function reportError(error: unknown, io: CliIo): number {
-  const secrets = secretValues(io.env);
-  const stderr = (text: string): void => io.stderr(scrubSecrets(text, secrets));
+  // One line, and never a credential, whatever an upstream put in the message.
+  const say = (text: string): void => io.stderr(`${redact(text, secretValues(io.env), 1_000)}\n`);
   if (error instanceof CommanderError) {
     if (error.exitCode === 0) return ExitCode.Ok;
-    stderr(`${error.message.replace(/^error: /, "")}\n`);
+    say(error.message.replace(/^error: /, ""));
     return ExitCode.Refused;
   }
   if (isCanaryError(error)) {
-    stderr(`${error.message}\n`);
+    say(error.message);
     return INTERNAL_CODES.includes(error.code) ? ExitCode.Internal : ExitCode.Refused;
   }
-  stderr(`internal error: ${error instanceof Error ? error.message : String(error)}\n`);
+  say(`internal error: ${error instanceof Error ? error.message : String(error)}`);
   return ExitCode.Internal;
+}
+
+const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"];
+
+/** The quieter of a configured log level and `floor`. */
+function quieter(level: string | undefined, floor: string): string {
+  if (level === undefined) return floor;
+  return LOG_LEVELS.indexOf(level) > LOG_LEVELS.indexOf(floor) ? level : floor;
 }
 
 /** The `canarybot` executable: real streams, real signals, the process's exit code. */
@@ -490,7 +559,7 @@ export async function main(): Promise<void> {
   const stop = processStopSignal((message) => process.stderr.write(`${message}\n`));
   let env: Record<string, string | undefined>;
   try {
-    env = resolveSecretFiles(process.env);
+    env = (await import("./config/secrets.ts")).resolveSecretFiles(process.env);
   } catch (error) {
     process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
     process.exitCode = ExitCode.Refused;
@@ -504,4 +573,11 @@ export async function main(): Promise<void> {
   });
   // Stopped in order: an idle keep-alive socket or a library's timer must not keep the process alive.
   if (stop.received()) process.exit();
+  // The command has answered. Whatever a library left behind (a connection still retrying, a timer) must not keep
+  // the process alive: it would hang a script that waits for the exit code.
+  // Exit once what was written to stdout has gone out (pipes are asynchronous on some platforms).
+  setTimeout(() => process.stdout.write("", () => process.exit()), LINGER_MS).unref();
 }
+
+/** How long a finished command may take to close what it opened before the process exits anyway. */
+const LINGER_MS = 1_000;

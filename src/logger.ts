@@ -1,5 +1,6 @@
 import { pino } from "pino";
-import { SECRET_VARIABLES, scrubSecrets, secretValues } from "./config/secrets.ts";
+import { SECRET_VARIABLES } from "./config/secrets.ts";
+import { scrubKnownSecrets, secretValues } from "./redact.ts";
 import type { Logger } from "./rollout/ports.ts";
 
 /** Keys whose values are secrets wherever they appear in a log object. */
@@ -37,7 +38,7 @@ export function createLogger(
         return rolloutId === undefined ? {} : { rollout: rolloutId };
       },
       ...(secrets.length > 0
-        ? { hooks: { streamWrite: (line: string) => scrubSecrets(line, secrets) } }
+        ? { hooks: { streamWrite: (line: string) => scrubKnownSecrets(line, secrets) } }
         : {}),
     },
     pino.destination(2),

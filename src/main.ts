@@ -1,5 +1,4 @@
 import { readFileSync } from "node:fs";
-import { Redis } from "ioredis";
 import type { EnvConfig } from "./config/env.ts";
 import { QueuedNotifier } from "./jobs/notification-queue.ts";
 import { createNotificationWorker } from "./jobs/notification-worker.ts";
@@ -28,6 +27,8 @@ import { cronReleaseCalendar } from "./schedule/release-calendar.ts";
 import { claimPeriod } from "./store/redis-claim.ts";
 import { SlackDeliverer } from "./slack/slack-notifier.ts";
 import type { SlackDelivererOptions } from "./slack/slack-notifier.ts";
+import { createRedisClient, throttleRepeats } from "./store/redis-client.ts";
+import type { RedisRole } from "./store/redis-client.ts";
 import { RedisRolloutLock } from "./store/redis-lock.ts";
 import { RedisScheduledStarts } from "./store/redis-scheduled-starts.ts";
 import { RedisRolloutStore } from "./store/redis-rollout-store.ts";
@@ -48,6 +49,8 @@ export type RuntimeOptions = {
   decorate?: (deps: ServiceDeps) => ServiceDeps;
   /** Count and time the ports' calls for `/metrics` (serve and worker with a metrics port). */
   metrics?: OpsMetrics;
+  /** `one-shot` (a CLI command: a Redis outage fails it at once, quietly) or `service` (default: rides it out). */
+  redisRole?: RedisRole;
 };
 
 /** What a process holding a bot token brings to deliver notifications: its Slack client and what alerts need. */
@@ -74,17 +77,26 @@ export type Runtime = {
 /** The composition root: every adapter is built here and nowhere else, from plain arguments. */
 export function openRuntime(options: RuntimeOptions): Runtime {
   const { env, logger } = options;
-  const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 3, lazyConnect: false });
+  // Read before anything connects: a bad kubeconfig must not leave open connections behind it.
+  const { kubeConfig } = loadKubeConfig({
+    env: options.processEnv,
+    ...(options.kubeconfigPath ? { kubeconfigPath: options.kubeconfigPath } : {}),
+    ...(options.context ? { context: options.context } : {}),
+  });
+  const role = options.redisRole ?? "service";
+  // A one-shot command reports an outage through the call that failed; a service logs it once per outage.
+  const onRedisError = (what: string) =>
+    throttleRepeats((error) =>
+      role === "service"
+        ? logger.warn({ err: error.message }, what)
+        : logger.info({ err: error.message }, what),
+    );
+  const redis = createRedisClient(env.REDIS_URL, { role, onError: onRedisError("redis connection error") });
   const prefix = `${env.CANARYBOT_PREFIX}:`;
   const store = new RedisRolloutStore(redis, { prefix });
   const lock = new RedisRolloutLock(redis, {
     prefix,
     onLockLost: (rolloutId) => logger.warn({ rollout: rolloutId }, "rollout lock lapsed while held"),
-  });
-  const { kubeConfig } = loadKubeConfig({
-    env: options.processEnv,
-    ...(options.kubeconfigPath ? { kubeconfigPath: options.kubeconfigPath } : {}),
-    ...(options.context ? { context: options.context } : {}),
   });
   const clusterOf = (target: { context?: string }): ClusterRef | undefined => {
     try {
@@ -97,7 +109,7 @@ export function openRuntime(options: RuntimeOptions): Runtime {
   const scheduler = new BullMqTickScheduler({
     connection: env.REDIS_URL,
     prefix: env.CANARYBOT_PREFIX,
-    onError: (error) => logger.warn({ err: error.message }, "tick queue connection error"),
+    onError: onRedisError("tick queue connection error"),
   });
   const router = new IstioVirtualServiceRouter(kubeConfig, {
     requestTimeoutMs: env.KUBE_REQUEST_TIMEOUT_MS,
@@ -109,7 +121,7 @@ export function openRuntime(options: RuntimeOptions): Runtime {
     connection: env.REDIS_URL,
     prefix: env.CANARYBOT_PREFIX,
     unrouted: new LogNotifier(logger),
-    onError: (error) => logger.warn({ err: error.message }, "notification queue connection error"),
+    onError: onRedisError("notification queue connection error"),
   });
   const { metrics } = options;
   const deps: ServiceDeps = {
@@ -170,7 +182,8 @@ export function startWorker(runtime: Runtime, env: EnvConfig, logger: Logger): T
     concurrency: env.WORKER_CONCURRENCY,
     handler: (rolloutId, tick) => runtime.service.tick(rolloutId, tick),
     onExhausted: (rolloutId, tick, error) => runtime.service.tickExhausted(rolloutId, tick, error),
-    onError: (error) => logger.warn({ err: error.message }, "tick worker error"),
+    // BullMQ reports a Redis outage on every reconnect.
+    onError: throttleRepeats((error) => logger.warn({ err: error.message }, "tick worker error")),
     onLeft: (rolloutId, tick, reason) =>
       logger.warn({ rollout: rolloutId, tick }, `tick left for another cluster's workers: ${reason}`),
   });

@@ -65,7 +65,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   if (!mode.slack && !mode.worker) {
     throw new CanaryError(ErrorCode.InvalidInput, "serve: --no-slack and --no-worker leave nothing to run");
   }
-  const settings = slackSettings(processEnv, mode, logger);
+  const settings = slackSettings(processEnv, mode);
   const configPath = configPathFrom(options.configPath, processEnv);
   const config = configPath ? await loadConfigFile(configPath) : undefined;
   if (config) {
@@ -86,6 +86,12 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     ...(options.context ? { context: options.context } : {}),
     ...(metrics ? { metrics } : {}),
   });
+  if (!settings) {
+    logger.warn(
+      {},
+      "no SLACK_BOT_TOKEN: this worker queues the channel's notifications for a process with a bot token to deliver",
+    );
+  }
 
   let ops: HealthServer | undefined;
   let worker: TickWorker | undefined;
@@ -183,16 +189,9 @@ export async function runServe(options: ServeOptions): Promise<void> {
 function slackSettings(
   processEnv: Readonly<Record<string, string | undefined>>,
   mode: ServeMode,
-  logger: Logger,
 ): SlackSettings | undefined {
   if (mode.slack) return loadSlackSettings(processEnv);
-  if (!processEnv.SLACK_BOT_TOKEN) {
-    logger.warn(
-      {},
-      "no SLACK_BOT_TOKEN: this worker queues the channel's notifications for a process with a bot token to deliver",
-    );
-    return undefined;
-  }
+  if (!processEnv.SLACK_BOT_TOKEN) return undefined;
   return loadSlackSettings(processEnv, { receiving: false });
 }
 

@@ -1,4 +1,4 @@
-import { formatUtcDateTime } from "../rollout/transition.ts";
+import { formatUtcDateTime } from "../rollout/time-text.ts";
 import type { FailedScheduledStart, ScheduledStart } from "../store/redis-scheduled-starts.ts";
 
 /** "reviews@3 scheduled: reviews v1 → v2 at 2026-12-01 08:00 UTC, by cli:alice (cancel reviews@3)" */

@@ -1,3 +1,4 @@
+import { MAX_INTERVAL_MS, formatDuration } from "../rollout/plan.ts";
 import type { HeaderMatch } from "../rollout/types.ts";
 
 /** A parse outcome: the value, or a reason a person can act on. */
@@ -8,7 +9,13 @@ const fail = <T>(error: string): Parsed<T> => ({ ok: false, error });
 
 const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 } as const;
 
-/** "30s", "2m", "1h", "500ms"; a bare number is in `bareUnit`. */
+/**
+ * No duration canarybot takes is longer than the longest step interval a plan may have (24 h). Past that a typo
+ * becomes a canary stuck at its first step, or a time no date can be drawn for.
+ */
+export const MAX_DURATION_MS = MAX_INTERVAL_MS;
+
+/** "30s", "2m", "1h", "500ms"; a bare number is in `bareUnit`; at most a day. */
 export function parseDuration(
   text: string,
   field = "interval",
@@ -17,7 +24,11 @@ export function parseDuration(
   const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text);
   if (!match?.[1]) return fail(`${field}: "${text}" is not a duration like 30s, 2m or 500ms`);
   const unit = (match[2] ?? bareUnit) as keyof typeof UNIT_MS;
-  return ok(Math.round(Number(match[1]) * UNIT_MS[unit]));
+  const ms = Math.round(Number(match[1]) * UNIT_MS[unit]);
+  if (!(ms <= MAX_DURATION_MS)) {
+    return fail(`${field}: "${text}" is longer than ${formatDuration(MAX_DURATION_MS)}`);
+  }
+  return ok(ms);
 }
 
 /** "5,10,25,50,100" → [5, 10, 25, 50, 100]; each a whole percentage (order is checked by the plan). */

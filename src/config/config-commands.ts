@@ -1,15 +1,15 @@
 import type { Command } from "commander";
 import { CanaryError, ErrorCode } from "../errors.ts";
-import { checkConfigFile } from "./check.ts";
-import { configPathFrom } from "./file.ts";
-import { configJsonSchema } from "./schema.ts";
 
 type Io = {
   stdout: (text: string) => void;
   env: Readonly<Record<string, string | undefined>>;
 };
 
-/** `canarybot config check [FILE]` and `canarybot config schema`: no Redis, no cluster, nothing connected. */
+/**
+ * `canarybot config check [FILE]` and `canarybot config schema`: no Redis, no cluster, nothing connected. The
+ * schema and its checks load only when one of these runs, so `--help` stays quick.
+ */
 export function registerConfigCommands(program: Command, io: Io): void {
   const config = program.command("config").description("check the config file, or print its JSON Schema");
   config
@@ -17,6 +17,10 @@ export function registerConfigCommands(program: Command, io: Io): void {
     .description("list every problem of a config file with its line and path; exit 1 if there are any")
     .argument("[file]", "the config file (default: --config, CANARYBOT_CONFIG)")
     .action(async (file: string | undefined) => {
+      const [{ configPathFrom }, { checkConfigFile }] = await Promise.all([
+        import("./file.ts"),
+        import("./check.ts"),
+      ]);
       const path = file ?? configPathFrom(program.opts<{ config?: string }>().config, io.env);
       if (path === undefined) {
         throw new CanaryError(
@@ -34,7 +38,8 @@ export function registerConfigCommands(program: Command, io: Io): void {
   config
     .command("schema")
     .description("print the config file's JSON Schema, for editor completion")
-    .action(() => {
+    .action(async () => {
+      const { configJsonSchema } = await import("./schema.ts");
       io.stdout(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
     });
 }

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { CanaryError, ErrorCode } from "../errors.ts";
+import { MAX_INTERVAL_MS } from "../rollout/plan.ts";
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
@@ -25,7 +26,7 @@ export const EnvConfig = z
     KUBE_OPERATION_BUDGET_MS: z.coerce.number().int().min(100).max(600_000).optional(),
     LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
     /** Shortest step interval a plan may ask for (ms); lowered only for load tests and demos. */
-    CANARYBOT_MIN_INTERVAL_MS: z.coerce.number().int().min(10).default(1_000),
+    CANARYBOT_MIN_INTERVAL_MS: z.coerce.number().int().min(10).max(MAX_INTERVAL_MS).default(1_000),
     /** Prometheus (or Thanos/Mimir/Cortex, path prefix included); without it rollouts step without analysis. */
     PROMETHEUS_URL: z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" }).optional(),
     PROMETHEUS_BEARER_TOKEN: z.string().min(1).optional(),
@@ -40,7 +41,7 @@ export const EnvConfig = z
       .regex(/^[A-Za-z0-9-]+:\s*\S.*$/, "must be `Name: value`")
       .optional(),
     /** How often Prometheus scrapes the Istio proxies; the analysis window is at least four of them. */
-    PROMETHEUS_SCRAPE_INTERVAL_SECONDS: z.coerce.number().positive().default(15),
+    PROMETHEUS_SCRAPE_INTERVAL_SECONDS: z.coerce.number().positive().max(3_600).default(15),
     /** Istio's `reporter` label the queries select. */
     ISTIO_REPORTER: z.enum(["destination", "source"]).default("destination"),
     /** How a subset is found in the metrics: by its DestinationRule labels (`version` → `destination_version`) or by workload name (`reviews-v2`). */

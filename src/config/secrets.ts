@@ -51,23 +51,3 @@ function withRedisPassword(url: string, password: string): string {
   parsed.password = encodeURIComponent(password);
   return parsed.toString();
 }
-
-/** The secret values set in this environment (and the password inside REDIS_URL), to scrub from every line. */
-export function secretValues(env: Env): string[] {
-  const values = SECRET_VARIABLES.map((name) => env[name]);
-  try {
-    const password = env.REDIS_URL ? new URL(env.REDIS_URL).password : "";
-    values.push(password, password ? decodeURIComponent(password) : "");
-  } catch {
-    // not a URL: nothing to take from it
-  }
-  // Very short values would blank out ordinary words; no real token is that short.
-  return [...new Set(values.filter((value): value is string => value !== undefined && value.length >= 6))];
-}
-
-/** `text` with every secret value replaced. */
-export function scrubSecrets(text: string, secrets: readonly string[]): string {
-  let scrubbed = text;
-  for (const secret of secrets) scrubbed = scrubbed.split(secret).join("[redacted]");
-  return scrubbed;
-}

@@ -1,6 +1,7 @@
 import type { RedisOptions as BullRedisOptions } from "bullmq";
 import type { RedisOptions } from "ioredis";
 import { CanaryError, ErrorCode } from "../errors.ts";
+import { REDIS_COMMAND_TIMEOUT_MS, REDIS_CONNECT_TIMEOUT_MS } from "../store/redis-client.ts";
 
 /** The queue ticks go through unless configured otherwise. */
 export const DEFAULT_TICK_QUEUE = "canarybot-ticks";
@@ -33,9 +34,10 @@ export function isTickJobData(data: unknown): data is TickJobData {
 }
 
 /**
- * Connection options for BullMQ, which creates (and closes) its own ioredis clients from them. Workers block
- * on Redis, so BullMQ requires `maxRetriesPerRequest: null` for them; queues keep ioredis' bounded retries so
- * that `schedule` fails instead of hanging while Redis is away.
+ * Connection options for BullMQ, which creates (and closes) its own ioredis clients from them. Every connection
+ * gives up connecting after a bounded time. Workers block on Redis, so BullMQ requires `maxRetriesPerRequest:
+ * null` for them and a command timeout would cut their blocking reads; queues get bounded retries and a command
+ * timeout, so that `schedule` fails instead of hanging while Redis is away or frozen.
  */
 export function bullConnection(source: RedisConnectionSource, role: "queue" | "worker"): BullRedisOptions {
   let base: BullRedisOptions;
@@ -46,5 +48,8 @@ export function bullConnection(source: RedisConnectionSource, role: "queue" | "w
     const { retryStrategy, ...rest } = source;
     base = retryStrategy === undefined ? rest : { ...rest, retryStrategy: retryStrategy ?? (() => null) };
   }
-  return role === "worker" ? { ...base, maxRetriesPerRequest: null } : base;
+  const bounded = { connectTimeout: REDIS_CONNECT_TIMEOUT_MS, ...base };
+  return role === "worker"
+    ? { ...bounded, maxRetriesPerRequest: null }
+    : { commandTimeout: REDIS_COMMAND_TIMEOUT_MS, maxRetriesPerRequest: 3, ...bounded };
 }

@@ -1,6 +1,7 @@
 import { ApiException } from "@kubernetes/client-node";
 import { CanaryError, ErrorCode } from "../errors.ts";
 import { isJsonObject } from "../json/json-value.ts";
+import { redact } from "../redact.ts";
 
 /** The HTTP status of a client-node failure, or undefined for a transport failure (or anything else). */
 export function httpStatusOf(error: unknown): number | undefined {
@@ -19,8 +20,15 @@ function statusBody(error: ApiException<unknown>): Record<string, unknown> | und
   }
 }
 
-/** The server's own words: `Status.message` plus the first cause, without client-node's header dump. */
+/**
+ * The server's own words: `Status.message` plus the first cause, without client-node's header dump; redacted and
+ * capped, since they go to the audit trail, the channel and the logs.
+ */
 export function serverMessage(error: unknown): string {
+  return redact(rawServerMessage(error));
+}
+
+function rawServerMessage(error: unknown): string {
   if (error instanceof ApiException) {
     const status = statusBody(error);
     const message = typeof status?.message === "string" ? status.message : undefined;

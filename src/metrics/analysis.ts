@@ -2,6 +2,7 @@ import {
   CheckStatus,
   type AnalysisPolicy,
   type CheckResult,
+  type CheckUnit,
   type CustomCheck,
   type MetricsSnapshot,
   type Verdict,
@@ -86,27 +87,37 @@ const inconclusive = (detail: string, value?: number): Outcome => ({
   detail,
 });
 
+/** The unit of each built-in check's value; custom checks are plain numbers. */
+const CHECK_UNITS: Record<string, CheckUnit> = {
+  [CheckName.RequestVolume]: "requests",
+  [CheckName.SuccessRate]: "share",
+  [CheckName.P99Latency]: "ms",
+  [CheckName.ErrorRateVsStable]: "share",
+  [CheckName.P99VsStable]: "ms",
+};
+
 function checkResult(name: string, threshold: string, outcome: Outcome): CheckResult {
-  return { name, threshold, ...outcome };
+  const unit = CHECK_UNITS[name];
+  return { name, threshold, ...(unit ? { unit } : {}), ...outcome };
 }
 
 function customThreshold(check: CustomCheck): string {
   if (check.min !== undefined && check.max !== undefined) {
     return `between ${formatNumber(check.min)} and ${formatNumber(check.max)}`;
   }
-  if (check.min !== undefined) return `>= ${formatNumber(check.min)}`;
-  if (check.max !== undefined) return `<= ${formatNumber(check.max)}`;
+  if (check.min !== undefined) return `≥ ${formatNumber(check.min)}`;
+  if (check.max !== undefined) return `≤ ${formatNumber(check.max)}`;
   return "any (recorded only)";
 }
 
 /** Threshold texts of the built-in checks, before any value is known. */
 function thresholds(policy: AnalysisPolicy): Record<CheckName, string> {
   return {
-    [CheckName.RequestVolume]: `>= ${policy.minRequests} requests`,
-    [CheckName.SuccessRate]: `>= ${formatPercent(policy.minSuccessRate)} (critical below ${formatPercent(policy.criticalSuccessRate)})`,
-    [CheckName.P99Latency]: `<= ${formatMs(policy.maxP99Ms)}`,
-    [CheckName.ErrorRateVsStable]: `<= stable + ${formatPoints(policy.maxErrorRateIncrease)}`,
-    [CheckName.P99VsStable]: `<= ${formatNumber(policy.maxP99Ratio)}x stable`,
+    [CheckName.RequestVolume]: `≥ ${policy.minRequests} requests`,
+    [CheckName.SuccessRate]: `≥ ${formatPercent(policy.minSuccessRate)} (critical below ${formatPercent(policy.criticalSuccessRate)})`,
+    [CheckName.P99Latency]: `≤ ${formatMs(policy.maxP99Ms)}`,
+    [CheckName.ErrorRateVsStable]: `≤ stable + ${formatPoints(policy.maxErrorRateIncrease)}`,
+    [CheckName.P99VsStable]: `≤ ${formatNumber(policy.maxP99Ratio)}x stable`,
   };
 }
 

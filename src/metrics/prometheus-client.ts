@@ -2,6 +2,7 @@ import http from "node:http";
 import https from "node:https";
 import axios, { type AxiosInstance, type AxiosResponse } from "axios";
 import { CanaryError, ErrorCode } from "../errors.ts";
+import { basicAuthSecrets, redact } from "../redact.ts";
 
 /**
  * A small Prometheus HTTP API client: instant and range queries over POST forms (queries get long), bounded
@@ -225,9 +226,15 @@ type Envelope = { data: unknown; warnings: string[]; infos: string[] };
 
 /**
  * Turns one HTTP answer into the envelope's `data`, or a classified CanaryError (see the table above).
- * Exported for tests; `endpoint` names the call in messages.
+ * Exported for tests; `endpoint` names the call in messages. Prometheus's words reach the audit trail, the
+ * channel and the logs, so they are redacted (`secrets`: the client's own credentials) and capped.
  */
-export function interpretResponse(status: number, body: string, endpoint: string): Envelope {
+export function interpretResponse(
+  status: number,
+  body: string,
+  endpoint: string,
+  secrets: readonly string[] = [],
+): Envelope {
   let parsed: unknown;
   try {
     parsed = JSON.parse(body);
@@ -238,14 +245,14 @@ export function interpretResponse(status: number, body: string, endpoint: string
 
   if (envelope?.["status"] === "error" || status < 200 || status >= 300) {
     const errorType = typeof envelope?.["errorType"] === "string" ? envelope["errorType"] : undefined;
-    const text = typeof envelope?.["error"] === "string" ? envelope["error"] : body.slice(0, 200).trim();
+    const text = redact(typeof envelope?.["error"] === "string" ? envelope["error"] : body, secrets);
     const what = `Prometheus ${endpoint}: ${errorType ?? `HTTP ${status}`}${text === "" ? "" : `: ${text}`}`;
     throw classify(status, errorType, what);
   }
   if (envelope?.["status"] !== "success" || !("data" in envelope)) {
     throw new CanaryError(
       ErrorCode.MetricsUnavailable,
-      `Prometheus ${endpoint}: HTTP ${status} is not a Prometheus API answer (wrong URL or path prefix?): ${body.slice(0, 120).trim()}`,
+      `Prometheus ${endpoint}: HTTP ${status} is not a Prometheus API answer (wrong URL or path prefix?): ${redact(body, secrets, 120)}`,
     );
   }
   return {
@@ -292,14 +299,19 @@ const TLS_CODES = new Set([
   "ERR_TLS_CERT_ALTNAME_INVALID",
 ]);
 
-function networkError(error: unknown, endpoint: string, timeoutMs: number): CanaryError {
+function networkError(
+  error: unknown,
+  endpoint: string,
+  timeoutMs: number,
+  secrets: readonly string[],
+): CanaryError {
   const code = axios.isAxiosError(error) ? error.code : undefined;
-  const text = error instanceof Error ? error.message : String(error);
+  const text = redact(error instanceof Error ? error.message : String(error), secrets);
+  // No `cause`: an axios error carries the request's config, credentials included, into any log that dumps it.
   if (code !== undefined && TLS_CODES.has(code)) {
     return new CanaryError(
       ErrorCode.MetricsUnavailable,
       `Prometheus ${endpoint}: TLS certificate not trusted (${code}); configure the CA`,
-      { cause: error },
     );
   }
   const timedOut = code === "ECONNABORTED" || code === "ETIMEDOUT" || code === "ERR_CANCELED";
@@ -308,7 +320,7 @@ function networkError(error: unknown, endpoint: string, timeoutMs: number): Cana
     timedOut
       ? `Prometheus ${endpoint}: no answer within ${timeoutMs} ms`
       : `Prometheus ${endpoint}: ${code ?? "network error"}: ${text}`,
-    { retryable: true, cause: error },
+    { retryable: true },
   );
 }
 
@@ -321,6 +333,8 @@ export class PrometheusClient {
   readonly #maxBackoffMs: number;
   readonly #sleep: (ms: number) => Promise<void>;
   readonly #random: () => number;
+  /** Our own credentials, kept out of every error text. */
+  readonly #secrets: string[];
 
   constructor(options: PrometheusClientOptions) {
     this.url = options.url.replace(/\/+$/, "");
@@ -332,6 +346,15 @@ export class PrometheusClient {
     this.#random = options.random ?? Math.random;
     const maxSockets = options.maxSockets ?? 32;
     const headers: Record<string, string> = { Accept: "application/json", ...options.headers };
+    this.#secrets = [
+      ...(options.auth?.type === "bearer" ? [options.auth.token] : []),
+      ...(options.auth?.type === "basic"
+        ? basicAuthSecrets(options.auth.username, options.auth.password)
+        : []),
+      ...Object.entries(options.headers ?? {})
+        .filter(([name]) => /auth|key|token|secret|pass|cookie/i.test(name))
+        .map(([, value]) => value),
+    ];
     if (options.auth?.type === "bearer") headers["Authorization"] = `Bearer ${options.auth.token}`;
     this.#http = axios.create({
       baseURL: this.url,
@@ -414,9 +437,12 @@ export class PrometheusClient {
       let failure: CanaryError;
       try {
         response = await this.#http.post<string>(endpoint, new URLSearchParams(form));
-        return interpretResponse(response.status, String(response.data ?? ""), endpoint);
+        return interpretResponse(response.status, String(response.data ?? ""), endpoint, this.#secrets);
       } catch (error) {
-        failure = error instanceof CanaryError ? error : networkError(error, endpoint, this.#timeoutMs);
+        failure =
+          error instanceof CanaryError
+            ? error
+            : networkError(error, endpoint, this.#timeoutMs, this.#secrets);
       }
       if (attempt >= this.#retries || !shouldRetryNow(failure, response?.status)) {
         if (attempt > 0) failure.message = `${failure.message} (after ${attempt + 1} attempts)`;

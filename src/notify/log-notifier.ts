@@ -24,7 +24,8 @@ export class LogNotifier implements Notifier {
   }
 
   alert(rollout: Rollout, text: string): Promise<void> {
-    this.#logger.warn({ rollout: rollout.id, alert: text }, "rollout alert");
+    // An alert is news for the channel, not a fault of this process: at warn, every CLI action would print it.
+    this.#logger.info({ rollout: rollout.id, alert: text }, "rollout alert");
     return Promise.resolve();
   }
 }

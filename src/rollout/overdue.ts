@@ -1,5 +1,5 @@
 import { isLive } from "./plan.ts";
-import { formatUtc } from "./transition.ts";
+import { formatUtc } from "./time-text.ts";
 import type { Rollout } from "./types.ts";
 
 /** A due tick may lag this long (a busy worker, a slow Redis) before the sweeper enqueues it again. */

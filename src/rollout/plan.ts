@@ -3,6 +3,10 @@ import type { AnalysisPolicy, Plan, Rollout } from "./types.ts";
 
 /** The shortest time between steps a plan may ask for, unless the operator lowers it (load tests, demos). */
 export const MIN_INTERVAL_MS = 1_000;
+/** The longest: a canary left a day at one step is a forgotten canary (and a far-off time cannot be drawn). */
+export const MAX_INTERVAL_MS = 24 * 3_600_000;
+/** The highest p99 threshold: Istio's largest default latency bucket (1 h); above it nothing can be measured. */
+export const MAX_P99_MS = 3_600_000;
 
 /** Every problem with a plan, in words a person can act on; empty when the plan is sound. */
 export function planProblems(plan: Plan, minIntervalMs = MIN_INTERVAL_MS): string[] {
@@ -22,7 +26,9 @@ export function planProblems(plan: Plan, minIntervalMs = MIN_INTERVAL_MS): strin
     problems.push("steps: the last step must be 100 (promotion sends all traffic to the canary)");
   }
   if (!Number.isFinite(plan.intervalMs) || plan.intervalMs < minIntervalMs) {
-    problems.push(`interval: must be at least ${formatMs(minIntervalMs)}`);
+    problems.push(`interval: must be at least ${formatDuration(minIntervalMs)}`);
+  } else if (plan.intervalMs > MAX_INTERVAL_MS) {
+    problems.push(`interval: must be at most ${formatDuration(MAX_INTERVAL_MS)}`);
   }
   for (const gate of plan.approvalGates) {
     if (!steps.includes(gate)) {
@@ -47,6 +53,8 @@ function analysisProblems(policy: AnalysisPolicy): string[] {
   share(policy.criticalSuccessRate, "critical-success");
   share(policy.maxErrorRateIncrease, "max-error-increase");
   if (!(policy.maxP99Ms > 0)) problems.push("max-p99: must be more than 0ms");
+  else if (!(policy.maxP99Ms <= MAX_P99_MS))
+    problems.push(`max-p99: must be at most ${formatDuration(MAX_P99_MS)}`);
   if (!(policy.maxP99Ratio >= 1)) problems.push("max-p99-ratio: must be at least 1");
   if (!(Number.isInteger(policy.minRequests) && policy.minRequests >= 0)) {
     problems.push("min-requests: must be a whole number");
@@ -116,6 +124,10 @@ export function describeProgress(
   return `${describeWeight(rollout)} · ${back ? "back from " : ""}${stepText}`;
 }
 
-function formatMs(ms: number): string {
-  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+/** 86400000 → "24h", 90000 → "90s", 1500 → "1500ms": the largest unit that divides it. */
+export function formatDuration(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms % 1_000 === 0) return `${ms / 1_000}s`;
+  return `${ms}ms`;
 }

@@ -13,7 +13,8 @@ import type {
 } from "./ports.ts";
 import { newRollout } from "./new-rollout.ts";
 import { targetKey } from "./target.ts";
-import { formatUtcDateTime, transition } from "./transition.ts";
+import { formatUtcDateTime } from "./time-text.ts";
+import { transition } from "./transition.ts";
 import { NotificationKind, Phase } from "./types.ts";
 import type {
   Actor,

@@ -1,3 +1,5 @@
+import { describeCheck } from "./check-text.ts";
+import { formatUtc, formatUtcDateTime } from "./time-text.ts";
 import {
   describeWeight,
   desiredWeight,
@@ -210,26 +212,38 @@ function onProgressTick(
         const why = critical
           ? `critical breach: ${failing}`
           : `${failedChecks} failed checks (limit ${policy.failureLimit}): ${failing}`;
-        return onRollback({ ...recorded, failedChecks, inconclusiveStreak: 0 }, SYSTEM_ACTOR, why, now);
+        const rollback = onRollback(
+          { ...recorded, failedChecks, inconclusiveStreak: 0 },
+          SYSTEM_ACTOR,
+          why,
+          now,
+        );
+        return withJudgedChecks(rollback, judged.checks);
       }
-      return judgedHold({ ...recorded, failedChecks, inconclusiveStreak: 0 }, now, "hold", failing);
+      const held = judgedHold({ ...recorded, failedChecks, inconclusiveStreak: 0 }, now, "hold", failing);
+      return withJudgedChecks(held, judged.checks);
     }
     if (judged.status === CheckStatus.Inconclusive) {
       const streak = rollout.inconclusiveStreak + 1;
       const unclear = describeChecks(judged.checks, CheckStatus.Inconclusive);
       if (streak >= policy.inconclusiveLimit) {
         const why = `metrics inconclusive ${streak} times in a row: ${unclear}`;
-        return pauseBySystem(
+        const paused = pauseBySystem(
           { ...recorded, inconclusiveStreak: streak },
           now,
           PauseCause.Inconclusive,
           why,
           "pause",
         );
+        return withJudgedChecks(paused, judged.checks);
       }
-      return judgedHold({ ...recorded, inconclusiveStreak: streak }, now, "inconclusive", unclear);
+      const held = judgedHold({ ...recorded, inconclusiveStreak: streak }, now, "inconclusive", unclear);
+      return withJudgedChecks(held, judged.checks);
     }
-    return advance({ ...recorded, inconclusiveStreak: 0 }, now, judged, windowOpensAt);
+    return withJudgedChecks(
+      advance({ ...recorded, inconclusiveStreak: 0 }, now, judged, windowOpensAt),
+      judged.checks,
+    );
   }
   return advance(rollout, now, undefined, windowOpensAt);
 }
@@ -367,14 +381,21 @@ function onPause(rollout: Rollout, by: Actor, reason: string | undefined, now: n
     return refuse(rollout, event, now, `${rollout.id} is ${rollout.phase}: it cannot be paused`);
   }
   const why = reason ? `paused by ${by}: ${reason}` : `paused by ${by}`;
-  return step(rollout, now, by, "pause", {
-    phase: Phase.Paused,
-    resumeTo: rollout.phase,
-    reason: why,
-    pauseCause: PauseCause.User,
-    tick: rollout.tick + 1,
-    nextTickAt: undefined,
-  });
+  return step(
+    rollout,
+    now,
+    by,
+    "pause",
+    {
+      phase: Phase.Paused,
+      resumeTo: rollout.phase,
+      reason: why,
+      pauseCause: PauseCause.User,
+      tick: rollout.tick + 1,
+      nextTickAt: undefined,
+    },
+    why,
+  );
 }
 
 function onResume(rollout: Rollout, by: Actor, now: number): TransitionResult {
@@ -597,16 +618,23 @@ function snapshotEffect(verdict: Verdict | undefined): Effect[] {
 function describeChecks(checks: CheckResult[], only?: CheckResult["status"]): string {
   return checks
     .filter((check) => only === undefined || check.status === only)
-    .map((check) => {
-      const value = check.value === undefined ? "no data" : String(round(check.value));
-      const detail = check.detail ? ` (${check.detail})` : "";
-      return `${check.name} ${value} vs ${check.threshold}${detail}`;
-    })
+    .map(describeCheck)
     .join("; ");
 }
 
-function round(value: number): number {
-  return Math.round(value * 1000) / 1000;
+/** The audit keeps each check's value and threshold as data with the entries a verdict decided. */
+function withJudgedChecks(result: TransitionResult, checks: CheckResult[]): TransitionResult {
+  const kept = checks.map(({ name, status, value, unit, threshold }) => ({
+    name,
+    status,
+    threshold,
+    ...(value === undefined ? {} : { value }),
+    ...(unit === undefined ? {} : { unit }),
+  }));
+  const effects = result.effects.map((effect) =>
+    effect.type === "audit" ? { ...effect, entry: { ...effect.entry, checks: kept } } : effect,
+  );
+  return { ...result, effects };
 }
 
 /** Apply a change with its audit entry: the one way an accepted event alters a rollout. */
@@ -718,14 +746,4 @@ function alreadyFinished(rollout: Rollout): string {
   const verb = rollout.phase === Phase.Failed ? "failed" : `already ${rollout.phase.replace("-", " ")}`;
   if (!outcome) return `${rollout.id} ${verb}`;
   return `${rollout.id} ${verb} at ${formatUtc(outcome.at)} by ${outcome.by} (${outcome.reason})`;
-}
-
-/** "2026-12-01 09:00 UTC" */
-export function formatUtcDateTime(ms: number): string {
-  return `${new Date(ms).toISOString().slice(0, 16).replace("T", " ")} UTC`;
-}
-
-/** "14:02 UTC": a fixed zone, so every reader sees the same time. */
-export function formatUtc(ms: number): string {
-  return `${new Date(ms).toISOString().slice(11, 16)} UTC`;
 }

@@ -122,10 +122,15 @@ export const CheckStatus = {
 } as const;
 export type CheckStatus = (typeof CheckStatus)[keyof typeof CheckStatus];
 
+/** How a check's value reads: `share` (0..1, shown as a percentage), `ms`, `requests`; absent: a plain number. */
+export type CheckUnit = "share" | "ms" | "requests";
+
 /** One judged check: what was measured, against what, and the outcome. Values are data, never exceptions. */
 export type CheckResult = {
   name: string;
   status: CheckStatus;
+  /** The unit of `value`, so that it is shown in the threshold's terms (88.2% vs ≥ 99%). */
+  unit?: CheckUnit;
   /** Measured value (undefined when nothing could be read). */
   value?: number;
   /** Human rendering of the threshold, e.g. ">= 99%" or "<= 1.25x stable (120ms)". */
@@ -281,7 +286,11 @@ export type AuditEntry = {
   toPhase: Phase;
   canaryWeight: number;
   detail?: string;
+  /** The checks of the verdict this entry was decided on (judged ticks), without their prose. */
+  checks?: AuditCheck[];
 };
+
+export type AuditCheck = Pick<CheckResult, "name" | "status" | "value" | "unit" | "threshold">;
 
 export type TransitionResult = {
   rollout: Rollout;

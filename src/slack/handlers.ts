@@ -10,6 +10,7 @@ import type { ServiceDirectory } from "../config/services.ts";
 import { ErrorCode, isCanaryError } from "../errors.ts";
 import { awaitMessagePosted } from "../notify/await-message.ts";
 import { describeWeight, isTerminal } from "../rollout/plan.ts";
+import { formatUtc } from "../rollout/time-text.ts";
 import type { Logger, RolloutStore } from "../rollout/ports.ts";
 import type { HumanEvent, RolloutService } from "../rollout/service.ts";
 import { Phase } from "../rollout/types.ts";
@@ -412,7 +413,7 @@ export class SlackHandlers {
 export function staleness(rollout: Rollout, version: number): string | undefined {
   if (isTerminal(rollout.phase)) {
     const by = rollout.outcome ? ` by ${rollout.outcome.by}` : "";
-    const when = rollout.outcome ? ` at ${new Date(rollout.outcome.at).toISOString().slice(11, 16)} UTC` : "";
+    const when = rollout.outcome ? ` at ${formatUtc(rollout.outcome.at)}` : "";
     return `${rollout.id} is already ${rollout.phase}${by}${when}.`;
   }
   if (rollout.version !== version) {

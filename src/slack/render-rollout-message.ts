@@ -2,7 +2,7 @@ import type { types } from "@slack/bolt";
 import { snapshotTable } from "../commands/render-text.ts";
 import { formatMs, formatPercent } from "../metrics/analysis.ts";
 import { describeProgress, describeWeight, isTerminal } from "../rollout/plan.ts";
-import { formatUtcDateTime } from "../rollout/transition.ts";
+import { formatUtc, formatUtcDateTime } from "../rollout/time-text.ts";
 import { CheckStatus, Phase } from "../rollout/types.ts";
 import type { CheckResult, MetricsSnapshot, Rollout, SubsetMetrics } from "../rollout/types.ts";
 import {
@@ -218,7 +218,7 @@ function buttons(rollout: Rollout): Button[] {
 function restoreFailureLine(rollout: Rollout): Mrkdwn | undefined {
   const failure = rollout.restoreFailure;
   if (!failure) return undefined;
-  const since = date(failure.since, "{time}", `${new Date(failure.since).toISOString().slice(11, 16)} UTC`);
+  const since = date(failure.since, "{time}", formatUtc(failure.since));
   const attempts = `${failure.attempts} attempt${failure.attempts === 1 ? "" : "s"}`;
   return mrkdwn`:warning: ${bold("Restore failing")} since ${since}, ${attempts}: ${failure.lastError}`;
 }

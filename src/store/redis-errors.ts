@@ -1,4 +1,6 @@
+import type { Redis } from "ioredis";
 import { CanaryError, ErrorCode } from "../errors.ts";
+import { describeUnreachable } from "./redis-client.ts";
 
 /** Error replies that mean "the server cannot answer right now", not "the command is wrong". */
 const TRANSIENT_REPLY = /^(LOADING|BUSY|READONLY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|NOREPLICAS|MOVED|ASK)\b/;
@@ -14,23 +16,28 @@ export function isTransientRedisError(error: unknown): boolean {
   return true;
 }
 
-/** Translate a vendor error into a CanaryError naming what was being done; CanaryErrors pass through. */
-export function translateRedisError(error: unknown, what: string): CanaryError {
+/**
+ * Translate a vendor error into a CanaryError; CanaryErrors pass through. An answer from Redis names what was
+ * being done; a failed connection says where Redis is and why it cannot be reached (when `client` is known), which
+ * is what a person can act on.
+ */
+export function translateRedisError(error: unknown, what: string, client?: Redis): CanaryError {
   if (error instanceof CanaryError) return error;
   const message = error instanceof Error ? error.message : String(error);
   const retryable = isTransientRedisError(error);
-  return new CanaryError(
-    ErrorCode.Internal,
-    retryable ? `Redis unavailable: ${what}: ${message}` : `Redis: ${what} failed: ${message}`,
-    { retryable, cause: error },
-  );
+  const text = !retryable
+    ? `Redis: ${what} failed: ${message}`
+    : client && error instanceof Error && error.name !== "ReplyError"
+      ? describeUnreachable(client, error)
+      : `Redis unavailable: ${what}: ${message}`;
+  return new CanaryError(ErrorCode.Internal, text, { retryable, cause: error });
 }
 
-/** Run one Redis interaction, translating whatever ioredis throws at this boundary. */
-export async function withRedis<T>(what: string, fn: () => Promise<T>): Promise<T> {
+/** Run one Redis interaction on `client`, translating whatever ioredis throws at this boundary. */
+export async function withRedis<T>(what: string, fn: () => Promise<T>, client?: Redis): Promise<T> {
   try {
     return await fn();
   } catch (error) {
-    throw translateRedisError(error, what);
+    throw translateRedisError(error, what, client);
   }
 }

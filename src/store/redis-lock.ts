@@ -97,8 +97,10 @@ export class RedisRolloutLock implements RolloutLock {
   async #acquire(rolloutId: string, key: string, token: string): Promise<void> {
     const deadline = Date.now() + this.#waitMs;
     for (let attempt = 0; ; attempt += 1) {
-      const taken = await withRedis(`lock rollout ${rolloutId}`, () =>
-        this.#redis.set(key, token, "PX", this.#ttlMs, "NX"),
+      const taken = await withRedis(
+        `lock rollout ${rolloutId}`,
+        () => this.#redis.set(key, token, "PX", this.#ttlMs, "NX"),
+        this.#redis,
       );
       if (taken === "OK") return;
       const left = deadline - Date.now();

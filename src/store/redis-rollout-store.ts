@@ -130,7 +130,7 @@ export class RedisRolloutStore implements RolloutStore {
   async nextId(service: string): Promise<string> {
     if (service.length === 0)
       throw new CanaryError(ErrorCode.InvalidInput, "a rollout id needs a service name");
-    const n = await withRedis(`allocate an id for ${service}`, () =>
+    const n = await this.#withRedis(`allocate an id for ${service}`, () =>
       this.#redis.incr(this.#key("seq", service)),
     );
     return `${service}-${n}`;
@@ -148,7 +148,7 @@ export class RedisRolloutStore implements RolloutStore {
     // At most two rounds: the second only when the first found a claim left behind by a rollout that is gone or
     // finished (which a terminal save would have released; this heals manual edits and partial restores).
     for (let round = 0; round < 2; round += 1) {
-      const result = await withRedis(`create rollout ${rollout.id}`, () =>
+      const result = await this.#withRedis(`create rollout ${rollout.id}`, () =>
         runScript(
           this.#redis,
           CREATE,
@@ -185,14 +185,16 @@ export class RedisRolloutStore implements RolloutStore {
   }
 
   async get(id: string): Promise<Rollout | undefined> {
-    const json = await withRedis(`read rollout ${id}`, () => this.#redis.hget(this.#rolloutKey(id), "json"));
+    const json = await this.#withRedis(`read rollout ${id}`, () =>
+      this.#redis.hget(this.#rolloutKey(id), "json"),
+    );
     return json === null ? undefined : parseRollout(json, id);
   }
 
   async save(rollout: Rollout, expectedVersion: number, audit: readonly AuditEntry[] = []): Promise<Rollout> {
     const saved: Rollout = { ...rollout, version: expectedVersion + 1 };
     const terminal = TERMINAL_PHASES.includes(rollout.phase);
-    const result = await withRedis(`save rollout ${rollout.id}`, () =>
+    const result = await this.#withRedis(`save rollout ${rollout.id}`, () =>
       runScript(
         this.#redis,
         SAVE,
@@ -226,13 +228,15 @@ export class RedisRolloutStore implements RolloutStore {
   }
 
   async activeFor(key: string): Promise<string | undefined> {
-    const id = await withRedis(`read the claim on ${key}`, () => this.#redis.get(this.#key("target", key)));
+    const id = await this.#withRedis(`read the claim on ${key}`, () =>
+      this.#redis.get(this.#key("target", key)),
+    );
     return id ?? undefined;
   }
 
   async listActive(): Promise<Rollout[]> {
     const activeKey = this.#key("active");
-    const ids = await withRedis("list live rollouts", () => this.#redis.zrange(activeKey, 0, "-1"));
+    const ids = await this.#withRedis("list live rollouts", () => this.#redis.zrange(activeKey, 0, "-1"));
     return await this.#loadMany(ids, [activeKey]);
   }
 
@@ -249,7 +253,7 @@ export class RedisRolloutStore implements RolloutStore {
     const page = Math.max(limit, 50);
     const found: Rollout[] = [];
     for (let start = 0; found.length < limit; start += page) {
-      const ids = await withRedis("read rollout history", () =>
+      const ids = await this.#withRedis("read rollout history", () =>
         this.#redis.zrevrange(index, start, start + page - 1),
       );
       if (ids.length === 0) break;
@@ -264,7 +268,7 @@ export class RedisRolloutStore implements RolloutStore {
   }
 
   async appendAudit(entry: AuditEntry): Promise<void> {
-    await withRedis(`append to the audit log of ${entry.rolloutId}`, () =>
+    await this.#withRedis(`append to the audit log of ${entry.rolloutId}`, () =>
       runScript(
         this.#redis,
         APPEND_AUDIT,
@@ -275,7 +279,7 @@ export class RedisRolloutStore implements RolloutStore {
   }
 
   async audit(rolloutId: string): Promise<AuditEntry[]> {
-    const records = await withRedis(`read the audit log of ${rolloutId}`, () =>
+    const records = await this.#withRedis(`read the audit log of ${rolloutId}`, () =>
       this.#redis.xrange(this.#key("audit", rolloutId), "-", "+"),
     );
     return records.map(([streamId, fields]) => {
@@ -291,6 +295,11 @@ export class RedisRolloutStore implements RolloutStore {
     });
   }
 
+  /** One Redis interaction, its failure translated (a connection failure says where Redis is and why). */
+  #withRedis<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    return withRedis(what, fn, this.#redis);
+  }
+
   #key(...parts: string[]): string {
     return this.#prefix + parts.join(":");
   }
@@ -302,7 +311,7 @@ export class RedisRolloutStore implements RolloutStore {
   /** Read rollouts by id in order, skipping (and unindexing from `indexes`) ids whose rollout has expired. */
   async #loadMany(ids: readonly string[], indexes: readonly string[]): Promise<Rollout[]> {
     if (ids.length === 0) return [];
-    const replies = await withRedis("read rollouts", async () => {
+    const replies = await this.#withRedis("read rollouts", async () => {
       const pipeline = this.#redis.pipeline();
       for (const id of ids) pipeline.hget(this.#rolloutKey(id), "json");
       return (await pipeline.exec()) ?? [];
@@ -311,12 +320,12 @@ export class RedisRolloutStore implements RolloutStore {
     const gone: string[] = [];
     ids.forEach((id, i) => {
       const [error, json] = replies[i] ?? [new Error("no reply"), null];
-      if (error) throw translateRedisError(error, `read rollout ${id}`);
+      if (error) throw translateRedisError(error, `read rollout ${id}`, this.#redis);
       if (typeof json === "string") rollouts.push(parseRollout(json, id));
       else gone.push(id);
     });
     if (gone.length > 0) {
-      await withRedis("unindex expired rollouts", async () => {
+      await this.#withRedis("unindex expired rollouts", async () => {
         const pipeline = this.#redis.pipeline();
         for (const index of indexes) pipeline.zrem(index, ...gone);
         await pipeline.exec();

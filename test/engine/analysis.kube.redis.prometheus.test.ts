@@ -116,7 +116,7 @@ describe("rollouts judged by a real Prometheus", () => {
       .filter((action) => ["hold", "rollback"].includes(action));
     expect(judged).toEqual(["hold", "rollback"]);
     expect(history.find((entry) => entry.action === "rollback")?.actor).toBe("canarybot");
-    expect(done.outcome?.reason).toMatch(/2 failed checks \(limit 2\): success-rate 0\.9\d+ vs >= 99%/);
+    expect(done.outcome?.reason).toMatch(/2 failed checks \(limit 2\): success-rate 9\d(\.\d+)?% vs ≥ 99%/);
     expect(recorder.sequence.slice(0, 2)).toEqual(["v1=100", "v1=80,v2=20"]);
     expect(recorder.sequence.at(-1)).toBe("v1=100");
     expect(h.kube.get("VirtualService", "default", "svc-errors")?.spec).toStrictEqual(original?.spec);
@@ -126,7 +126,7 @@ describe("rollouts judged by a real Prometheus", () => {
     const id = await start("svc-slow");
     expect(await settles(id, ["rolled-back", "promoted", "paused"])).toBe("rolled-back");
     const done = await rollout(id);
-    expect(done.outcome?.reason).toMatch(/p99-vs-stable \d+(\.\d+)? vs <= 1\.25x stable \(\d+(\.\d+)?ms\)/);
+    expect(done.outcome?.reason).toMatch(/p99-vs-stable \d+(\.\d+)?ms vs ≤ 1\.25x stable \(\d+(\.\d+)?ms\)/);
   }, 90_000);
 
   it("pauses with the reason when Prometheus stops mid-rollout, and never promotes", async () => {

@@ -221,29 +221,40 @@ describe("evaluateSnapshot", () => {
         name: "request-volume",
         status: "pass",
         value: 600,
-        threshold: ">= 20 requests",
+        unit: "requests",
+        threshold: "≥ 20 requests",
         detail: "600 canary requests in 60s",
       },
       {
         name: "success-rate",
         status: "pass",
         value: 0.995,
-        threshold: ">= 99% (critical below 90%)",
+        unit: "share",
+        threshold: "≥ 99% (critical below 90%)",
         detail: "canary success rate 99.5%",
       },
-      { name: "p99-latency", status: "pass", value: 130, threshold: "<= 500ms", detail: "canary p99 130ms" },
+      {
+        name: "p99-latency",
+        status: "pass",
+        value: 130,
+        unit: "ms",
+        threshold: "≤ 500ms",
+        detail: "canary p99 130ms",
+      },
       {
         name: "error-rate-vs-stable",
         status: "pass",
         value: expect.closeTo(0.005, 9) as number,
-        threshold: "<= stable + 1pp (1.2%)",
+        unit: "share",
+        threshold: "≤ stable + 1pp (1.2%)",
         detail: "canary error rate 0.5% vs stable 0.2%",
       },
       {
         name: "p99-vs-stable",
         status: "pass",
         value: 130,
-        threshold: "<= 1.25x stable (150ms)",
+        unit: "ms",
+        threshold: "≤ 1.25x stable (150ms)",
         detail: "canary p99 130ms vs stable 120ms",
       },
     ]);
@@ -309,8 +320,8 @@ describe("evaluateSnapshot", () => {
     it("describes thresholds", () => {
       const verdict = evaluateSnapshot(snapshot({}, {}, { custom: { "error-budget": 0.06 } }), custom);
       expect(verdict.checks.slice(5).map((c) => c.threshold)).toEqual([
-        "<= 0.05",
-        ">= 0.8",
+        "≤ 0.05",
+        "≥ 0.8",
         "between 0 and 100",
         "any (recorded only)",
       ]);

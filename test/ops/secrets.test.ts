@@ -3,7 +3,8 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { resolveSecretFiles, secretValues } from "../../src/config/secrets.ts";
+import { resolveSecretFiles } from "../../src/config/secrets.ts";
+import { secretValues } from "../../src/redact.ts";
 
 const BOT_TOKEN = "xoxb-1111-2222-secretbottoken";
 const REDIS_PASSWORD = "redis-pass/with:odd@chars";

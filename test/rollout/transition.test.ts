@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { formatUtcDateTime } from "../../src/rollout/time-text.ts";
 import {
-  formatUtcDateTime,
   MAX_SNAPSHOTS,
   RESTORE_REALERT_MS,
   RESTORE_RETRY_MS,

@@ -266,6 +266,6 @@ describe("RedisRolloutStore", () => {
     const error = await caught(new RedisRolloutStore(gone, { prefix: ctx.prefix }).get("reviews-1"));
     expect(error.code).toBe(ErrorCode.Internal);
     expect(error.retryable).toBe(true);
-    expect(error.message).toMatch(/^Redis unavailable/);
+    expect(error.message).toMatch(/^Redis at redis:\/\/[\w.]+:\d+ unreachable: /);
   });
 });
