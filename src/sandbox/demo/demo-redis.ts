@@ -40,14 +40,17 @@ export async function redisAnswers(url: string): Promise<boolean> {
  * A Redis for the demo: `REDIS_URL` when set, else one answering on 127.0.0.1:6379, else `redis-server` from PATH
  * on a free port (no persistence), else a DemoSetupError saying how to install one.
  */
-export async function provideRedis(env: Readonly<Record<string, string | undefined>>): Promise<DemoRedis> {
+export async function provideRedis(
+  env: Readonly<Record<string, string | undefined>>,
+  localUrl = DEFAULT_REDIS_URL,
+): Promise<DemoRedis> {
   if (env.REDIS_URL !== undefined && env.REDIS_URL !== "") {
     if (await redisAnswers(env.REDIS_URL)) return { url: env.REDIS_URL, origin: "REDIS_URL" };
     throw new DemoSetupError(
       `REDIS_URL=${env.REDIS_URL} does not answer; start that Redis or unset REDIS_URL`,
     );
   }
-  if (await redisAnswers(DEFAULT_REDIS_URL)) return { url: DEFAULT_REDIS_URL, origin: "local" };
+  if (await redisAnswers(localUrl)) return { url: localUrl, origin: "local" };
   const binary = findOnPath("redis-server", env);
   if (binary === undefined) {
     throw new DemoSetupError(

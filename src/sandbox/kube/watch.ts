@@ -41,6 +41,9 @@ export function serveWatch(
   };
 
   response.writeHead(200, { "Content-Type": "application/json", "Transfer-Encoding": "chunked" });
+  // As the server does: the client learns the watch is open before any event (a client cancelling a watch that
+  // never answered would otherwise hang in the round trip).
+  response.flushHeaders();
   const since = query.get("resourceVersion");
   if (since === null || since === "" || since === "0") {
     for (const object of store.list(target.resource, target.namespace).filter(inScope)) send("ADDED", object);
