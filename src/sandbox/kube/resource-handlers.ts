@@ -56,6 +56,10 @@ export function handleResourceRequest(
     throw new KubeStatusError(badRequest("the canarybot kube sandbox does not serve watches"));
   }
   if (request.method !== "GET" && !resource.writable) throw new KubeStatusError(methodNotAllowed());
+  // kubectl sends built-in kinds in protobuf (`kubectl create namespace`); the sandbox reads JSON bodies only.
+  if (/protobuf/i.test(request.contentType)) {
+    throw new KubeStatusError(unsupportedMediaType(["application/json", ...PATCH_CONTENT_TYPES]));
+  }
   // As on the server, a write into a namespace that does not exist is 404 for the namespace.
   if (
     request.method !== "GET" &&

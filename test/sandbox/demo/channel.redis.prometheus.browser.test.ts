@@ -3,6 +3,8 @@ import type { Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchChromium } from "../../../src/sandbox/demo/browser.ts";
 import type { Browser } from "../../../src/sandbox/demo/browser.ts";
+import { openChannelPage } from "../../../src/sandbox/demo/channel-page.ts";
+import type { ChannelPage } from "../../../src/sandbox/demo/channel-page.ts";
 import { startDemo } from "../../../src/sandbox/demo/start-demo.ts";
 import type { Demo } from "../../../src/sandbox/demo/start-demo.ts";
 import { PROMETHEUS_BIN } from "../../support/prometheus.ts";
@@ -21,17 +23,12 @@ describe("the demo channel page in a browser", () => {
   let browser: Browser;
   let page: Page;
 
+  let channel: ChannelPage;
   const shot = (name: string) => page.screenshot({ path: `${ARTIFACTS}/${name}.png` });
-  const as = async (name: string) => {
-    await page.selectOption("#user-switcher", { label: name });
-  };
-  const type = async (text: string) => {
-    await page.fill("#composer-input", text);
-    await page.press("#composer-input", "Enter");
-  };
-  const rolloutMessage = (id: string): Locator => page.locator(`#messages .message[data-rollout="${id}"]`);
-  const weight = (subset: string): Locator =>
-    page.locator(`#vs-default-reviews .weight[data-subset="${subset}"]`);
+  const as = (name: string) => channel.as(name);
+  const type = (text: string) => channel.type(text);
+  const rolloutMessage = (id: string): Locator => channel.rolloutMessage(id);
+  const weight = (subset: string): Locator => channel.weight(subset);
   /** Waits (polling, no fixed sleep) until the elements' text matches. */
   const shows = (locator: Locator, pattern: RegExp | string, timeout = LONG) =>
     expect
@@ -53,8 +50,7 @@ describe("the demo channel page in a browser", () => {
     browser = await launchChromium();
     page = await browser.context.newPage();
     page.setDefaultTimeout(LONG);
-    await page.goto(demo.url);
-    await page.waitForSelector("body[data-ready=true]");
+    channel = await openChannelPage(page, demo.url);
   }, 120_000);
   afterAll(async () => {
     await browser?.close();
