@@ -89,7 +89,9 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     const kubeConfig = new KubeConfig();
     kubeConfig.loadFromString(kube.kubeconfig);
     const meshPort = await freePort();
-    const prometheusBinary = env.PROMETHEUS_BIN ?? findOnPath("prometheus", env);
+    // PROMETHEUS_BIN names the binary; set empty, it runs the demo without Prometheus (analysis off).
+    const prometheusBinary =
+      env.PROMETHEUS_BIN === "" ? undefined : (env.PROMETHEUS_BIN ?? findOnPath("prometheus", env));
     const [mesh, prometheus] = await Promise.all([
       startMeshSandbox({
         kubeConfig,
@@ -117,7 +119,7 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     const closedViews = new Set<string>();
     const analysis =
       prometheus === undefined
-        ? { on: false, note: "Prometheus is not installed: rollouts step on schedule, without analysis." }
+        ? { on: false, note: "No Prometheus (not on PATH): analysis is off, rollouts step on schedule." }
         : {
             on: true,
             note: `Prometheus ${prometheus.url} judges every step (scraping every ${SCRAPE_SECONDS}s).`,
@@ -148,7 +150,7 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     print(`kubernetes sandbox ${kube.url} (bookinfo), mesh ${mesh.url}`);
     print(
       prometheus === undefined
-        ? `prometheus: not found on PATH; analysis is off`
+        ? "prometheus: none (not on PATH); analysis is off"
         : `prometheus ${prometheus.url}`,
     );
     return {

@@ -119,4 +119,21 @@ describe("the demo channel page in a browser", () => {
       .toBe(800);
     await shot("5-thread-with-chart");
   }, 300_000);
+
+  it("opens the start form for /canary start, shows its errors under their fields, and Cancel closes it", async () => {
+    await as("Bob Brown");
+    await type("/canary start");
+    const form = page.locator("#modal-form");
+    await form.waitFor();
+    await shows(form.locator(".modal-title"), "Start a canary");
+    await form.locator('select[name="service"]').selectOption("reviews");
+    await form.locator('input[name="canary"]').fill("v2");
+    await form.locator('input[name="interval"]').fill("soon");
+    await form.locator('button[type="submit"]').click();
+    await shows(form.locator('[data-error-for="interval"]'), /./);
+    await shot("6-start-form-error");
+    await form.locator("button[data-modal-close]").first().click();
+    await counts(page.locator("#modal-form"), 0);
+    await counts(rolloutMessage("reviews-3"), 0);
+  }, 120_000);
 });

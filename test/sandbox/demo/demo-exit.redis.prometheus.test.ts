@@ -38,12 +38,11 @@ describe("npm run demo", () => {
     }
   });
 
-  it("prints the page's URL within 10 s, serves it, and on Ctrl-C stops everything it started and deletes its keys", async () => {
-    const redis = await connectRedis();
-    const began = Date.now();
+  /** Starts `npm run demo`'s entry point on a free port; resolves with its URL and what it printed. */
+  const startDemoProcess = async (env: NodeJS.ProcessEnv) => {
     const demo = spawn(process.execPath, ["--disable-warning=ExperimentalWarning", MAIN, "--port", "0"], {
       stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, PROMETHEUS_BIN, LOG_LEVEL: "error" },
+      env: { ...process.env, LOG_LEVEL: "error", ...env },
     });
     started.push(demo);
     let output = "";
@@ -55,30 +54,50 @@ describe("npm run demo", () => {
         const found = /open (http:\/\/localhost:\d+)/.exec(output)?.[1];
         if (found !== undefined) {
           clearTimeout(timer);
-          ready(found);
+          ready(found.replace("localhost", "127.0.0.1"));
         }
       });
       demo.once("exit", (code) => fail(new Error(`the demo exited (${code}):\n${output}`)));
     });
+    const stop = async (): Promise<number | null> => {
+      const exited = new Promise<number | null>((done) => demo.once("exit", (code) => done(code)));
+      demo.kill("SIGINT");
+      return exited;
+    };
+    return { demo, url, output, stop };
+  };
+
+  it("prints the page's URL within 10 s, serves it, and on Ctrl-C stops everything it started and deletes its keys", async () => {
+    const redis = await connectRedis();
+    const began = Date.now();
+    const { demo, url, output, stop } = await startDemoProcess({ PROMETHEUS_BIN });
     const startupMs = Date.now() - began;
     const prefix = /keys under (\S+:)/.exec(output)?.[1] ?? "";
     expect(prefix).toMatch(/^canarybot-demo-[0-9a-f]+:$/);
     expect(output).toMatch(/kubectl --kubeconfig \S+ get virtualservice reviews -w/);
     expect(output).toMatch(/prometheus http:\/\/127\.0\.0\.1:\d+/);
 
-    const page = await fetch(url.replace("localhost", "127.0.0.1"));
+    const page = await fetch(url);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain("deploys");
     const spawned = childrenOf(demo.pid!);
     expect(spawned.length).toBeGreaterThanOrEqual(1); // Prometheus at least
     expect((await redis.keys(`${prefix}*`)).length).toBeGreaterThan(0); // the worker's queue
 
-    const exited = new Promise<number | null>((done) => demo.once("exit", (code) => done(code)));
-    demo.kill("SIGINT");
-    expect(await exited).toBe(0);
+    expect(await stop()).toBe(0);
     expect(spawned.filter(isRunning)).toEqual([]);
     expect(await redis.keys(`${prefix}*`)).toEqual([]);
     redis.disconnect();
     expect(startupMs).toBeLessThan(10_000);
+  }, 60_000);
+
+  it("runs without Prometheus, saying on the page that analysis is off", async () => {
+    const { output, url, stop } = await startDemoProcess({ PROMETHEUS_BIN: "" });
+    expect(output).toContain("prometheus: none (not on PATH); analysis is off");
+    const state = (await (await fetch(`${url}/api/state`)).json()) as {
+      analysis: { on: boolean; note: string };
+    };
+    expect(state.analysis).toEqual({ on: false, note: expect.stringMatching(/analysis is off/) as unknown });
+    expect(await stop()).toBe(0);
   }, 60_000);
 });

@@ -136,7 +136,7 @@ function renderBlock(block: Block, context: RenderContext): string {
       );
     case "input":
       return (
-        `${open("input")}<label class="bk-label">${renderText(block.label, context)}` +
+        `${open("input-block")}<label class="bk-label">${renderText(block.label, context)}` +
         `${block.optional === true ? ' <span class="bk-optional">(optional)</span>' : ""}</label>` +
         renderElement(block.element, id, context) +
         (block.hint === undefined ? "" : `<div class="bk-hint">${renderText(block.hint, context)}</div>`) +
