@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import type { Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -41,6 +42,11 @@ describe("the demo channel page in a browser", () => {
 
   beforeAll(async () => {
     (await connectRedis()).disconnect(); // fails with how to start Redis
+    if (!existsSync(PROMETHEUS_BIN)) {
+      throw new Error(
+        `no Prometheus at ${PROMETHEUS_BIN}: apt-get install -y prometheus, or set PROMETHEUS_BIN`,
+      );
+    }
     await mkdir(ARTIFACTS, { recursive: true });
     demo = await startDemo({
       port: 0,
