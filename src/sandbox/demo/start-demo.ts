@@ -8,9 +8,7 @@ import { createLogger } from "../../logger.ts";
 import { startServe } from "../../serve.ts";
 import type { ServeHandle } from "../../serve.ts";
 import { startKubeSandbox } from "../kube/server.ts";
-import type { KubeSandbox } from "../kube/server.ts";
 import { startMeshSandbox } from "../mesh/mesh-sandbox.ts";
-import type { MeshSandbox } from "../mesh/mesh-sandbox.ts";
 import { createSignedRequestClient } from "../slack/signed-request-client.ts";
 import { startSlackSandbox } from "../slack/web-api-sandbox.ts";
 import type { SlackSandbox } from "../slack/web-api-sandbox.ts";
@@ -28,26 +26,18 @@ export type DemoOptions = {
   /** The channel page's port: 3000 by default, 0 for any free one. */
   port: number;
   env: Readonly<Record<string, string | undefined>>;
-  /** Where the demo's temp files go (kubeconfig); default a fresh dir under the OS temp dir, removed on close. */
+  /** The start-up lines: where Redis, the sandboxes and Prometheus are. */
   print: (line: string) => void;
 };
 
 export type Demo = {
   /** The channel page. */
   url: string;
-  kubeconfigPath: string;
-  /** The `kubectl` line to watch the VirtualService from another terminal. */
+  /** The `kubectl` line to watch the VirtualService from another terminal (the kubeconfig is the demo's own). */
   kubectlWatch: string;
-  prometheusUrl?: string;
-  redisUrl: string;
-  /** The Redis key prefix everything of this demo lives under (deleted on close). */
-  prefix: string;
-  /** Child processes the demo started (Prometheus, redis-server), for a test to see that they are gone. */
+  /** Child processes the demo started (Prometheus, redis-server): a second Ctrl-C kills them. */
   childPids(): number[];
-  kube: KubeSandbox;
-  slack: SlackSandbox;
-  mesh: MeshSandbox;
-  bot: ServeHandle;
+  /** Stops everything, deletes the demo's Redis keys and temp files. */
   close(): Promise<void>;
 };
 
@@ -155,17 +145,9 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     );
     return {
       url: server.url,
-      kubeconfigPath,
       kubectlWatch,
-      ...(prometheus === undefined ? {} : { prometheusUrl: prometheus.url }),
-      redisUrl: redis.url,
-      prefix,
       childPids: () =>
         [prometheus?.pid(), redis.process?.child.pid].filter((pid): pid is number => pid !== undefined),
-      kube,
-      slack,
-      mesh,
-      bot: bot.handle,
       close,
     };
   } catch (error) {

@@ -75,22 +75,43 @@ function messageHtml(message, { ephemeral = false, inThread = false } = {}) {
 
 function drawMessages() {
   const view = state.view;
-  const channel = view.channel.id;
   const items = [
-    ...view.messages.map((m) => ({ ts: m.ts, html: messageHtml(m) })),
+    ...view.messages.map((m) => ({ ts: m.ts, ephemeral: false, html: messageHtml(m) })),
     ...view.ephemerals
       .filter((e) => e.user === state.user)
       .map((e) => ({
         ts: e.ts,
+        ephemeral: true,
         html: messageHtml({ ...e, user: view.bot.id, files: [], replies: [] }, { ephemeral: true }),
       })),
   ].sort((a, b) => Number(a.ts) - Number(b.ts));
   const list = $("messages");
   const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
-  list.innerHTML =
-    items.map((item) => item.html).join("") ||
-    '<div class="empty">No messages yet. Type a /canary command below.</div>';
-  list.dataset.channel = channel;
+  if (items.length === 0) {
+    list.innerHTML = '<div class="empty">No messages yet. Type a /canary command below.</div>';
+    return;
+  }
+  list.querySelector(".empty")?.remove();
+  // Replace only the messages that changed, so a button being clicked is not swapped out under the pointer.
+  const existing = new Map([...list.children].map((node) => [node.dataset.key, node]));
+  let previous = null;
+  for (const item of items) {
+    const key = `${item.ephemeral ? "e" : "m"}${item.ts}`;
+    let node = existing.get(key);
+    if (node === undefined || node.dataset.html !== item.html) {
+      const fresh = document.createElement("div");
+      fresh.innerHTML = item.html;
+      const element = fresh.firstElementChild;
+      element.dataset.key = key;
+      element.dataset.html = item.html;
+      if (node === undefined) list.insertBefore(element, previous ? previous.nextSibling : list.firstChild);
+      else node.replaceWith(element);
+      node = element;
+    }
+    existing.delete(key);
+    previous = node;
+  }
+  for (const gone of existing.values()) gone.remove();
   if (atBottom) list.scrollTop = list.scrollHeight;
 }
 
