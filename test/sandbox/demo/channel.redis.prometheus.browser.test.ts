@@ -98,6 +98,10 @@ describe("the demo channel page in a browser", () => {
   it("rolls v3 back when the mesh fails 10% of its requests, alerts with the values, and threads the chart", async () => {
     await as("Alice Adams");
     await type("/canary start reviews --canary v3 --interval 3s");
+    // The route the promotion left must be one the next start accepts: a refusal fails here, saying why.
+    const answer = page.locator(".message.ephemeral", { hasText: /Started reviews-2|Not started/ });
+    await answer.waitFor();
+    expect(await answer.textContent()).toContain("Started reviews-2");
     await rolloutMessage("reviews-2").waitFor();
 
     // The traffic panel's controls: 10% errors on v3.
