@@ -81,6 +81,12 @@ describe("the demo channel page in a browser", () => {
     const approve = rolloutMessage("reviews-1").locator('button[data-action-id="canary_approve"]');
     await approve.waitFor({ timeout: LONG });
     await shows(weight("v2"), /^v2 50%$/);
+    // Promote asks first, in the confirm dialog its button carries; Cancel closes it.
+    await rolloutMessage("reviews-1").locator('button[data-action-id="canary_promote"]').click();
+    const dialog = page.locator('[role="alertdialog"]');
+    await shows(dialog, /Promote reviews-1\?.*All traffic goes to v2 now/);
+    await dialog.locator('[data-answer="no"]').click();
+    await counts(dialog, 0);
     await approve.click();
     await shows(page.locator(".message.ephemeral", { hasText: "two-person rule" }), /./);
     await shot("2-own-approval-refused");
