@@ -1,5 +1,7 @@
 import { execFileSync, spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
+import type { AddressInfo } from "node:net";
 import { resolve } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { PROMETHEUS_BIN } from "../../support/prometheus.ts";
@@ -99,5 +101,34 @@ describe("npm run demo", () => {
     };
     expect(state.analysis).toEqual({ on: false, note: expect.stringMatching(/analysis is off/) as unknown });
     expect(await stop()).toBe(0);
+  }, 60_000);
+
+  it("says in one line what to do about a busy port (exit 2) or a bad one (exit 1)", async () => {
+    const busy = createServer();
+    await new Promise<void>((listening) => busy.listen(0, "127.0.0.1", listening));
+    const port = (busy.address() as AddressInfo).port;
+    const run = (args: string[]) =>
+      new Promise<{ code: number | null; stderr: string }>((done) => {
+        const demo = spawn(process.execPath, ["--disable-warning=ExperimentalWarning", MAIN, ...args], {
+          stdio: ["ignore", "ignore", "pipe"],
+          env: { ...process.env, PROMETHEUS_BIN: "", LOG_LEVEL: "error" },
+        });
+        started.push(demo);
+        let stderr = "";
+        demo.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+        demo.once("exit", (code) => done({ code, stderr }));
+      });
+    try {
+      expect(await run(["--port", String(port)])).toEqual({
+        code: 2,
+        stderr: `demo: port ${port} is in use: npm run demo -- --port ${port + 1}\n`,
+      });
+      expect(await run(["--port", "http"])).toEqual({
+        code: 1,
+        stderr: "demo: --port http is not a port number (0-65535)\n",
+      });
+    } finally {
+      busy.close();
+    }
   }, 60_000);
 });
