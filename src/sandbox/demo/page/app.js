@@ -1,4 +1,4 @@
-/* global document, localStorage, fetch, CSS, EventSource */
+/* global window, document, localStorage, fetch, CSS, EventSource */
 // The channel page: draws the document the demo server pushes (server-sent events) and turns what the person
 // does into requests the server forwards to the bot as Slack would. No framework: the renderers are pure modules.
 import { renderBlocks, renderText } from "./block-kit.ts";
@@ -260,6 +260,8 @@ document.addEventListener("click", async (event) => {
   if (button !== null && !button.closest(".modal")) {
     const confirm = button.dataset.confirm ? JSON.parse(button.dataset.confirm) : undefined;
     if (confirm && !(await confirmDialog(confirm))) return;
+    // A link button opens its URL and, as in Slack, still sends the click to the app.
+    if (button.dataset.url) window.open(button.dataset.url, "_blank", "noopener");
     const message = button.closest(".message");
     button.disabled = true;
     try {
