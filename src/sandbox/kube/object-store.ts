@@ -24,6 +24,9 @@ export type KubeObject = {
 
 export type WriteOptions = { readonly dryRun?: boolean };
 
+/** How many changes a watch can be resumed across. */
+const HISTORY_LENGTH = 1000;
+
 /** A stored change, as a watch reports it. */
 export type StoreEvent = {
   readonly type: "ADDED" | "MODIFIED" | "DELETED";
@@ -41,6 +44,8 @@ export class ObjectStore {
   readonly #objects = new Map<string, KubeObject>();
   readonly #now: () => Date;
   readonly #listeners = new Set<(event: StoreEvent) => void>();
+  /** The latest changes, oldest first, so a watch from a resourceVersion misses nothing written since. */
+  readonly #history: StoreEvent[] = [];
   #revision: number;
 
   constructor(options: { now?: () => Date; firstRevision?: number } = {}) {
@@ -51,6 +56,17 @@ export class ObjectStore {
   /** The resourceVersion a LIST reports: the latest revision. */
   get revision(): string {
     return String(this.#revision);
+  }
+
+  /**
+   * The changes after resourceVersion `since`, oldest first; undefined when they are no longer all kept (the
+   * server's "too old resource version").
+   */
+  eventsSince(since: number): StoreEvent[] | undefined {
+    const oldest = this.#history[0];
+    const kept = oldest === undefined ? this.#revision : Number(oldest.object.metadata.resourceVersion) - 1;
+    if (since < kept) return undefined;
+    return this.#history.filter((event) => Number(event.object.metadata.resourceVersion) > since);
   }
 
   /** Calls `listener` after every stored change; returns the unsubscribe. */
@@ -143,6 +159,8 @@ export class ObjectStore {
   }
 
   #emit(event: StoreEvent): void {
+    this.#history.push(event);
+    if (this.#history.length > HISTORY_LENGTH) this.#history.shift();
     for (const listener of this.#listeners) listener(event);
   }
 

@@ -3,6 +3,19 @@ import type { KubeObject, ObjectStore, StoreEvent } from "./object-store.ts";
 import { asTableIf, selection } from "./resource-handlers.ts";
 import { groupVersion, type ResourceTarget } from "./resources.ts";
 
+/** What a watch from a resourceVersion the server no longer keeps gets: a 410 Status as an ERROR event. */
+function gone(since: string) {
+  return {
+    kind: "Status",
+    apiVersion: "v1",
+    metadata: {},
+    status: "Failure",
+    message: `too old resource version: ${since}`,
+    reason: "Expired",
+    code: 410,
+  };
+}
+
 /** `?watch=true` (or 1): a long-lived list request that streams changes. */
 export function isWatch(query: URLSearchParams): boolean {
   const value = query.get("watch");
@@ -47,6 +60,16 @@ export function serveWatch(
   const since = query.get("resourceVersion");
   if (since === null || since === "" || since === "0") {
     for (const object of store.list(target.resource, target.namespace).filter(inScope)) send("ADDED", object);
+  } else {
+    // From a resourceVersion: what changed since then first (a list-then-watch misses nothing), or 410.
+    const missed = store.eventsSince(Number(since));
+    if (missed === undefined) {
+      response.end(`${JSON.stringify({ type: "ERROR", object: gone(since) })}\n`);
+      return;
+    }
+    for (const event of missed) {
+      if (event.resource === target.resource && inScope(event.object)) send(event.type, event.object);
+    }
   }
   const unsubscribe = store.subscribe((event) => {
     if (event.resource === target.resource && inScope(event.object)) send(event.type, event.object);

@@ -38,7 +38,7 @@ describe("watches, with the real client-node Watch", () => {
     }
   });
 
-  it("answers a watch from a resourceVersion with later changes only", async () => {
+  it("resumes from a resourceVersion with what changed since, and answers 410 for one it no longer keeps", async () => {
     sandbox = await startKubeSandbox({ scenario: "bookinfo" });
     const events: string[] = [];
     const list = (await kubeClients(sandbox).custom.listNamespacedCustomObject({
@@ -47,19 +47,28 @@ describe("watches, with the real client-node Watch", () => {
       namespace: "default",
       plural: "virtualservices",
     })) as { metadata: { resourceVersion: string } };
-    const request = await new Watch(kubeClients(sandbox).config).watch(
+    // Between the list and the watch: the watch must still report it.
+    sandbox.delete("VirtualService", "default", "details");
+    const watch = new Watch(kubeClients(sandbox).config);
+    const record = (type: string, object: { metadata?: { name: string }; code?: number }) =>
+      events.push(`${type} ${object.metadata?.name ?? object.code ?? ""}`);
+    const request = await watch.watch(
       VIRTUAL_SERVICES,
       { resourceVersion: list.metadata.resourceVersion },
-      (type: string, object: { metadata: { name: string } }) =>
-        events.push(`${type} ${object.metadata.name}`),
+      record,
       () => undefined,
     );
     try {
-      sandbox.delete("VirtualService", "default", "details");
       await waitFor("the deletion", () => (events.length > 0 ? true : undefined));
-      expect(events).toEqual(["DELETED details"]);
+      sandbox.delete("VirtualService", "default", "ratings");
+      await waitFor("a later deletion", () => (events.length > 1 ? true : undefined));
+      expect(events).toEqual(["DELETED details", "DELETED ratings"]);
     } finally {
       request.abort();
     }
+    events.length = 0;
+    await watch.watch(VIRTUAL_SERVICES, { resourceVersion: "1" }, record, () => undefined);
+    await waitFor("the error", () => (events.length > 0 ? true : undefined));
+    expect(events).toEqual(["ERROR 410"]);
   });
 });
