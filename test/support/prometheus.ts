@@ -1,14 +1,8 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer, type AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { startPrometheusProcess } from "../../src/sandbox/demo/prometheus-process.ts";
 
 /** The Debian package's binary; `PROMETHEUS_BIN` overrides it. */
 export const PROMETHEUS_BIN = process.env.PROMETHEUS_BIN ?? "/usr/bin/prometheus";
-
-const READY_TIMEOUT_MS = 20_000;
 
 export type PrometheusOptions = {
   /** `host:port` targets scraped at `/metrics` every `scrapeIntervalSeconds`. */
@@ -29,52 +23,6 @@ export type TestPrometheus = {
   restart(): Promise<void>;
 };
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function configYaml(targets: string[], interval: number): string {
-  const lines = [
-    "global:",
-    `  scrape_interval: ${interval}s`,
-    `  scrape_timeout: ${interval}s`,
-    `  evaluation_interval: ${interval}s`,
-    "scrape_configs:",
-    "  - job_name: mesh",
-    "    honor_labels: true",
-    "    static_configs:",
-    `      - targets: [${targets.map((t) => JSON.stringify(t)).join(", ")}]`,
-  ];
-  return `${lines.join("\n")}\n`;
-}
-
-async function waitReady(url: string, child: ChildProcess, output: () => string): Promise<void> {
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(
-        `Prometheus exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${output()}`,
-      );
-    }
-    try {
-      const response = await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1_000) });
-      if (response.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`Prometheus at ${url} was not ready within ${READY_TIMEOUT_MS} ms:\n${output()}`);
-}
-
 /**
  * Starts a real Prometheus for a test: a temp dir with a config that scrapes `targets` every second, its own
  * TSDB, and a free port on 127.0.0.1. Resolves when `/-/ready` answers. Without the binary it throws with the
@@ -88,72 +36,16 @@ export async function startPrometheus(options: PrometheusOptions = {}): Promise<
         "or set PROMETHEUS_BIN.",
     );
   }
-  const dir = await mkdtemp(join(tmpdir(), "canarybot-prometheus-"));
-  const configFile = join(dir, "prometheus.yml");
-  await writeFile(configFile, configYaml(options.targets ?? [], options.scrapeIntervalSeconds ?? 1));
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  let child: ChildProcess | undefined;
-  let log = "";
-
-  const kill = async (): Promise<void> => {
-    const running = child;
-    child = undefined;
-    if (running === undefined || running.exitCode !== null || running.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => running.once("exit", () => resolve()));
-    running.kill("SIGTERM");
-    const timer = setTimeout(() => running.kill("SIGKILL"), 5_000);
-    await exited;
-    clearTimeout(timer);
-  };
-
-  const start = async (): Promise<void> => {
-    if (child !== undefined) return;
-    log = "";
-    const spawned = spawn(
-      PROMETHEUS_BIN,
-      [
-        `--config.file=${configFile}`,
-        `--storage.tsdb.path=${join(dir, "data")}`,
-        `--web.listen-address=127.0.0.1:${port}`,
-        "--storage.tsdb.retention.time=1h",
-        "--log.level=warn",
-      ],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
-    child = spawned;
-    const keep = (chunk: Buffer): void => {
-      log = (log + chunk.toString()).slice(-4_000);
-    };
-    spawned.stdout?.on("data", keep);
-    spawned.stderr?.on("data", keep);
-    try {
-      await waitReady(url, spawned, () => log);
-    } catch (error) {
-      await kill();
-      throw error;
-    }
-  };
-
-  let stopped = false;
-  const stop = async (): Promise<void> => {
-    if (stopped) return;
-    stopped = true;
-    await kill();
-    await rm(dir, { recursive: true, force: true });
-  };
-
-  try {
-    await start();
-  } catch (error) {
-    await stop();
-    throw error;
-  }
+  const prometheus = await startPrometheusProcess({
+    binary: PROMETHEUS_BIN,
+    targets: options.targets ?? [],
+    scrapeIntervalSeconds: options.scrapeIntervalSeconds ?? 1,
+  });
   const restart = async (): Promise<void> => {
-    await kill();
-    await start();
+    await prometheus.kill();
+    await prometheus.start();
   };
-  return { url, stop, kill, start, restart };
+  return { ...prometheus, restart };
 }
 
 /** Wait until Prometheus has scraped often enough to answer rates of Istio's request counter. */

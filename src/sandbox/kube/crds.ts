@@ -2,7 +2,21 @@ import { istioFixturePath, readManifests } from "./fixtures.ts";
 
 export type JsonSchema = { [keyword: string]: unknown };
 
-export type CrdVersion = { readonly name: string; readonly schema: JsonSchema };
+/** A CRD's `additionalPrinterColumns` entry: what `kubectl get` shows, from the server's Table. */
+export type PrinterColumn = {
+  readonly name: string;
+  readonly type: string;
+  readonly jsonPath: string;
+  readonly description?: string;
+  readonly priority?: number;
+  readonly format?: string;
+};
+
+export type CrdVersion = {
+  readonly name: string;
+  readonly schema: JsonSchema;
+  readonly printerColumns: readonly PrinterColumn[];
+};
 
 export type Crd = {
   readonly group: string;
@@ -38,7 +52,12 @@ type CrdDocument = {
       shortNames?: string[];
       categories?: string[];
     };
-    versions: { name: string; served: boolean; schema: { openAPIV3Schema: JsonSchema } }[];
+    versions: {
+      name: string;
+      served: boolean;
+      schema: { openAPIV3Schema: JsonSchema };
+      additionalPrinterColumns?: PrinterColumn[];
+    }[];
   };
 };
 
@@ -58,6 +77,10 @@ function toCrd(document: unknown, file: string): Crd {
     namespaced: spec.scope === "Namespaced",
     versions: spec.versions
       .filter((version) => version.served)
-      .map((version) => ({ name: version.name, schema: version.schema.openAPIV3Schema })),
+      .map((version) => ({
+        name: version.name,
+        schema: version.schema.openAPIV3Schema,
+        printerColumns: version.additionalPrinterColumns ?? [],
+      })),
   };
 }

@@ -1,7 +1,7 @@
 import { groupVersion, type ApiResource } from "./resources.ts";
 
 // What the sandbox's /version reports: a current release, marked as the sandbox in gitVersion's build metadata.
-const VERSION_INFO = {
+export const DEFAULT_VERSION_INFO = {
   major: "1",
   minor: "33",
   gitVersion: "v1.33.0+canarybot-sandbox",
@@ -25,7 +25,7 @@ export function discoveryDocument(resources: readonly ApiResource[], pathname: s
   const segments = pathname.split("/").filter((segment) => segment !== "");
   const [root, group, version, ...rest] = segments;
   if (rest.length > 0) return undefined;
-  if (root === "version" && segments.length === 1) return VERSION_INFO;
+  if (root === "version" && segments.length === 1) return DEFAULT_VERSION_INFO;
   if (root === "api") {
     if (group === undefined) {
       return {

@@ -24,6 +24,17 @@ export type KubeObject = {
 
 export type WriteOptions = { readonly dryRun?: boolean };
 
+/** How many changes a watch can be resumed across. */
+const HISTORY_LENGTH = 1000;
+
+/** A stored change, as a watch reports it. */
+export type StoreEvent = {
+  readonly type: "ADDED" | "MODIFIED" | "DELETED";
+  readonly resource: ApiResource;
+  /** The object after the change (for DELETED: as it was, at the deletion's resourceVersion). */
+  readonly object: KubeObject;
+};
+
 /**
  * In-memory storage with the server-managed metadata of every write: one global, monotonically increasing
  * resourceVersion (like etcd's revision), uid and creationTimestamp on create, generation bumped when anything
@@ -32,6 +43,9 @@ export type WriteOptions = { readonly dryRun?: boolean };
 export class ObjectStore {
   readonly #objects = new Map<string, KubeObject>();
   readonly #now: () => Date;
+  readonly #listeners = new Set<(event: StoreEvent) => void>();
+  /** The latest changes, oldest first, so a watch from a resourceVersion misses nothing written since. */
+  readonly #history: StoreEvent[] = [];
   #revision: number;
 
   constructor(options: { now?: () => Date; firstRevision?: number } = {}) {
@@ -42,6 +56,23 @@ export class ObjectStore {
   /** The resourceVersion a LIST reports: the latest revision. */
   get revision(): string {
     return String(this.#revision);
+  }
+
+  /**
+   * The changes after resourceVersion `since`, oldest first; undefined when they are no longer all kept (the
+   * server's "too old resource version").
+   */
+  eventsSince(since: number): StoreEvent[] | undefined {
+    const oldest = this.#history[0];
+    const kept = oldest === undefined ? this.#revision : Number(oldest.object.metadata.resourceVersion) - 1;
+    if (since < kept) return undefined;
+    return this.#history.filter((event) => Number(event.object.metadata.resourceVersion) > since);
+  }
+
+  /** Calls `listener` after every stored change; returns the unsubscribe. */
+  subscribe(listener: (event: StoreEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   get(resource: ApiResource, namespace: string, name: string): KubeObject | undefined {
@@ -112,14 +143,25 @@ export class ObjectStore {
     if (existing === undefined) return undefined;
     this.#objects.delete(objectKey);
     this.#revision += 1;
+    const gone = { ...existing, metadata: { ...existing.metadata, resourceVersion: this.revision } };
+    this.#emit({ type: "DELETED", resource, object: gone });
     return existing;
   }
 
   #store(resource: ApiResource, object: KubeObject): KubeObject {
     this.#revision += 1;
     object.metadata.resourceVersion = String(this.#revision);
-    this.#objects.set(key(resource, object.metadata.namespace ?? "", object.metadata.name), object);
+    const objectKey = key(resource, object.metadata.namespace ?? "", object.metadata.name);
+    const type = this.#objects.has(objectKey) ? "MODIFIED" : "ADDED";
+    this.#objects.set(objectKey, object);
+    this.#emit({ type, resource, object: structuredClone(object) });
     return structuredClone(object);
+  }
+
+  #emit(event: StoreEvent): void {
+    this.#history.push(event);
+    if (this.#history.length > HISTORY_LENGTH) this.#history.shift();
+    for (const listener of this.#listeners) listener(event);
   }
 
   // RFC 3339 at second precision, as metav1.Time marshals.

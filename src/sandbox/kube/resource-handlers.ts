@@ -6,7 +6,7 @@ import { matchesLabels, parseLabelSelector } from "./label-selector.ts";
 import { applyMergePatch } from "./merge-patch.ts";
 import type { KubeObject, ObjectStore } from "./object-store.ts";
 import { asKubeObject, decodeObject, fieldValidation, isDryRun, parseJson } from "./request-decoding.ts";
-import { groupVersion, type ApiResource, type ResourceTarget } from "./resources.ts";
+import { groupVersion, NAMESPACES, type ApiResource, type ResourceTarget } from "./resources.ts";
 import {
   badRequest,
   conflict,
@@ -17,6 +17,7 @@ import {
   notFound,
   unsupportedMediaType,
 } from "./status.ts";
+import { includeObject, toTable, wantsTable } from "./table.ts";
 import { metadataErrors, validateWrite } from "./write-validation.ts";
 
 export type ApiRequest = {
@@ -24,11 +25,15 @@ export type ApiRequest = {
   readonly query: URLSearchParams;
   readonly contentType: string;
   readonly body: string;
+  /** The Accept header: `as=Table` answers reads with a Table, as kubectl get asks. */
+  readonly accept?: string;
 };
 
 export type ApiResponse = {
   readonly status: number;
+  /** JSON, or bytes sent as they are with `contentType`. */
   readonly body: unknown;
+  readonly contentType?: string;
   readonly warnings?: readonly string[];
 };
 
@@ -51,16 +56,31 @@ export function handleResourceRequest(
     throw new KubeStatusError(badRequest("the canarybot kube sandbox does not serve watches"));
   }
   if (request.method !== "GET" && !resource.writable) throw new KubeStatusError(methodNotAllowed());
+  // kubectl sends built-in kinds in protobuf (`kubectl create namespace`); the sandbox reads JSON bodies only.
+  if (/protobuf/i.test(request.contentType)) {
+    throw new KubeStatusError(unsupportedMediaType(["application/json", ...PATCH_CONTENT_TYPES]));
+  }
+  // As on the server, a write into a namespace that does not exist is 404 for the namespace.
+  if (
+    request.method !== "GET" &&
+    namespace !== undefined &&
+    store.get(NAMESPACES, "", namespace) === undefined
+  ) {
+    throw new KubeStatusError(notFound(NAMESPACES, namespace));
+  }
   if (name === undefined) {
-    if (request.method === "GET") return list(store, target, request.query);
-    if (request.method === "POST" && namespace !== undefined) return create(store, target, request);
+    if (request.method === "GET") return list(store, target, request);
+    if (request.method === "POST" && (namespace !== undefined || !resource.namespaced)) {
+      return create(store, target, request);
+    }
     throw new KubeStatusError(methodNotAllowed());
   }
   switch (request.method) {
     case "GET": {
       const object = store.get(resource, namespace ?? "", name);
       if (object === undefined) throw new KubeStatusError(notFound(resource, name));
-      return { status: 200, body: atVersion(object, target) };
+      const body = atVersion(object, target);
+      return { status: 200, body: asTableIf(request, target, [body], store.revision) ?? body };
     }
     case "PUT":
       return replace(store, target, name, request);
@@ -82,12 +102,13 @@ export function putObject(store: ObjectStore, resource: ApiResource, object: Kub
   const target: ResourceTarget = {
     resource,
     version: resource.versions.includes(version) ? version : (resource.versions[0] ?? version),
-    namespace: object.metadata.namespace ?? "default",
+    ...(resource.namespaced ? { namespace: object.metadata.namespace ?? "default" } : {}),
     name: object.metadata.name,
   };
   const metadata = { ...object.metadata, namespace: target.namespace };
   delete metadata.resourceVersion;
-  const candidate: KubeObject = { ...object, metadata };
+  if (target.namespace === undefined) delete metadata.namespace;
+  const candidate: KubeObject = withServerDefaults({ ...object, metadata });
   const exists = store.get(resource, target.namespace ?? "", object.metadata.name) !== undefined;
   const { object: checked } = validateWrite(
     target,
@@ -98,18 +119,43 @@ export function putObject(store: ObjectStore, resource: ApiResource, object: Kub
   return exists ? store.update(resource, checked) : store.create(resource, checked);
 }
 
-function list(store: ObjectStore, target: ResourceTarget, query: URLSearchParams): ApiResponse {
-  if (query.has("fieldSelector")) {
-    throw new KubeStatusError(badRequest("the canarybot kube sandbox does not support fieldSelector"));
-  }
-  const requirements = parseSelector(query.get("labelSelector") ?? "");
+/** Whether an object passes the request's labelSelector and fieldSelector; bad selectors are 400. */
+export function selection(query: URLSearchParams): (object: KubeObject) => boolean {
+  const labels = parseSelector(query.get("labelSelector") ?? "");
+  const fields = parseFieldSelector(query.get("fieldSelector") ?? "");
+  return (object) =>
+    matchesLabels(labels, object.metadata.labels ?? {}) &&
+    matchesLabels(fields, {
+      "metadata.name": object.metadata.name,
+      "metadata.namespace": object.metadata.namespace ?? "",
+    });
+}
+
+/** The same objects as a Table when the request's Accept header asks for one. */
+export function asTableIf(
+  request: Pick<ApiRequest, "accept" | "query">,
+  target: ResourceTarget,
+  objects: readonly KubeObject[],
+  resourceVersion: string,
+): unknown {
+  if (!wantsTable(request.accept)) return undefined;
+  return toTable(target.resource, target.version, objects, {
+    resourceVersion,
+    include: includeObject(request.query),
+  });
+}
+
+function list(store: ObjectStore, target: ResourceTarget, request: ApiRequest): ApiResponse {
+  const selected = selection(request.query);
   const { resource } = target;
-  const items = store
+  const objects = store
     .list(resource, target.namespace)
-    .filter((object) => matchesLabels(requirements, object.metadata.labels ?? {}))
-    .map((object) => atVersion(object, target))
-    // Built-in lists name kind and apiVersion once, on the list; custom resource lists on every item too.
-    .map((object) => (resource.custom ? object : withoutTypeMeta(object)));
+    .filter(selected)
+    .map((object) => atVersion(object, target));
+  const table = asTableIf(request, target, objects, store.revision);
+  if (table !== undefined) return { status: 200, body: table };
+  // Built-in lists name kind and apiVersion once, on the list; custom resource lists on every item too.
+  const items = objects.map((object) => (resource.custom ? object : withoutTypeMeta(object)));
   return {
     status: 200,
     body: {
@@ -128,13 +174,16 @@ function create(store: ObjectStore, target: ResourceTarget, request: ApiRequest)
   }
   // With a status subresource, create cannot set status.
   delete object.status;
+  if (object.metadata.namespace === undefined) delete object.metadata.namespace;
   const { object: checked, warnings } = validateWrite(
     target,
     object,
     fieldValidation(request.query),
     metadataErrors(object),
   );
-  const created = store.create(target.resource, checked, { dryRun: isDryRun(request.query) });
+  const created = store.create(target.resource, withServerDefaults(checked), {
+    dryRun: isDryRun(request.query),
+  });
   return { status: 201, body: atVersion(created, target), warnings };
 }
 
@@ -247,6 +296,35 @@ function parseSelector(selector: string) {
   } catch (error) {
     throw new KubeStatusError(badRequest((error as Error).message));
   }
+}
+
+const SELECTABLE_FIELDS = ["metadata.name", "metadata.namespace"];
+
+/** fieldSelector: `metadata.name` and `metadata.namespace` with =, == or != (what every kind supports). */
+function parseFieldSelector(selector: string) {
+  const requirements = parseSelector(selector);
+  for (const requirement of requirements) {
+    if (!SELECTABLE_FIELDS.includes(requirement.key) || !["=", "!="].includes(requirement.op)) {
+      throw new KubeStatusError(
+        badRequest(
+          `field label not supported: ${requirement.key} (the sandbox selects on ${SELECTABLE_FIELDS.join(", ")})`,
+        ),
+      );
+    }
+  }
+  return requirements;
+}
+
+/** What the server fills in: a namespace is Active and labelled with its own name. */
+function withServerDefaults(object: KubeObject): KubeObject {
+  if (object.kind !== NAMESPACES.kind) return object;
+  const labels = { ...object.metadata.labels, "kubernetes.io/metadata.name": object.metadata.name };
+  return {
+    ...object,
+    metadata: { ...object.metadata, labels },
+    spec: { finalizers: ["kubernetes"] },
+    status: { phase: "Active" },
+  };
 }
 
 /** One storage, every served version: conversion between Istio's versions is only the apiVersion (strategy None). */

@@ -1,4 +1,4 @@
-import { istioCrds, type JsonSchema } from "./crds.ts";
+import { istioCrds, type JsonSchema, type PrinterColumn } from "./crds.ts";
 
 /** What a resource path names: a collection (no name) or one object, at one served version. */
 export type ResourceTarget = {
@@ -30,11 +30,33 @@ export type ApiResource = {
   readonly statusSubresource: boolean;
   /** openAPIV3Schema per version, for custom resources. */
   readonly schemas: ReadonlyMap<string, JsonSchema>;
+  /** additionalPrinterColumns per version, for custom resources (built-ins have their own printers). */
+  readonly printerColumns: ReadonlyMap<string, readonly PrinterColumn[]>;
 };
 
 export const DEFAULT_ISTIO_VERSIONS = ["v1", "v1beta1", "v1alpha3"] as const;
 
+/** Namespaces: writes into a namespaced kind need theirs to exist. */
+export const NAMESPACES: ApiResource = {
+  group: "",
+  versions: ["v1"],
+  plural: "namespaces",
+  singular: "namespace",
+  kind: "Namespace",
+  listKind: "NamespaceList",
+  namespaced: false,
+  shortNames: ["ns"],
+  categories: [],
+  custom: false,
+  // kubectl create namespace / delete namespace; nothing else writes them.
+  writable: true,
+  statusSubresource: true,
+  schemas: new Map(),
+  printerColumns: new Map(),
+};
+
 const BUILT_IN_RESOURCES: readonly ApiResource[] = [
+  NAMESPACES,
   {
     group: "apps",
     versions: ["v1"],
@@ -49,6 +71,7 @@ const BUILT_IN_RESOURCES: readonly ApiResource[] = [
     writable: false,
     statusSubresource: true,
     schemas: new Map(),
+    printerColumns: new Map(),
   },
   {
     group: "",
@@ -64,6 +87,7 @@ const BUILT_IN_RESOURCES: readonly ApiResource[] = [
     writable: false,
     statusSubresource: true,
     schemas: new Map(),
+    printerColumns: new Map(),
   },
 ];
 
@@ -90,6 +114,7 @@ export function servedResources(istioVersions: readonly string[]): ApiResource[]
       writable: true,
       statusSubresource: true,
       schemas: new Map(crd.versions.map((version) => [version.name, version.schema])),
+      printerColumns: new Map(crd.versions.map((version) => [version.name, version.printerColumns])),
     };
   });
   return [...BUILT_IN_RESOURCES, ...istio];

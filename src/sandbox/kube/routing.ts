@@ -9,7 +9,7 @@ export type Route =
 /**
  * Maps a request path to what it names:
  * `/api/v1/...` and `/apis/{group}/{version}/...`, followed by `{plural}[/{name}]` (all namespaces) or
- * `namespaces/{ns}/{plural}[/{name}]`. Subresources (`/status`, `/scale`) and unserved versions are not found.
+ * `namespaces/{ns}/{plural}[/{name}]`; cluster-scoped kinds (namespaces) `{plural}[/{name}]`. Subresources (`/status`, `/scale`) and unserved versions are not found.
  */
 export function routeRequest(resources: readonly ApiResource[], pathname: string): Route {
   const document = discoveryDocument(resources, pathname);
@@ -27,7 +27,9 @@ export function routeRequest(resources: readonly ApiResource[], pathname: string
     (candidate) =>
       candidate.group === group && candidate.plural === plural && candidate.versions.includes(version),
   );
-  if (resource === undefined || subresource.length > 0 || (!namespaced && name !== undefined)) {
+  // A namespaced kind's object is named only inside a namespace; a cluster-scoped kind has no namespace path.
+  const misplaced = resource?.namespaced === true ? !namespaced && name !== undefined : namespaced;
+  if (resource === undefined || subresource.length > 0 || misplaced) {
     return { kind: "not-found" };
   }
   return {

@@ -80,9 +80,10 @@ export function workloadObjects(options: WorkloadOptions): KubeObject[] {
       metadata: { name: podName, namespace, labels: { ...labels, "pod-template-hash": templateHash } },
       spec: {
         serviceAccountName: `bookinfo-${app}`,
+        nodeName: SANDBOX_NODE,
         containers: [{ name: app, image, ports: [{ containerPort: 9080 }] }],
       },
-      status: podStatus(app, image, i < ready),
+      status: podStatus({ container: app, image, ready: i < ready, podName, index: i }),
     };
   });
   return [deployment, ...pods];
@@ -117,24 +118,52 @@ function deploymentStatus(replicas: number, ready: number): Record<string, unkno
   };
 }
 
-function podStatus(container: string, image: string, ready: boolean): Record<string, unknown> {
+const SANDBOX_NODE = "sandbox-node-1";
+// When the sandbox's pods "started": a fixed instant, so seeded objects are the same on every run.
+const STARTED_AT = "2025-01-01T00:00:00Z";
+
+/**
+ * A pod's status with every field a typed client requires (the Python client's V1ContainerStatus refuses a
+ * status without `imageID`): IPs, start time, QoS class, container ids and image digests.
+ */
+function podStatus(pod: {
+  container: string;
+  image: string;
+  ready: boolean;
+  podName: string;
+  index: number;
+}): Record<string, unknown> {
+  const { container, image, ready } = pod;
   const flag = ready ? "True" : "False";
+  const digest = createHash("sha256").update(image).digest("hex");
+  const podIP = `10.244.0.${10 + (parseInt(createHash("sha256").update(pod.podName).digest("hex").slice(0, 4), 16) % 240)}`;
   return {
     phase: "Running",
     conditions: [
-      { type: "Initialized", status: "True" },
-      { type: "Ready", status: flag },
-      { type: "ContainersReady", status: flag },
-      { type: "PodScheduled", status: "True" },
+      { type: "Initialized", status: "True", lastTransitionTime: STARTED_AT },
+      { type: "Ready", status: flag, lastTransitionTime: STARTED_AT },
+      { type: "ContainersReady", status: flag, lastTransitionTime: STARTED_AT },
+      { type: "PodScheduled", status: "True", lastTransitionTime: STARTED_AT },
     ],
+    hostIP: "172.18.0.2",
+    hostIPs: [{ ip: "172.18.0.2" }],
+    podIP,
+    podIPs: [{ ip: podIP }],
+    startTime: STARTED_AT,
+    qosClass: "BestEffort",
     containerStatuses: [
       {
         name: container,
         image,
+        imageID: `${image.replace(/:[^:/]+$/, "")}@sha256:${digest}`,
+        containerID: `containerd://${createHash("sha256").update(pod.podName).digest("hex")}`,
         ready,
         started: ready,
         restartCount: 0,
-        state: ready ? { running: {} } : { waiting: { reason: "CrashLoopBackOff" } },
+        lastState: {},
+        state: ready
+          ? { running: { startedAt: STARTED_AT } }
+          : { waiting: { reason: "CrashLoopBackOff", message: "back-off restarting failed container" } },
       },
     ],
   };

@@ -11,8 +11,11 @@ import { buildKubeconfig } from "./kubeconfig.ts";
 import { ObjectStore, type KubeObject } from "./object-store.ts";
 import { RequestLog } from "./request-log.ts";
 import { handleResourceRequest, putObject, type ApiResponse } from "./resource-handlers.ts";
-import { DEFAULT_ISTIO_VERSIONS, servedResources, type ApiResource } from "./resources.ts";
+import { openApiDocument, v2Document } from "./openapi.ts";
+import { encodeOpenApiV2 } from "./openapi-v2-protobuf.ts";
+import { DEFAULT_ISTIO_VERSIONS, NAMESPACES, servedResources, type ApiResource } from "./resources.ts";
 import { routeRequest } from "./routing.ts";
+import { isWatch, serveWatch } from "./watch.ts";
 import { scenarioObjects, type ScenarioName } from "./scenarios.ts";
 import {
   conflict,
@@ -40,7 +43,10 @@ export type KubeSandboxOptions = {
 };
 
 /** The kinds tests can read and write directly. */
-export type SandboxKind = "VirtualService" | "DestinationRule" | "Deployment" | "Pod";
+export type SandboxKind = "VirtualService" | "DestinationRule" | "Deployment" | "Pod" | "Namespace";
+
+/** Namespaces every cluster has; a seeded object's namespace is created with it. */
+const SYSTEM_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"];
 
 export type KubeSandbox = {
   /** https://127.0.0.1:PORT (or https://localhost:PORT when listening on localhost). */
@@ -64,6 +70,8 @@ export type KubeSandbox = {
 };
 
 const CONTROL_PREFIX = "/_sandbox/";
+// What the server answers a protobuf request for /openapi/v2 with (the Accept type itself is no valid media type).
+const OPENAPI_V2_PROTOBUF = "application/octet-stream";
 
 /**
  * A Kubernetes API server stand-in over HTTPS for the real client-node: Istio VirtualServices and
@@ -97,6 +105,10 @@ export async function startKubeSandbox(options: KubeSandboxOptions = {}): Promis
       throw new Error(`the kube sandbox does not serve ${object.apiVersion} ${object.kind}`);
     const metadata = isJsonObject(object.metadata) ? object.metadata : {};
     const name = typeof metadata.name === "string" ? metadata.name : "";
+    const namespace = typeof metadata.namespace === "string" ? metadata.namespace : "default";
+    if (resource.namespaced && store.get(NAMESPACES, "", namespace) === undefined) {
+      putObject(store, NAMESPACES, { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } });
+    }
     return putObject(store, resource, {
       ...object,
       apiVersion: object.apiVersion,
@@ -105,6 +117,7 @@ export async function startKubeSandbox(options: KubeSandboxOptions = {}): Promis
     });
   };
   const seed = (objects: readonly unknown[]): void => objects.forEach(put);
+  seed(SYSTEM_NAMESPACES.map((name) => ({ apiVersion: "v1", kind: "Namespace", metadata: { name } })));
   seed(scenarioObjects(options.scenario ?? "empty"));
   seed(options.objects ?? []);
 
@@ -161,6 +174,9 @@ async function handle(context: Context, request: IncomingMessage, response: Serv
   let answer: ApiResponse;
   let faulted = false;
   try {
+    if (method === "GET" && isWatch(url.searchParams)) {
+      if (startWatch(context, request, url, response)) return;
+    }
     answer = await answerApiRequest(context, request, url, method, contentType, body, () => (faulted = true));
   } catch (error) {
     const status: KubeStatus =
@@ -177,7 +193,34 @@ async function handle(context: Context, request: IncomingMessage, response: Serv
     body,
     faulted,
   });
+  if (Buffer.isBuffer(answer.body)) {
+    response.writeHead(answer.status, { "Content-Type": answer.contentType ?? "application/octet-stream" });
+    response.end(answer.body);
+    return;
+  }
   writeJson(response, answer.status, answer.body, answer.warnings);
+}
+
+/** Starts streaming a watch when the request names a resource collection or object; false otherwise. */
+function startWatch(context: Context, request: IncomingMessage, url: URL, response: ServerResponse): boolean {
+  if (request.headers.authorization !== `Bearer ${context.token}`) throw new KubeStatusError(unauthorized());
+  const route = routeRequest(context.resources, url.pathname);
+  if (route.kind !== "resource") return false;
+  context.requests.record({
+    method: "GET",
+    path: url.pathname + url.search,
+    contentType: "",
+    status: 200,
+    body: "",
+    faulted: false,
+  });
+  serveWatch(
+    context.store,
+    route.target,
+    { query: url.searchParams, accept: request.headers.accept ?? "" },
+    response,
+  );
+  return true;
 }
 
 async function answerApiRequest(
@@ -190,6 +233,16 @@ async function answerApiRequest(
   markFaulted: () => void,
 ): Promise<ApiResponse> {
   if (request.headers.authorization !== `Bearer ${context.token}`) throw new KubeStatusError(unauthorized());
+  // client-go reads OpenAPI v2 in protobuf only.
+  if (method === "GET" && url.pathname === "/openapi/v2" && /protobuf/.test(request.headers.accept ?? "")) {
+    return {
+      status: 200,
+      body: encodeOpenApiV2(v2Document(context.resources)),
+      contentType: OPENAPI_V2_PROTOBUF,
+    };
+  }
+  const openApi = method === "GET" ? openApiDocument(context.resources, url) : undefined;
+  if (openApi !== undefined) return { status: 200, body: openApi };
   const route = routeRequest(context.resources, url.pathname);
   switch (route.kind) {
     case "not-found":
@@ -217,6 +270,7 @@ async function answerApiRequest(
         query: url.searchParams,
         contentType,
         body,
+        accept: request.headers.accept ?? "",
       });
     }
   }

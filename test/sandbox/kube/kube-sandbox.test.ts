@@ -102,7 +102,7 @@ describe("discovery", () => {
     const { sandbox, config, core, apps } = await sandboxWith();
 
     expect((await config.makeApiClient(CoreApi).getAPIVersions()).versions).toEqual(["v1"]);
-    expect((await core.getAPIResources()).resources.map((r) => r.name)).toEqual(["pods"]);
+    expect((await core.getAPIResources()).resources.map((r) => r.name)).toEqual(["namespaces", "pods"]);
     expect((await apps.getAPIResources()).resources).toMatchObject([
       { name: "deployments", kind: "Deployment", namespaced: true, verbs: ["get", "list"] },
     ]);
@@ -326,8 +326,16 @@ describe("VirtualService and DestinationRule CRUD", () => {
         }),
       ),
     ).toEqual(["a"]);
+    expect(
+      names(
+        await custom.listNamespacedCustomObject({
+          ...VS,
+          labelSelector: "team in (books,music),tier notin (front)",
+        }),
+      ),
+    ).toEqual(["c"]);
     const refused = await apiFailure(
-      custom.listNamespacedCustomObject({ ...VS, labelSelector: "team in (books)" }),
+      custom.listNamespacedCustomObject({ ...VS, labelSelector: "team in (books" }),
     );
     expect(refused.code).toBe(400);
   });

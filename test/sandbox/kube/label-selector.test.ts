@@ -17,13 +17,19 @@ describe("label selectors", () => {
     ["!app", false],
     ["!missing", true],
     [" app = reviews , version = v2 ", true],
+    ["version in (v1,v2)", true],
+    ["version in (v1, v3)", false],
+    ["version notin (v1,v3),app=reviews", true],
+    ["version notin (v2)", false],
+    ["missing notin (x)", true],
+    ["missing in (x)", false],
   ])("%j matches: %s", (selector, expected) => {
     expect(matches(selector)).toBe(expected);
   });
 
-  it("refuses set-based terms instead of matching everything", () => {
-    expect(() => parseLabelSelector("app in (reviews,ratings)")).toThrow("unable to parse requirement");
-    expect(() => parseLabelSelector("app notin (x)")).toThrow("unable to parse requirement");
+  it("refuses what it cannot parse instead of matching everything", () => {
+    expect(() => parseLabelSelector("app in (reviews")).toThrow("unable to parse requirement");
+    expect(() => parseLabelSelector("app within (x)")).toThrow("unable to parse requirement");
     expect(() => parseLabelSelector("!app=reviews")).toThrow("unable to parse requirement");
   });
 });
