@@ -15,19 +15,15 @@ import { humanEvent } from "./commands/human-event.ts";
 import { loadEnvConfig } from "./config/env.ts";
 import { CanaryError, ErrorCode, isCanaryError } from "./errors.ts";
 import { createLogger } from "./logger.ts";
-import { openRuntime, startDefaults, startWorker } from "./main.ts";
 import type { Runtime } from "./main.ts";
 import type { HumanEvent } from "./rollout/service.ts";
-import { renderRolloutChart } from "./metrics/chart.ts";
-import { runKubeSandbox } from "./sandbox/kube/run.ts";
-import { runKubeWithMesh } from "./sandbox/run-kube-with-mesh.ts";
-import { runServe } from "./serve.ts";
-import { runSlackDemo } from "./slack/demo.ts";
 import { configPathFrom, loadConfigFile } from "./config/file.ts";
 import { serviceDirectory, startDefaultsFor, startOptionsFor } from "./config/services.ts";
-import { runMeshSandbox } from "./sandbox/mesh/cli.ts";
 import type { MeshSandboxFlags } from "./sandbox/mesh/cli.ts";
 import type { Rollout } from "./rollout/types.ts";
+
+// Each command imports the adapters it runs when it runs (Bolt, the Kubernetes client, BullMQ, the chart renderer
+// take most of a second to load together; `sandbox kube` needs none of them).
 
 export type CliIo = {
   stdout: (text: string) => void;
@@ -77,6 +73,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .showSuggestionAfterError(true);
 
   const runtime = async <T>(fn: (runtime: Runtime) => Promise<T>): Promise<T> => {
+    const { openRuntime } = await import("./main.ts");
     const env = loadEnvConfig(io.env);
     const global = program.opts<Global>();
     const opened = openRuntime({
@@ -129,6 +126,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         );
         const typed = startOptionsFor({ ...options, service }, configured);
         if (!typed.ok) throw new CanaryError(ErrorCode.InvalidInput, typed.error);
+        const { startDefaults } = await import("./main.ts");
         const spec = buildStartSpec(
           typed.value,
           startDefaultsFor(startDefaults(loadEnvConfig(io.env)), configured),
@@ -230,6 +228,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         const latest = rollout.snapshots.at(-1);
         if (!latest) throw new CanaryError(ErrorCode.NotFound, `${rollout.id} has no metrics snapshot yet`);
         if (options.chart) {
+          const { renderRolloutChart } = await import("./metrics/chart.ts");
           const png = await renderRolloutChart({
             snapshots: rollout.snapshots,
             ...(rollout.plan.analysis ? { policy: rollout.plan.analysis } : {}),
@@ -248,6 +247,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .description("run the tick worker until SIGINT/SIGTERM")
     .action(async () => {
       await runtime(async (opened) => {
+        const { startWorker } = await import("./main.ts");
         const env = loadEnvConfig(io.env);
         const logger = createLogger(env.LOG_LEVEL);
         const worker = startWorker(opened, env, logger);
@@ -264,6 +264,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .option("--no-worker", "the Slack app only")
     .option("--no-slack", "the tick worker only")
     .action(async (options: { worker: boolean; slack: boolean }) => {
+      const { runServe } = await import("./serve.ts");
       const env = loadEnvConfig(io.env);
       const global = program.opts<Global>();
       await runServe({
@@ -287,6 +288,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       "a /canary rollout end to end against the Slack and Kubernetes sandboxes, printed as it goes",
     )
     .action(async () => {
+      const { runSlackDemo } = await import("./slack/demo.ts");
       await runSlackDemo({ print: (line) => io.stdout(`${line}\n`), env: io.env });
     });
   sandbox
@@ -312,6 +314,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         stopSignal: io.stopSignal(),
       };
       if (!options.mesh) {
+        const { runKubeSandbox } = await import("./sandbox/kube/run.ts");
         await runKubeSandbox(kube);
         return;
       }
@@ -323,6 +326,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         ...(header ? { header } : {}),
         ...(meshPort ? { port: meshPort } : {}),
       };
+      const { runKubeWithMesh } = await import("./sandbox/run-kube-with-mesh.ts");
       await runKubeWithMesh({ ...kube, mesh, env: io.env });
     });
 
@@ -342,6 +346,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       const global = program.opts<Global>();
       const stop = new AbortController();
       void io.stopSignal().then(() => stop.abort());
+      const { runMeshSandbox } = await import("./sandbox/mesh/cli.ts");
       await runMeshSandbox(
         {
           ...options,
