@@ -378,6 +378,8 @@ async function findRollout(store: Runtime["store"], ref: string, namespace?: str
 function reportError(error: unknown, io: CliIo): number {
   if (error instanceof CommanderError) {
     if (error.exitCode === 0) return ExitCode.Ok;
+    // No command given: the help commander printed is the whole answer.
+    if (error.code === "commander.help") return ExitCode.Refused;
     io.stderr(`${error.message.replace(/^error: /, "")}\n`);
     return ExitCode.Refused;
   }
