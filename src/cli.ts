@@ -55,6 +55,7 @@ type KubeSandboxFlags = {
   rps?: string;
   subset?: string[];
   header?: string[];
+  detach?: boolean;
 };
 
 type Global = { kubeconfig?: string; context?: string; config?: string };
@@ -305,7 +306,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .option("--rps <n>", "with --mesh: requests per second per service")
     .option("--subset <spec...>", "with --mesh: subset behaviour, e.g. v2:errorRate=0.05,p50=20,p99=900")
     .option("--header <spec...>", "with --mesh: header-carrying traffic, e.g. qa=canary-test:5%")
+    .option("--detach", "run in the background; return once the kubeconfig is written")
     .action(async (options: KubeSandboxFlags) => {
+      if (options.detach) {
+        const { runDetached } = await import("./sandbox/kube/detach.ts");
+        exitCode = await runDetached(argv, options.kubeconfigOut, io.stdout);
+        return;
+      }
       const kube = {
         port: Number(options.port),
         kubeconfigOut: options.kubeconfigOut,

@@ -1,8 +1,7 @@
-import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { runCli } from "../../src/cli.ts";
 import { loadEnvConfig } from "../../src/config/env.ts";
 import { createLogger } from "../../src/logger.ts";
@@ -10,9 +9,8 @@ import { openRuntime, startWorker } from "../../src/main.ts";
 import type { Runtime } from "../../src/main.ts";
 import { startKubeSandbox } from "../../src/sandbox/kube/server.ts";
 import type { KubeSandbox, KubeSandboxOptions } from "../../src/sandbox/kube/server.ts";
+import { startCanarybot } from "./processes.ts";
 import { REDIS_URL, connectRedis, deleteKeysWithPrefix, uniqueName } from "./redis.ts";
-
-const BIN = resolve(import.meta.dirname, "../../bin/canarybot.js");
 
 export type CliResult = { code: number; stdout: string; stderr: string };
 
@@ -111,39 +109,16 @@ export async function engineHarness(
       closers.unshift(() => worker.close());
     },
     async spawnWorker() {
-      const child = spawn(process.execPath, [BIN, "worker"], {
-        env: { ...env, LOG_LEVEL: "info" },
-        stdio: ["ignore", "ignore", "pipe"],
-      });
-      children.push(child);
-      let log = "";
-      await new Promise<void>((ready, fail) => {
-        const timer = setTimeout(() => fail(new Error(`worker did not start within 15 s:\n${log}`)), 15_000);
-        const onData = (chunk: Buffer): void => {
-          log += chunk.toString();
-          if (log.includes("worker ready")) {
-            child.stderr?.off("data", onData);
-            clearTimeout(timer);
-            ready();
-          }
-        };
-        child.stderr?.on("data", onData);
-        child.once("exit", (code) => fail(new Error(`worker exited with ${String(code)}:\n${log}`)));
-      });
-      const exited = new Promise<void>((done) => child.once("exit", () => done()));
-      child.stderr?.on("data", (chunk: Buffer) => {
-        log += chunk.toString();
-      });
+      const worker = await startCanarybot(["worker"], /worker ready/, { env: { ...env, LOG_LEVEL: "info" } });
+      children.push(worker.child);
       return {
-        child,
-        log: () => log,
+        child: worker.child,
+        log: () => worker.output(),
         async stop() {
-          child.kill("SIGTERM");
-          await exited;
+          await worker.stop("SIGTERM");
         },
         async kill9() {
-          child.kill("SIGKILL");
-          await exited;
+          await worker.stop("SIGKILL");
         },
       };
     },
