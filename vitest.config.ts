@@ -14,7 +14,11 @@ export default defineConfig({
     maxWorkers: 2,
     projects: [
       { extends: true, test: { name: "unit", include: ["test/**/*.test.ts"], exclude: INTEGRATION } },
-      { extends: true, test: { name: "integration", include: INTEGRATION } },
+      {
+        extends: true,
+        // Readiness waits allow a minute on a loaded machine (test/support/engine.ts waitFor); a test gets two.
+        test: { name: "integration", include: INTEGRATION, testTimeout: 120_000, hookTimeout: 120_000 },
+      },
     ],
   },
 });

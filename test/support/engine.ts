@@ -1,4 +1,5 @@
 import type { ChildProcess } from "node:child_process";
+import { Queue } from "bullmq";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,6 +10,7 @@ import { openRuntime, startWorker } from "../../src/main.ts";
 import type { Runtime } from "../../src/main.ts";
 import { startKubeSandbox } from "../../src/sandbox/kube/server.ts";
 import type { KubeSandbox, KubeSandboxOptions } from "../../src/sandbox/kube/server.ts";
+import { bullConnection, DEFAULT_TICK_QUEUE } from "../../src/jobs/tick-job.ts";
 import { startCanarybot } from "./processes.ts";
 import { REDIS_URL, connectRedis, deleteKeysWithPrefix, uniqueName } from "./redis.ts";
 
@@ -39,6 +41,11 @@ export type EngineHarness = {
   spawnWorker(): Promise<WorkerProcess>;
   /** A runtime for direct service and store access (closed by cleanup). */
   runtime(): Runtime;
+  /**
+   * Resolves once no tick job of the rollout is waiting, delayed or running: every tick that was due has been
+   * taken by a worker. "Nothing moved" is then a fact about the ticks, not about how long a test slept.
+   */
+  ticksSettled(rolloutId: string): Promise<void>;
   cleanup(): Promise<void>;
 };
 
@@ -123,6 +130,24 @@ export async function engineHarness(
       };
     },
     runtime,
+    async ticksSettled(rolloutId) {
+      const queue = new Queue(DEFAULT_TICK_QUEUE, { connection: bullConnection(REDIS_URL, "queue"), prefix });
+      try {
+        const pending = `rollout.${rolloutId}.tick.`;
+        await waitFor(`the tick jobs of ${rolloutId} to settle`, async () => {
+          const jobs = await queue.getJobs([
+            "waiting",
+            "delayed",
+            "active",
+            "prioritized",
+            "waiting-children",
+          ]);
+          return jobs.some((job) => job.id?.startsWith(pending)) ? undefined : true;
+        });
+      } finally {
+        await queue.close();
+      }
+    },
     async cleanup() {
       for (const child of children)
         if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
@@ -139,7 +164,7 @@ export async function engineHarness(
 export async function waitFor<T>(
   what: string,
   check: () => T | undefined | Promise<T | undefined>,
-  timeoutMs = 20_000,
+  timeoutMs = 60_000,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
