@@ -61,6 +61,7 @@ type KubeSandboxFlags = {
   rps?: string;
   subset?: string[];
   header?: string[];
+  detach?: boolean;
 };
 
 type Global = { kubeconfig?: string; context?: string; config?: string; verbose?: boolean };
@@ -445,7 +446,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .option("--rps <n>", "with --mesh: requests per second per service")
     .option("--subset <spec...>", "with --mesh: subset behaviour, e.g. v2:errorRate=0.05,p50=20,p99=900")
     .option("--header <spec...>", "with --mesh: header-carrying traffic, e.g. qa=canary-test:5%")
+    .option("--detach", "run in the background; return once the kubeconfig is written")
     .action(async (options: KubeSandboxFlags) => {
+      if (options.detach) {
+        const { runDetached } = await sandboxModule(() => import("./sandbox/kube/detach.ts"));
+        exitCode = await runDetached(argv, options.kubeconfigOut, io.stdout);
+        return;
+      }
       const kube = {
         port: Number(options.port),
         kubeconfigOut: options.kubeconfigOut,
@@ -534,6 +541,8 @@ function reportError(error: unknown, io: CliIo): number {
   const say = (text: string): void => io.stderr(`${redact(text, secretValues(io.env), 1_000)}\n`);
   if (error instanceof CommanderError) {
     if (error.exitCode === 0) return ExitCode.Ok;
+    // No command given: the help commander printed is the whole answer.
+    if (error.code === "commander.help") return ExitCode.Refused;
     say(error.message.replace(/^error: /, ""));
     return ExitCode.Refused;
   }

@@ -1,4 +1,5 @@
-import type { RunKubeSandboxOptions } from "./kube/run.ts";
+import { writeKubeconfigOut, type RunKubeSandboxOptions } from "./kube/run.ts";
+import { reportReadyToParent } from "./kube/detach.ts";
 import { startKubeSandbox } from "./kube/server.ts";
 import { runMeshSandbox } from "./mesh/cli.ts";
 import type { MeshSandboxFlags } from "./mesh/cli.ts";
@@ -22,8 +23,9 @@ export async function runKubeWithMesh(
   const stop = new AbortController();
   void options.stopSignal?.then(() => stop.abort());
   try {
-    await kube.writeKubeconfig(options.kubeconfigOut);
+    await writeKubeconfigOut(kube, options.kubeconfigOut);
     print(`kube sandbox listening on ${kube.url}\nkubeconfig written to ${options.kubeconfigOut}\n`);
+    reportReadyToParent();
     await runMeshSandbox(
       { ...options.mesh, kubeconfig: options.kubeconfigOut },
       { log: (line) => print(`${line}\n`), signal: stop.signal, env: options.env },

@@ -1,74 +1,109 @@
-import { spawn } from "node:child_process";
-import type { ChildProcess } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import { CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
 import { afterEach, describe, expect, it } from "vitest";
 import { waitFor } from "../support/engine.ts";
+import { BIN, startCanarybot, type StartedProcess } from "../support/processes.ts";
 
-const BIN = resolve(import.meta.dirname, "../../bin/canarybot.js");
+async function reviewsSubset(
+  kubeconfigPath: string,
+): Promise<{ server: string | undefined; subset?: string }> {
+  const config = new KubeConfig();
+  config.loadFromString(await readFile(kubeconfigPath, "utf8"));
+  const api = config.makeApiClient(CustomObjectsApi);
+  const reviews = (await api.getNamespacedCustomObject({
+    group: "networking.istio.io",
+    version: "v1",
+    namespace: "default",
+    plural: "virtualservices",
+    name: "reviews",
+  })) as { spec: { http: { route: { destination: { subset: string } }[] }[] } };
+  return {
+    server: config.getCurrentCluster()?.server,
+    subset: reviews.spec.http[0]?.route[0]?.destination.subset,
+  };
+}
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 describe("canarybot sandbox kube", () => {
   let dir = "";
-  const children: ChildProcess[] = [];
+  const started: StartedProcess[] = [];
+  const detached: number[] = [];
   afterEach(async () => {
     // A failed test must not leave its sandbox running.
-    for (const child of children.splice(0)) if (child.exitCode === null) child.kill("SIGKILL");
+    for (const process of started.splice(0)) await process.stop("SIGKILL");
+    for (const pid of detached.splice(0)) if (alive(pid)) process.kill(pid, "SIGKILL");
     await rm(dir, { recursive: true, force: true });
   });
 
   it("serves bookinfo on a free port, writes a kubeconfig the real client uses, and stops on SIGINT", async () => {
     dir = await mkdtemp(join(tmpdir(), "canarybot-sandbox-cli-"));
     const kubeconfigPath = join(dir, "kubeconfig");
-    const child = spawn(
-      process.execPath,
-      [BIN, "sandbox", "kube", "--port", "0", "--kubeconfig-out", kubeconfigPath],
-      {
-        stdio: ["ignore", "pipe", "pipe"],
-      },
+    const sandbox = await startCanarybot(
+      ["sandbox", "kube", "--port", "0", "--kubeconfig-out", kubeconfigPath],
+      /listening on (https:\/\/127\.0\.0\.1:\d+)\nkubeconfig written to (.*)\n/,
     );
-    children.push(child);
-    let output = "";
-    const url = await new Promise<string>((ready, fail) => {
-      const timer = setTimeout(() => fail(new Error(`no URL printed within 15 s:\n${output}`)), 15_000);
-      child.stdout.on("data", (chunk: Buffer) => {
-        output += chunk.toString();
-        const found = /listening on (https:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1];
-        if (found && output.includes(kubeconfigPath)) {
-          clearTimeout(timer);
-          ready(found);
-        }
-      });
-      child.once("exit", (code) => fail(new Error(`exited with ${String(code)}:\n${output}`)));
-    });
+    started.push(sandbox);
+    expect(sandbox.match[2]).toBe(kubeconfigPath);
 
     expect((await stat(kubeconfigPath)).mode & 0o077).toBe(0);
-    const config = new KubeConfig();
-    config.loadFromString(await readFile(kubeconfigPath, "utf8"));
-    expect(config.getCurrentCluster()?.server).toBe(url);
-    const api = config.makeApiClient(CustomObjectsApi);
-    const reviews = (await api.getNamespacedCustomObject({
-      group: "networking.istio.io",
-      version: "v1",
-      namespace: "default",
-      plural: "virtualservices",
-      name: "reviews",
-    })) as { spec: { http: { route: { destination: { subset: string } }[] }[] } };
-    expect(reviews.spec.http[0]?.route[0]?.destination.subset).toBe("v1");
+    expect(await reviewsSubset(kubeconfigPath)).toEqual({ server: sandbox.match[1], subset: "v1" });
+    expect(await sandbox.stop("SIGINT")).toBe(0);
+  });
 
-    const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)));
-    child.kill("SIGINT");
-    expect(await exited).toBe(0);
+  it("--detach returns to the shell once the kubeconfig is written, leaving the sandbox running until killed", async () => {
+    dir = await mkdtemp(join(tmpdir(), "canarybot-sandbox-cli-"));
+    const kubeconfigPath = join(dir, "kubeconfig");
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [BIN, "sandbox", "kube", "--port", "0", "--kubeconfig-out", kubeconfigPath, "--detach"],
+      { timeout: 60_000 },
+    );
+    const pid = Number(/as pid (\d+)/.exec(stdout)?.[1]);
+    detached.push(pid);
+    expect(stdout).toMatch(
+      new RegExp(
+        `^kube sandbox listening on https://127\\.0\\.0\\.1:\\d+\\nkubeconfig written to ${kubeconfigPath}\\n` +
+          `sandbox running in the background as pid ${pid}, its output in ${kubeconfigPath}\\.log; stop it with: kill ${pid}\\n$`,
+      ),
+    );
+    // The command has returned: the very next line of a script finds the kubeconfig and a sandbox behind it.
+    expect((await reviewsSubset(kubeconfigPath)).subset).toBe("v1");
+
+    process.kill(pid, "SIGTERM");
+    await waitFor("the detached sandbox to stop", () => (alive(pid) ? undefined : true), 60_000);
+  });
+
+  it("a --kubeconfig-out it cannot write is the user's mistake: one line, exit 1", async () => {
+    for (const detach of [[], ["--detach"]]) {
+      const failed = await promisify(execFile)(
+        process.execPath,
+        [BIN, "sandbox", "kube", "--kubeconfig-out", "/nonexistent/canarybot/kubeconfig", ...detach],
+        { timeout: 60_000 },
+      ).catch((error: unknown) => error as { code: number; stderr: string });
+      expect(failed).toMatchObject({ code: 1 });
+      expect((failed as { stderr: string }).stderr).toMatch(
+        /^cannot write .*\/nonexistent\/canarybot\/kubeconfig.*\n$/,
+      );
+    }
   });
 
   it("--mesh runs the traffic simulator beside it, its metrics following the sandbox's VirtualService", async () => {
     dir = await mkdtemp(join(tmpdir(), "canarybot-sandbox-cli-"));
     const kubeconfigPath = join(dir, "kubeconfig");
-    const child = spawn(
-      process.execPath,
+    const sandbox = await startCanarybot(
       [
-        BIN,
         "sandbox",
         "kube",
         "--port",
@@ -81,23 +116,11 @@ describe("canarybot sandbox kube", () => {
         "--rps",
         "100",
       ],
-      { stdio: ["ignore", "pipe", "pipe"] },
+      /mesh sandbox: (http:\/\/127\.0\.0\.1:\d+)/,
     );
-    children.push(child);
-    let output = "";
-    const meshUrl = await new Promise<string>((ready, fail) => {
-      const timer = setTimeout(() => fail(new Error(`no mesh URL printed within 15 s:\n${output}`)), 15_000);
-      child.stdout.on("data", (chunk: Buffer) => {
-        output += chunk.toString();
-        const found = /mesh sandbox: (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1];
-        if (found) {
-          clearTimeout(timer);
-          ready(found);
-        }
-      });
-      child.once("exit", (code) => fail(new Error(`exited with ${String(code)}:\n${output}`)));
-    });
-    expect(output).toMatch(/kube sandbox listening on https:\/\/127\.0\.0\.1:\d+/);
+    started.push(sandbox);
+    const meshUrl = sandbox.match[1] ?? "";
+    expect(sandbox.output()).toMatch(/kube sandbox listening on https:\/\/127\.0\.0\.1:\d+/);
 
     const series = (text: string, version: string): boolean =>
       text
@@ -108,15 +131,16 @@ describe("canarybot sandbox kube", () => {
             line.includes('destination_service_name="reviews"') &&
             line.includes(`destination_version="${version}"`),
         );
-    const metrics = await waitFor("reviews v1 requests in the mesh metrics", async () => {
-      const text = await (await fetch(`${meshUrl}/metrics`)).text();
-      return series(text, "v1") ? text : undefined;
-    });
+    const metrics = await waitFor(
+      "reviews v1 requests in the mesh metrics",
+      async () => {
+        const text = await (await fetch(`${meshUrl}/metrics`)).text();
+        return series(text, "v1") ? text : undefined;
+      },
+      60_000,
+    );
     // bookinfo's reviews route sends everything to v1.
     expect(series(metrics, "v2")).toBe(false);
-
-    const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)));
-    child.kill("SIGINT");
-    expect(await exited).toBe(0);
+    expect(await sandbox.stop("SIGINT")).toBe(0);
   });
 });

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { istioFixturePath, readManifests } from "../../src/sandbox/kube/fixtures.ts";
+import { readManifests } from "../../src/sandbox/kube/fixtures.ts";
+import { istioFixturePath } from "../support/fixtures.ts";
 import type { AuditJson, RolloutStatusJson } from "../../src/commands/render-text.ts";
 import { engineHarness, waitFor } from "../support/engine.ts";
 import type { EngineHarness } from "../support/engine.ts";
@@ -25,8 +26,8 @@ describe("rollout engine", () => {
     expect(shown.code).toBe(0);
     return JSON.parse(shown.stdout) as RolloutStatusJson;
   };
-  const untilPhase = (id: string, phase: string, timeoutMs = 20_000) =>
-    waitFor(`${id} ${phase}`, async () => ((await status(id)).phase === phase ? true : undefined), timeoutMs);
+  const untilPhase = (id: string, phase: string) =>
+    waitFor(`${id} ${phase}`, async () => ((await status(id)).phase === phase ? true : undefined));
   const reviews = () => routeWeights(h.kube.get("VirtualService", "default", "reviews"), "v1");
 
   it("given bookinfo, when reviews starts with steps 10,50,100 every 1s, then the route moves 90/10 → 50/50 → all to v2 and ends promoted", async () => {
@@ -56,7 +57,7 @@ describe("rollout engine", () => {
     expect((await status(id)).canaryWeight).toBe(100);
   });
 
-  it("given a rollout at 10%, when paused, then the weight holds through three intervals, and resume continues from there", async () => {
+  it("given a rollout at 10%, when paused, then the weight holds while its due tick passes, and resume continues from there", async () => {
     await h.worker();
     const id = await startRollout(
       "reviews",
@@ -74,7 +75,8 @@ describe("rollout engine", () => {
     expect(paused.code).toBe(0);
 
     const recorder = recordWeights(h.kube, "default", "reviews", "v1");
-    await new Promise((resolve) => setTimeout(resolve, 3_300));
+    // The tick that was due after the pause has been taken, and no other is scheduled: the weight holds.
+    await h.ticksSettled(id);
     expect(recorder.stop()).toEqual(["v1=90,v2=10"]);
     expect(await status(id)).toMatchObject({ phase: "paused", canaryWeight: 10, stepIndex: 0 });
 
@@ -139,7 +141,7 @@ describe("rollout engine", () => {
     const own = await h.cli("approve", id, "--as", "alice");
     expect(own.code).toBe(1);
     expect(own.stderr).toMatch(/two-person rule/);
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    await h.ticksSettled(id);
     expect(await status(id)).toMatchObject({ phase: "awaiting-approval", canaryWeight: 50 });
     expect(reviews()).toBe("v1=50,v2=50");
 
@@ -212,7 +214,7 @@ describe("rollout engine", () => {
     await untilPhase(id, "paused");
     const shown = await h.cli("status", id);
     expect(shown.stdout).toMatch(/drift/);
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    await h.ticksSettled(id);
     expect(reviews()).toBe("v1=70,v2=30");
   });
 

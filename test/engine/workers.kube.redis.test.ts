@@ -67,9 +67,11 @@ describe("workers as separate processes on one Redis", () => {
     await waitFor("the route at 30%", () => (recorder.sequence.includes("v1=70,v2=30") ? true : undefined));
     await first.kill9();
 
-    // Nobody moves the route while no worker runs.
+    // Nobody moves the route while no worker runs: a tick falls due, and passes with the weight held.
     const held = recorder.sequence.length;
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const { store } = h.runtime();
+    const due = (await store.get(id))?.nextTickAt ?? Date.now();
+    await waitFor("a tick overdue with no worker", () => (Date.now() > due + 300 ? true : undefined));
     expect(recorder.sequence).toHaveLength(held);
     expect(await phaseOf(id)).toBe("progressing");
 

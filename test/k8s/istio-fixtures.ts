@@ -1,14 +1,11 @@
 import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { parseAllDocuments } from "yaml";
 import type { Target } from "../../src/rollout/types.ts";
-
-// The upstream fixtures live in shared/ beside the project root (see its README).
-const ISTIO_SAMPLES = fileURLToPath(new URL("../../../shared/fixtures/istio/", import.meta.url));
+import { istioFixturePath } from "../support/fixtures.ts";
 
 /** Every document of an Istio fixture file (path relative to fixtures/istio/), empty documents skipped. */
 export function istioDocuments(relativePath: string): Record<string, unknown>[] {
-  const text = readFileSync(ISTIO_SAMPLES + relativePath, "utf8");
+  const text = readFileSync(istioFixturePath(relativePath), "utf8");
   return parseAllDocuments(text)
     .map((document) => document.toJS() as unknown)
     .filter((value): value is Record<string, unknown> => typeof value === "object" && value !== null);

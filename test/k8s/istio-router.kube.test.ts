@@ -10,6 +10,7 @@ import type { RouteExpectation } from "../../src/rollout/ports.ts";
 import type { Target } from "../../src/rollout/types.ts";
 import { startKubeSandbox, workloadObjects, type KubeSandbox } from "../../src/sandbox/kube/index.ts";
 import { omitKeys } from "../../src/k8s/json.ts";
+import { waitFor } from "../support/engine.ts";
 import { BOOKINFO, istioDocuments, reviewsTarget } from "./istio-fixtures.ts";
 
 // Given a Kubernetes API sandbox over HTTPS with Istio's bookinfo (reviews 100% to v1; subsets v1..v3; one
@@ -37,6 +38,19 @@ function stored(name = "reviews"): Vs {
   const object = sandbox.get("VirtualService", "default", name);
   if (object === undefined) throw new Error(`no VirtualService ${name}`);
   return structuredClone(object) as unknown as Vs;
+}
+
+/**
+ * Resolves once the router has read the VirtualService (the read its patch is computed from): an edit made then
+ * lands between that read and the (delayed) PATCH.
+ */
+function readOfTheRoute(): Promise<true> {
+  const reads = (): number =>
+    sandbox.requests
+      .all()
+      .filter((entry) => entry.method === "GET" && entry.path.includes("/virtualservices/")).length;
+  const before = reads();
+  return waitFor("the router's read of the VirtualService", () => (reads() > before ? true : undefined));
 }
 
 function patches(): { path: string; contentType: string; status: number; faulted: boolean; body: string }[] {
@@ -250,10 +264,11 @@ describe("IstioVirtualServiceRouter against the kube sandbox", () => {
 
   it("catches a human edit that races the PATCH through the test guard (422), then reports drift", async () => {
     const delay = sandbox.faults.add({ method: "PATCH", resource: "virtualservices", delayMs: 300 });
+    const routeRead = readOfTheRoute();
     const pending = rejection(
       router.setWeights(target, { canaryWeight: 10, headerRouteActive: false }, expectation(0)),
     );
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await routeRead;
     const edited = stored();
     edited.spec.http[0]!.timeout = "3s";
     const human = sandbox.put(edited);
@@ -267,8 +282,9 @@ describe("IstioVirtualServiceRouter against the kube sandbox", () => {
 
   it("recomputes after a concurrent edit elsewhere in the object and keeps that edit", async () => {
     const delay = sandbox.faults.add({ method: "PATCH", resource: "virtualservices", delayMs: 300 });
+    const routeRead = readOfTheRoute();
     const pending = router.setWeights(target, { canaryWeight: 10, headerRouteActive: false }, expectation(0));
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await routeRead;
     const edited = stored();
     edited.spec.http.push({
       name: "other",

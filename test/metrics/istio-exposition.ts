@@ -1,17 +1,13 @@
 import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { fileURLToPath } from "node:url";
+import { istioFixturePath } from "../support/fixtures.ts";
 
 /**
  * A stand-in for Istio sidecars' `/stats/prometheus`: `istio_requests_total` and the
  * `istio_request_duration_milliseconds` histogram for a few workloads, growing with time so rates are non-zero,
  * in the Prometheus text format, with Istio's real label set.
  */
-
-export const ISTIO_METRICS = fileURLToPath(
-  new URL("../../../shared/fixtures/istio/metrics/", import.meta.url),
-);
 
 /** Istio's default request-duration buckets (ms). */
 export const ISTIO_BUCKETS_MS = [
@@ -25,7 +21,10 @@ export const ISTIO_BUCKETS_MS = [
  * template computes (`request_protocol`, `response_code`, `grpc_response_status`) is read as "": the caller sets it.
  */
 export function istioRequestLabels(): [string, string][] {
-  const text = readFileSync(`${ISTIO_METRICS}istio-proxy-testdata.server_request_total.yaml.tmpl`, "utf8");
+  const text = readFileSync(
+    istioFixturePath("metrics/istio-proxy-testdata.server_request_total.yaml.tmpl"),
+    "utf8",
+  );
   const labels: [string, string | undefined][] = [];
   let depth = 0;
   for (const line of text.split("\n")) {

@@ -8,7 +8,6 @@ import {
 } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
-import { fileURLToPath } from "node:url";
 import forge from "node-forge";
 import { parse as parseYaml } from "yaml";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -20,9 +19,9 @@ import {
   type PrometheusClientOptions,
   type QueryData,
 } from "../../src/metrics/prometheus-client.ts";
+import { fixturePath } from "../support/fixtures.ts";
 
-// The upstream fixtures live in shared/ beside the project root (see its README).
-const FIXTURES = fileURLToPath(new URL("../../../shared/fixtures/prometheus", import.meta.url));
+const FIXTURES = fixturePath("prometheus");
 
 type IndexEntry = { file: string; http_status?: number };
 const INDEX = JSON.parse(readFileSync(`${FIXTURES}/index.json`, "utf8")) as IndexEntry[];

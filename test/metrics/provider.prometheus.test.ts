@@ -6,15 +6,10 @@ import { PrometheusClient } from "../../src/metrics/prometheus-client.ts";
 import { PrometheusMetricsProvider } from "../../src/metrics/prometheus-metrics-provider.ts";
 import type { MetricsSnapshot } from "../../src/rollout/types.ts";
 import { istioDocuments } from "../k8s/istio-fixtures.ts";
+import { istioFixturePath } from "../support/fixtures.ts";
 import { startPrometheus, type TestPrometheus } from "../support/prometheus.ts";
 import { makeRollout } from "../support/rollouts.ts";
-import {
-  ISTIO_METRICS,
-  renderIstioMetrics,
-  serveMetrics,
-  type MetricsPage,
-  type Workload,
-} from "./istio-exposition.ts";
+import { renderIstioMetrics, serveMetrics, type MetricsPage, type Workload } from "./istio-exposition.ts";
 
 /**
  * Given sidecars reporting Istio metrics for reviews v1 (stable: fast, 1 % errors) and v2 (canary: slow, 5 %
@@ -107,7 +102,7 @@ beforeAll(async () => {
   const started = Date.now();
   sidecars = await serveMetrics(() => renderIstioMetrics(WORKLOADS, (Date.now() - started) / 1000));
   // A real Istio 1.5 sidecar scrape (other services, PassthroughCluster) beside ours, verbatim.
-  const real = readFileSync(`${ISTIO_METRICS}istio-proxy-1.5.excerpt.prom`, "utf8");
+  const real = readFileSync(istioFixturePath("metrics/istio-proxy-1.5.excerpt.prom"), "utf8");
   excerpt = await serveMetrics(() => real);
   prometheus = await startPrometheus({ targets: [sidecars.target, excerpt.target] });
   client = new PrometheusClient({ url: prometheus.url, timeoutMs: 2_000, retries: 1, backoffMs: 10 });

@@ -5,9 +5,9 @@ import type { AnySchemaObject } from "ajv";
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
 import { BOT_SCOPES } from "../../src/slack/scopes.ts";
-import { FIXTURES_DIR } from "../sandbox/slack/support.ts";
+import { fixturePath } from "../support/fixtures.ts";
 
-const SCHEMA_DIR = join(FIXTURES_DIR, "slack", "manifest-schema");
+const SCHEMA_DIR = fixturePath("slack/manifest-schema");
 /** The remote URLs manifest.schema.json refers to; the local copies are registered under them. */
 const VERSIONED_SCHEMAS = {
   "manifest.schema.1.0.0.json":

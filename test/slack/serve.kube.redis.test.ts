@@ -102,7 +102,7 @@ describe("canarybot serve", () => {
     });
     const env = { ...base, SLACK_BOT_TOKEN: slack.botToken, SLACK_SIGNING_SECRET: "a".repeat(32) };
     const running = runServe(options(env, lines, { stopSignal }));
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + 60_000;
     while (!lines.some((line) => line.message === "slack app ready") && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }

@@ -5,6 +5,7 @@ import { Phase } from "../../src/rollout/types.ts";
 import type { AuditEntry, Rollout } from "../../src/rollout/types.ts";
 import { RedisRolloutStore } from "../../src/store/redis-rollout-store.ts";
 import { FIXTURE_NOW, makeRollout } from "../support/rollouts.ts";
+import { waitFor } from "../support/engine.ts";
 import { redisTestContext } from "../support/redis.ts";
 import type { RedisTestContext } from "../support/redis.ts";
 
@@ -154,7 +155,10 @@ describe("RedisRolloutStore", () => {
     const orphan = makeRollout({ id: "reviews-2", createdAt: FIXTURE_NOW + 1 });
     await short.create(orphan);
     await ctx.redis.del(`${ctx.prefix}rollout:reviews-2`); // someone deleted it by hand; its claim stays
-    await new Promise((resolve) => setTimeout(resolve, 80));
+    // The finished rollout's 50 ms retention runs out.
+    await waitFor("reviews-1 to expire", async () =>
+      (await ctx.redis.exists(`${ctx.prefix}rollout:reviews-1`)) === 0 ? true : undefined,
+    );
 
     expect(await short.history({})).toEqual([]);
     expect(await ctx.redis.zcard(`${ctx.prefix}history`)).toBe(0);

@@ -1,8 +1,8 @@
-import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
+import { Queue } from "bullmq";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { runCli } from "../../src/cli.ts";
 import { loadEnvConfig } from "../../src/config/env.ts";
 import { createLogger } from "../../src/logger.ts";
@@ -10,9 +10,9 @@ import { openRuntime, startWorker } from "../../src/main.ts";
 import type { Runtime } from "../../src/main.ts";
 import { startKubeSandbox } from "../../src/sandbox/kube/server.ts";
 import type { KubeSandbox, KubeSandboxOptions } from "../../src/sandbox/kube/server.ts";
+import { bullConnection, DEFAULT_TICK_QUEUE } from "../../src/jobs/tick-job.ts";
+import { startCanarybot } from "./processes.ts";
 import { REDIS_URL, connectRedis, deleteKeysWithPrefix, uniqueName } from "./redis.ts";
-
-const BIN = resolve(import.meta.dirname, "../../bin/canarybot.js");
 
 export type CliResult = { code: number; stdout: string; stderr: string };
 
@@ -41,6 +41,11 @@ export type EngineHarness = {
   spawnWorker(): Promise<WorkerProcess>;
   /** A runtime for direct service and store access (closed by cleanup). */
   runtime(): Runtime;
+  /**
+   * Resolves once no tick job of the rollout is waiting, delayed or running: every tick that was due has been
+   * taken by a worker. "Nothing moved" is then a fact about the ticks, not about how long a test slept.
+   */
+  ticksSettled(rolloutId: string): Promise<void>;
   cleanup(): Promise<void>;
 };
 
@@ -111,43 +116,38 @@ export async function engineHarness(
       closers.unshift(() => worker.close());
     },
     async spawnWorker() {
-      const child = spawn(process.execPath, [BIN, "worker"], {
-        env: { ...env, LOG_LEVEL: "info" },
-        stdio: ["ignore", "ignore", "pipe"],
-      });
-      children.push(child);
-      let log = "";
-      await new Promise<void>((ready, fail) => {
-        const timer = setTimeout(() => fail(new Error(`worker did not start within 15 s:\n${log}`)), 15_000);
-        const onData = (chunk: Buffer): void => {
-          log += chunk.toString();
-          if (log.includes("worker ready")) {
-            child.stderr?.off("data", onData);
-            clearTimeout(timer);
-            ready();
-          }
-        };
-        child.stderr?.on("data", onData);
-        child.once("exit", (code) => fail(new Error(`worker exited with ${String(code)}:\n${log}`)));
-      });
-      const exited = new Promise<void>((done) => child.once("exit", () => done()));
-      child.stderr?.on("data", (chunk: Buffer) => {
-        log += chunk.toString();
-      });
+      const worker = await startCanarybot(["worker"], /worker ready/, { env: { ...env, LOG_LEVEL: "info" } });
+      children.push(worker.child);
       return {
-        child,
-        log: () => log,
+        child: worker.child,
+        log: () => worker.output(),
         async stop() {
-          child.kill("SIGTERM");
-          await exited;
+          await worker.stop("SIGTERM");
         },
         async kill9() {
-          child.kill("SIGKILL");
-          await exited;
+          await worker.stop("SIGKILL");
         },
       };
     },
     runtime,
+    async ticksSettled(rolloutId) {
+      const queue = new Queue(DEFAULT_TICK_QUEUE, { connection: bullConnection(REDIS_URL, "queue"), prefix });
+      try {
+        const pending = `rollout.${rolloutId}.tick.`;
+        await waitFor(`the tick jobs of ${rolloutId} to settle`, async () => {
+          const jobs = await queue.getJobs([
+            "waiting",
+            "delayed",
+            "active",
+            "prioritized",
+            "waiting-children",
+          ]);
+          return jobs.some((job) => job.id?.startsWith(pending)) ? undefined : true;
+        });
+      } finally {
+        await queue.close();
+      }
+    },
     async cleanup() {
       for (const child of children)
         if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
@@ -164,7 +164,7 @@ export async function engineHarness(
 export async function waitFor<T>(
   what: string,
   check: () => T | undefined | Promise<T | undefined>,
-  timeoutMs = 20_000,
+  timeoutMs = 60_000,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {

@@ -1,4 +1,4 @@
-import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { generateKeyPairSync, randomBytes, sign, type KeyObject } from "node:crypto";
 import forge from "node-forge";
 
 export type TlsMaterial = {
@@ -20,7 +20,8 @@ export function sandboxTlsMaterial(): TlsMaterial {
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 export function generateTlsMaterial(now = new Date()): TlsMaterial {
-  // Node's native RSA key generation takes milliseconds; forge's pure-JS one takes seconds.
+  // Node makes the keys and signs; forge, whose RSA is pure JS (seconds to generate, a tenth of a second to sign on a
+  // busy machine), only lays out the certificates.
   const caKeys = rsaKeyPair();
   const serverKeys = rsaKeyPair();
 
@@ -30,7 +31,7 @@ export function generateTlsMaterial(now = new Date()): TlsMaterial {
     { name: "keyUsage", keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
     { name: "subjectKeyIdentifier" },
   ]);
-  ca.sign(caKeys.privateKey, forge.md.sha256.create());
+  signWith(ca, caKeys.privateKey);
 
   const server = certificate(
     serverKeys.publicKey,
@@ -51,7 +52,7 @@ export function generateTlsMaterial(now = new Date()): TlsMaterial {
       { name: "authorityKeyIdentifier", keyIdentifier: ca.generateSubjectKeyIdentifier().getBytes() },
     ],
   );
-  server.sign(caKeys.privateKey, forge.md.sha256.create());
+  signWith(server, caKeys.privateKey);
 
   return {
     caCertPem: forge.pki.certificateToPem(ca),
@@ -60,12 +61,27 @@ export function generateTlsMaterial(now = new Date()): TlsMaterial {
   };
 }
 
-/** Node makes the key and its PEM (forge re-encodes integers non-minimally now and then); forge only signs. */
-function rsaKeyPair(): forge.pki.rsa.KeyPair & { pem: string } {
-  const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
-  const pem = privateKey.export({ type: "pkcs1", format: "pem" }).toString();
-  const forgeKey = forge.pki.privateKeyFromPem(pem);
-  return { privateKey: forgeKey, publicKey: forge.pki.setRsaPublicKey(forgeKey.n, forgeKey.e), pem };
+/** Node makes the key and its PEM (forge re-encodes integers non-minimally now and then). */
+function rsaKeyPair(): { privateKey: KeyObject; publicKey: forge.pki.PublicKey; pem: string } {
+  const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  return {
+    privateKey,
+    publicKey: forge.pki.publicKeyFromPem(publicKey.export({ type: "spki", format: "pem" }).toString()),
+    pem: privateKey.export({ type: "pkcs1", format: "pem" }).toString(),
+  };
+}
+
+// Not in forge's type declarations; what its own `certificate.sign` encodes and signs.
+const forgePki = forge.pki as unknown as {
+  getTBSCertificate(cert: forge.pki.Certificate): forge.asn1.Asn1;
+};
+
+/** What forge's `certificate.sign(key, sha256)` does, with Node's RSA. */
+function signWith(cert: forge.pki.Certificate, key: KeyObject): void {
+  cert.signatureOid = cert.siginfo.algorithmOid = forge.pki.oids.sha256WithRSAEncryption ?? "";
+  cert.tbsCertificate = forgePki.getTBSCertificate(cert);
+  const tbs = Buffer.from(forge.asn1.toDer(cert.tbsCertificate).getBytes(), "binary");
+  cert.signature = sign("sha256", tbs, key).toString("binary");
 }
 
 function certificate(

@@ -1,4 +1,5 @@
-import { istioFixturePath, readManifests } from "./fixtures.ts";
+import { readFileSync } from "node:fs";
+import { istioFixturePath } from "./fixtures.ts";
 
 export type JsonSchema = { [keyword: string]: unknown };
 
@@ -30,13 +31,14 @@ export type Crd = {
   readonly versions: readonly CrdVersion[];
 };
 
-const CRD_FILES = ["virtualservice.crd.yaml", "destinationrule.crd.yaml"] as const;
+// Istio's CRD YAML re-serialized as JSON (fixtures/README.md): parsing the YAML took most of a sandbox's start.
+const CRD_FILES = ["virtualservice.crd.json", "destinationrule.crd.json"] as const;
 
 let loaded: readonly Crd[] | undefined;
 
-/** The Istio CRDs we serve, read from the upstream YAML once per process: they are large. */
+/** The Istio CRDs we serve, read once per process: they are large. */
 export function istioCrds(): readonly Crd[] {
-  loaded ??= CRD_FILES.map((file) => toCrd(readManifests(istioFixturePath(file))[0], file));
+  loaded ??= CRD_FILES.map((file) => toCrd(JSON.parse(readFileSync(istioFixturePath(file), "utf8")), file));
   return loaded;
 }
 

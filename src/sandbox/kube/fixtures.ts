@@ -2,12 +2,15 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseAllDocuments } from "yaml";
 
-// The upstream fixtures live in shared/ beside the project root, on every developer's machine and in CI.
-const ISTIO_FIXTURES_DIR = fileURLToPath(new URL("../../../../shared/fixtures/istio/", import.meta.url));
+/**
+ * The upstream files the sandbox serves (Istio's CRDs) and seeds (bookinfo), copied into the repository with
+ * their origin and licence (fixtures/README.md), in the layout of the collection they came from.
+ */
+export const SANDBOX_FIXTURES_DIR = fileURLToPath(new URL("./fixtures/", import.meta.url));
 
-/** A path inside shared/fixtures/istio/, e.g. `samples/bookinfo-networking/destination-rule-all.yaml`. */
+/** A path inside fixtures/istio/, e.g. `samples/bookinfo-networking/destination-rule-all.yaml`. */
 export function istioFixturePath(relativePath: string): string {
-  return ISTIO_FIXTURES_DIR + relativePath;
+  return `${SANDBOX_FIXTURES_DIR}istio/${relativePath}`;
 }
 
 /** Every document of a (multi-document) YAML manifest file, empty documents skipped. */

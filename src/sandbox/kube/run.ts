@@ -1,6 +1,8 @@
 import { once } from "node:events";
 import type { ScenarioName } from "./scenarios.ts";
-import { startKubeSandbox } from "./server.ts";
+import { reportReadyToParent } from "./detach.ts";
+import { startKubeSandbox, type KubeSandbox } from "./server.ts";
+import { CanaryError, ErrorCode } from "../../errors.ts";
 
 export type RunKubeSandboxOptions = {
   /** 0 (default) picks a free port. */
@@ -24,12 +26,23 @@ export async function runKubeSandbox(options: RunKubeSandboxOptions): Promise<vo
     istioVersions: options.istioVersions,
   });
   try {
-    await sandbox.writeKubeconfig(options.kubeconfigOut);
+    await writeKubeconfigOut(sandbox, options.kubeconfigOut);
     print(`kube sandbox listening on ${sandbox.url}\n`);
     print(`kubeconfig written to ${options.kubeconfigOut}\n`);
+    reportReadyToParent();
     await (options.stopSignal ?? processStopSignal());
   } finally {
     await sandbox.close();
+  }
+}
+
+/** The kubeconfig for other processes; a path that cannot be written is the user's to fix. */
+export async function writeKubeconfigOut(sandbox: KubeSandbox, path: string): Promise<void> {
+  try {
+    await sandbox.writeKubeconfig(path);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new CanaryError(ErrorCode.InvalidInput, `cannot write --kubeconfig-out: ${reason}`);
   }
 }
 

@@ -9,7 +9,8 @@ import {
   type V1Pod,
 } from "@kubernetes/client-node";
 import { afterEach, describe, expect, it } from "vitest";
-import { istioFixturePath, readManifests } from "../../../src/sandbox/kube/fixtures.ts";
+import { readManifests } from "../../../src/sandbox/kube/fixtures.ts";
+import { istioFixturePath } from "../../support/fixtures.ts";
 import type { KubeObject } from "../../../src/sandbox/kube/object-store.ts";
 import { workloadObjects } from "../../../src/sandbox/kube/scenarios.ts";
 import {

@@ -1,7 +1,7 @@
-import { readdirSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { istioCrds } from "../../../src/sandbox/kube/crds.ts";
-import { istioFixturePath, readManifests } from "../../../src/sandbox/kube/fixtures.ts";
+import { readManifests } from "../../../src/sandbox/kube/fixtures.ts";
+import { fixtureFiles, istioFixturePath } from "../../support/fixtures.ts";
 import { checkAgainstSchema } from "../../../src/sandbox/kube/schema-validation.ts";
 
 type Manifest = Record<string, unknown> & { kind: string; metadata: { name: string } };
@@ -17,9 +17,7 @@ const schemaOf = (kind: string, version = "v1") => {
   return found.schema;
 };
 
-const sampleFiles = readdirSync(istioFixturePath("samples"), { recursive: true, encoding: "utf8" }).filter(
-  (file) => file.endsWith(".yaml"),
-);
+const sampleFiles = fixtureFiles("istio/samples").filter((file) => file.endsWith(".yaml"));
 const samples = sampleFiles.flatMap((file) =>
   (readManifests(istioFixturePath(`samples/${file}`)) as Manifest[])
     .filter((manifest) => manifest.kind === "VirtualService" || manifest.kind === "DestinationRule")

@@ -5,7 +5,9 @@ import { join } from "node:path";
 import { CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { isCanaryError } from "../../../src/errors.ts";
-import { istioFixturePath, readManifests, startKubeSandbox } from "../../../src/sandbox/kube/index.ts";
+import { readManifests, startKubeSandbox } from "../../../src/sandbox/kube/index.ts";
+import { waitFor } from "../../support/engine.ts";
+import { istioFixturePath } from "../../support/fixtures.ts";
 import type { KubeSandbox } from "../../../src/sandbox/kube/index.ts";
 import { runMeshSandbox, startMeshSandbox, UNROUTED } from "../../../src/sandbox/mesh/index.ts";
 import type { MeshSandbox, MeshSandboxOptions } from "../../../src/sandbox/mesh/index.ts";
@@ -72,15 +74,17 @@ describe("mesh sandbox on the bookinfo kube sandbox", () => {
   it("at 100% v1, only v1 series grow, on the timer, smoothly", async () => {
     const sandbox = await mesh({ autoAdvance: true, tickMs: 50, rps: 100 });
     expect(sandbox.routes().services.reviews?.virtualService?.name).toBe("reviews");
-    await new Promise((r) => setTimeout(r, 400));
-    const first = await scrape(sandbox);
+    const v1 = (s: Sample[]) => sumOf(s, REQUESTS, { ...DEST, destination_version: "v1" });
+    const first = await waitFor("v1 traffic on the timer", async () => {
+      const samples = await scrape(sandbox);
+      return v1(samples) > 10 ? samples : undefined;
+    });
     const from = performance.now();
+    // A measuring window, not a wait: the rate over it must follow the wall clock.
     await new Promise((r) => setTimeout(r, 400));
     const second = await scrape(sandbox);
     const elapsedSeconds = (performance.now() - from) / 1000;
 
-    const v1 = (s: Sample[]) => sumOf(s, REQUESTS, { ...DEST, destination_version: "v1" });
-    expect(v1(first)).toBeGreaterThan(10);
     // 100 rps follows the wall clock between the two scrapes (within a tick or two either side).
     const grown = v1(second) - v1(first);
     expect(grown).toBeGreaterThan(100 * elapsedSeconds - 25);
@@ -360,7 +364,7 @@ describe("mesh sandbox on the bookinfo kube sandbox", () => {
       await kube.writeKubeconfig(path);
       const lines: string[] = [];
       const stop = new AbortController();
-      let sandbox: MeshSandbox | undefined;
+      let started: MeshSandbox | undefined;
       const run = runMeshSandbox(
         {
           kubeconfig: path,
@@ -370,17 +374,18 @@ describe("mesh sandbox on the bookinfo kube sandbox", () => {
           subset: ["v2:errorRate=5%,p99=900"],
           header: ["qa=canary-test:5%"],
         },
-        { env: {}, log: (l) => lines.push(l), signal: stop.signal, onStarted: (s) => (sandbox = s) },
+        { env: {}, log: (l) => lines.push(l), signal: stop.signal, onStarted: (s) => (started = s) },
       );
-      while (sandbox === undefined) await new Promise((r) => setTimeout(r, 10));
+      const sandbox = await waitFor("the mesh sandbox to start", () => started);
       expect(lines[0]).toBe(`mesh sandbox: ${sandbox.url}`);
       expect(sandbox.settings()).toMatchObject({
         rps: 200,
         subsets: { v2: { errorRate: 0.05, latencyMs: { p99: 900 } } },
         headers: [{ name: "qa", value: "canary-test", share: 0.05 }],
       });
-      await new Promise((r) => setTimeout(r, 300));
-      expect(sumOf(await scrape(sandbox), REQUESTS, DEST)).toBeGreaterThan(0);
+      await waitFor("traffic", async () =>
+        sumOf(await scrape(sandbox), REQUESTS, DEST) > 0 ? true : undefined,
+      );
       stop.abort();
       await run;
       expect(lines.at(-1)).toBe("mesh sandbox: stopped");

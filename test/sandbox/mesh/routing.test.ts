@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { istioFixturePath, readManifests } from "../../../src/sandbox/kube/index.ts";
+import { readManifests } from "../../../src/sandbox/kube/index.ts";
+import { istioFixturePath } from "../../support/fixtures.ts";
 import { seededRandom } from "../../../src/sandbox/mesh/prng.ts";
 import {
   durationMs,

@@ -3,6 +3,7 @@ import { EnvelopeType } from "../../../src/sandbox/slack/socket-mode.ts";
 import { startSlackSandbox } from "../../../src/sandbox/slack/web-api-sandbox.ts";
 import type { SlackSandbox } from "../../../src/sandbox/slack/web-api-sandbox.ts";
 import { sandboxClient } from "./support.ts";
+import { waitFor } from "../../support/engine.ts";
 
 let sandbox: SlackSandbox;
 const sockets: WebSocket[] = [];
@@ -33,14 +34,7 @@ async function connect(url: string): Promise<{ socket: WebSocket; received: Reco
   return { socket, received };
 }
 
-const until = async <T>(check: () => T | undefined): Promise<T> => {
-  for (let i = 0; i < 200; i += 1) {
-    const value = check();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error("timed out");
-};
+const until = <T>(check: () => T | undefined): Promise<T> => waitFor("the socket's message", check);
 
 describe("Slack sandbox: Socket Mode", () => {
   it("apps.connections.open takes only the app-level token", async () => {

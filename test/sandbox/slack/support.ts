@@ -1,14 +1,12 @@
 import type { AddressInfo } from "node:net";
-import { join } from "node:path";
 import { App, HTTPReceiver } from "@slack/bolt";
 import { LogLevel, WebClient } from "@slack/web-api";
 import type { Logger } from "@slack/web-api";
 import type { SlackSandbox } from "../../../src/sandbox/slack/web-api-sandbox.ts";
+import { fixturePath } from "../../support/fixtures.ts";
 
-/** The shared upstream fixtures (see their README); CANARYBOT_FIXTURES points elsewhere when they move. */
-export const FIXTURES_DIR = process.env.CANARYBOT_FIXTURES ?? "/work/shared/fixtures";
-
-export const SLACK_REQUESTS_DIR = join(FIXTURES_DIR, "slack", "requests");
+/** Raw requests Slack sends, recorded by Slack's SDKs (test/fixtures/README.md). */
+export const SLACK_REQUESTS_DIR = fixturePath("slack/requests");
 
 /** WebClient and Bolt log Slack's `[ERROR]` metadata on purpose; the tests assert on it instead of printing it. */
 export const quietLogger: Logger = {
