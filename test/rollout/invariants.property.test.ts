@@ -71,8 +71,8 @@ type Action =
   | { kind: "race-human"; event: HumanKind; who: Who; verdict: VerdictChoice }
   /** Someone edits the managed route with kubectl. */
   | { kind: "edit"; weight: number }
-  /** The next writes to Kubernetes fail (retryable). */
-  | { kind: "kube-fails"; times: number }
+  /** The next writes to Kubernetes fail (retryable): refused, or timing out after they landed. */
+  | { kind: "kube-fails"; times: number; land: boolean }
   /** The clock jumps and the sweeper runs. */
   | { kind: "sweep"; lateMs: number }
   /** Release windows close until a little later. */
@@ -161,6 +161,7 @@ function actionArb(races: boolean): fc.Arbitrary<Action> {
       arbitrary: fc.record({
         kind: fc.constant("kube-fails" as const),
         times: fc.integer({ min: 1, max: 4 }),
+        land: fc.boolean(),
       }),
     },
     {
@@ -267,8 +268,9 @@ class Simulation {
   #lastDelivered: TickJob | undefined;
   #broken: InvariantBroken | undefined;
   /**
-   * Set when a process died right after moving the route, before saving that the route moved: the state cannot know
-   * the route's weight until a tick or a restore writes it again (see #checkScreen).
+   * Set when the route moved and nobody can save that it did: the process died right after writing, or the write
+   * timed out after it landed. The state cannot know the route's weight until a tick or a restore writes it again
+   * (see #checkScreen).
    */
   #unconfirmed = false;
 
@@ -382,6 +384,7 @@ class Simulation {
         break;
       case "kube-fails":
         this.world.router.failures = action.times;
+        this.world.router.failuresLand = action.land;
         break;
       case "sweep":
         this.world.clock.advance(action.lateMs);
@@ -700,8 +703,8 @@ class Simulation {
   }
 
   /** Every write to the route goes where the saved state wants it, and only while the rollout is live. */
-  #checkRouteChange({ target, route, how }: RouteChange): void {
-    this.#unconfirmed = false;
+  #checkRouteChange({ target, route, how, acknowledged }: RouteChange): void {
+    this.#unconfirmed = !acknowledged;
     const allowed = [0, ...this.plan.steps];
     ensure(
       allowed.includes(route.canaryWeight),
@@ -746,8 +749,8 @@ class Simulation {
 
   /**
    * Invariant 9: a screen shows the weight the route carries, or the pending move as `from → to`. Not after a
-   * process died between moving the route and saving it: until a tick or a restore writes the route again, the state
-   * holds the last weight confirmed, and the route may carry the one written since.
+   * write nobody could confirm (#unconfirmed): until a tick or a restore writes the route again, the state holds the
+   * last weight confirmed, and the route may carry the one written since.
    */
   #checkScreen(rollout: Rollout, screen: string): void {
     const route = this.world.router.route(rollout.target);

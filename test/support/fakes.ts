@@ -186,7 +186,13 @@ export type LiveRoute = {
   editedBy?: string;
 };
 
-export type RouteChange = { target: Target; route: LiveRoute; how: "set-weights" | "restore" };
+export type RouteChange = {
+  target: Target;
+  route: LiveRoute;
+  how: "set-weights" | "restore";
+  /** False when the write landed but its caller was told it failed (a timeout after the server applied it). */
+  acknowledged: boolean;
+};
 
 /**
  * A VirtualService router over in-memory routes, with the real router's drift rule: a write is accepted when the
@@ -197,6 +203,8 @@ export class FakeRouter implements TrafficRouter {
   readonly #routes = new Map<string, LiveRoute>();
   /** How many more writes (setWeights, restore) fail with a retryable Kubernetes error. */
   failures = 0;
+  /** Whether those failures are timeouts after the server applied the write, rather than writes refused. */
+  failuresLand = false;
   /** Set: preflight fails with these words, as for a canary subset without ready pods. */
   preflightProblem: string | undefined;
   /** Every change of a route, in order. */
@@ -230,10 +238,10 @@ export class FakeRouter implements TrafficRouter {
     desired: Parameters<TrafficRouter["setWeights"]>[1],
     expected: Parameters<TrafficRouter["setWeights"]>[2],
   ): Promise<void> {
-    this.#failIfBroken(target);
     const live = this.route(target);
     const wanted: LiveRoute = { canaryWeight: desired.canaryWeight, headerRoute: desired.headerRouteActive };
-    if (live.editedBy === undefined && sameRoute(live, wanted)) return Promise.resolve();
+    if (!this.failuresLand) this.#failIfBroken(target);
+    if (live.editedBy === undefined && sameRoute(live, wanted)) return this.#acknowledge(target);
     if (expected.force !== true) {
       const ours =
         live.editedBy === undefined &&
@@ -246,14 +254,14 @@ export class FakeRouter implements TrafficRouter {
         );
       }
     }
-    this.#change({ target, route: wanted, how: "set-weights" });
-    return Promise.resolve();
+    this.#change(target, wanted, "set-weights");
+    return this.#acknowledge(target);
   }
 
   async restore(target: Target, _baseline: unknown): Promise<void> {
-    this.#failIfBroken(target);
-    this.#change({ target, route: { canaryWeight: 0, headerRoute: false }, how: "restore" });
-    return Promise.resolve();
+    if (!this.failuresLand) this.#failIfBroken(target);
+    this.#change(target, { canaryWeight: 0, headerRoute: false }, "restore");
+    return this.#acknowledge(target);
   }
 
   async currentSubset(_target: Omit<Target, "stableSubset" | "canarySubset">): Promise<string> {
@@ -274,8 +282,15 @@ export class FakeRouter implements TrafficRouter {
     });
   }
 
-  #change(change: RouteChange): void {
-    this.#routes.set(routeKey(change.target), change.route);
+  /** After a write that landed: a failure to come is a timeout the caller sees although the route changed. */
+  async #acknowledge(target: Target): Promise<void> {
+    this.#failIfBroken(target);
+    return Promise.resolve();
+  }
+
+  #change(target: Target, route: LiveRoute, how: RouteChange["how"]): void {
+    this.#routes.set(routeKey(target), route);
+    const change = { target, route, how, acknowledged: !(this.failuresLand && this.failures > 0) };
     this.changes.push(change);
     this.onChange(change);
   }
