@@ -236,7 +236,7 @@ function humanEvent(kind: HumanKind, who: Who): HumanEvent {
 /** What a process is doing, so that a save can be judged by what caused it. */
 type Operation =
   | { kind: "start" | "sweep" | "exhausted" | "idle" }
-  | { kind: "tick"; tick: number; verdict: Verdict }
+  | { kind: "tick"; tick: number; verdict: Verdict; saves: number }
   | { kind: "human"; event: HumanEvent; saves: number };
 
 class InvariantBroken extends Error {
@@ -454,7 +454,7 @@ class Simulation {
     this.world.analyzer.verdict = verdict;
     for (let attempt = 1; ; attempt += 1) {
       try {
-        await this.#as(process, { kind: "tick", tick: job.tick, verdict }, () =>
+        await this.#as(process, { kind: "tick", tick: job.tick, verdict, saves: 0 }, () =>
           process.service.tick(job.rolloutId, job.tick),
         );
         this.world.scheduler.finish(job);
@@ -636,7 +636,9 @@ class Simulation {
     }
     this.#checkAudit(before, after, audit, operation);
     this.#checkDecision(before, after, operation);
-    if (operation.kind === "tick" && before.tick === operation.tick && after.tick > before.tick) {
+    // A tick's first save is its decision (a step, a hold, a pause on drift...), which moves the counter past it; a
+    // second process that read the same tick and saved its own decision would apply the tick twice.
+    if (operation.kind === "tick" && operation.saves++ === 0 && after.tick === operation.tick + 1) {
       const key = `${after.id}#${operation.tick}`;
       ensure(
         !this.#appliedTicks.has(key),
