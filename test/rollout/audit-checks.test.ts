@@ -3,7 +3,7 @@ import { transition } from "../../src/rollout/transition.ts";
 import { CheckStatus, SYSTEM_ACTOR } from "../../src/rollout/types.ts";
 import type { Verdict } from "../../src/rollout/types.ts";
 import { FIXTURE_NOW, makeRollout } from "../support/rollouts.ts";
-import { audits } from "./harness.ts";
+import { audits } from "../support/effects.ts";
 
 const NOW = FIXTURE_NOW + 5 * 60_000;
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { audits, effectsOfType } from "../support/effects.ts";
 import { formatUtcDateTime } from "../../src/rollout/time-text.ts";
 import {
   MAX_SNAPSHOTS,
@@ -7,10 +8,17 @@ import {
   transition,
 } from "../../src/rollout/transition.ts";
 import { PauseCause, Phase, SYSTEM_ACTOR } from "../../src/rollout/types.ts";
-import type { AuditEntry, Effect, Rollout, RolloutEvent, Verdict } from "../../src/rollout/types.ts";
+import type {
+  AuditEntry,
+  Effect,
+  Rollout,
+  RolloutEvent,
+  TransitionResult,
+  Verdict,
+} from "../../src/rollout/types.ts";
 import { FIXTURE_NOW, makeAnalysisPolicy, makeRollout } from "../support/rollouts.ts";
 import type { RolloutOverrides } from "../support/rollouts.ts";
-import { applyAll, audits, dueTick, effectsOfType, failing, inconclusive, passing } from "./harness.ts";
+import { failing, inconclusive, passing } from "../support/verdicts.ts";
 
 const STARTER = "U123";
 const OTHER = "U456";
@@ -79,6 +87,39 @@ function tick(rollout: Rollout, verdict?: Verdict, windowOpensAt?: number): Roll
     ...(verdict ? { verdict } : {}),
     ...(windowOpensAt === undefined ? {} : { windowOpensAt }),
   };
+}
+
+/** The tick the rollout is waiting for, as the scheduler would deliver it. */
+function dueTick(verdict?: Verdict): (current: Rollout) => RolloutEvent {
+  return (current) => tick(current, verdict);
+}
+
+/** What the service feeds back once the router has written the route. */
+function confirmed(weight: number): RolloutEvent {
+  return { type: "weights-applied", weight, headerRouteActive: false };
+}
+
+type Applied = { event: RolloutEvent; before: Rollout; result: TransitionResult };
+
+/**
+ * Events one after another, `stepMs` apart, through the pure core only: a refused event keeps the rollout. The
+ * router's confirmations are events like the others, written out (the real service is exercised with them in
+ * invariants.property.test.ts).
+ */
+function chain(
+  rollout: Rollout,
+  events: readonly (RolloutEvent | ((current: Rollout) => RolloutEvent))[],
+  start: number,
+  stepMs = 60_000,
+): { rollout: Rollout; applied: Applied[] } {
+  const applied: Applied[] = [];
+  const end = events.reduce((current, next, index) => {
+    const event = typeof next === "function" ? next(current) : next;
+    const result = transition(current, event, start + index * stepMs);
+    applied.push({ event, before: current, result });
+    return result.refused === undefined ? result.rollout : current;
+  }, rollout);
+  return { rollout: end, applied };
 }
 
 function auditOf(entry: Partial<AuditEntry>, at = NOW): Effect {
@@ -175,12 +216,15 @@ describe("start", () => {
 
 describe("ticks", () => {
   it("given a fresh rollout, when ticks pass with the route confirmed, then it steps 10 → 50 → 100 and promotes", () => {
-    const { rollout, applied } = applyAll(
+    const { rollout, applied } = chain(
       inPreflight(),
       [
         { type: "preflight-passed", baseline: BASELINE, subsetLabels: LABELS },
+        confirmed(10),
         dueTick(passing()),
+        confirmed(50),
         dueTick(passing()),
+        confirmed(100),
       ],
       NOW,
     );
@@ -202,7 +246,11 @@ describe("ticks", () => {
   });
 
   it("given a plan without analysis, when ticks carry no verdict, then it steps on schedule", () => {
-    const { rollout } = applyAll(given({ plan: { analysis: undefined } }), [dueTick(), dueTick()], NOW);
+    const { rollout } = chain(
+      given({ plan: { analysis: undefined } }),
+      [dueTick(), confirmed(50), dueTick(), confirmed(100)],
+      NOW,
+    );
     expect(rollout).toMatchObject({ phase: Phase.Promoted, stepIndex: 2 });
   });
 
@@ -820,7 +868,7 @@ describe("analysis", () => {
   });
 
   it("given three inconclusive ticks in a row, then it pauses with cause inconclusive", () => {
-    const { rollout, applied } = applyAll(
+    const { rollout, applied } = chain(
       given(),
       [dueTick(inconclusive()), dueTick(inconclusive()), dueTick(inconclusive())],
       NOW,
@@ -840,7 +888,7 @@ describe("analysis", () => {
   });
 
   it("given a plan with analysis, when ticks carry no verdict, then they count as inconclusive and never advance", () => {
-    const { rollout } = applyAll(given(), [dueTick(), dueTick(), dueTick()], NOW);
+    const { rollout } = chain(given(), [dueTick(), dueTick(), dueTick()], NOW);
     expect(rollout).toMatchObject({ phase: Phase.Paused, pauseCause: PauseCause.Inconclusive, stepIndex: 0 });
     expect(rollout.reason).toMatch(/analysis no data vs a verdict \(none\)/);
   });
@@ -852,18 +900,14 @@ describe("analysis", () => {
   });
 
   it("given an inconclusive pause, when resumed, then the streak starts over", () => {
-    const { rollout } = applyAll(
-      given(),
-      [dueTick(), dueTick(), dueTick(), { type: "resume", by: OTHER }],
-      NOW,
-    );
+    const { rollout } = chain(given(), [dueTick(), dueTick(), dueTick(), { type: "resume", by: OTHER }], NOW);
     expect(rollout).toMatchObject({ phase: Phase.Progressing, inconclusiveStreak: 0 });
   });
 });
 
 describe("promote", () => {
   it("given progressing, when a person promotes, then it jumps to 100% and is promoted once the route carries it", () => {
-    const { rollout, applied } = applyAll(given(), [{ type: "promote", by: OTHER }], NOW);
+    const { rollout, applied } = chain(given(), [{ type: "promote", by: OTHER }, confirmed(100)], NOW);
 
     expect(rollout).toMatchObject({
       phase: Phase.Promoted,
@@ -1135,9 +1179,9 @@ describe("release windows", () => {
 
 describe("invariant 5: no promotion without a passing verdict or a human Promote", () => {
   it("given a one-step plan with analysis, when it starts, then it does not promote before any verdict", () => {
-    const { rollout } = applyAll(
+    const { rollout } = chain(
       inPreflight({ steps: [100] }),
-      [{ type: "preflight-passed", baseline: BASELINE, subsetLabels: LABELS }],
+      [{ type: "preflight-passed", baseline: BASELINE, subsetLabels: LABELS }, confirmed(100)],
       NOW,
     );
 
