@@ -10,23 +10,36 @@ import type {
   RolloutStore,
   TickScheduler,
   TrafficRouter,
+  WebhookCaller,
 } from "./ports.ts";
 import { newRollout } from "./new-rollout.ts";
 import { targetKey } from "./target.ts";
 import { formatUtcDateTime, transition } from "./transition.ts";
 import { NotificationKind, Phase } from "./types.ts";
+import {
+  flaggerPhase,
+  hooksDue,
+  hooksOf,
+  isAwaitingStartGate,
+  isDecisive,
+  rolloutChecksum,
+} from "./webhooks.ts";
 import type {
   Actor,
   AuditEntry,
   ClusterRef,
   Effect,
   Freeze,
+  HookResult,
+  HookType,
   Plan,
   Rollout,
   RolloutEvent,
   Target,
   TargetSpec,
   Verdict,
+  Webhook,
+  WebhookEvent,
 } from "./types.ts";
 
 export type StartRequest = {
@@ -68,12 +81,17 @@ export type ServiceDeps = {
    * acts only on rollouts it reaches the same cluster for.
    */
   clusterOf?: (target: Pick<Target, "context">) => ClusterRef | undefined;
+  /** Calls the plans' webhooks; absent, a plan with webhooks cannot start. */
+  webhooks?: WebhookCaller;
 };
 
 type Notification = { kind: NotificationKind; text: string };
 
-/** What one operation collected to tell people once the lock is released. */
-type Session = { notifications: Notification[]; changed: boolean };
+/** An event or post-rollout webhook a change asked for, with the rollout as it was when it asked. */
+type HookCall = { rollout: Rollout; effect: Extract<Effect, { type: "call-webhook" }> };
+
+/** What one operation collected to tell people (and event webhooks) once the lock is released. */
+type Session = { notifications: Notification[]; changed: boolean; calls?: HookCall[] };
 
 /**
  * The one writer of rollout state. Every change goes: lock, load, transition (pure), save with a version check,
@@ -93,6 +111,9 @@ export class RolloutService {
     const { store, router, clock } = this.#deps;
     if ((request.plan.windows ?? []).length > 0 && !this.#deps.calendar) {
       throw new CanaryError(ErrorCode.Internal, "this canarybot cannot read release windows");
+    }
+    if ((request.plan.webhooks ?? []).length > 0 && !this.#deps.webhooks) {
+      throw new CanaryError(ErrorCode.Internal, "this canarybot cannot call webhooks");
     }
     const freeze = activeFreeze(request.freezes ?? [], clock.now());
     if (freeze && !request.ignoreFreeze) {
@@ -208,6 +229,8 @@ export class RolloutService {
         const desired = { canaryWeight: desiredWeight(rollout), headerRoute: wantsHeaderRoute(rollout) };
         const moved = await this.#setRoute(session, rollout, desired);
         if (moved.phase !== rollout.phase || moved.tick !== tick) return;
+        // Rollout webhooks run before the checks (a load test feeds the metrics the checks then read).
+        const hooks = await this.#callHooks(moved);
         const verdict = moved.phase === Phase.Progressing ? await this.#judge(moved) : undefined;
         const windowOpensAt = this.#windowOpensAt(moved);
         await this.#apply(session, rolloutId, {
@@ -215,7 +238,13 @@ export class RolloutService {
           tick,
           ...(verdict ? { verdict } : {}),
           ...(windowOpensAt === undefined ? {} : { windowOpensAt }),
+          ...(hooks.length > 0 ? { hooks } : {}),
         });
+        return;
+      }
+      if (isAwaitingStartGate(rollout)) {
+        const hooks = await this.#callHooks(rollout);
+        await this.#apply(session, rolloutId, { type: "tick", tick, ...(hooks.length > 0 ? { hooks } : {}) });
         return;
       }
       await this.#apply(session, rolloutId, { type: "tick", tick });
@@ -261,6 +290,73 @@ export class RolloutService {
     } finally {
       // People are told after the lock is released: a slow or failing Slack never holds up a rollout.
       if (session.changed) await this.#notify(rolloutId, session.notifications);
+      // So are event and post-rollout webhooks, in the order the changes asked for them.
+      if (session.calls && session.calls.length > 0) await this.#callEffectHooks(rolloutId, session.calls);
+    }
+  }
+
+  /** The webhooks a due tick needs, in order, stopping at the first decisive answer (a rollback, a closed gate). */
+  async #callHooks(rollout: Rollout): Promise<HookResult[]> {
+    const results: HookResult[] = [];
+    for (const type of hooksDue(rollout)) {
+      const answers = await this.#callHooksOf(rollout, type);
+      results.push(...answers);
+      if (answers.some(isDecisive)) break;
+    }
+    return results;
+  }
+
+  async #callHooksOf(rollout: Rollout, type: HookType): Promise<HookResult[]> {
+    const results: HookResult[] = [];
+    for (const hook of hooksOf(rollout.plan, type)) results.push(await this.#callHook(rollout, hook));
+    return results;
+  }
+
+  async #callHook(
+    rollout: Rollout,
+    hook: Webhook,
+    event?: WebhookEvent,
+    phase = flaggerPhase(rollout),
+  ): Promise<HookResult> {
+    const caller = this.#deps.webhooks;
+    if (!caller) {
+      return {
+        name: hook.name,
+        type: hook.type,
+        ok: false,
+        durationMs: 0,
+        attempts: 0,
+        answer: "this canarybot cannot call webhooks",
+      };
+    }
+    return caller.call({
+      hook,
+      name: rollout.target.service,
+      namespace: rollout.target.namespace,
+      phase,
+      checksum: rolloutChecksum(rollout),
+      ...(event ? { event } : {}),
+    });
+  }
+
+  /** Event and post-rollout calls: their answers never change the rollout, but they are audited and shown. */
+  async #callEffectHooks(rolloutId: string, calls: HookCall[]): Promise<void> {
+    const results: HookResult[] = [];
+    for (const { rollout, effect } of calls) {
+      const result = await this.#callHook(rollout, effect.hook, effect.event, effect.phase);
+      if (!result.ok)
+        this.#log(rollout).warn(
+          { webhook: result.name, type: result.type, status: result.status, answer: result.answer },
+          "webhook failed",
+        );
+      results.push(result);
+    }
+    try {
+      await this.#withLock(rolloutId, (session) =>
+        this.#apply(session, rolloutId, { type: "webhooks-called", results }),
+      );
+    } catch (error) {
+      this.#deps.logger.warn({ rolloutId, err: errorMessage(error) }, "webhook results not recorded");
     }
   }
 
@@ -310,6 +406,9 @@ export class RolloutService {
           break;
         case "notify":
           session.notifications.push({ kind: effect.kind, text: effect.text });
+          break;
+        case "call-webhook":
+          (session.calls ??= []).push({ rollout: current, effect });
           break;
         case "schedule-tick":
         case "audit":
