@@ -31,6 +31,7 @@ import type { SlackDelivererOptions } from "./slack/slack-notifier.ts";
 import { RedisRolloutLock } from "./store/redis-lock.ts";
 import { RedisScheduledStarts } from "./store/redis-scheduled-starts.ts";
 import { RedisRolloutStore } from "./store/redis-rollout-store.ts";
+import { HttpWebhookCaller } from "./webhooks/http-webhook-caller.ts";
 
 export type RuntimeOptions = {
   env: EnvConfig;
@@ -119,6 +120,7 @@ export function openRuntime(options: RuntimeOptions): Runtime {
     minIntervalMs: env.CANARYBOT_MIN_INTERVAL_MS,
     calendar: cronReleaseCalendar,
     clusterOf,
+    webhooks: new HttpWebhookCaller(),
   };
   const service = new RolloutService(options.decorate ? options.decorate(deps) : deps);
   return {

@@ -286,12 +286,18 @@ export class RolloutService {
   async #withLock<T>(rolloutId: string, fn: (session: Session) => Promise<T>): Promise<T> {
     const session: Session = { notifications: [], changed: false };
     try {
-      return await this.#deps.lock.withLock(rolloutId, () => fn(session));
+      return await this.#deps.lock.withLock(rolloutId, async () => {
+        try {
+          return await fn(session);
+        } finally {
+          // Event and post-rollout webhooks go out before the lock is released, so that they reach their receivers
+          // in the order of the changes, whichever process makes the next one.
+          await this.#callQueuedHooks(session, rolloutId);
+        }
+      });
     } finally {
       // People are told after the lock is released: a slow or failing Slack never holds up a rollout.
       if (session.changed) await this.#notify(rolloutId, session.notifications);
-      // So are event and post-rollout webhooks, in the order the changes asked for them.
-      if (session.calls && session.calls.length > 0) await this.#callEffectHooks(rolloutId, session.calls);
     }
   }
 
@@ -340,7 +346,10 @@ export class RolloutService {
   }
 
   /** Event and post-rollout calls: their answers never change the rollout, but they are audited and shown. */
-  async #callEffectHooks(rolloutId: string, calls: HookCall[]): Promise<void> {
+  async #callQueuedHooks(session: Session, rolloutId: string): Promise<void> {
+    const calls = session.calls ?? [];
+    if (calls.length === 0) return;
+    session.calls = [];
     const results: HookResult[] = [];
     for (const { rollout, effect } of calls) {
       const result = await this.#callHook(rollout, effect.hook, effect.event, effect.phase);
@@ -352,9 +361,7 @@ export class RolloutService {
       results.push(result);
     }
     try {
-      await this.#withLock(rolloutId, (session) =>
-        this.#apply(session, rolloutId, { type: "webhooks-called", results }),
-      );
+      await this.#apply(session, rolloutId, { type: "webhooks-called", results });
     } catch (error) {
       this.#deps.logger.warn({ rolloutId, err: errorMessage(error) }, "webhook results not recorded");
     }

@@ -71,7 +71,9 @@ function withPhaseChangeHooks(before: Rollout, result: TransitionResult, now: nu
       : `${before.id} is ${after.phase}`;
   const calls = phaseChangeCalls(before, rollout, message, now);
   if (rollout === after && calls.length === 0) return result;
-  return { ...result, rollout, effects: [...result.effects, ...calls] };
+  // First: the service queues them as it meets them, and the follow-up changes the other effects bring (a route
+  // confirmed, a promotion finished) queue theirs after.
+  return { ...result, rollout, effects: [...calls, ...result.effects] };
 }
 
 function decide(rollout: Rollout, event: RolloutEvent, now: number): TransitionResult {

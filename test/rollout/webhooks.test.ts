@@ -300,6 +300,9 @@ describe("event and post-rollout webhooks", () => {
       },
     ]);
     expect(effectsOfType(stepped.effects, "call-webhook")).toEqual([]);
+    // Queued before the route effect, so that the change its confirmation brings is announced after this one.
+    const types = started.effects.map((effect) => effect.type);
+    expect(types.indexOf("call-webhook")).toBeLessThan(types.indexOf("set-weights"));
   });
 
   it("given post-rollout hooks, when the rollout is rolled back, then they are called with phase Failed, and a failing event is a Warning", () => {
