@@ -63,12 +63,13 @@ export async function startWebhookSandbox(options: WebhookSandboxOptions = {}): 
   const loadTest = async (test: LoadTest): Promise<void> => {
     const control = options.meshControlUrl;
     if (!control) return;
-    const before = (await (await fetch(control)).json()) as { rps?: number };
+    const before = ((await (await fetch(control)).json()) as { settings?: { rps?: number } }).settings?.rps;
     await postJson(control, { rps: test.rps });
-    if (test.durationMs === undefined || before.rps === undefined) return;
+    // When the test is over, the mesh goes back to the rate it had.
+    if (test.durationMs === undefined || before === undefined) return;
     const timer = setTimeout(() => {
       timers.delete(timer);
-      void postJson(control, { rps: before.rps }).catch(() => undefined);
+      void postJson(control, { rps: before }).catch(() => undefined);
     }, test.durationMs);
     timers.add(timer);
   };
