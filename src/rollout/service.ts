@@ -90,7 +90,7 @@ type Notification = { kind: NotificationKind; text: string };
 /** An event or post-rollout webhook a change asked for, with the rollout as it was when it asked. */
 type HookCall = { rollout: Rollout; effect: Extract<Effect, { type: "call-webhook" }> };
 
-/** What one operation collected to tell people (and event webhooks) once the lock is released. */
+/** What one operation collected: webhook calls to make before the lock is released, what to tell people after. */
 type Session = { notifications: Notification[]; changed: boolean; calls?: HookCall[] };
 
 /**
