@@ -538,7 +538,14 @@ async function findRollout(store: RolloutStore, ref: string, namespace?: string)
 
 function reportError(error: unknown, io: CliIo): number {
   // One line, and never a credential, whatever an upstream put in the message.
-  const say = (text: string): void => io.stderr(`${redact(text, secretValues(io.env), 1_000)}\n`);
+  // A message of several lines (config check: one problem a line) keeps its lines; each is redacted on its own.
+  const say = (text: string): void =>
+    io.stderr(
+      `${text
+        .split("\n")
+        .map((line) => redact(line, secretValues(io.env), 1_000))
+        .join("\n")}\n`,
+    );
   if (error instanceof CommanderError) {
     if (error.exitCode === 0) return ExitCode.Ok;
     // No command given: the help commander printed is the whole answer.

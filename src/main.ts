@@ -34,6 +34,7 @@ import { RedisScheduledStarts } from "./store/redis-scheduled-starts.ts";
 import { RedisRolloutStore } from "./store/redis-rollout-store.ts";
 import { instrumentAnalyzer, instrumentRouter, instrumentStore } from "./ops/instrument.ts";
 import type { OpsMetrics } from "./ops/metrics.ts";
+import { HttpWebhookCaller } from "./webhooks/http-webhook-caller.ts";
 
 export type RuntimeOptions = {
   env: EnvConfig;
@@ -136,6 +137,7 @@ export function openRuntime(options: RuntimeOptions): Runtime {
     minIntervalMs: env.CANARYBOT_MIN_INTERVAL_MS,
     calendar: cronReleaseCalendar,
     clusterOf,
+    webhooks: new HttpWebhookCaller(),
   };
   const service = new RolloutService(options.decorate ? options.decorate(deps) : deps);
   return {

@@ -1,5 +1,5 @@
 import { MIN_INTERVAL_MS, planProblems } from "../rollout/plan.ts";
-import type { AnalysisPolicy, Plan, ReleaseWindow, TargetSpec } from "../rollout/types.ts";
+import type { AnalysisPolicy, Plan, ReleaseWindow, TargetSpec, Webhook } from "../rollout/types.ts";
 import { parseDuration, parseHeader, parsePercentage, parsePercentList } from "./values.ts";
 import type { Parsed } from "./values.ts";
 
@@ -29,6 +29,9 @@ export type StartOptions = {
   failureLimit?: string;
 };
 
+/** What a start brings beyond the typed options: webhooks for this start only, after the service's own. */
+export type StartExtras = { webhooks?: Webhook[] };
+
 /** Where defaults come from: the config file for a known service, else these. */
 export type StartDefaults = {
   namespace: string;
@@ -42,6 +45,8 @@ export type StartDefaults = {
   analysis?: AnalysisPolicy;
   /** The service's release windows, carried by every plan. */
   windows?: ReleaseWindow[];
+  /** The service's webhooks, carried by every plan (a start's own come after them). */
+  webhooks?: Webhook[];
 };
 
 export const BUILTIN_DEFAULTS: StartDefaults = {
@@ -56,7 +61,11 @@ export const BUILTIN_DEFAULTS: StartDefaults = {
 export type StartSpec = { target: TargetSpec; plan: Plan };
 
 /** Turn typed options into a target and a sound plan, or every problem found, each naming its option. */
-export function buildStartSpec(options: StartOptions, defaults: StartDefaults): Parsed<StartSpec> {
+export function buildStartSpec(
+  options: StartOptions,
+  defaults: StartDefaults,
+  extras: StartExtras = {},
+): Parsed<StartSpec> {
   const problems: string[] = [];
   const take = <T>(parsed: Parsed<T> | undefined, fallback: T): T => {
     if (!parsed) return fallback;
@@ -92,6 +101,7 @@ export function buildStartSpec(options: StartOptions, defaults: StartDefaults): 
     ...(headerMatch ? { headerMatch } : {}),
     ...(analysis ? { analysis } : {}),
     ...(defaults.windows ? { windows: defaults.windows } : {}),
+    ...webhooksFor(defaults, extras),
   };
   if (problems.length === 0) problems.push(...planProblems(plan, defaults.minIntervalMs));
   if (problems.length > 0) return { ok: false, error: problems.join("; ") };
@@ -110,6 +120,12 @@ export function buildStartSpec(options: StartOptions, defaults: StartDefaults): 
     return { ok: false, error: `canary: "${target.canarySubset}" is also the stable subset` };
   }
   return { ok: true, value: { target, plan } };
+}
+
+/** The service's webhooks, then the start's: a plan copies them, so a rollout is self-contained. */
+function webhooksFor(defaults: StartDefaults, extras: StartExtras): { webhooks?: Webhook[] } {
+  const webhooks = [...(defaults.webhooks ?? []), ...(extras.webhooks ?? [])];
+  return webhooks.length > 0 ? { webhooks } : {};
 }
 
 function buildAnalysis(

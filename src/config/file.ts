@@ -5,6 +5,7 @@ import { parseDuration, parseHeader, parsePercentage, parsePercentList } from ".
 import type { Parsed } from "../commands/values.ts";
 import { CanaryError, ErrorCode } from "../errors.ts";
 import { planProblems } from "../rollout/plan.ts";
+import { HookType } from "../rollout/types.ts";
 import { isCronExpression, isTimeZone } from "../schedule/release-calendar.ts";
 import { BUILTIN_DEFAULTS } from "../commands/start-request.ts";
 
@@ -119,6 +120,39 @@ export const FreezeConfig = z
   .strictObject({ from: instant, to: instant, reason: z.string().min(1) })
   .refine((freeze) => freeze.from < freeze.to, { path: ["to"], message: "must be after from" });
 
+/** Flagger's default webhook timeout. */
+export const DEFAULT_WEBHOOK_TIMEOUT_MS = 10_000;
+/** A tick waits for its webhooks: none may take longer than this per attempt. */
+const MAX_WEBHOOK_TIMEOUT_MS = 5 * 60_000;
+
+/** One webhook, as Flagger's `analysis.webhooks[]` spells it (see docs/webhooks.md). */
+export const WebhookConfig = z.strictObject({
+  name: z.string().min(1),
+  type: z.enum(Object.values(HookType) as [HookType, ...HookType[]]),
+  url: z.string().refine((text) => /^https?:\/\/[^\s/]+/.test(text), "must be an http:// or https:// URL"),
+  /** `15s`, `3m`; Flagger's default 10s. */
+  timeout: duration
+    .refine((ms) => ms > 0 && ms <= MAX_WEBHOOK_TIMEOUT_MS, "must be more than 0 and at most 5m")
+    .optional(),
+  /** Further attempts after a connection error, a timeout or a 5xx. */
+  retries: z.number().int().min(0).max(5).default(0),
+  /** Sent in the request body as is (string values, as Flagger's); never logged. */
+  metadata: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)).optional(),
+});
+export type WebhookConfig = z.infer<typeof WebhookConfig>;
+
+const webhookList = z.array(WebhookConfig).superRefine((hooks, ctx) => {
+  hooks.forEach((hook, index) => {
+    if (hooks.findIndex((other) => other.name === hook.name) !== index) {
+      ctx.addIssue({
+        code: "custom",
+        path: [index, "name"],
+        message: `"${hook.name}" is used twice: names tell hooks apart in the audit`,
+      });
+    }
+  });
+});
+
 export const ServiceConfig = z
   .strictObject({
     namespace: kubeName("namespace").default("default"),
@@ -152,6 +186,8 @@ export const ServiceConfig = z
       .optional(),
     /** When no rollout of the service may start. */
     freezes: z.array(FreezeConfig).optional(),
+    /** Flagger-compatible webhooks every rollout of the service calls. */
+    webhooks: webhookList.optional(),
   })
   .superRefine((service, ctx) => {
     // The defaults must make a sound plan on their own (interval bounds are the deployment's, checked at start).

@@ -1,8 +1,9 @@
 import { closestMatch } from "../commands/parse-command.ts";
 import type { StartDefaults, StartOptions } from "../commands/start-request.ts";
 import type { Parsed } from "../commands/values.ts";
-import type { AnalysisPolicy } from "../rollout/types.ts";
-import type { ConfigFile, ServiceConfig } from "./file.ts";
+import type { AnalysisPolicy, Webhook } from "../rollout/types.ts";
+import { DEFAULT_WEBHOOK_TIMEOUT_MS } from "./file.ts";
+import type { ConfigFile, ServiceConfig, WebhookConfig } from "./file.ts";
 
 /**
  * The services Slack may drive. Without a config file the directory is open: any VirtualService named in a
@@ -39,7 +40,20 @@ export function startDefaultsFor(base: StartDefaults, service: ServiceConfig | u
     ...(defaults.interval !== undefined ? { intervalMs: defaults.interval } : {}),
     ...(defaults.approveAt ? { approvalGates: defaults.approveAt } : {}),
     ...(service.windows ? { windows: service.windows } : {}),
+    ...(service.webhooks ? { webhooks: service.webhooks.map(webhookFrom) } : {}),
     ...analysisFor(base.analysis, service),
+  };
+}
+
+/** A configured webhook as a plan carries it. */
+export function webhookFrom(config: WebhookConfig): Webhook {
+  return {
+    name: config.name,
+    type: config.type,
+    url: config.url,
+    timeoutMs: config.timeout ?? DEFAULT_WEBHOOK_TIMEOUT_MS,
+    retries: config.retries,
+    ...(config.metadata ? { metadata: config.metadata } : {}),
   };
 }
 

@@ -1,5 +1,5 @@
 import { LIVE_PHASES, Phase, TERMINAL_PHASES } from "./types.ts";
-import type { AnalysisPolicy, Plan, Rollout } from "./types.ts";
+import type { AnalysisPolicy, Plan, Rollout, Webhook } from "./types.ts";
 
 /** The shortest time between steps a plan may ask for, unless the operator lowers it (load tests, demos). */
 export const MIN_INTERVAL_MS = 1_000;
@@ -41,6 +41,22 @@ export function planProblems(plan: Plan, minIntervalMs = MIN_INTERVAL_MS): strin
     problems.push("header: needs name=value");
   }
   if (plan.analysis) problems.push(...analysisProblems(plan.analysis));
+  if (plan.webhooks) problems.push(...webhookProblems(plan.webhooks));
+  return problems;
+}
+
+function webhookProblems(hooks: readonly Webhook[]): string[] {
+  const problems: string[] = [];
+  hooks.forEach((hook, index) => {
+    const field = `webhooks: "${hook.name}"`;
+    if (hook.name.trim() === "") problems.push(`webhooks: hook ${index + 1} needs a name`);
+    if (hooks.findIndex((other) => other.name === hook.name) !== index)
+      problems.push(`${field} is named twice`);
+    if (!/^https?:\/\/[^\s/]+/.test(hook.url)) problems.push(`${field}: the url must be http:// or https://`);
+    if (!(hook.timeoutMs > 0)) problems.push(`${field}: the timeout must be more than 0`);
+    if (!(Number.isInteger(hook.retries) && hook.retries >= 0))
+      problems.push(`${field}: retries must be 0 or more`);
+  });
   return problems;
 }
 

@@ -1,11 +1,15 @@
 import type {
   AuditEntry,
+  FlaggerPhase,
   HeaderMatch,
+  HookResult,
   MetricsSnapshot,
   ReleaseWindow,
   Rollout,
   Target,
   Verdict,
+  Webhook,
+  WebhookEvent,
 } from "./types.ts";
 
 /** What preflight learns about a target before anything is touched. */
@@ -131,4 +135,23 @@ export type Logger = {
   warn(meta: object, message: string): void;
   error(meta: object, message: string): void;
   child(bindings: object): Logger;
+};
+
+/** One webhook call in Flagger's terms: the canary's name and namespace, its phase and checksum, and the hook. */
+export type WebhookCall = {
+  hook: Webhook;
+  name: string;
+  namespace: string;
+  phase: FlaggerPhase;
+  checksum: string;
+  /** Set for event webhooks: the message, its Kubernetes event type and when it happened. */
+  event?: WebhookEvent;
+};
+
+/**
+ * Calls webhooks with Flagger's request body. Never throws: a timeout, a refused connection or a non-2xx answer is a
+ * result with `ok: false`, retried as the hook says, in a time bounded by its timeout and retries.
+ */
+export type WebhookCaller = {
+  call(request: WebhookCall): Promise<HookResult>;
 };

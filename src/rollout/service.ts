@@ -10,24 +10,37 @@ import type {
   RolloutStore,
   TickScheduler,
   TrafficRouter,
+  WebhookCaller,
 } from "./ports.ts";
 import { newRollout } from "./new-rollout.ts";
 import { targetKey } from "./target.ts";
 import { formatUtcDateTime } from "./time-text.ts";
 import { transition } from "./transition.ts";
 import { NotificationKind, Phase } from "./types.ts";
+import {
+  flaggerPhase,
+  hooksDue,
+  hooksOf,
+  isAwaitingStartGate,
+  isDecisive,
+  rolloutChecksum,
+} from "./webhooks.ts";
 import type {
   Actor,
   AuditEntry,
   ClusterRef,
   Effect,
   Freeze,
+  HookResult,
+  HookType,
   Plan,
   Rollout,
   RolloutEvent,
   Target,
   TargetSpec,
   Verdict,
+  Webhook,
+  WebhookEvent,
 } from "./types.ts";
 
 export type StartRequest = {
@@ -69,12 +82,17 @@ export type ServiceDeps = {
    * acts only on rollouts it reaches the same cluster for.
    */
   clusterOf?: (target: Pick<Target, "context">) => ClusterRef | undefined;
+  /** Calls the plans' webhooks; absent, a plan with webhooks cannot start. */
+  webhooks?: WebhookCaller;
 };
 
 type Notification = { kind: NotificationKind; text: string };
 
-/** What one operation collected to tell people once the lock is released. */
-type Session = { notifications: Notification[]; changed: boolean };
+/** An event or post-rollout webhook a change asked for, with the rollout as it was when it asked. */
+type HookCall = { rollout: Rollout; effect: Extract<Effect, { type: "call-webhook" }> };
+
+/** What one operation collected: webhook calls to make before the lock is released, what to tell people after. */
+type Session = { notifications: Notification[]; changed: boolean; calls?: HookCall[] };
 
 /**
  * The one writer of rollout state. Every change goes: lock, load, transition (pure), save with a version check,
@@ -94,6 +112,9 @@ export class RolloutService {
     const { store, router, clock } = this.#deps;
     if ((request.plan.windows ?? []).length > 0 && !this.#deps.calendar) {
       throw new CanaryError(ErrorCode.Internal, "this canarybot cannot read release windows");
+    }
+    if ((request.plan.webhooks ?? []).length > 0 && !this.#deps.webhooks) {
+      throw new CanaryError(ErrorCode.Internal, "this canarybot cannot call webhooks");
     }
     const freeze = activeFreeze(request.freezes ?? [], clock.now());
     if (freeze && !request.ignoreFreeze) {
@@ -209,6 +230,8 @@ export class RolloutService {
         const desired = { canaryWeight: desiredWeight(rollout), headerRoute: wantsHeaderRoute(rollout) };
         const moved = await this.#setRoute(session, rollout, desired);
         if (moved.phase !== rollout.phase || moved.tick !== tick) return;
+        // Rollout webhooks run before the checks (a load test feeds the metrics the checks then read).
+        const hooks = await this.#callHooks(moved);
         const verdict = moved.phase === Phase.Progressing ? await this.#judge(moved) : undefined;
         const windowOpensAt = this.#windowOpensAt(moved);
         await this.#apply(session, rolloutId, {
@@ -216,7 +239,13 @@ export class RolloutService {
           tick,
           ...(verdict ? { verdict } : {}),
           ...(windowOpensAt === undefined ? {} : { windowOpensAt }),
+          ...(hooks.length > 0 ? { hooks } : {}),
         });
+        return;
+      }
+      if (isAwaitingStartGate(rollout)) {
+        const hooks = await this.#callHooks(rollout);
+        await this.#apply(session, rolloutId, { type: "tick", tick, ...(hooks.length > 0 ? { hooks } : {}) });
         return;
       }
       await this.#apply(session, rolloutId, { type: "tick", tick });
@@ -258,10 +287,84 @@ export class RolloutService {
   async #withLock<T>(rolloutId: string, fn: (session: Session) => Promise<T>): Promise<T> {
     const session: Session = { notifications: [], changed: false };
     try {
-      return await this.#deps.lock.withLock(rolloutId, () => fn(session));
+      return await this.#deps.lock.withLock(rolloutId, async () => {
+        try {
+          return await fn(session);
+        } finally {
+          // Event and post-rollout webhooks go out before the lock is released, so that they reach their receivers
+          // in the order of the changes, whichever process makes the next one.
+          await this.#callQueuedHooks(session, rolloutId);
+        }
+      });
     } finally {
       // People are told after the lock is released: a slow or failing Slack never holds up a rollout.
       if (session.changed) await this.#notify(rolloutId, session.notifications);
+    }
+  }
+
+  /** The webhooks a due tick needs, in order, stopping at the first decisive answer (a rollback, a closed gate). */
+  async #callHooks(rollout: Rollout): Promise<HookResult[]> {
+    const results: HookResult[] = [];
+    for (const type of hooksDue(rollout)) {
+      const answers = await this.#callHooksOf(rollout, type);
+      results.push(...answers);
+      if (answers.some(isDecisive)) break;
+    }
+    return results;
+  }
+
+  async #callHooksOf(rollout: Rollout, type: HookType): Promise<HookResult[]> {
+    const results: HookResult[] = [];
+    for (const hook of hooksOf(rollout.plan, type)) results.push(await this.#callHook(rollout, hook));
+    return results;
+  }
+
+  async #callHook(
+    rollout: Rollout,
+    hook: Webhook,
+    event?: WebhookEvent,
+    phase = flaggerPhase(rollout),
+  ): Promise<HookResult> {
+    const caller = this.#deps.webhooks;
+    if (!caller) {
+      return {
+        name: hook.name,
+        type: hook.type,
+        ok: false,
+        durationMs: 0,
+        attempts: 0,
+        answer: "this canarybot cannot call webhooks",
+      };
+    }
+    return caller.call({
+      hook,
+      name: rollout.target.service,
+      namespace: rollout.target.namespace,
+      phase,
+      checksum: rolloutChecksum(rollout),
+      ...(event ? { event } : {}),
+    });
+  }
+
+  /** Event and post-rollout calls: their answers never change the rollout, but they are audited and shown. */
+  async #callQueuedHooks(session: Session, rolloutId: string): Promise<void> {
+    const calls = session.calls ?? [];
+    if (calls.length === 0) return;
+    session.calls = [];
+    const results: HookResult[] = [];
+    for (const { rollout, effect } of calls) {
+      const result = await this.#callHook(rollout, effect.hook, effect.event, effect.phase);
+      if (!result.ok)
+        this.#log(rollout).warn(
+          { webhook: result.name, type: result.type, status: result.status, answer: result.answer },
+          "webhook failed",
+        );
+      results.push(result);
+    }
+    try {
+      await this.#apply(session, rolloutId, { type: "webhooks-called", results });
+    } catch (error) {
+      this.#deps.logger.warn({ rolloutId, err: errorMessage(error) }, "webhook results not recorded");
     }
   }
 
@@ -311,6 +414,9 @@ export class RolloutService {
           break;
         case "notify":
           session.notifications.push({ kind: effect.kind, text: effect.text });
+          break;
+        case "call-webhook":
+          (session.calls ??= []).push({ rollout: current, effect });
           break;
         case "schedule-tick":
         case "audit":

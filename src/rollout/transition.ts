@@ -8,16 +8,31 @@ import {
   lastStepIndex,
   wantsHeaderRoute,
 } from "./plan.ts";
-import { CheckStatus, NotificationKind, PauseCause, Phase, SYSTEM_ACTOR } from "./types.ts";
+import { CheckStatus, HookType, NotificationKind, PauseCause, Phase, SYSTEM_ACTOR } from "./types.ts";
 import type {
   Actor,
   CheckResult,
   Effect,
+  HookResult,
   Rollout,
   RolloutEvent,
   TransitionResult,
   Verdict,
 } from "./types.ts";
+import {
+  describeWait,
+  failureLimitOf,
+  hasStartGate,
+  hookAudits,
+  hookPolicy,
+  isAwaitingStartGate,
+  phaseChangeCalls,
+  recordHookResults,
+  rollbackRequest,
+  unconfirmed,
+  unconfirmedAdvance,
+  withHookChecks,
+} from "./webhooks.ts";
 
 /** How often a rollback whose restore failed is tried again. */
 export const RESTORE_RETRY_MS = 5_000;
@@ -32,7 +47,7 @@ export const MAX_SNAPSHOTS = 50;
  * audit effect (ticks excepted: a stale or duplicated tick job is expected and not worth an entry).
  */
 export function transition(rollout: Rollout, event: RolloutEvent, now: number): TransitionResult {
-  const result = decide(rollout, event, now);
+  const result = withPhaseChangeHooks(rollout, decide(rollout, event, now), now);
   // An overdue warning is about one tick: once the rollout has moved past it, it no longer holds.
   if (result.rollout.overdue && result.rollout.overdue.tick !== result.rollout.tick) {
     return { ...result, rollout: { ...result.rollout, overdue: undefined } };
@@ -40,7 +55,32 @@ export function transition(rollout: Rollout, event: RolloutEvent, now: number): 
   return result;
 }
 
+/**
+ * Every phase change goes to the event webhooks (and an ending to the post-rollout ones), with the audit's words as
+ * the message; a webhook gate's wait ends when the rollout moves on.
+ */
+function withPhaseChangeHooks(before: Rollout, result: TransitionResult, now: number): TransitionResult {
+  if (result.refused !== undefined) return result;
+  const after = result.rollout;
+  const moved = after.phase !== before.phase || after.stepIndex !== before.stepIndex;
+  const rollout = moved && after.waitingFor !== undefined ? { ...after, waitingFor: undefined } : after;
+  const entry = [...result.effects]
+    .reverse()
+    .find((effect) => effect.type === "audit" && effect.entry.action !== "webhook");
+  const message =
+    entry?.type === "audit"
+      ? `${before.id} ${entry.entry.action}${entry.entry.detail ? `: ${entry.entry.detail}` : ""}`
+      : `${before.id} is ${after.phase}`;
+  const calls = phaseChangeCalls(before, rollout, message, now);
+  if (rollout === after && calls.length === 0) return result;
+  // First: the service queues them as it meets them, and the follow-up changes the other effects bring (a route
+  // confirmed, a promotion finished) queue theirs after.
+  return { ...result, rollout, effects: [...calls, ...result.effects] };
+}
+
 function decide(rollout: Rollout, event: RolloutEvent, now: number): TransitionResult {
+  // Post-rollout and event hooks are called after the change that asked for them, often an ending: recorded anyway.
+  if (event.type === "webhooks-called") return onWebhooksCalled(rollout, event.results, now);
   if (isTerminal(rollout.phase)) {
     // People are told why nothing happens (and it is audited); late system events are simply absorbed.
     return isHumanEvent(event)
@@ -54,7 +94,7 @@ function decide(rollout: Rollout, event: RolloutEvent, now: number): TransitionR
       if (rollout.phase !== Phase.Preflight) return refuse(rollout, event, now, "preflight is over");
       return finish(rollout, now, { phase: Phase.Failed, by: SYSTEM_ACTOR, reason: event.reason }, "failed");
     case "tick":
-      return onTick(rollout, event.tick, event.verdict, now, event.windowOpensAt);
+      return onHookedTick(rollout, event.tick, event.verdict, now, event.windowOpensAt, event.hooks ?? []);
     case "approve":
       return onApprove(rollout, event.by, now);
     case "promote":
@@ -78,6 +118,85 @@ function decide(rollout: Rollout, event: RolloutEvent, now: number): TransitionR
     case "tick-overdue":
       return onTickOverdue(rollout, event.tick, event.detail, now);
   }
+}
+
+function onWebhooksCalled(rollout: Rollout, results: HookResult[], now: number): TransitionResult {
+  if (results.length === 0) return ignore(rollout, "no webhook was called");
+  return {
+    rollout: { ...recordHookResults(rollout, results), updatedAt: now },
+    effects: hookAudits(rollout, results, now, desiredWeight(rollout)),
+  };
+}
+
+/**
+ * A tick with the webhooks the service called for it: every call is recorded and audited, a `rollback` hook that
+ * answered 2xx rolls back, and the rest is the tick as ever, with the hooks' answers as gates and checks.
+ */
+function onHookedTick(
+  rollout: Rollout,
+  tick: number,
+  verdict: Verdict | undefined,
+  now: number,
+  windowOpensAt: number | undefined,
+  hooks: HookResult[],
+): TransitionResult {
+  if (tick !== rollout.tick || hooks.length === 0) return onTick(rollout, tick, verdict, now, windowOpensAt);
+  const recorded = recordHookResults(rollout, hooks);
+  const audits = hookAudits(rollout, hooks, now, desiredWeight(rollout));
+  const rollback = rollbackRequest(hooks);
+  const result = rollback
+    ? onRollback(recorded, SYSTEM_ACTOR, `rollback requested by the rollback webhook "${rollback.name}"`, now)
+    : isAwaitingStartGate(rollout)
+      ? onStartGateTick(recorded, now, hooks)
+      : onTick(recorded, tick, verdict, now, windowOpensAt, hooks);
+  // Refused or not, the calls happened: their audit entries go in either way.
+  return { ...result, effects: [...audits, ...result.effects] };
+}
+
+/**
+ * Waiting after preflight, before any traffic: the confirm-rollout hooks must all answer 2xx, then the pre-rollout
+ * hooks (acceptance tests). A failed pre-rollout hook counts toward the failure limit, and at the limit the rollout
+ * fails with nothing changed.
+ */
+function onStartGateTick(rollout: Rollout, now: number, hooks: HookResult[]): TransitionResult {
+  const confirm = unconfirmed(rollout.plan, [HookType.ConfirmRollout], hooks);
+  if (confirm) return holdForHooks(rollout, now, describeWait(confirm));
+  const acceptance = unconfirmed(rollout.plan, [HookType.PreRollout], hooks);
+  if (acceptance) {
+    const failedChecks = rollout.failedChecks + 1;
+    const limit = failureLimitOf(rollout.plan);
+    const why = describeWait(acceptance);
+    if (failedChecks >= limit) {
+      return finish(
+        { ...rollout, failedChecks },
+        now,
+        {
+          phase: Phase.Failed,
+          by: SYSTEM_ACTOR,
+          reason: `${failedChecks} failed checks (limit ${limit}) before any traffic: ${why}`,
+        },
+        "failed",
+      );
+    }
+    const result = step(rollout, now, SYSTEM_ACTOR, "hold", { failedChecks, waitingFor: why }, why);
+    return withTick(result, now);
+  }
+  return beginTraffic({ ...rollout, waitingFor: undefined }, now, SYSTEM_ACTOR);
+}
+
+/** A webhook gate holds the rollout where it is: said once in the audit, looked at again every interval. */
+function holdForHooks(
+  rollout: Rollout,
+  now: number,
+  waitingFor: string,
+  snapshot: Effect[] = [],
+): TransitionResult {
+  const result =
+    rollout.waitingFor === waitingFor
+      ? { rollout, effects: [] }
+      : step(rollout, now, SYSTEM_ACTOR, "hook-hold", { waitingFor }, `waiting for ${waitingFor}`);
+  result.effects.push(...snapshot);
+  return withTick(result, now);
 }
 
 function onRouteRestored(rollout: Rollout, now: number): TransitionResult {
@@ -140,12 +259,31 @@ function onPreflightPassed(
   now: number,
 ): TransitionResult {
   if (rollout.phase !== Phase.Preflight) return ignore(rollout, "preflight is over");
+  if (hasStartGate(rollout.plan)) {
+    // Nothing moves before the start gate webhooks pass: a worker calls them at once, then every interval.
+    const waitingFor = "the confirm-rollout and pre-rollout webhooks";
+    const result = step(
+      rollout,
+      now,
+      SYSTEM_ACTOR,
+      "hook-hold",
+      { baseline, subsetLabels, waitingFor },
+      `waiting for ${waitingFor}`,
+    );
+    return withTick(result, now, 0);
+  }
+  return beginTraffic({ ...rollout, baseline, subsetLabels }, now, rollout.startedBy);
+}
+
+/** The first change to the route: the header stage, or the first step. */
+function beginTraffic(rollout: Rollout, now: number, actor: Actor): TransitionResult {
+  const { baseline, subsetLabels } = rollout;
   const header = rollout.plan.headerMatch !== undefined;
   const next: Partial<Rollout> = header
     ? { phase: Phase.HeaderStage, baseline, subsetLabels, stepIndex: -1 }
     : { phase: Phase.Progressing, baseline, subsetLabels, stepIndex: 0 };
   // The first step is a step like the others in the audit: one "step" entry per weight of the plan.
-  const result = step(rollout, now, rollout.startedBy, header ? "header-stage" : "step", next);
+  const result = step(rollout, now, actor, header ? "header-stage" : "step", next);
   return withRouteAndTick(result, now);
 }
 
@@ -155,6 +293,7 @@ function onTick(
   verdict: Verdict | undefined,
   now: number,
   windowOpensAt: number | undefined,
+  hooks: HookResult[] = [],
 ): TransitionResult {
   if (tick !== rollout.tick) return ignore(rollout, `stale tick ${tick} (current ${rollout.tick})`);
   switch (rollout.phase) {
@@ -163,8 +302,11 @@ function onTick(
     case Phase.HeaderStage:
       return holdRoute(rollout, now);
     case Phase.Progressing:
-      return onProgressTick(rollout, verdict, now, windowOpensAt);
+      return onProgressTick(rollout, withHookChecks(rollout.plan, verdict, hooks), now, windowOpensAt, hooks);
     case Phase.Preflight:
+      // Waiting for the start gate webhooks: a tick whose calls did not happen holds and looks again.
+      if (isAwaitingStartGate(rollout)) return onStartGateTick(rollout, now, hooks);
+      return ignore(rollout, `no tick is due while ${rollout.phase}`);
     case Phase.Paused:
     case Phase.AwaitingApproval:
     case Phase.Promoted:
@@ -179,6 +321,7 @@ function onProgressTick(
   verdict: Verdict | undefined,
   now: number,
   windowOpensAt: number | undefined,
+  hooks: HookResult[] = [],
 ): TransitionResult {
   // The route is not yet where the state says (a write failed): put it there before judging anything.
   if (rollout.appliedWeight !== desiredWeight(rollout) || rollout.headerRouteActive) {
@@ -188,7 +331,7 @@ function onProgressTick(
   if (rollout.stepIndex >= lastStepIndex(rollout.plan) && rollout.outcome) {
     return finish(rollout, now, { phase: Phase.Promoted, ...rollout.outcome }, "promoted");
   }
-  const policy = rollout.plan.analysis;
+  const policy = rollout.plan.analysis ?? hookPolicy(rollout.plan);
   const warmUpMs = windowWarmUp(rollout, verdict, now);
   if (policy && warmUpMs > 0) {
     // The window still reaches back before this weight (and a canary's first error series are still too young
@@ -241,11 +384,11 @@ function onProgressTick(
       return withJudgedChecks(held, judged.checks);
     }
     return withJudgedChecks(
-      advance({ ...recorded, inconclusiveStreak: 0 }, now, judged, windowOpensAt),
+      advance({ ...recorded, inconclusiveStreak: 0 }, now, judged, windowOpensAt, hooks),
       judged.checks,
     );
   }
-  return advance(rollout, now, undefined, windowOpensAt);
+  return advance(rollout, now, undefined, windowOpensAt, hooks);
 }
 
 /** How long until the metrics window covers only traffic at the current weight; 0 when it already does. */
@@ -260,6 +403,7 @@ function advance(
   now: number,
   verdict: Verdict | undefined,
   windowOpensAt?: number,
+  hooks: HookResult[] = [],
 ): TransitionResult {
   const snapshot = snapshotEffect(verdict);
   if (isGateOpen(rollout)) {
@@ -276,6 +420,9 @@ function advance(
     });
     return result;
   }
+  // confirm-traffic-increase and confirm-promotion hold the step until they answer 2xx; the judging goes on.
+  const waitingFor = unconfirmedAdvance(rollout, hooks);
+  if (waitingFor) return holdForHooks(rollout, now, waitingFor, snapshot);
   const last = lastStepIndex(rollout.plan);
   if (rollout.stepIndex >= last) {
     const reason = verdict ? "the last step passed analysis" : "all steps done";

@@ -76,7 +76,64 @@ export type Plan = {
   analysis?: AnalysisPolicy;
   /** Absent or empty: steps may be taken at any time. Otherwise only inside one of these windows. */
   windows?: ReleaseWindow[];
+  /** Flagger-compatible webhooks, copied from the config file and the start, so a rollout is self-contained. */
+  webhooks?: Webhook[];
 };
+
+/** Flagger's webhook types; see docs/webhooks.md for when each is called and what its answer decides. */
+export const HookType = {
+  ConfirmRollout: "confirm-rollout",
+  PreRollout: "pre-rollout",
+  Rollout: "rollout",
+  ConfirmTrafficIncrease: "confirm-traffic-increase",
+  ConfirmPromotion: "confirm-promotion",
+  PostRollout: "post-rollout",
+  Rollback: "rollback",
+  Event: "event",
+} as const;
+export type HookType = (typeof HookType)[keyof typeof HookType];
+
+/** One webhook as Flagger's `analysis.webhooks[]` spells it, with the timeout in milliseconds. */
+export type Webhook = {
+  name: string;
+  type: HookType;
+  url: string;
+  timeoutMs: number;
+  /** Sent as is in the request body; may hold secrets, so it is never logged or audited. */
+  metadata?: Record<string, string>;
+  /** Further attempts after a connection error, a timeout or a 5xx. */
+  retries: number;
+};
+
+/** One call of a webhook, as the audit and the rollout message show it: never the metadata. */
+export type HookResult = {
+  name: string;
+  type: HookType;
+  /** Flagger's success: an answer with status 200-202. */
+  ok: boolean;
+  /** HTTP status of the last attempt; undefined when no answer came (timeout, refused connection). */
+  status?: number;
+  durationMs: number;
+  attempts: number;
+  /** The answer's body (or the error), truncated and with secrets redacted. */
+  answer: string;
+};
+
+/** Flagger's canary phases, the values of a webhook payload's `phase`. */
+export const FlaggerPhase = {
+  Initializing: "Initializing",
+  Initialized: "Initialized",
+  Waiting: "Waiting",
+  Progressing: "Progressing",
+  WaitingPromotion: "WaitingPromotion",
+  Promoting: "Promoting",
+  Finalising: "Finalising",
+  Succeeded: "Succeeded",
+  Failed: "Failed",
+  Terminating: "Terminating",
+  Terminated: "Terminated",
+} as const;
+export type FlaggerPhase = (typeof FlaggerPhase)[keyof typeof FlaggerPhase];
 
 export const Phase = {
   Preflight: "preflight",
@@ -227,6 +284,10 @@ export type Rollout = {
    * which can be before the route confirms it. `phase` says whether it is over.
    */
   outcome?: { at: number; by: Actor; reason: string };
+  /** The latest call of each webhook (by name), for the rollout message. */
+  hookResults?: HookResult[];
+  /** Set while a webhook gate holds the rollout (confirm-rollout, pre-rollout, confirm-*): what it waits for. */
+  waitingFor?: string;
 };
 
 export type RolloutEvent =
@@ -236,7 +297,7 @@ export type RolloutEvent =
    * A due tick. `windowOpensAt` is set when the plan has release windows and now is outside all of them: when the
    * next one opens (when none opens within the calendar's look-ahead, the end of it).
    */
-  | { type: "tick"; tick: number; verdict?: Verdict; windowOpensAt?: number }
+  | { type: "tick"; tick: number; verdict?: Verdict; windowOpensAt?: number; hooks?: HookResult[] }
   | { type: "approve"; by: Actor }
   | { type: "promote"; by: Actor }
   | { type: "pause"; by: Actor; reason?: string }
@@ -252,7 +313,9 @@ export type RolloutEvent =
   /** The managed route no longer exists (its VirtualService was deleted): a rollback has nothing to restore. */
   | { type: "route-gone"; detail: string }
   /** Nobody has run tick `tick` long after it was due (no worker for the rollout's cluster, a stuck queue). */
-  | { type: "tick-overdue"; tick: number; detail: string };
+  | { type: "tick-overdue"; tick: number; detail: string }
+  /** Event and post-rollout webhooks were called (after the change that asked for them): record the results. */
+  | { type: "webhooks-called"; results: HookResult[] };
 
 export type RolloutEventType = RolloutEvent["type"];
 
@@ -274,7 +337,15 @@ export type Effect =
   | { type: "restore-route" }
   | { type: "schedule-tick"; tick: number; delayMs: number }
   | { type: "notify"; kind: NotificationKind; text: string }
-  | { type: "audit"; entry: AuditEntry };
+  | { type: "audit"; entry: AuditEntry }
+  /**
+   * Call an event or post-rollout webhook once the change is saved; its result never changes the outcome. `phase` is
+   * the Flagger phase the payload carries; `event` is set for event hooks.
+   */
+  | { type: "call-webhook"; hook: Webhook; phase: FlaggerPhase; event?: WebhookEvent };
+
+/** What an event webhook is told, in Flagger's terms: `eventType` is a Kubernetes event type. */
+export type WebhookEvent = { message: string; type: "Normal" | "Warning"; at: number };
 
 export type AuditEntry = {
   at: number;
