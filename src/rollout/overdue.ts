@@ -6,8 +6,11 @@ import type { Rollout } from "./types.ts";
 export const TICK_GRACE_MS = 2_000;
 /** A tick this many intervals late means nobody is stepping the rollout: people are told. */
 export const OVERDUE_INTERVALS = 3;
-/** ... but never sooner than this, so a short demo interval on a busy machine does not cry wolf. */
-export const MIN_OVERDUE_MS = 30_000;
+/**
+ * ... but never sooner than this: a worker killed mid-tick holds its job until BullMQ finds it stalled (30 s) and
+ * its rollout lock until it lapses (30 s), and that is recovery, not a stuck rollout.
+ */
+export const MIN_OVERDUE_MS = 120_000;
 
 export type SweepPlan = {
   /** Ticks of this cluster's rollouts whose job must exist now (enqueueing an existing one is a no-op). */

@@ -1,4 +1,5 @@
 import { CanaryError, ErrorCode, isCanaryError } from "../errors.ts";
+import { redact } from "../redact.ts";
 import { describeWeight, desiredWeight, planProblems, wantsHeaderRoute } from "./plan.ts";
 import type {
   Analyzer,
@@ -543,6 +544,7 @@ function assertNever(effect: never): never {
   throw new Error(`unhandled effect ${JSON.stringify(effect)}`);
 }
 
+/** An outside system's failure in words fit to store and show: no credential an upstream echoed, one line, capped. */
 function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  return redact(error instanceof Error ? error.message : String(error));
 }

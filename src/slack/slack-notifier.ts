@@ -1,5 +1,6 @@
 import { ErrorCode as SlackErrorCode, WebClient } from "@slack/web-api";
 import type { Logger as SlackLogger, WebClientOptions } from "@slack/web-api";
+import { redact } from "../redact.ts";
 import { CanaryError, ErrorCode } from "../errors.ts";
 import { DeliveryRateLimited } from "../jobs/notification-job.ts";
 import type { NotificationJobData } from "../jobs/notification-job.ts";
@@ -283,13 +284,13 @@ function classify(error: unknown): Error {
   if (code !== undefined) {
     // Kept as it is when the message is gone: the caller posts a new one.
     if (GONE.has(code)) return error as Error;
-    return new CanaryError(ErrorCode.SlackUnavailable, `slack refused: ${code}`, {
+    return new CanaryError(ErrorCode.SlackUnavailable, `slack refused: ${redact(code)}`, {
       retryable: RETRYABLE_PLATFORM_ERRORS.has(code),
       cause: error,
     });
   }
   // Request errors (connection refused, reset, timeout) and anything unexpected: Slack may be back soon.
-  return new CanaryError(ErrorCode.SlackUnavailable, `slack unreachable: ${errorText(error)}`, {
+  return new CanaryError(ErrorCode.SlackUnavailable, `slack unreachable: ${redact(errorText(error))}`, {
     retryable: true,
     cause: error,
   });
