@@ -30,7 +30,10 @@ export async function startOpsServer(options: OpsServerOptions): Promise<HealthS
   metrics.observe({ liveRollouts: () => options.store.listActive(), tickQueue: () => queue.read() });
   const server = await startHealthServer({
     port: options.port,
-    checks: [redisReadiness(env.REDIS_URL), kubernetesReadiness(kubeConfig)],
+    checks: [
+      redisReadiness(env.REDIS_URL, `${env.CANARYBOT_PREFIX}:marker`),
+      kubernetesReadiness(kubeConfig),
+    ],
     metrics,
     logger,
   });

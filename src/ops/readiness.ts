@@ -1,5 +1,6 @@
 import { VersionApi } from "@kubernetes/client-node";
 import type { KubeConfig } from "@kubernetes/client-node";
+import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 
 /** One thing `/readyz` needs: resolves when it answers, rejects with why not. */
@@ -14,9 +15,13 @@ export const CHECK_TIMEOUT_MS = 2_000;
 
 /**
  * Redis answers a PING on a connection of its own: the shared connections queue commands while Redis is away
- * (so a PING there would wait, not fail), and their timeouts are tuned for rollouts, not probes.
+ * (so a PING there would wait, not fail), and their timeouts are tuned for rollouts, not probes. It also still holds
+ * what it held: the first answer leaves a marker under `markerKey` (or reads the one another replica left), and a
+ * marker that later is gone or changed means Redis lost canarybot's data (restarted without persistence, flushed,
+ * failed over to an empty replica). Then the rollouts it held are unknown, nothing is written to any route from a
+ * guess, and the process stays unready, saying so, until it is restarted.
  */
-export function redisReadiness(url: string): ReadinessCheck {
+export function redisReadiness(url: string, markerKey: string): ReadinessCheck {
   const redis = new Redis(url, {
     lazyConnect: true,
     enableOfflineQueue: false,
@@ -27,10 +32,23 @@ export function redisReadiness(url: string): ReadinessCheck {
   });
   redis.on("error", () => undefined); // reported through the failing PING
   redis.connect().catch(() => undefined);
+  let marker: string | undefined;
   return {
     name: "redis",
     async check() {
       await withTimeout(redis.ping(), "PING");
+      if (marker === undefined) {
+        await withTimeout(redis.set(markerKey, randomUUID(), "NX"), "SET marker");
+        marker = (await withTimeout(redis.get(markerKey), "GET marker")) ?? undefined;
+        return;
+      }
+      const now = await withTimeout(redis.get(markerKey), "GET marker");
+      if (now !== marker) {
+        throw new Error(
+          "Redis has lost canarybot's data since this process started (its marker is gone): the rollouts it " +
+            "held are unknown and no route is written from a guess; check the VirtualServices, then restart",
+        );
+      }
     },
     close() {
       redis.disconnect();

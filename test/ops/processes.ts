@@ -79,8 +79,12 @@ export async function freePort(): Promise<number> {
 
 const REDIS_SERVER = process.env.REDIS_SERVER_BIN ?? "/usr/bin/redis-server";
 
-/** A redis-server of this test's own, on a fixed port, that the test stops and starts. */
-export async function ownRedisServer(): Promise<{
+/**
+ * A redis-server of this test's own, on a fixed port, that the test stops (SIGKILL) and starts. With `appendOnly`
+ * every write is in its append-only file before it is answered, so a restart keeps everything; without, a restart
+ * starts empty.
+ */
+export async function ownRedisServer(options: { appendOnly?: boolean } = {}): Promise<{
   url: string;
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -106,7 +110,12 @@ export async function ownRedisServer(): Promise<{
       let output = "";
       child = spawn(
         REDIS_SERVER,
-        ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--dir", dir],
+        [
+          ...["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--dir", dir],
+          ...(options.appendOnly
+            ? ["--appendonly", "yes", "--appendfsync", "always"]
+            : ["--appendonly", "no"]),
+        ],
         {
           stdio: ["ignore", "pipe", "pipe"],
         },

@@ -29,7 +29,8 @@ describe("/healthz and /readyz of `canarybot worker --metrics-port`", () => {
   });
 
   it("turns unready within 5 s of Redis or the Kubernetes API going away, and ready again when Redis is back", async () => {
-    const redis = await ownRedisServer();
+    // Persistent, so Redis comes back with canarybot's data: an empty one keeps /readyz red on purpose.
+    const redis = await ownRedisServer({ appendOnly: true });
     cleanups.push(() => redis.cleanup());
     await redis.start();
     let kube: KubeSandbox | undefined = await startKubeSandbox({ scenario: "bookinfo" });
