@@ -153,6 +153,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
         settings,
         rollouts: runtime.service,
         store: runtime.store,
+        scheduled: runtime.scheduled,
         services: serviceDirectory(config),
         defaults: startDefaults(env),
         dedupe: new RedisDeduper(redis, `${env.CANARYBOT_PREFIX}:`),

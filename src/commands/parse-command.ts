@@ -36,8 +36,8 @@ export const USAGE: Readonly<Record<Subcommand, string>> = {
   start:
     "/canary start <service> --canary <subset> [--stable <subset>] [--steps 5,10,25,50,100] [--interval 60s] " +
     "[--header name=value] [--approve-at 50] [--dry-run] [--no-analysis] [--min-success 99] [--max-p99 500ms] " +
-    "[--max-error-increase 1] [--max-p99-ratio 1.25] [--min-requests 20] [--failure-limit 2]  " +
-    "(no arguments: a form)",
+    "[--max-error-increase 1] [--max-p99-ratio 1.25] [--min-requests 20] [--failure-limit 2] " +
+    '[--at "2026-12-01 09:00 Europe/Berlin"]  (no arguments: a form)',
   status: "/canary status [<id>|<service>]",
   list: "/canary list",
   pause: "/canary pause <id> [reason]",
@@ -75,6 +75,7 @@ const START_FLAGS: Readonly<Record<string, FlagSpec>> = {
   "max-p99-ratio": { key: "maxP99Ratio" },
   "min-requests": { key: "minRequests" },
   "failure-limit": { key: "failureLimit" },
+  at: { key: "at" },
 };
 const START_SWITCHES = ["dry-run", "no-analysis"] as const;
 const SHORT_FLAGS: Readonly<Record<string, string>> = { n: "namespace" };

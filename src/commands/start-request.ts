@@ -27,6 +27,8 @@ export type StartOptions = {
   maxP99Ratio?: string;
   minRequests?: string;
   failureLimit?: string;
+  /** Start later, at this wall-clock time (`2026-12-01 09:00 Europe/Berlin`): a scheduled start. */
+  at?: string;
 };
 
 /** What a start brings beyond the typed options: webhooks for this start only, after the service's own. */

@@ -9,6 +9,7 @@ import type { ServiceDirectory } from "../config/services.ts";
 import { CanaryError, ErrorCode } from "../errors.ts";
 import type { Logger, RolloutStore } from "../rollout/ports.ts";
 import type { RolloutService } from "../rollout/service.ts";
+import type { RedisScheduledStarts } from "../store/redis-scheduled-starts.ts";
 import { slackLogger } from "./bolt-logger.ts";
 import type { Deduper } from "./dedupe.ts";
 import { GuardedHTTPReceiver } from "./guarded-receiver.ts";
@@ -41,6 +42,8 @@ export type SlackAppOptions = {
   requestTimeoutMs?: number;
   /** How long resolved user group members are trusted, ms. Default 5 minutes. */
   usergroupTtlMs?: number;
+  /** Where `/canary start … --at` puts a start. */
+  scheduled?: Pick<RedisScheduledStarts, "add">;
 };
 
 export type SlackApp = {
@@ -166,6 +169,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     logger,
     now: options.now ?? Date.now,
     workspaceUrl: workspace,
+    ...(options.scheduled ? { scheduled: options.scheduled } : {}),
   });
 
   /** Replies never fail a listener: a reply that cannot be delivered is logged. */

@@ -12,7 +12,8 @@ import { awaitMessagePosted } from "../notify/await-message.ts";
 import { describeWeight, isTerminal } from "../rollout/plan.ts";
 import { formatUtc } from "../rollout/time-text.ts";
 import type { Logger, RolloutStore } from "../rollout/ports.ts";
-import type { HumanEvent, RolloutService } from "../rollout/service.ts";
+import type { HumanEvent, RolloutService, StartRequest } from "../rollout/service.ts";
+import type { RedisScheduledStarts } from "../store/redis-scheduled-starts.ts";
 import { Phase } from "../rollout/types.ts";
 import type { Actor, Rollout } from "../rollout/types.ts";
 import type { Deduper } from "./dedupe.ts";
@@ -26,6 +27,7 @@ import {
   errorReply,
   helpReply,
   listReply,
+  scheduledReply,
   startedReply,
   statusReply,
 } from "./replies.ts";
@@ -49,6 +51,8 @@ export type HandlerDeps = {
   now: () => number;
   /** `https://acme.slack.com/` for links to rollout messages. */
   workspaceUrl: () => Promise<string>;
+  /** Where `--at` puts a start; absent, a start cannot be scheduled from Slack. */
+  scheduled?: Pick<RedisScheduledStarts, "add">;
 };
 
 /** Who asks, from where, and the delivery's identity for deduplication. */
@@ -276,6 +280,10 @@ export class SlackHandlers {
         await respond(dryRunReply(await rollouts.dryRun(request)));
         return;
       }
+      if (command.options.at !== undefined) {
+        await respond(await this.#schedule(command.options.at, request));
+        return;
+      }
       const started = await rollouts.start(request);
       // The message is posted in the background: say whether it is there once it is, or after a short wait.
       await respond(startedReply(await awaitMessagePosted(this.#deps.store, started)));
@@ -287,6 +295,17 @@ export class SlackHandlers {
       }
       await respond(errorReply(`Not started: ${error.message}`));
     }
+  }
+
+  /** A start for later: checked now (a start that could not run now is refused now), then stored for a worker. */
+  async #schedule(at: string, request: StartRequest): Promise<Reply> {
+    const { scheduled, rollouts, now } = this.#deps;
+    if (!scheduled) return errorReply("This canarybot cannot schedule starts.");
+    const { parseStartTime } = await import("../schedule/local-time.ts");
+    const when = parseStartTime(at, now());
+    if (!when.ok) return errorReply(when.error, USAGE.start);
+    await rollouts.dryRun(request);
+    return scheduledReply(await scheduled.add(when.value, request, now()));
   }
 
   /** Authorize, then hand the event to the service; `version` (a click) claims the state the click was on. */

@@ -3,7 +3,9 @@ import type { Subcommand } from "../commands/parse-command.ts";
 import { auditLine } from "../commands/render-text.ts";
 import { describeProgress } from "../rollout/plan.ts";
 import type { DryRun } from "../rollout/service.ts";
+import { formatUtcDateTime } from "../rollout/time-text.ts";
 import type { AuditEntry, Rollout } from "../rollout/types.ts";
+import type { ScheduledStart } from "../store/redis-scheduled-starts.ts";
 import {
   bold,
   code,
@@ -94,6 +96,14 @@ export function dryRunReply(dry: DryRun): Reply {
     section(join(lines, "\n")),
     section(codeBlock(dry.change)),
   ]);
+}
+
+/** A start scheduled from Slack: when, and how to take it back. */
+export function scheduledReply(start: ScheduledStart): Reply {
+  const { target } = start.request;
+  return textReply(
+    mrkdwn`Scheduled ${start.id}: ${target.service} → ${target.canarySubset} at ${formatUtcDateTime(start.at)}. It starts as if you had typed it then; ${code(`canarybot cancel ${start.id}`)} takes it back.`,
+  );
 }
 
 export function startedReply(rollout: Rollout): Reply {

@@ -320,6 +320,23 @@ describe("canarybot in Slack: rollouts driven from the channel", () => {
     await h.waitForEphemeral(ALICE, /^Started reviews-1/);
   });
 
+  it("schedules a start with --at, checked now, and refuses a time that has passed", async () => {
+    h = await botHarness("slack-at");
+    const at = new Date(Date.now() + 3_600_000).toISOString();
+    await h.command(ALICE, `start reviews --canary v2 --at ${at}`);
+    const scheduled = await h.waitForEphemeral(ALICE, /^Scheduled reviews@1: reviews → v2 at /);
+    expect(scheduled.text).toContain("canarybot cancel reviews@1");
+    const [pending] = await h.bot.runtime.scheduled.list();
+    expect(pending).toMatchObject({ id: "reviews@1", at: Date.parse(at), request: { by: ALICE.id } });
+    expect(await h.bot.runtime.store.listActive()).toEqual([]);
+
+    await h.command(ALICE, 'start reviews --canary v2 --at "2020-01-01 09:00"');
+    await h.waitForEphemeral(ALICE, /2020-01-01 09:00 has passed/);
+    await h.command(ALICE, `start reviews --canary v9 --at ${at}`);
+    await h.waitForEphemeral(ALICE, /Not started: DestinationRule default\/reviews has no subset 'v9'/);
+    expect(await h.bot.runtime.scheduled.list()).toHaveLength(1);
+  });
+
   it("answers status, list, history and help, and suggests what a typo meant", async () => {
     h = await botHarness("slack-read");
     const id = await startGated();
