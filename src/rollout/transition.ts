@@ -229,7 +229,8 @@ function onProgressTick(
       }
       return judgedHold({ ...recorded, inconclusiveStreak: streak }, now, "inconclusive", unclear);
     }
-    return advance({ ...recorded, inconclusiveStreak: 0 }, now, judged, windowOpensAt);
+    // A pass resets the failure count: only failures in a row (inconclusive ticks between them aside) roll back.
+    return advance({ ...recorded, inconclusiveStreak: 0, failedChecks: 0 }, now, judged, windowOpensAt);
   }
   return advance(rollout, now, undefined, windowOpensAt);
 }
