@@ -18,6 +18,9 @@ import { binomialUpperTail, mannWhitneySlowerPValue } from "./statistics.ts";
  * - With fewer canary requests than `minRequests` (or an unknown count), the canary's success-rate and latency
  *   checks are inconclusive too: a handful of requests says nothing about a 99 % success rate, and judging them
  *   would roll back (or pass) on noise. Custom checks are judged on their own.
+ * - The relative checks (`error-rate-vs-stable`, `p99-vs-stable`) are judged by the policy's `judge`: a p99
+ *   comparison needs 500 requests a side; below that, and for any error-rate breach, the statistical judge (the
+ *   default) fails only what a test shows with the policy's confidence. See `judgeErrorBreach` and `judgeP99`.
  * - An unavailable snapshot makes every check inconclusive, with the reason.
  * - Overall: any fail → fail; else any inconclusive → inconclusive; else pass.
  */
@@ -31,6 +34,8 @@ export const CheckName = {
 } as const;
 export type CheckName = (typeof CheckName)[keyof typeof CheckName];
 
+const DEFAULT_CONFIDENCE = 0.95;
+
 export const DEFAULT_ANALYSIS_POLICY: AnalysisPolicy = {
   minSuccessRate: 0.99,
   maxP99Ms: 500,
@@ -42,10 +47,8 @@ export const DEFAULT_ANALYSIS_POLICY: AnalysisPolicy = {
   inconclusiveLimit: 3,
   customChecks: [],
   judge: RelativeJudge.Statistical,
-  confidence: 0.95,
+  confidence: DEFAULT_CONFIDENCE,
 };
-
-const DEFAULT_CONFIDENCE = 0.95;
 
 /** Tolerance for comparisons of derived floats (1 - 0.99 is 0.010000000000000009). */
 const EPSILON = 1e-9;
@@ -283,7 +286,7 @@ function judgeErrorBreach(
 const TAIL_REQUESTS = 5;
 
 /** Requests a `quantile` (0..1) needs before a comparison of it means anything: 5 / (1 - q), 500 for a p99. */
-export function requestsToSupport(quantile: number): number {
+function requestsToSupport(quantile: number): number {
   return Math.ceil(TAIL_REQUESTS / (1 - quantile) - EPSILON);
 }
 
