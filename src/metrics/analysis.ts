@@ -1,12 +1,16 @@
 import {
   CheckStatus,
+  RelativeJudge,
   type AnalysisPolicy,
   type CheckResult,
   type CheckUnit,
   type CustomCheck,
+  type LatencyBucket,
   type MetricsSnapshot,
+  type SubsetMetrics,
   type Verdict,
 } from "../rollout/types.ts";
+import { binomialUpperTail, mannWhitneySlowerPValue } from "./statistics.ts";
 
 /**
  * Judging a snapshot against a policy, purely. Results are data: pass / fail / inconclusive per check.
@@ -15,6 +19,9 @@ import {
  * - With fewer canary requests than `minRequests` (or an unknown count), the canary's success-rate and latency
  *   checks are inconclusive too: a handful of requests says nothing about a 99 % success rate, and judging them
  *   would roll back (or pass) on noise. Custom checks are judged on their own.
+ * - The relative checks (`error-rate-vs-stable`, `p99-vs-stable`) are judged by the policy's `judge`: a p99
+ *   comparison needs 500 requests a side; below that, and for any error-rate breach, the statistical judge (the
+ *   default) fails only what a test shows with the policy's confidence. See `judgeErrorBreach` and `judgeP99`.
  * - An unavailable snapshot makes every check inconclusive, with the reason.
  * - Overall: any fail → fail; else any inconclusive → inconclusive; else pass.
  */
@@ -28,6 +35,8 @@ export const CheckName = {
 } as const;
 export type CheckName = (typeof CheckName)[keyof typeof CheckName];
 
+const DEFAULT_CONFIDENCE = 0.95;
+
 export const DEFAULT_ANALYSIS_POLICY: AnalysisPolicy = {
   minSuccessRate: 0.99,
   maxP99Ms: 500,
@@ -38,6 +47,8 @@ export const DEFAULT_ANALYSIS_POLICY: AnalysisPolicy = {
   criticalSuccessRate: 0.9,
   inconclusiveLimit: 3,
   customChecks: [],
+  judge: RelativeJudge.Statistical,
+  confidence: DEFAULT_CONFIDENCE,
 };
 
 /** Tolerance for comparisons of derived floats (1 - 0.99 is 0.010000000000000009). */
@@ -193,6 +204,13 @@ function builtInChecks(snapshot: MetricsSnapshot, policy: AnalysisPolicy): Check
           : pass(`canary p99 ${formatMs(p99)}`, p99),
       );
 
+  const judge: JudgeSettings = {
+    judge: policy.judge ?? RelativeJudge.Statistical,
+    confidence: policy.confidence ?? DEFAULT_CONFIDENCE,
+  };
+  const suffix =
+    judge.judge === RelativeJudge.Statistical ? `, ${formatPercent(judge.confidence)} confidence` : "";
+
   // Error rate relative to stable: canary errors <= stable errors + the allowed increase.
   let errorText = text[CheckName.ErrorRateVsStable];
   let errorRate: Outcome;
@@ -203,12 +221,18 @@ function builtInChecks(snapshot: MetricsSnapshot, policy: AnalysisPolicy): Check
   else {
     const stableErrors = 1 - stable.successRate;
     const limit = stableErrors + policy.maxErrorRateIncrease;
-    errorText += ` (${formatPercent(limit)})`;
+    errorText += ` (${formatPercent(limit)})${suffix}`;
     const detail = `canary error rate ${formatPercent(canaryErrors)} vs stable ${formatPercent(stableErrors)}`;
     errorRate = gated(
-      canaryErrors > limit + EPSILON
-        ? fail(`${detail}: more than ${formatPoints(policy.maxErrorRateIncrease)} worse`, canaryErrors)
-        : pass(detail, canaryErrors),
+      canaryErrors <= limit + EPSILON
+        ? pass(detail, canaryErrors)
+        : judgeErrorBreach(
+            canary,
+            limit,
+            judge,
+            `${detail}: more than ${formatPoints(policy.maxErrorRateIncrease)} worse`,
+            canaryErrors,
+          ),
     );
   }
 
@@ -219,13 +243,10 @@ function builtInChecks(snapshot: MetricsSnapshot, policy: AnalysisPolicy): Check
   else if (!known(stable.p99Ms)) p99Ratio = inconclusive("no stable p99 latency to compare with", p99);
   else {
     const limit = policy.maxP99Ratio * stable.p99Ms;
-    ratioText += ` (${formatMs(limit)})`;
+    ratioText += ` (${formatMs(limit)})${suffix}`;
     const detail = `canary p99 ${formatMs(p99)} vs stable ${formatMs(stable.p99Ms)}`;
-    p99Ratio = gated(
-      p99 > limit + EPSILON
-        ? fail(`${detail}: more than ${formatNumber(policy.maxP99Ratio)}x`, p99)
-        : pass(detail, p99),
-    );
+    const breach = `${detail}: more than ${formatNumber(policy.maxP99Ratio)}x`;
+    p99Ratio = gated(judgeP99(snapshot, p99 <= limit + EPSILON, judge, detail, breach, p99));
   }
 
   return [
@@ -235,6 +256,101 @@ function builtInChecks(snapshot: MetricsSnapshot, policy: AnalysisPolicy): Check
     checkResult(CheckName.ErrorRateVsStable, errorText, errorRate),
     checkResult(CheckName.P99VsStable, ratioText, p99Ratio),
   ];
+}
+
+type JudgeSettings = { judge: RelativeJudge; confidence: number };
+
+/** p-value of a test, as people read it: 0.0123 → "p=0.012". */
+function formatP(p: number): string {
+  return p < 0.001 ? "p<0.001" : `p=${trim(p, 3)}`;
+}
+
+/**
+ * The canary errs more than stable + the allowed increase. The threshold judge fails on the measured rates. The
+ * statistical judge asks how likely the canary's error count is if its true error rate were at the limit
+ * (one-sided binomial test): it fails when that is below 1 - confidence, and calls the breach inconclusive
+ * otherwise (two errors in 60 requests are 3.3 %, and say little about a 1 % limit).
+ */
+function judgeErrorBreach(
+  canary: SubsetMetrics,
+  limit: number,
+  { judge, confidence }: JudgeSettings,
+  breach: string,
+  value: number,
+): Outcome {
+  if (judge === RelativeJudge.Threshold) return fail(breach, value);
+  const requests = canary.requests;
+  if (!known(requests) || !known(canary.successRate))
+    return inconclusive(`${breach}; no request count to test`, value);
+  const errors = known(canary.errors) ? canary.errors : Math.round(requests * (1 - canary.successRate));
+  const p = binomialUpperTail(errors, requests, Math.min(1, limit));
+  const tested = `${errors} of ${requests} canary requests failed, ${formatP(p)}`;
+  return p < 1 - confidence - EPSILON
+    ? fail(`${breach} (${tested})`, value)
+    : inconclusive(
+        `${breach}, but not with ${formatPercent(confidence)} confidence (${tested}): too few requests to tell`,
+        value,
+      );
+}
+
+/** Requests expected beyond a percentile before it is more than the slowest few requests: 5 (500 for a p99). */
+const TAIL_REQUESTS = 5;
+
+/** Requests a `quantile` (0..1) needs before a comparison of it means anything: 5 / (1 - q), 500 for a p99. */
+function requestsToSupport(quantile: number): number {
+  return Math.ceil(TAIL_REQUESTS / (1 - quantile) - EPSILON);
+}
+
+/**
+ * The canary's p99 against the stable one. A p99 from fewer than 500 requests is the slowest handful of them
+ * (from 60 requests it is the slowest), so on either side it supports no comparison:
+ * - enough requests on both sides: the measured p99s decide;
+ * - fewer, threshold judge: inconclusive;
+ * - fewer, statistical judge: a p99 within the limit passes (no sign of a slowdown); one above it fails only when a
+ *   one-sided Mann-Whitney U test on the histogram buckets finds the canary slower with the policy's confidence,
+ *   and is inconclusive otherwise (or when the snapshot has no buckets to test).
+ */
+function judgeP99(
+  snapshot: MetricsSnapshot,
+  withinLimit: boolean,
+  { judge, confidence }: JudgeSettings,
+  detail: string,
+  breach: string,
+  value: number,
+): Outcome {
+  const { canary, stable } = snapshot;
+  const needed = requestsToSupport(0.99);
+  const fewest = Math.min(canary.requests ?? 0, stable.requests ?? Number.POSITIVE_INFINITY);
+  if (fewest >= needed) return withinLimit ? pass(detail, value) : fail(breach, value);
+  const thin = `${fewest} ${fewest === canary.requests ? "canary" : "stable"} requests cannot support a p99 (need ${needed})`;
+  if (judge === RelativeJudge.Threshold) return inconclusive(`${detail}: ${thin}`, value);
+  if (withinLimit) return pass(detail, value);
+  if (canary.latencyBuckets === undefined || stable.latencyBuckets === undefined) {
+    return inconclusive(`${breach}, but ${thin}, and no latency histogram to test`, value);
+  }
+  const p = mannWhitneySlowerPValue(...alignedBuckets(canary.latencyBuckets, stable.latencyBuckets));
+  return p < 1 - confidence - EPSILON
+    ? fail(
+        `${breach}, and slower than stable with ${formatPercent(confidence)} confidence (Mann-Whitney ${formatP(p)})`,
+        value,
+      )
+    : inconclusive(
+        `${breach}, but ${thin}, and the latencies do not differ with ${formatPercent(confidence)} confidence (Mann-Whitney ${formatP(p)})`,
+        value,
+      );
+}
+
+/** Two subsets' bucket counts on one axis of bucket bounds, fastest first. */
+function alignedBuckets(
+  canary: readonly LatencyBucket[],
+  stable: readonly LatencyBucket[],
+): [number[], number[]] {
+  const bounds = [...new Set([...canary, ...stable].map((b) => b.fromMs))].sort((a, b) => a - b);
+  const counts = (buckets: readonly LatencyBucket[]): number[] => {
+    const byBound = new Map(buckets.map((b) => [b.fromMs, b.count]));
+    return bounds.map((bound) => byBound.get(bound) ?? 0);
+  };
+  return [counts(canary), counts(stable)];
 }
 
 function customCheck(snapshot: MetricsSnapshot, check: CustomCheck): CheckResult {

@@ -29,6 +29,7 @@ export type IstioQueries = {
   p50: string;
   p90: string;
   p99: string;
+  latencyBuckets: string;
 };
 
 export const ISTIO_REQUESTS_TOTAL = "istio_requests_total";
@@ -161,6 +162,17 @@ export function latencyQuantileQuery(scope: IstioQueryScope, q: number): string 
   );
 }
 
+/**
+ * Requests per subset and latency bucket in the window, cumulative by `le` as Istio's histogram counts them:
+ * the samples of the statistical judge's rank test. `increase()` extrapolates to the window's edges, so the
+ * counts are not whole numbers.
+ */
+export function latencyBucketsQuery(scope: IstioQueryScope): string {
+  checkScope(scope);
+  const w = promDuration(scope.windowSeconds);
+  return `sum by (le, ${scope.subsets.label}) (increase(${ISTIO_REQUEST_DURATION_BUCKET}${selector(scope)}[${w}]))`;
+}
+
 /** Every query of one snapshot. */
 export function istioQueries(scope: IstioQueryScope): IstioQueries {
   return {
@@ -169,6 +181,7 @@ export function istioQueries(scope: IstioQueryScope): IstioQueries {
     p50: latencyQuantileQuery(scope, 0.5),
     p90: latencyQuantileQuery(scope, 0.9),
     p99: latencyQuantileQuery(scope, 0.99),
+    latencyBuckets: latencyBucketsQuery(scope),
   };
 }
 

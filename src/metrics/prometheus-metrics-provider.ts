@@ -1,6 +1,13 @@
 import { CanaryError, ErrorCode, isCanaryError } from "../errors.ts";
 import type { MetricsProvider } from "../rollout/ports.ts";
-import type { CustomCheck, MetricsSnapshot, Rollout, SubsetMetrics, Target } from "../rollout/types.ts";
+import type {
+  CustomCheck,
+  LatencyBucket,
+  MetricsSnapshot,
+  Rollout,
+  SubsetMetrics,
+  Target,
+} from "../rollout/types.ts";
 import {
   DEFAULT_REPORTER,
   istioQueries,
@@ -84,6 +91,52 @@ export function valuesBySubset(data: QueryData, match: SubsetMatch): SubsetValue
   return out;
 }
 
+type SubsetBuckets = { canary?: LatencyBucket[]; stable?: LatencyBucket[] };
+
+/**
+ * Per-bucket request counts per subset out of a `by (le, <label>)` vector of cumulative counts: each bucket's
+ * count is its `le` minus the previous one, named by the previous `le` (its lower bound, 0 for the first), rounded
+ * to whole requests, empty buckets left out. A subset without series has no buckets (no data, never "no requests").
+ */
+export function bucketsBySubset(data: QueryData, match: SubsetMatch): SubsetBuckets {
+  if (data.resultType !== "vector") {
+    throw new CanaryError(
+      ErrorCode.MetricsQueryInvalid,
+      `expected an instant vector, got ${data.resultType}`,
+    );
+  }
+  const cumulative = { canary: [] as [number, number][], stable: [] as [number, number][] };
+  for (const sample of data.result) {
+    const key = sample.metric[match.label];
+    const which = key === match.canary ? "canary" : key === match.stable ? "stable" : undefined;
+    const le = Number(sample.metric.le === "+Inf" ? Infinity : sample.metric.le);
+    const value = sample.value;
+    if (which === undefined || Number.isNaN(le) || value === undefined || !Number.isFinite(value)) continue;
+    cumulative[which].push([le, value]);
+  }
+  const buckets = (rows: [number, number][]): LatencyBucket[] | undefined => {
+    if (rows.length === 0) return undefined;
+    rows.sort((a, b) => a[0] - b[0]);
+    const out: LatencyBucket[] = [];
+    let fromMs = 0;
+    let below = 0;
+    for (const [le, total] of rows) {
+      // Cumulative counts never fall; extrapolated ones can, by a hair.
+      const count = Math.round(Math.max(0, total - below));
+      if (count > 0) out.push({ fromMs, count });
+      below = Math.max(below, total);
+      fromMs = le;
+    }
+    return out;
+  };
+  const out: SubsetBuckets = {};
+  const canary = buckets(cumulative.canary);
+  const stable = buckets(cumulative.stable);
+  if (canary !== undefined) out.canary = canary;
+  if (stable !== undefined) out.stable = stable;
+  return out;
+}
+
 /** The one number a custom check's query answers: a scalar, or a vector of at most one sample. */
 export function singleValue(data: QueryData, checkName: string): number | undefined {
   switch (data.resultType) {
@@ -109,9 +162,10 @@ export function singleValue(data: QueryData, checkName: string): number | undefi
 /**
  * Istio metrics for a rollout's canary and stable subsets from Prometheus.
  *
- * One snapshot is five PromQL queries (request rate, success rate, p50, p90, p99), each covering both subsets,
- * plus one per custom check, all run concurrently and evaluated at the same instant. Requests in the window are
- * rate × window (what `increase()` computes), so no sixth query.
+ * One snapshot is six PromQL queries (request rate, success rate, p50, p90, p99, and the latency histogram's
+ * bucket counts for the statistical judge), each covering both subsets, plus one per custom check, all run
+ * concurrently and evaluated at the same instant. Requests in the window are rate × window (what `increase()`
+ * computes) and errors requests × (1 - success rate), so no query for either.
  *
  * Outcomes: Prometheus unreachable / timing out / 5xx → a snapshot with `unavailable` set (data: the verdict is
  * inconclusive); a query Prometheus rejects as malformed, or a subset mapping that cannot work
@@ -122,10 +176,10 @@ export function singleValue(data: QueryData, checkName: string): number | undefi
  * destination_version)` answers every rollout's subsets in one query per metric and window, e.g.
  * `sum by (destination_service_namespace, destination_service_name, destination_version)
  * (rate(istio_requests_total{reporter="destination"}[60s]))`. A batcher would collect the rollouts due within
- * a tick period, group them by window, subset label and reporter, run those five queries once (optionally with
+ * a tick period, group them by window, subset label and reporter, run those six queries once (optionally with
  * a `destination_service_name=~"a|b|c"` matcher to bound the answer) and hand each rollout its rows. It is not
  * implemented: ticks of different rollouts are not aligned (each has its own interval and start), so today's
- * 5 small queries per tick (~80 queries/s for 1,000 rollouts on 60 s intervals) are cheaper than the
+ * 6 small queries per tick (~100 queries/s for 1,000 rollouts on 60 s intervals) are cheaper than the
  * coordination; the client's keep-alive pool bounds the connections.
  */
 export class PrometheusMetricsProvider implements MetricsProvider {
@@ -176,6 +230,7 @@ export class PrometheusMetricsProvider implements MetricsProvider {
       run(queries.p50),
       run(queries.p90),
       run(queries.p99),
+      run(queries.latencyBuckets),
       ...customQueries.map(run),
     ]);
 
@@ -198,22 +253,30 @@ export class PrometheusMetricsProvider implements MetricsProvider {
     const p50 = valuesBySubset(answer(2), match);
     const p90 = valuesBySubset(answer(3), match);
     const p99 = valuesBySubset(answer(4), match);
+    const latency = bucketsBySubset(answer(5), match);
     const subset = (which: "canary" | "stable"): SubsetMetrics => {
       const requestRate = rate[which];
+      const successRate = success[which];
+      // What increase() over the window would answer, without another query.
+      const requests = requestRate === undefined ? undefined : Math.round(requestRate * window);
+      const latencyBuckets = latency[which];
       return {
         requestRate,
-        successRate: success[which],
+        successRate,
         p50Ms: p50[which],
         p90Ms: p90[which],
         p99Ms: p99[which],
-        // What increase() over the window would answer, without a sixth query.
-        requests: requestRate === undefined ? undefined : Math.round(requestRate * window),
+        requests,
+        ...(requests !== undefined && successRate !== undefined
+          ? { errors: Math.round(requests * (1 - successRate)) }
+          : {}),
+        ...(latencyBuckets !== undefined ? { latencyBuckets } : {}),
       };
     };
     const snapshot: MetricsSnapshot = { ...base, canary: subset("canary"), stable: subset("stable") };
     if (customChecks.length > 0) {
       snapshot.custom = Object.fromEntries(
-        customChecks.map((check, i) => [check.name, singleValue(answer(5 + i), check.name)]),
+        customChecks.map((check, i) => [check.name, singleValue(answer(6 + i), check.name)]),
       );
     }
     return snapshot;

@@ -383,8 +383,9 @@ function onProgressTick(
       const held = judgedHold({ ...recorded, inconclusiveStreak: streak }, now, "inconclusive", unclear);
       return withJudgedChecks(held, judged.checks);
     }
+    // A pass resets the failure count: only failures in a row (inconclusive ticks between them aside) roll back.
     return withJudgedChecks(
-      advance({ ...recorded, inconclusiveStreak: 0 }, now, judged, windowOpensAt, hooks),
+      advance({ ...recorded, inconclusiveStreak: 0, failedChecks: 0 }, now, judged, windowOpensAt, hooks),
       judged.checks,
     );
   }

@@ -37,7 +37,7 @@ export type AnalysisPolicy = {
   maxP99Ratio: number;
   /** Fewer canary requests than this in the window makes the verdict inconclusive. */
   minRequests: number;
-  /** Failed ticks (cumulative) that trigger an automatic rollback. */
+  /** Failed ticks in a row (a passing tick resets the count) that trigger an automatic rollback. */
   failureLimit: number;
   /** Canary success rate below this share rolls back on the first tick. */
   criticalSuccessRate: number;
@@ -45,7 +45,23 @@ export type AnalysisPolicy = {
   inconclusiveLimit: number;
   /** Custom PromQL checks from config. */
   customChecks: CustomCheck[];
+  /** How the relative checks compare canary and stable (see metrics/analysis); absent: `statistical`. */
+  judge?: RelativeJudge;
+  /** Confidence the statistical judge needs to fail a relative check, 0.5..0.9999; absent: 0.95. */
+  confidence?: number;
 };
+
+/**
+ * - `statistical`: a breach of a relative check fails only when a test shows it with the policy's confidence
+ *   (a binomial test on the canary's error count, a Mann-Whitney U test on its latencies); a breach the sample
+ *   cannot confirm is inconclusive.
+ * - `threshold`: compare the measured values; a percentile the canary's requests cannot support is inconclusive.
+ */
+export const RelativeJudge = {
+  Statistical: "statistical",
+  Threshold: "threshold",
+} as const;
+export type RelativeJudge = (typeof RelativeJudge)[keyof typeof RelativeJudge];
 
 export type CustomCheck = {
   name: string;
@@ -198,6 +214,9 @@ export type CheckResult = {
   critical?: boolean;
 };
 
+/** Requests of a window in one latency histogram bucket: those slower than `fromMs` (the bucket's lower bound). */
+export type LatencyBucket = { fromMs: number; count: number };
+
 export type SubsetMetrics = {
   requestRate?: number;
   successRate?: number;
@@ -205,6 +224,10 @@ export type SubsetMetrics = {
   p90Ms?: number;
   p99Ms?: number;
   requests?: number;
+  /** Requests answered 5xx in the window. */
+  errors?: number;
+  /** Requests by latency histogram bucket, fastest first, empty buckets left out: the rank test's samples. */
+  latencyBuckets?: LatencyBucket[];
 };
 
 export type MetricsSnapshot = {
@@ -241,7 +264,7 @@ export type Rollout = {
   routeSince?: number;
   /** Whether the header stage route is in place. */
   headerRouteActive: boolean;
-  /** Cumulative failed ticks. */
+  /** Failed ticks since the last passing one. */
   failedChecks: number;
   /** Inconclusive ticks in a row. */
   inconclusiveStreak: number;

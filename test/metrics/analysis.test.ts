@@ -50,6 +50,8 @@ describe("DEFAULT_ANALYSIS_POLICY", () => {
       criticalSuccessRate: 0.9,
       inconclusiveLimit: 3,
       customChecks: [],
+      judge: "statistical",
+      confidence: 0.95,
     });
   });
 });
@@ -123,12 +125,23 @@ describe("evaluateSnapshot", () => {
       status: "pass",
     },
     {
-      name: "error rate relative: stable 0.5% errors, canary 1.6% fails",
+      name: "error rate relative: stable 0.5% errors, canary 1.6% of 600 is a breach 600 requests cannot confirm",
       canary: { successRate: 0.984 },
+      stable: { successRate: 0.995 },
+      status: "fail", // by the success-rate check
+
+      check: CheckName.ErrorRateVsStable,
+      checkStatus: "inconclusive",
+      detail: /10 of 600 canary requests failed, p=0\.\d+\): too few requests to tell/,
+    },
+    {
+      name: "error rate relative: stable 0.5% errors, canary 4% of 600 fails with 95% confidence",
+      canary: { successRate: 0.96 },
       stable: { successRate: 0.995 },
       status: "fail",
       check: CheckName.ErrorRateVsStable,
       checkStatus: "fail",
+      detail: /24 of 600 canary requests failed, p<0\.001/,
     },
     {
       name: "error rate relative: exactly stable + 1pp passes (float-safe)",
@@ -246,7 +259,7 @@ describe("evaluateSnapshot", () => {
         status: "pass",
         value: expect.closeTo(0.005, 9) as number,
         unit: "share",
-        threshold: "≤ stable + 1pp (1.2%)",
+        threshold: "≤ stable + 1pp (1.2%), 95% confidence",
         detail: "canary error rate 0.5% vs stable 0.2%",
       },
       {
@@ -254,7 +267,7 @@ describe("evaluateSnapshot", () => {
         status: "pass",
         value: 130,
         unit: "ms",
-        threshold: "≤ 1.25x stable (150ms)",
+        threshold: "≤ 1.25x stable (150ms), 95% confidence",
         detail: "canary p99 130ms vs stable 120ms",
       },
     ]);
@@ -434,5 +447,110 @@ describe("properties", () => {
           if (c.critical) expect(c).toMatchObject({ name: CheckName.SuccessRate, status: "fail" });
       }),
     );
+  });
+});
+
+describe("relative checks: sample size and the statistical judge", () => {
+  const threshold: AnalysisPolicy = { ...DEFAULT_ANALYSIS_POLICY, judge: "threshold" };
+  const statistical = DEFAULT_ANALYSIS_POLICY;
+  /** Istio's default buckets around the mesh sandbox's healthy latencies (20 ms median, 80 ms p99), per request. */
+  const healthyBuckets = (n: number) => [
+    { fromMs: 5, count: Math.round(n * 0.03) },
+    { fromMs: 10, count: Math.round(n * 0.42) },
+    { fromMs: 25, count: Math.round(n * 0.43) },
+    { fromMs: 50, count: Math.round(n * 0.11) },
+    { fromMs: 100, count: Math.max(1, Math.round(n * 0.01)) },
+  ];
+  // Issue 13's false failure: a p99 of 170 ms from 50 canary requests against a stable 92 ms.
+  const fewCanaryRequests = snapshot(
+    { requests: 50, p99Ms: 170, successRate: 1, latencyBuckets: healthyBuckets(50) },
+    { requests: 2000, p99Ms: 92, successRate: 1, latencyBuckets: healthyBuckets(2000) },
+  );
+
+  it("threshold judge: a p99 from fewer requests than a p99 needs is inconclusive, not failed", () => {
+    const ratio = check(evaluateSnapshot(fewCanaryRequests, threshold).checks, CheckName.P99VsStable);
+    expect(ratio).toMatchObject({ status: "inconclusive", value: 170 });
+    expect(ratio.detail).toMatch(/50 canary requests cannot support a p99 \(need 500\)/);
+  });
+
+  it("threshold judge: the stable side needs the requests too, and is named", () => {
+    const verdict = evaluateSnapshot(snapshot({ requests: 900 }, { requests: 120 }), threshold);
+    expect(check(verdict.checks, CheckName.P99VsStable).detail).toMatch(/120 stable requests cannot support/);
+  });
+
+  it("both judges: with 500 requests on each side the measured p99s decide", () => {
+    const slow = snapshot({ requests: 500, p99Ms: 200 }, { requests: 500, p99Ms: 100 });
+    for (const policy of [threshold, statistical]) {
+      expect(check(evaluateSnapshot(slow, policy).checks, CheckName.P99VsStable).status).toBe("fail");
+    }
+  });
+
+  it("statistical judge: the same thin sample from the same distribution is inconclusive (no rank difference)", () => {
+    const ratio = check(evaluateSnapshot(fewCanaryRequests, statistical).checks, CheckName.P99VsStable);
+    expect(ratio.status).toBe("inconclusive");
+    expect(ratio.detail).toMatch(/do not differ with 95% confidence \(Mann-Whitney p=0\.\d+\)/);
+  });
+
+  it("statistical judge: a canary slower across its distribution fails on 50 requests", () => {
+    const slow = snapshot(
+      {
+        requests: 50,
+        p99Ms: 240,
+        latencyBuckets: [
+          { fromMs: 50, count: 30 },
+          { fromMs: 100, count: 20 },
+        ],
+      },
+      { requests: 2000, p99Ms: 92, latencyBuckets: healthyBuckets(2000) },
+    );
+    const ratio = check(evaluateSnapshot(slow, statistical).checks, CheckName.P99VsStable);
+    expect(ratio.status).toBe("fail");
+    expect(ratio.detail).toMatch(/slower than stable with 95% confidence \(Mann-Whitney p<0\.001\)/);
+  });
+
+  it("statistical judge: a thin p99 within the limit passes; above it without a histogram is inconclusive", () => {
+    const within = snapshot({ requests: 50, p99Ms: 100 }, { requests: 2000, p99Ms: 92 });
+    expect(check(evaluateSnapshot(within, statistical).checks, CheckName.P99VsStable).status).toBe("pass");
+    const above = snapshot({ requests: 50, p99Ms: 170 }, { requests: 2000, p99Ms: 92 });
+    const ratio = check(evaluateSnapshot(above, statistical).checks, CheckName.P99VsStable);
+    expect(ratio.status).toBe("inconclusive");
+    expect(ratio.detail).toMatch(/no latency histogram to test/);
+  });
+
+  describe("error rate against stable (a binomial test on the canary's errors)", () => {
+    // A lower absolute floor, so that only the relative check speaks.
+    const lenient = { ...statistical, minSuccessRate: 0.9 };
+    const threeOf60 = snapshot({ requests: 60, errors: 3, successRate: 0.95 }, { successRate: 1 });
+
+    it("fails a breach the count shows with the confidence asked, and names the count and p", () => {
+      const errors = check(evaluateSnapshot(threeOf60, lenient).checks, CheckName.ErrorRateVsStable);
+      expect(errors.status).toBe("fail");
+      expect(errors.detail).toMatch(/3 of 60 canary requests failed, p=0\.022/);
+    });
+
+    it("a higher confidence turns the same count inconclusive", () => {
+      const strict = { ...lenient, confidence: 0.99 };
+      expect(check(evaluateSnapshot(threeOf60, strict).checks, CheckName.ErrorRateVsStable).status).toBe(
+        "inconclusive",
+      );
+    });
+
+    it("one error in 60 requests is above the limit, but too few requests to tell; the threshold judge fails it", () => {
+      const oneOf60 = snapshot({ requests: 60, errors: 1, successRate: 59 / 60 }, { successRate: 1 });
+      expect(check(evaluateSnapshot(oneOf60, lenient).checks, CheckName.ErrorRateVsStable).status).toBe(
+        "inconclusive",
+      );
+      const byThreshold = { ...lenient, judge: "threshold" as const };
+      expect(check(evaluateSnapshot(oneOf60, byThreshold).checks, CheckName.ErrorRateVsStable).status).toBe(
+        "fail",
+      );
+    });
+
+    it("without an error count, errors are read off the success rate", () => {
+      const derived = snapshot({ requests: 60, successRate: 0.95 }, { successRate: 1 });
+      expect(check(evaluateSnapshot(derived, lenient).checks, CheckName.ErrorRateVsStable).detail).toMatch(
+        /3 of 60 canary requests failed/,
+      );
+    });
   });
 });

@@ -63,9 +63,14 @@ describe("Istio PromQL builders", () => {
     );
   });
 
-  it("istioQueries bundles the five queries of a snapshot", () => {
+  it("istioQueries bundles the six queries of a snapshot", () => {
     const q = istioQueries(reviews);
-    expect(Object.keys(q)).toEqual(["requestRate", "successRate", "p50", "p90", "p99"]);
+    expect(Object.keys(q)).toEqual(["requestRate", "successRate", "p50", "p90", "p99", "latencyBuckets"]);
+    expect(q.latencyBuckets).toBe(
+      "sum by (le, destination_version) (increase(istio_request_duration_milliseconds_bucket" +
+        '{reporter="destination",destination_service_namespace="default",destination_service_name="reviews",' +
+        'destination_version=~"v2|v1"}[60s]))',
+    );
     expect(q.p99).toBe(latencyQuantileQuery(reviews, 0.99));
   });
 

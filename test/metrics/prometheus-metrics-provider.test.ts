@@ -41,6 +41,18 @@ const byVersion = (canary: number | undefined, stable: number | undefined): Quer
       : [[{ destination_version: "v1" }, stable] as [Record<string, string>, number]]),
   ]);
 
+/** Cumulative counts by `le` as `increase()` answers them: not whole numbers, and one dip from extrapolation. */
+const BUCKETS = vector([
+  [{ destination_version: "v2", le: "10" }, 30.4],
+  [{ destination_version: "v2", le: "25" }, 120.2],
+  [{ destination_version: "v2", le: "+Inf" }, 150.1],
+  [{ destination_version: "v2", le: "100" }, 149.6],
+  [{ destination_version: "v2", le: "50" }, 149.9],
+  [{ destination_version: "v1", le: "25" }, 400],
+  [{ destination_version: "v1", le: "+Inf" }, 450],
+  [{ destination_version: "v3", le: "+Inf" }, 9],
+]);
+
 function provider(fake: PrometheusQuerier, scrapeIntervalSeconds = 15): PrometheusMetricsProvider {
   return new PrometheusMetricsProvider(fake, {
     subsets: { type: "subset-labels", subsetLabels: () => LABELS },
@@ -49,7 +61,9 @@ function provider(fake: PrometheusQuerier, scrapeIntervalSeconds = 15): Promethe
 }
 
 function scripted(
-  overrides: Partial<Record<"requestRate" | "successRate" | "p50" | "p90" | "p99", QueryData | Error>> = {},
+  overrides: Partial<
+    Record<"requestRate" | "successRate" | "p50" | "p90" | "p99" | "latencyBuckets", QueryData | Error>
+  > = {},
   window = 60,
 ) {
   const q = istioQueries({
@@ -65,6 +79,7 @@ function scripted(
     [q.p50, overrides.p50 ?? byVersion(12, 10)],
     [q.p90, overrides.p90 ?? byVersion(40, 30)],
     [q.p99, overrides.p99 ?? byVersion(180, 150)],
+    [q.latencyBuckets, overrides.latencyBuckets ?? BUCKETS],
   ]);
   return (promql: string): QueryData | Error =>
     answers.get(promql) ?? new Error(`unexpected query ${promql}`);
@@ -92,10 +107,35 @@ describe("PrometheusMetricsProvider", () => {
       at: NOW,
       windowSeconds: 60,
       canaryWeight: 25,
-      canary: { requestRate: 2.5, successRate: 0.98, p50Ms: 12, p90Ms: 40, p99Ms: 180, requests: 150 },
-      stable: { requestRate: 7.5, successRate: 0.999, p50Ms: 10, p90Ms: 30, p99Ms: 150, requests: 450 },
+      canary: {
+        requestRate: 2.5,
+        successRate: 0.98,
+        p50Ms: 12,
+        p90Ms: 40,
+        p99Ms: 180,
+        requests: 150,
+        errors: 3,
+        latencyBuckets: [
+          { fromMs: 0, count: 30 },
+          { fromMs: 10, count: 90 },
+          { fromMs: 25, count: 30 },
+        ],
+      },
+      stable: {
+        requestRate: 7.5,
+        successRate: 0.999,
+        p50Ms: 10,
+        p90Ms: 30,
+        p99Ms: 150,
+        requests: 450,
+        errors: 0,
+        latencyBuckets: [
+          { fromMs: 0, count: 400 },
+          { fromMs: 25, count: 50 },
+        ],
+      },
     });
-    expect(fake.asked).toHaveLength(5);
+    expect(fake.asked).toHaveLength(6);
     expect(new Set(fake.asked.map((a) => a.time))).toEqual(new Set([NOW]));
   });
 
@@ -113,6 +153,7 @@ describe("PrometheusMetricsProvider", () => {
         successRate: byVersion(Number.NaN, 1),
         p99: byVersion(Number.POSITIVE_INFINITY, 150),
         p50: vector([]),
+        latencyBuckets: vector([[{ destination_version: "v2", le: "+Inf" }, Number.NaN]]),
       }),
     );
     const snapshot = await provider(fake).snapshot(rollout, 60, NOW);
@@ -243,7 +284,7 @@ describe("PrometheusMetricsProvider", () => {
       const fake = new FakePrometheus(answer);
       const snapshot = await provider(fake).snapshot(withChecks, 60, NOW);
       expect(snapshot.custom).toEqual({ errors: 0.25, scalar: 3, empty: undefined, nan: undefined });
-      expect(fake.asked).toHaveLength(9);
+      expect(fake.asked).toHaveLength(10);
     });
 
     it("a custom query answering several series is a config error", async () => {

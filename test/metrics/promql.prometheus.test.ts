@@ -128,7 +128,7 @@ async function expectAccepted(promql: string): Promise<void> {
 describe("PromQL accepted by a real Prometheus", () => {
   it(`all Istio queries for ${scopes.length} scopes (odd characters, three subset labels, both subset modes)`, async () => {
     const all = scopes.flatMap((scope) => Object.values(istioQueries(scope)));
-    expect(all.length).toBe(scopes.length * 5);
+    expect(all.length).toBe(scopes.length * 6);
     for (const promql of all) await expectAccepted(promql);
   });
 

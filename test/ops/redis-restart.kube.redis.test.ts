@@ -86,7 +86,7 @@ describe("Redis restarted in the middle of rollouts", () => {
       }
       for (const recorder of recorders) {
         // Recorded from the first step on (the starts took it before Redis went away).
-      expect(recorder.stop()).toEqual(["v1=90,v2=10", "v1=50,v2=50", "v2=100"]);
+        expect(recorder.stop()).toEqual(["v1=90,v2=10", "v1=50,v2=50", "v2=100"]);
       }
       expect(worker.child.exitCode).toBeNull();
     },

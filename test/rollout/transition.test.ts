@@ -861,6 +861,39 @@ describe("analysis", () => {
     expect(effectsOfType(result.effects, "restore-route")).toHaveLength(1);
   });
 
+  it("given a failed tick, when the next judged tick passes, then the count resets and the step is taken", () => {
+    const { rollout } = chain(given(), [dueTick(failing()), dueTick(passing())], NOW);
+    expect(rollout).toMatchObject({ phase: Phase.Progressing, stepIndex: 1, failedChecks: 0 });
+  });
+
+  it("given failures with a pass between them, then it does not roll back: failures count in a row", () => {
+    const { rollout } = chain(
+      given(),
+      [dueTick(failing()), dueTick(passing()), confirmed(50), dueTick(failing())],
+      NOW,
+    );
+    expect(rollout).toMatchObject({ phase: Phase.Progressing, stepIndex: 1, failedChecks: 1 });
+  });
+
+  it("given failures with inconclusive ticks between them, then they still roll back: those neither count nor reset", () => {
+    const { rollout } = chain(
+      given(),
+      [
+        dueTick(failing()),
+        dueTick(inconclusive()),
+        dueTick(inconclusive()),
+        dueTick(failing()),
+        { type: "route-restored" },
+      ],
+      NOW,
+    );
+    expect(rollout).toMatchObject({
+      phase: Phase.RolledBack,
+      failedChecks: 2,
+      outcome: { reason: "2 failed checks (limit 2): success-rate 0.8 vs >= 99%" },
+    });
+  });
+
   it("given a plan without analysis, when a tick carries a failing verdict, then it is not consulted", () => {
     const rollout = given({ plan: { analysis: undefined } });
     const result = transition(rollout, tick(rollout, failing({ critical: true })), NOW);
