@@ -1,4 +1,4 @@
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import type { EnvConfig } from "./config/env.ts";
 import { configPathFrom, loadConfigFile } from "./config/file.ts";
 import type { ConfigFile } from "./config/file.ts";
@@ -15,6 +15,7 @@ import { createSlackApp } from "./slack/app.ts";
 import type { SlackApp } from "./slack/app.ts";
 import { slackLogger } from "./slack/bolt-logger.ts";
 import { RedisDeduper } from "./slack/dedupe.ts";
+import { createRedisClient } from "./store/redis-client.ts";
 import { loadSlackSettings } from "./slack/settings.ts";
 import type { SlackSettings } from "./slack/settings.ts";
 import { createNotifierClient } from "./slack/slack-notifier.ts";
@@ -147,8 +148,10 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     }
     let port: number | undefined;
     if (mode.slack && settings) {
-      redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 3 });
-      redis.on("error", (error: Error) => logger.warn({ err: error.message }, "slack dedupe redis error"));
+      redis = createRedisClient(env.REDIS_URL, {
+        role: "service",
+        onError: (error) => logger.warn({ err: error.message }, "slack dedupe redis error"),
+      });
       slack = createSlackApp({
         settings,
         rollouts: runtime.service,

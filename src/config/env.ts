@@ -19,7 +19,6 @@ export const EnvConfig = z
       .regex(/^(\{[A-Za-z0-9_-]+\}|[A-Za-z0-9_-]+)$/, "letters, digits, _ and - only, optionally in {braces}")
       .default("canarybot"),
     KUBECONFIG: z.string().min(1).optional(),
-    KUBE_CONTEXT: z.string().min(1).optional(),
     /** Timeout of one Kubernetes API request (ms); default 10 s. */
     KUBE_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).optional(),
     /** Time one Kubernetes operation (a tick's route write, a CLI action's restore) may take, retries included (ms); default 20 s. */

@@ -1,7 +1,7 @@
 import type { WebhookCall, WebhookCaller } from "../rollout/ports.ts";
 import type { HookResult } from "../rollout/types.ts";
 import { flaggerPayload } from "./payload.ts";
-import { redact } from "./redact.ts";
+import { redact } from "../redact.ts";
 
 /** Flagger's success: its loadtester and gates answer 200-202; anything else (or no answer) fails the call. */
 export function isFlaggerSuccess(status: number): boolean {
@@ -88,8 +88,7 @@ export class HttpWebhookCaller implements WebhookCaller {
 
   /** One line, secrets out, cut to the limit (after redaction, so a cut never leaves half a secret visible). */
   #shown(text: string, secrets: readonly string[]): string {
-    const line = redact(text, secrets).replace(/\s+/g, " ").trim();
-    return line.length <= this.#maxAnswerChars ? line : `${line.slice(0, this.#maxAnswerChars)}…`;
+    return redact(text, secrets, this.#maxAnswerChars);
   }
 }
 
