@@ -79,10 +79,10 @@ export type RolloutStore = {
   /** Allocate a short, human id for a service: `reviews-12`. */
   nextId(service: string): Promise<string>;
   /**
-   * Create a rollout and claim its target atomically. Throws CanaryError `already_active` naming the live
-   * rollout when the target is claimed.
+   * Create a rollout and claim its target atomically, with its first audit entries. Throws CanaryError
+   * `already_active` naming the live rollout when the target is claimed.
    */
-  create(rollout: Rollout): Promise<void>;
+  create(rollout: Rollout, audit?: readonly AuditEntry[]): Promise<void>;
   get(id: string): Promise<Rollout | undefined>;
   /**
    * Save if the stored version equals `expectedVersion`; the saved rollout carries `expectedVersion + 1`. The

@@ -136,19 +136,21 @@ export class RolloutService {
       ...(request.report ? { report: request.report } : {}),
       ...(cluster ? { cluster } : {}),
     });
-    await store.create(rollout);
-    await store.appendAudit({
-      at: now,
-      rolloutId: rollout.id,
-      actor: rollout.startedBy,
-      action: "start",
-      fromPhase: Phase.Preflight,
-      toPhase: Phase.Preflight,
-      canaryWeight: 0,
-      detail:
-        `${target.namespace}/${target.virtualService} ${target.stableSubset} → ${target.canarySubset}, steps ${request.plan.steps.join(",")}` +
-        (freeze ? `; started during the freeze "${freeze.reason}" with --ignore-freeze` : ""),
-    });
+    // The claim and its "start" entry in one step: a crash never leaves a rollout without its start in the audit.
+    await store.create(rollout, [
+      {
+        at: now,
+        rolloutId: rollout.id,
+        actor: rollout.startedBy,
+        action: "start",
+        fromPhase: Phase.Preflight,
+        toPhase: Phase.Preflight,
+        canaryWeight: 0,
+        detail:
+          `${target.namespace}/${target.virtualService} ${target.stableSubset} → ${target.canarySubset}, steps ${request.plan.steps.join(",")}` +
+          (freeze ? `; started during the freeze "${freeze.reason}" with --ignore-freeze` : ""),
+      },
+    ]);
     return this.#withLock(rollout.id, async (session) => {
       let event: RolloutEvent;
       try {

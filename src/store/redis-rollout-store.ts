@@ -26,10 +26,11 @@ export type RedisRolloutStoreOptions = {
 };
 
 /*
- * Claim the target and write the rollout, or say who holds the claim.
+ * Claim the target and write the rollout with its first audit entries, or say who holds the claim.
  * KEYS: 1 rollout hash, 2 target claim, 3 active zset, 4 history zset, 5 service history zset,
- *       6 namespace history zset
- * ARGV: 1 id, 2 rollout JSON, 3 version, 4 createdAt, 5 a stale claim holder that may be replaced ('' = none)
+ *       6 namespace history zset, 7 audit stream
+ * ARGV: 1 id, 2 rollout JSON, 3 version, 4 createdAt, 5 a stale claim holder that may be replaced ('' = none),
+ *       6.. audit entries as JSON
  */
 const CREATE = luaScript(
   "create",
@@ -46,6 +47,7 @@ redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
 redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1])
 redis.call('ZADD', KEYS[5], ARGV[4], ARGV[1])
 redis.call('ZADD', KEYS[6], ARGV[4], ARGV[1])
+for i = 6, #ARGV do redis.call('XADD', KEYS[7], '*', 'entry', ARGV[i]) end
 return {'ok'}
 `,
 );
@@ -136,7 +138,7 @@ export class RedisRolloutStore implements RolloutStore {
     return `${service}-${n}`;
   }
 
-  async create(rollout: Rollout): Promise<void> {
+  async create(rollout: Rollout, audit: readonly AuditEntry[] = []): Promise<void> {
     if (TERMINAL_PHASES.includes(rollout.phase)) {
       throw new CanaryError(
         ErrorCode.InvalidInput,
@@ -159,8 +161,16 @@ export class RedisRolloutStore implements RolloutStore {
             this.#key("history"),
             this.#key("history", "service", rollout.target.service),
             this.#key("history", "namespace", rollout.target.namespace),
+            this.#key("audit", rollout.id),
           ],
-          [rollout.id, JSON.stringify(rollout), rollout.version, rollout.createdAt, replaceable],
+          [
+            rollout.id,
+            JSON.stringify(rollout),
+            rollout.version,
+            rollout.createdAt,
+            replaceable,
+            ...audit.map((entry) => JSON.stringify(entry)),
+          ],
         ),
       );
       const [status, holderId] = scriptReply(result);

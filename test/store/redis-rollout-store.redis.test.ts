@@ -121,6 +121,14 @@ describe("RedisRolloutStore", () => {
     expect(await store.activeFor(targetKey(second.target, second.cluster))).toBe("reviews-2");
   });
 
+  it("writes a new rollout's first audit entries with its claim, and none when the claim is refused", async () => {
+    const rollout = makeRollout();
+    await store.create(rollout, [auditEntry(rollout.id, 0)]);
+    await caught(store.create({ ...rollout, id: "reviews-2" }, [auditEntry("reviews-2", 0)]));
+    expect((await store.audit(rollout.id)).map((entry) => entry.action)).toEqual(["event-0"]);
+    expect(await store.audit("reviews-2")).toEqual([]);
+  });
+
   it("appends a change's audit entries in the same step as the save, and none when the save is refused", async () => {
     const rollout = makeRollout({ version: 1 });
     await store.create(rollout);

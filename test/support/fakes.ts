@@ -65,7 +65,7 @@ export class FakeRolloutStore implements RolloutStore {
     return Promise.resolve(`${service}-${n}`);
   }
 
-  async create(rollout: Rollout): Promise<void> {
+  async create(rollout: Rollout, audit: readonly AuditEntry[] = []): Promise<void> {
     const key = targetKey(rollout.target, rollout.cluster);
     const holder = this.#claims.get(key);
     if (holder !== undefined) {
@@ -76,6 +76,7 @@ export class FakeRolloutStore implements RolloutStore {
     }
     this.#claims.set(key, rollout.id);
     this.#rollouts.set(rollout.id, copy(rollout));
+    this.#entries(rollout.id).push(...audit.map(copy));
     return Promise.resolve();
   }
 
@@ -469,7 +470,7 @@ export class FakeProcess {
     return {
       store: {
         nextId: (service) => write("nextId")(() => store.nextId(service)),
-        create: (rollout) => write("create")(() => store.create(rollout)),
+        create: (rollout, audit) => write("create")(() => store.create(rollout, audit)),
         get: (id) => read(() => store.get(id)),
         save: (rollout, version, audit = []) =>
           write("save")(async () => Promise.resolve(store.commit(rollout, version, audit, this.name))),
