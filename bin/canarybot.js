@@ -1,22 +1,8 @@
 #!/usr/bin/env node
-// Node runs the TypeScript sources directly (type stripping): there is no build step to forget. An older Node cannot
-// load them, so this file stays plain JavaScript that any Node parses, and checks the version before importing them.
-import { readFileSync } from "node:fs";
 import module from "node:module";
-import process from "node:process";
-import { URL } from "node:url";
+import { requireRecentNode } from "./node-check.js";
 
-const { engines } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
-const needed = /(\d+)\.(\d+)/.exec(engines.node).slice(1).map(Number);
-const found = process.versions.node.split(".").map(Number);
-if (found[0] < needed[0] || (found[0] === needed[0] && found[1] < needed[1])) {
-  process.stderr.write(
-    `canarybot needs Node.js ${needed.join(".")} or newer (24 LTS recommended), found ${process.versions.node} ` +
-      `at ${process.execPath}: README.md, section Requirements, says how to get Node 24.\n`,
-  );
-  process.exit(1);
-}
-
+requireRecentNode();
 // Compiled, type-stripped modules are cached on disk (keyed by content), so a command starts several times faster.
 module.enableCompileCache?.();
 

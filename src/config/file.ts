@@ -4,7 +4,7 @@ import { z } from "zod";
 import { parseDuration, parseHeader, parsePercentage, parsePercentList } from "../commands/values.ts";
 import type { Parsed } from "../commands/values.ts";
 import { CanaryError, ErrorCode } from "../errors.ts";
-import { planProblems } from "../rollout/plan.ts";
+import { MAX_P99_MS, planProblems } from "../rollout/plan.ts";
 import { HookType } from "../rollout/types.ts";
 import { isCronExpression, isTimeZone } from "../schedule/release-calendar.ts";
 import { BUILTIN_DEFAULTS } from "../commands/start-request.ts";
@@ -56,19 +56,38 @@ const duration = parsedBy((text) => parseDuration(text));
 const durationMs = parsedBy((text) => parseDuration(text, "duration", "ms"));
 const percent = parsedBy((text) => parsePercentage(text, "percentage"));
 
-export const ServiceDefaults = z.strictObject({
-  /** `[5, 10, 25, 50, 100]` or `"5,10,25,50,100"`. */
-  steps: percentList.optional(),
-  /** `60s`, `2m`; a bare number is seconds. */
-  interval: duration.optional(),
-  /** Weights that wait for an approval: `50` or `[25, 50]`. */
-  approveAt: percentList.optional(),
-  /** A header stage for every start of this service unless one is given: `qa=canary-test`. */
-  header: z
-    .string()
-    .refine((text) => parseHeader(text).ok, "must be name=value (e.g. qa=canary-test)")
-    .optional(),
-});
+export const ServiceDefaults = z
+  .strictObject({
+    /** `[5, 10, 25, 50, 100]` or `"5,10,25,50,100"`. */
+    steps: percentList.optional(),
+    /** `60s`, `2m`; a bare number is seconds. */
+    interval: duration.optional(),
+    /** Weights that wait for an approval: `50` or `[25, 50]`. */
+    approveAt: percentList.optional(),
+    /** A header stage for every start of this service unless one is given: `qa=canary-test`. */
+    header: z
+      .string()
+      .refine((text) => parseHeader(text).ok, "must be name=value (e.g. qa=canary-test)")
+      .optional(),
+  })
+  .superRefine((defaults, ctx) => {
+    // The defaults must make a sound plan on their own (interval bounds are the deployment's, checked at start).
+    // Checked here rather than on the service, so that a mistake elsewhere in the service does not hide these.
+    const plan = {
+      steps: defaults.steps ?? BUILTIN_DEFAULTS.steps,
+      intervalMs: defaults.interval ?? BUILTIN_DEFAULTS.intervalMs,
+      approvalGates: defaults.approveAt ?? BUILTIN_DEFAULTS.approvalGates,
+      twoPersonRule: true,
+    };
+    for (const problem of planProblems(plan, 1)) {
+      const field = problem.startsWith("approve-at")
+        ? "approveAt"
+        : problem.startsWith("interval")
+          ? "interval"
+          : "steps";
+      ctx.addIssue({ code: "custom", path: [field], message: problem.replace(/^[-\w]+: /, "") });
+    }
+  });
 export type ServiceDefaults = z.infer<typeof ServiceDefaults>;
 
 export const CustomCheckConfig = z.strictObject({
@@ -84,7 +103,9 @@ export const AnalysisOverrides = z.strictObject({
   enabled: z.boolean().optional(),
   minSuccess: percent.optional(),
   criticalSuccess: percent.optional(),
-  maxP99: durationMs.optional(),
+  maxP99: durationMs
+    .refine((ms) => ms <= MAX_P99_MS, `must be at most ${MAX_P99_MS / 3_600_000}h`)
+    .optional(),
   maxErrorIncrease: percent.optional(),
   maxP99Ratio: z.number().min(1).optional(),
   minRequests: z.number().int().min(0).optional(),
@@ -153,63 +174,38 @@ const webhookList = z.array(WebhookConfig).superRefine((hooks, ctx) => {
   });
 });
 
-export const ServiceConfig = z
-  .strictObject({
-    namespace: kubeName("namespace").default("default"),
-    /** Defaults to the service's name. */
-    virtualService: kubeName("VirtualService").optional(),
-    /** Destination host of the managed route; defaults to the service's name. */
-    host: z.string().min(1).optional(),
-    /** Name of the managed HTTP route, when the VirtualService has several. */
-    route: z.string().min(1).optional(),
-    /** The stable subset; read off the live route when absent. */
-    stable: z.string().min(1).optional(),
-    /** kubeconfig context. */
-    context: z.string().min(1).optional(),
-    defaults: ServiceDefaults.default({}),
-    analysis: AnalysisOverrides.optional(),
-    /** Channels the service may be driven from (ids); anywhere when absent. */
-    channels: z.array(channel).min(1, "list at least one channel, or leave `channels` out").optional(),
-    /** Who may start, approve, promote and roll back: user and user group ids. Absent: anyone. */
-    starters: principals.optional(),
-    approvers: principals.optional(),
-    /** Absent: the approvers. */
-    promoters: principals.optional(),
-    /** Absent: anyone who may start, approve or promote. */
-    rollbackers: principals.optional(),
-    /** Mentioned by alerts: a user or a user group. */
-    onCall: principal.optional(),
-    /** When steps may be taken; absent: any time. */
-    windows: z
-      .array(ReleaseWindowConfig)
-      .min(1, "list at least one window, or leave `windows` out")
-      .optional(),
-    /** When no rollout of the service may start. */
-    freezes: z.array(FreezeConfig).optional(),
-    /** Flagger-compatible webhooks every rollout of the service calls. */
-    webhooks: webhookList.optional(),
-  })
-  .superRefine((service, ctx) => {
-    // The defaults must make a sound plan on their own (interval bounds are the deployment's, checked at start).
-    const plan = {
-      steps: service.defaults.steps ?? BUILTIN_DEFAULTS.steps,
-      intervalMs: service.defaults.interval ?? BUILTIN_DEFAULTS.intervalMs,
-      approvalGates: service.defaults.approveAt ?? BUILTIN_DEFAULTS.approvalGates,
-      twoPersonRule: true,
-    };
-    for (const problem of planProblems(plan, 1)) {
-      const field = problem.startsWith("approve-at")
-        ? "approveAt"
-        : problem.startsWith("interval")
-          ? "interval"
-          : "steps";
-      ctx.addIssue({
-        code: "custom",
-        path: ["defaults", field],
-        message: problem.replace(/^[-\w]+: /, ""),
-      });
-    }
-  });
+export const ServiceConfig = z.strictObject({
+  namespace: kubeName("namespace").default("default"),
+  /** Defaults to the service's name. */
+  virtualService: kubeName("VirtualService").optional(),
+  /** Destination host of the managed route; defaults to the service's name. */
+  host: z.string().min(1).optional(),
+  /** Name of the managed HTTP route, when the VirtualService has several. */
+  route: z.string().min(1).optional(),
+  /** The stable subset; read off the live route when absent. */
+  stable: z.string().min(1).optional(),
+  /** kubeconfig context. */
+  context: z.string().min(1).optional(),
+  defaults: ServiceDefaults.default({}),
+  analysis: AnalysisOverrides.optional(),
+  /** Channels the service may be driven from (ids); anywhere when absent. */
+  channels: z.array(channel).min(1, "list at least one channel, or leave `channels` out").optional(),
+  /** Who may start, approve, promote and roll back: user and user group ids. Absent: anyone. */
+  starters: principals.optional(),
+  approvers: principals.optional(),
+  /** Absent: the approvers. */
+  promoters: principals.optional(),
+  /** Absent: anyone who may start, approve or promote. */
+  rollbackers: principals.optional(),
+  /** Mentioned by alerts: a user or a user group. */
+  onCall: principal.optional(),
+  /** When steps may be taken; absent: any time. */
+  windows: z.array(ReleaseWindowConfig).min(1, "list at least one window, or leave `windows` out").optional(),
+  /** When no rollout of the service may start. */
+  freezes: z.array(FreezeConfig).optional(),
+  /** Flagger-compatible webhooks every rollout of the service calls. */
+  webhooks: webhookList.optional(),
+});
 export type ServiceConfig = z.infer<typeof ServiceConfig>;
 
 export const ConfigFile = z.strictObject({
@@ -241,7 +237,8 @@ export function describeConfigIssue(issue: z.core.$ZodIssue): string {
   if (issue.code === "invalid_key") {
     return `${issuePath(issue.path)}: a service name must be a Kubernetes name (lower case, digits, -)`;
   }
-  if (issue.code === "invalid_type" && issue.input === undefined)
+  // zod reports no input by default: its message says what it received.
+  if (issue.code === "invalid_type" && /received undefined$/.test(issue.message))
     return `${issuePath(issue.path)}: is required`;
   return `${issuePath(issue.path)}: ${issue.message}`;
 }

@@ -4,6 +4,7 @@ import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 
 const BIN = resolve(import.meta.dirname, "../../bin/canarybot.js");
+const DEMO = resolve(import.meta.dirname, "../../bin/demo.js");
 const ROOT = resolve(import.meta.dirname, "../..");
 
 type Run = { code: number; stdout: string; stderr: string };
@@ -26,15 +27,21 @@ const pretendOld = [
 ];
 
 describe("bin/canarybot.js", () => {
-  it("on a Node too old for the sources, says in one line which Node it needs and found, and where to get one", async () => {
-    const result = await run(process.execPath, [...pretendOld, BIN, "status"]);
-    expect(result.code).toBe(1);
-    expect(result.stdout).toBe("");
-    expect(result.stderr).toBe(
-      `canarybot needs Node.js 22.19 or newer (24 LTS recommended), found ${OLD_NODE} at ${process.execPath}: ` +
-        "README.md, section Requirements, says how to get Node 24.\n",
-    );
-  });
+  it.each([
+    ["canarybot", [BIN, "status"]],
+    ["npm run demo", [DEMO]],
+  ])(
+    "%s, on a Node too old for the sources, says in one line which Node it needs and found",
+    async (_, args) => {
+      const result = await run(process.execPath, [...pretendOld, ...args]);
+      expect(result.code).toBe(1);
+      expect(result.stdout).toBe("");
+      expect(result.stderr).toBe(
+        `canarybot needs Node.js 22.19 or newer (24 LTS recommended), found ${OLD_NODE} at ${process.execPath}: ` +
+          "README.md, section Requirements, says how to get Node 24.\n",
+      );
+    },
+  );
 
   it("parses and refuses on a real Node 20 (the system's, or OLD_NODE_BIN)", async () => {
     const oldNode = process.env.OLD_NODE_BIN ?? "/usr/bin/node";

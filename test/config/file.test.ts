@@ -189,6 +189,23 @@ describe("a service's start defaults and options", () => {
   });
 });
 
+describe("every mistake at once", () => {
+  it("names the defaults' plan problems beside a mistake elsewhere in the service, and says what a wrong type is", () => {
+    const message = errorOf(`
+services:
+  reviews:
+    starters: U0ALICE01
+    defaults: { steps: [10, 50, 90], approveAt: [60] }
+    analysis: { maxP99: 2h }
+`);
+    expect(message).toContain("services.reviews.starters: Invalid input: expected array, received string");
+    expect(message).toContain("services.reviews.defaults.steps: the last step must be 100");
+    expect(message).toContain("services.reviews.defaults.approveAt: 60 is not one of the steps");
+    expect(message).toContain("services.reviews.analysis.maxP99: must be at most 1h");
+    expect(message).not.toContain("is required");
+  });
+});
+
 describe("release windows and freezes", () => {
   const CALENDAR = `
 services:
