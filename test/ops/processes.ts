@@ -6,6 +6,7 @@ import { createServer } from "node:net";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { startKubeSandbox } from "../../src/sandbox/kube/server.ts";
 import { waitFor } from "../support/engine.ts";
 
 const BIN = resolve(import.meta.dirname, "../../bin/canarybot.js");
@@ -133,4 +134,45 @@ export async function ownRedisServer(options: { appendOnly?: boolean } = {}): Pr
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * `canarybot worker --metrics-port 0` on a redis-server of the test's own (`appendOnly` as in `ownRedisServer`) and a
+ * Kubernetes sandbox seeded with `scenario` and `seed`; everything it starts is added to `cleanups`.
+ */
+export async function workerOnOwnRedis(
+  options: {
+    appendOnly: boolean;
+    scenario: "bookinfo" | "empty";
+    seed?: unknown[];
+    env?: Record<string, string>;
+  },
+  cleanups: (() => Promise<void>)[],
+) {
+  const redis = await ownRedisServer({ appendOnly: options.appendOnly });
+  cleanups.push(() => redis.cleanup());
+  await redis.start();
+  const kube = await startKubeSandbox({ scenario: options.scenario });
+  let kubeOpen = true;
+  const closeKube = async (): Promise<void> => {
+    if (!kubeOpen) return;
+    kubeOpen = false;
+    await kube.close();
+  };
+  cleanups.push(closeKube);
+  if (options.seed) kube.seed(options.seed);
+  const dir = await mkdtemp(join(tmpdir(), "canarybot-own-redis-worker-"));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  await kube.writeKubeconfig(join(dir, "kubeconfig"));
+  const env = {
+    PATH: process.env.PATH ?? "",
+    HOME: dir,
+    REDIS_URL: redis.url,
+    KUBECONFIG: join(dir, "kubeconfig"),
+    LOG_LEVEL: "info",
+    ...options.env,
+  };
+  const worker = await spawnCanarybot(["worker", "--metrics-port", "0"], env, "worker ready");
+  cleanups.push(() => worker.kill());
+  return { redis, kube, closeKube, worker, env, port: healthPort(worker.output()) };
 }

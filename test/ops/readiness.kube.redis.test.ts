@@ -1,11 +1,6 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { startKubeSandbox } from "../../src/sandbox/kube/server.ts";
-import type { KubeSandbox } from "../../src/sandbox/kube/server.ts";
 import { waitFor } from "../support/engine.ts";
-import { healthPort, ownRedisServer, spawnCanarybot } from "./processes.ts";
+import { workerOnOwnRedis } from "./processes.ts";
 
 /** How soon /readyz must follow Redis or the Kubernetes API away and back. */
 const FLIP_MS = 5_000;
@@ -30,25 +25,10 @@ describe("/healthz and /readyz of `canarybot worker --metrics-port`", () => {
 
   it("turns unready within 5 s of Redis or the Kubernetes API going away, and ready again when Redis is back", async () => {
     // Persistent, so Redis comes back with canarybot's data: an empty one keeps /readyz red on purpose.
-    const redis = await ownRedisServer({ appendOnly: true });
-    cleanups.push(() => redis.cleanup());
-    await redis.start();
-    let kube: KubeSandbox | undefined = await startKubeSandbox({ scenario: "bookinfo" });
-    cleanups.push(() => kube?.close() ?? Promise.resolve());
-    const dir = await mkdtemp(join(tmpdir(), "canarybot-readyz-"));
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    await kube.writeKubeconfig(join(dir, "kubeconfig"));
-
-    const env = {
-      PATH: process.env.PATH ?? "",
-      HOME: dir,
-      REDIS_URL: redis.url,
-      KUBECONFIG: join(dir, "kubeconfig"),
-      LOG_LEVEL: "info",
-    };
-    const worker = await spawnCanarybot(["worker", "--metrics-port", "0"], env, "worker ready");
-    cleanups.push(() => worker.kill());
-    const port = healthPort(worker.output());
+    const { redis, closeKube, port } = await workerOnOwnRedis(
+      { appendOnly: true, scenario: "bookinfo" },
+      cleanups,
+    );
     expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
     await flipsTo(port, 200, "ready at start");
 
@@ -59,8 +39,7 @@ describe("/healthz and /readyz of `canarybot worker --metrics-port`", () => {
     await redis.start();
     const redisBack = await flipsTo(port, 200, "ready with Redis back");
 
-    await kube.close();
-    kube = undefined;
+    await closeKube();
     const kubeAway = await flipsTo(port, 503, "unready without the Kubernetes API");
     expect((await readyz(port)).body.failing).toEqual(["kubernetes"]);
 

@@ -1,14 +1,9 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { startKubeSandbox } from "../../src/sandbox/kube/server.ts";
-import type { KubeSandbox } from "../../src/sandbox/kube/server.ts";
 import { waitFor } from "../support/engine.ts";
 import { meshService } from "../support/mesh-services.ts";
 import { recordWeights } from "../support/route-weights.ts";
 import { runBin } from "../support/serve-process.ts";
-import { healthPort, ownRedisServer, spawnCanarybot } from "./processes.ts";
+import { workerOnOwnRedis } from "./processes.ts";
 
 const SERVICES = ["alpha", "bravo", "charlie"];
 
@@ -22,27 +17,15 @@ describe("Redis restarted in the middle of rollouts", () => {
   });
 
   const setUp = async (appendOnly: boolean) => {
-    const redis = await ownRedisServer({ appendOnly });
-    cleanups.push(() => redis.cleanup());
-    await redis.start();
-    const kube: KubeSandbox = await startKubeSandbox({ scenario: "empty" });
-    cleanups.push(() => kube.close());
-    kube.seed(SERVICES.flatMap(meshService));
-    const dir = await mkdtemp(join(tmpdir(), "canarybot-redis-restart-"));
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    await kube.writeKubeconfig(join(dir, "kubeconfig"));
-    const env = {
-      PATH: process.env.PATH ?? "",
-      HOME: dir,
-      REDIS_URL: redis.url,
-      KUBECONFIG: join(dir, "kubeconfig"),
-      LOG_LEVEL: "info",
-      CANARYBOT_MIN_INTERVAL_MS: "100",
-      CANARYBOT_SWEEP_MS: "300",
-    };
-    const worker = await spawnCanarybot(["worker", "--metrics-port", "0"], env, "worker ready");
-    cleanups.push(() => worker.kill());
-    const port = healthPort(worker.output());
+    const { redis, kube, worker, env, port } = await workerOnOwnRedis(
+      {
+        appendOnly,
+        scenario: "empty",
+        seed: SERVICES.flatMap(meshService),
+        env: { CANARYBOT_MIN_INTERVAL_MS: "100", CANARYBOT_SWEEP_MS: "300" },
+      },
+      cleanups,
+    );
     const readyz = async (): Promise<Readyz> => {
       const response = await fetch(`http://127.0.0.1:${port}/readyz`);
       return { status: response.status, ...((await response.json()) as { checks: Record<string, string> }) };
