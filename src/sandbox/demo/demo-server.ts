@@ -11,6 +11,7 @@ import type { SlackSandbox } from "../slack/web-api-sandbox.ts";
 import type { ChannelView } from "./channel-view.ts";
 import { viewSubmissionPayload } from "./view-submission.ts";
 import type { FormValues } from "./view-submission.ts";
+import { readCappedBody } from "../read-body.ts";
 
 const PAGE_DIR = new URL("./page/", import.meta.url);
 const STATIC_FILES: Readonly<Record<string, string>> = {
@@ -43,15 +44,9 @@ export type DemoServer = { url: string; port: number; close(): Promise<void> };
 class BadRequest extends Error {}
 
 async function jsonBody(request: IncomingMessage): Promise<Record<string, unknown>> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new BadRequest("body too large");
-    chunks.push(chunk as Buffer);
-  }
+  const text = await readCappedBody(request, MAX_BODY_BYTES, () => new BadRequest("body too large"));
   try {
-    const parsed = JSON.parse(Buffer.concat(chunks).toString("utf8")) as unknown;
+    const parsed = JSON.parse(text) as unknown;
     if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed))
       return parsed as Record<string, unknown>;
   } catch {

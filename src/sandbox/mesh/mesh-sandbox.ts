@@ -13,6 +13,7 @@ import { initialMeshSettings } from "./settings.ts";
 import type { HeaderTraffic, MeshControl, MeshSettings, SubsetBehaviourPatch } from "./settings.ts";
 import { createSimulator } from "./simulator.ts";
 import type { MeshTotals } from "./simulator.ts";
+import { readCappedBody } from "../read-body.ts";
 
 export type MeshSandboxOptions = {
   /** Where the VirtualServices and DestinationRules are read from (a real cluster or the kube sandbox). */
@@ -109,19 +110,6 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = `${JSON.stringify(body, null, 2)}\n`;
   res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
   res.end(text);
-}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buffer = chunk as Buffer;
-    size += buffer.length;
-    if (size > MAX_BODY_BYTES)
-      throw new CanaryError(ErrorCode.InvalidInput, "control body larger than 1 MiB");
-    chunks.push(buffer);
-  }
-  return Buffer.concat(chunks).toString("utf8");
 }
 
 /**
@@ -247,7 +235,13 @@ export async function startMeshSandbox(options: MeshSandboxOptions): Promise<Mes
     if (path === "/control" && method === "POST") {
       let body: unknown;
       try {
-        body = JSON.parse(await readBody(req));
+        body = JSON.parse(
+          await readCappedBody(
+            req,
+            MAX_BODY_BYTES,
+            () => new CanaryError(ErrorCode.InvalidInput, "control body larger than 1 MiB"),
+          ),
+        );
       } catch (error) {
         sendJson(res, 400, { error: isCanaryError(error) ? error.message : "control body is not JSON" });
         return;

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { parseHeyCommand } from "./load-test-command.ts";
 import type { LoadTest } from "./load-test-command.ts";
+import { readCappedBody } from "../read-body.ts";
 
 /** One scripted answer: status, body, and how long to wait before answering (to make a hook time out). */
 export type ScriptedAnswer = { status: number; body?: string; delayMs?: number };
@@ -79,7 +80,7 @@ export async function startWebhookSandbox(options: WebhookSandboxOptions = {}): 
     if (req.method === "GET" && path === "/requests")
       return send(res, 200, JSON.stringify(received, null, 2));
     if (req.method !== "POST") return send(res, 405, "POST only");
-    const text = await readBody(req);
+    const text = await readCappedBody(req, MAX_BODY_BYTES, () => new Error("body larger than 1 MiB"));
     const body = parseJson(text);
     received.push({ path, body, at: Date.now() });
     const scripted = next(path);
@@ -187,18 +188,6 @@ function send(res: ServerResponse, status: number, text: string): void {
     "content-length": Buffer.byteLength(text),
   });
   res.end(text);
-}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buffer = chunk as Buffer;
-    size += buffer.length;
-    if (size > MAX_BODY_BYTES) throw new Error("body larger than 1 MiB");
-    chunks.push(buffer);
-  }
-  return Buffer.concat(chunks).toString("utf8");
 }
 
 async function postJson(url: string, body: unknown): Promise<void> {
