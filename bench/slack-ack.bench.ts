@@ -10,16 +10,11 @@
 // listeners only ack. Requests go one at a time, floor then canarybot; after each canarybot request the bench waits
 // until its work after the ack is done (its reply or message update arrived, then 5 ms), so every ack is measured
 // on an idle process. Client, apps and sandboxes share this process (and the machine's cores with Redis).
-import { mkdtemp, rm } from "node:fs/promises";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { App, HTTPReceiver } from "@slack/bolt";
-import { loadEnvConfig } from "../src/config/env.ts";
-import { createLogger } from "../src/logger.ts";
 import { EVENTS_PATH } from "../src/slack/app.ts";
 import { ActionId } from "../src/slack/render-rollout-message.ts";
 import { startKubeSandbox } from "../src/sandbox/kube/server.ts";
@@ -27,9 +22,8 @@ import { createSignedRequestClient } from "../src/sandbox/slack/signed-request-c
 import type { InteractionSent, SignedRequestClient } from "../src/sandbox/slack/signed-request-client.ts";
 import { startSlackSandbox } from "../src/sandbox/slack/web-api-sandbox.ts";
 import type { SlackSandbox } from "../src/sandbox/slack/web-api-sandbox.ts";
-import { startServe } from "../src/serve.ts";
 import { reviewsTarget } from "../test/k8s/istio-fixtures.ts";
-import { REDIS_URL, connectRedis, deleteKeysWithPrefix, uniqueName } from "../test/support/redis.ts";
+import { serveInProcess } from "../test/support/serve-in-process.ts";
 import { quietLogger } from "../test/sandbox/slack/support.ts";
 
 const requests = Number(process.argv[2] ?? 300);
@@ -86,7 +80,6 @@ const percentile = (values: number[], p: number): number => {
 };
 
 async function main(): Promise<void> {
-  const redis = await connectRedis();
   const slack = await startSlackSandbox({
     users: [
       { id: STARTER, name: "alice" },
@@ -95,30 +88,13 @@ async function main(): Promise<void> {
     channels: [{ id: CHANNEL, name: "releases" }],
   });
   const kube = await startKubeSandbox({ scenario: "bookinfo" });
-  const dir = await mkdtemp(join(tmpdir(), "canarybot-bench-"));
-  const kubeconfigPath = join(dir, "kubeconfig");
-  await kube.writeKubeconfig(kubeconfigPath);
-  const prefix = uniqueName("bench-slack");
-  const processEnv = {
-    REDIS_URL,
-    CANARYBOT_PREFIX: prefix,
-    KUBECONFIG: kubeconfigPath,
-    HOME: process.env.HOME ?? dir,
-    LOG_LEVEL: "silent",
-    SLACK_BOT_TOKEN: slack.botToken,
-    SLACK_SIGNING_SECRET: SIGNING_SECRET,
-    SLACK_API_URL: slack.apiUrl,
-    PORT: "0",
-  };
-  let stop: () => void = () => undefined;
-  const stopSignal = new Promise<void>((resolve) => (stop = resolve));
-  const serve = await startServe({
-    env: loadEnvConfig(processEnv),
-    processEnv,
-    logger: createLogger("silent"),
-    mode: { slack: true, worker: false },
-    stopSignal,
+  const canarybotServe = await serveInProcess({
+    slack,
+    kube,
+    signingSecret: SIGNING_SECRET,
+    label: "bench-slack",
   });
+  const { serve } = canarybotServe;
 
   const floorApp = new App({
     token: slack.botToken,
@@ -216,13 +192,9 @@ async function main(): Promise<void> {
     console.log(line("button (pause/resume)", samples.click, samples.floorClick));
   } finally {
     await floorApp.stop();
-    stop();
-    await serve.close();
+    await canarybotServe.close();
     await kube.close();
     await slack.close();
-    await deleteKeysWithPrefix(redis, `${prefix}:`);
-    redis.disconnect();
-    await rm(dir, { recursive: true, force: true });
   }
 }
 

@@ -14,7 +14,7 @@ import {
 import { CanaryError, ErrorCode, isCanaryError } from "../errors.ts";
 import type { JsonPatchOperation } from "../json/json-patch.ts";
 import { isJsonObject } from "../json/json-value.ts";
-import type { RouteExpectation, TargetInspection, TrafficRouter } from "../rollout/ports.ts";
+import type { RouteExpectation, RouteReads, TargetInspection, TrafficRouter } from "../rollout/ports.ts";
 import type { HeaderMatch, Target } from "../rollout/types.ts";
 import { describeRouteChange } from "./describe-change.ts";
 import { serviceOfHost } from "./istio-host.ts";
@@ -74,14 +74,14 @@ type Clients = {
 /** A failed `test` guard (422) that the next round must explain: the object changed, or the patch is invalid. */
 type Rejected = { resourceVersion: string | undefined; operations: string; error: unknown };
 
-type Dispatcher = NonNullable<ReturnType<RequestContext["getDispatcher"]>>;
+export type Dispatcher = NonNullable<ReturnType<RequestContext["getDispatcher"]>>;
 
 /**
  * client-node 2 builds a new undici Agent for every request, so every GET and PATCH pays a TCP connect and a TLS
  * handshake (about 80% of a worker's CPU at 1,000 rollouts, see docs/benchmarks.md). Reuse the first Agent built
  * for each API server instead: its keep-alive connections then serve every later request.
  */
-function sharedConnectionsMiddleware(dispatchers: Map<string, Dispatcher>): ObservableMiddleware {
+export function sharedConnectionsMiddleware(dispatchers: Map<string, Dispatcher>): ObservableMiddleware {
   return {
     pre: (context) => {
       const origin = new URL(context.getUrl()).origin;
@@ -103,6 +103,11 @@ function timeoutMiddleware(timeoutMs: () => number): ObservableMiddleware {
     },
     post: (response) => new Observable(Promise.resolve(response)),
   };
+}
+
+/** Where this router keeps a VirtualService in an operation's `RouteReads`. */
+function readsKey(target: Pick<Target, "context" | "namespace" | "virtualService">): string {
+  return `istio-virtualservice:${target.context ?? ""}:${target.namespace}/${target.virtualService}`;
 }
 
 /** Our own timeout fired (AbortSignal.timeout rejects fetch with a DOMException named TimeoutError). */
@@ -143,9 +148,10 @@ export class IstioVirtualServiceRouter implements TrafficRouter {
     await Promise.all(dispatchers.map((dispatcher) => dispatcher.close()));
   }
 
-  async inspect(target: Target): Promise<TargetInspection> {
+  async inspect(target: Target, reads?: RouteReads): Promise<TargetInspection> {
     return this.#operation(`${virtualServiceIdentity(target)}: inspect failed`, async (options) => {
       const { clients, version, virtualService } = await this.#readForPreflight(target, options);
+      reads?.set(readsKey(target), virtualService);
       const managed = managedRouteForRollout(virtualService, target);
       // The Service selector narrows the readiness check when the Service lives beside the rollout.
       const service = serviceOfHost(target.host, target.namespace);
@@ -186,9 +192,13 @@ export class IstioVirtualServiceRouter implements TrafficRouter {
     target: Target,
     desired: { canaryWeight: number; headerMatch?: HeaderMatch; headerRouteActive: boolean },
     expected: RouteExpectation,
+    reads?: RouteReads,
   ): Promise<void> {
-    await this.#write(target, "set weights", (virtualService) =>
-      computeRoutePatch(virtualService, target, expected, desired),
+    await this.#write(
+      target,
+      "set weights",
+      (virtualService) => computeRoutePatch(virtualService, target, expected, desired),
+      reads,
     );
   }
 
@@ -196,10 +206,13 @@ export class IstioVirtualServiceRouter implements TrafficRouter {
    * A VirtualService deleted mid-rollout leaves nothing to restore, and never will: that is a `not_found` of its
    * own (not retryable), so a rollback can end instead of retrying forever.
    */
-  async restore(target: Target, baseline: unknown): Promise<void> {
+  async restore(target: Target, baseline: unknown, reads?: RouteReads): Promise<void> {
     try {
-      await this.#write(target, "restore", (virtualService) =>
-        computeRestorePatch(virtualService, target, baseline),
+      await this.#write(
+        target,
+        "restore",
+        (virtualService) => computeRestorePatch(virtualService, target, baseline),
+        reads,
       );
     } catch (error) {
       if (!isCanaryError(error, ErrorCode.NotFound)) throw error;
@@ -252,20 +265,38 @@ export class IstioVirtualServiceRouter implements TrafficRouter {
   /**
    * Read, compute, patch; on a conflict (409), a failed `test` guard (422) or a transient failure, read again
    * and recompute, within the operation's budget. Drift and preflight errors from the pure half end it at once.
+   * The first round starts from the object this operation last read or wrote (`reads`), if any: the patch's
+   * `test` guard on its resourceVersion makes the server refuse it if the object has changed since, and the next
+   * round reads it afresh; "nothing to write" is only concluded from a fresh read. What the server answers is kept
+   * for the operation's next write.
    */
   async #write(
     target: Target,
     action: string,
     plan: (virtualService: unknown) => RouteChange,
+    reads: RouteReads | undefined,
   ): Promise<void> {
     const prefix = `${virtualServiceIdentity(target)}: ${action} failed`;
+    const key = readsKey(target);
+    let known = reads?.get(key);
+    reads?.delete(key);
     let rejected: Rejected | undefined;
     await this.#operation(prefix, async (options) => {
       const clients = this.#clientsFor(target);
       const version = await this.#networkingVersion(clients, options);
-      const virtualService = await this.#getVirtualService(clients, version, target, options);
-      const change = plan(virtualService);
-      if (change.kind === "unchanged") return;
+      const shared = known;
+      known = undefined;
+      let virtualService = shared ?? (await this.#getVirtualService(clients, version, target, options));
+      let change = plan(virtualService);
+      if (change.kind === "unchanged" && shared !== undefined) {
+        // A shared read may be stale, and "nothing to write" has no guard to catch that: say it of a fresh read only.
+        virtualService = await this.#getVirtualService(clients, version, target, options);
+        change = plan(virtualService);
+      }
+      if (change.kind === "unchanged") {
+        reads?.set(key, virtualService);
+        return;
+      }
       const attempted = {
         resourceVersion: resourceVersionOf(virtualService),
         operations: JSON.stringify(change.operations),
@@ -280,7 +311,8 @@ export class IstioVirtualServiceRouter implements TrafficRouter {
         throw translateKubeError(rejected.error, prefix);
       }
       try {
-        await this.#patchVirtualService(clients, version, target, change.operations, options);
+        const patched = await this.#patchVirtualService(clients, version, target, change.operations, options);
+        if (isJsonObject(patched)) reads?.set(key, patched);
       } catch (error) {
         if (httpStatusOf(error) !== 422) throw error;
         // A failed `test` guard: the object changed between our GET and PATCH. Read it again; the next round
@@ -401,8 +433,8 @@ export class IstioVirtualServiceRouter implements TrafficRouter {
     target: Target,
     operations: JsonPatchOperation[],
     options: CallOptions,
-  ): Promise<void> {
-    await clients.custom.patchNamespacedCustomObject(
+  ): Promise<unknown> {
+    return (await clients.custom.patchNamespacedCustomObject(
       {
         group: ISTIO_NETWORKING_GROUP,
         version,
@@ -413,7 +445,7 @@ export class IstioVirtualServiceRouter implements TrafficRouter {
         fieldManager: FIELD_MANAGER,
       },
       options.patch,
-    );
+    )) as unknown;
   }
 
   /** The selector of the Service behind the host, to narrow the readiness check; {} when there is no such Service. */

@@ -356,15 +356,24 @@ export class RedisRolloutStore implements RolloutStore {
       this.#key("history", "namespace", rollout.target.namespace),
     ];
     try {
-      for (const index of indexes) {
-        const ids = await this.#redis.zrangebyscore(index, "-inf", `(${cutoff}`, "LIMIT", 0, PRUNE_BATCH);
-        if (ids.length === 0) continue;
-        const pipeline = this.#redis.pipeline();
-        for (const id of ids) pipeline.exists(this.#rolloutKey(id));
-        const exists = (await pipeline.exec()) ?? [];
-        const gone = ids.filter((_, i) => exists[i]?.[1] === 0);
-        if (gone.length > 0) await this.#redis.zrem(index, ...gone);
-      }
+      // One round trip for the three indexes, another only when some of them hold expired candidates.
+      const reads = this.#redis.pipeline();
+      for (const index of indexes) reads.zrangebyscore(index, "-inf", `(${cutoff}`, "LIMIT", 0, PRUNE_BATCH);
+      const candidates = ((await reads.exec()) ?? []).map(([, ids]) =>
+        Array.isArray(ids) ? ids.map(String) : [],
+      );
+      const ids = [...new Set(candidates.flat())];
+      if (ids.length === 0) return;
+      const exists = this.#redis.pipeline();
+      for (const id of ids) exists.exists(this.#rolloutKey(id));
+      const replies = (await exists.exec()) ?? [];
+      const gone = new Set(ids.filter((_, i) => replies[i]?.[1] === 0));
+      const removals = this.#redis.pipeline();
+      indexes.forEach((index, i) => {
+        const expired = (candidates[i] ?? []).filter((id) => gone.has(id));
+        if (expired.length > 0) removals.zrem(index, ...expired);
+      });
+      if (removals.length > 0) await removals.exec();
     } catch {
       // Swept again when the next rollout finishes or the index is read.
     }
