@@ -11,6 +11,7 @@ import {
   type ObservableMiddleware,
   type RequestContext,
 } from "@kubernetes/client-node";
+import pLimit, { type LimitFunction } from "p-limit";
 import { CanaryError, ErrorCode, isCanaryError } from "../errors.ts";
 import type { JsonPatchOperation } from "../json/json-patch.ts";
 import { isJsonObject } from "../json/json-value.ts";
@@ -52,6 +53,12 @@ export type IstioRouterOptions = {
   requestTimeoutMs?: number;
   /** Total time of one operation, every request and retry included. Default 20 s. */
   operationBudgetMs?: number;
+  /**
+   * Requests in flight at once per kubeconfig context; the rest wait their turn. Each one in flight beyond the
+   * pooled connections opens a new TLS connection (a handshake and a new SecureContext), which under a burst of
+   * starts costs more than the wait. Default 8.
+   */
+  maxConcurrentRequests?: number;
   sleep?: (ms: number) => Promise<void>;
   now?: () => number;
 };
@@ -69,6 +76,8 @@ type Clients = {
   core: CoreV1Api;
   apis: ApisApi;
   networkingVersion?: Promise<string>;
+  /** Bounds this context's requests in flight (`maxConcurrentRequests`). */
+  limit: LimitFunction;
 };
 
 /** A failed `test` guard (422) that the next round must explain: the object changed, or the patch is invalid. */
@@ -125,6 +134,7 @@ export class IstioVirtualServiceRouter implements TrafficRouter {
   readonly #clients = new Map<string, Clients>();
   readonly #policy: RetryPolicy;
   readonly #requestTimeoutMs: number;
+  readonly #maxConcurrentRequests: number;
   readonly #sleep: (ms: number) => Promise<void>;
   readonly #now: () => number;
   readonly #dispatchers = new Map<string, Dispatcher>();
@@ -137,6 +147,7 @@ export class IstioVirtualServiceRouter implements TrafficRouter {
       budgetMs: options.operationBudgetMs ?? DEFAULT_OPERATION_BUDGET_MS,
     };
     this.#requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.#maxConcurrentRequests = Math.max(1, Math.trunc(options.maxConcurrentRequests ?? 8));
     this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.#now = options.now ?? Date.now;
   }
@@ -156,11 +167,21 @@ export class IstioVirtualServiceRouter implements TrafficRouter {
       // The Service selector narrows the readiness check when the Service lives beside the rollout.
       const service = serviceOfHost(target.host, target.namespace);
       const [destinationRules, deployments, selector] = await Promise.all([
-        clients.custom.listNamespacedCustomObject(
-          { group: ISTIO_NETWORKING_GROUP, version, namespace: target.namespace, plural: "destinationrules" },
-          options.request,
-        ) as Promise<unknown>,
-        clients.apps.listNamespacedDeployment({ namespace: target.namespace }, options.request),
+        clients.limit(
+          () =>
+            clients.custom.listNamespacedCustomObject(
+              {
+                group: ISTIO_NETWORKING_GROUP,
+                version,
+                namespace: target.namespace,
+                plural: "destinationrules",
+              },
+              options.request,
+            ) as Promise<unknown>,
+        ),
+        clients.limit(() =>
+          clients.apps.listNamespacedDeployment({ namespace: target.namespace }, options.request),
+        ),
         service?.namespace === target.namespace
           ? this.#serviceSelector(clients, service, options)
           : Promise.resolve({}),
@@ -379,6 +400,7 @@ export class IstioVirtualServiceRouter implements TrafficRouter {
         apps: config.makeApiClient(AppsV1Api),
         core: config.makeApiClient(CoreV1Api),
         apis: config.makeApiClient(ApisApi),
+        limit: pLimit(this.#maxConcurrentRequests),
       };
       this.#clients.set(key, clients);
     }
@@ -395,7 +417,7 @@ export class IstioVirtualServiceRouter implements TrafficRouter {
   }
 
   async #discoverVersion(clients: Clients, options: CallOptions): Promise<string> {
-    const groups = await clients.apis.getAPIVersions(options.request);
+    const groups = await clients.limit(() => clients.apis.getAPIVersions(options.request));
     const group = groups.groups.find((entry) => entry.name === ISTIO_NETWORKING_GROUP);
     const served = new Set(group?.versions.map((entry) => entry.version) ?? []);
     const version = ISTIO_NETWORKING_VERSIONS.find((candidate) => served.has(candidate));
@@ -415,15 +437,17 @@ export class IstioVirtualServiceRouter implements TrafficRouter {
     target: Pick<Target, "namespace" | "virtualService">,
     options: CallOptions,
   ): Promise<unknown> {
-    return (await clients.custom.getNamespacedCustomObject(
-      {
-        group: ISTIO_NETWORKING_GROUP,
-        version,
-        namespace: target.namespace,
-        plural: "virtualservices",
-        name: target.virtualService,
-      },
-      options.request,
+    return (await clients.limit(() =>
+      clients.custom.getNamespacedCustomObject(
+        {
+          group: ISTIO_NETWORKING_GROUP,
+          version,
+          namespace: target.namespace,
+          plural: "virtualservices",
+          name: target.virtualService,
+        },
+        options.request,
+      ),
     )) as unknown;
   }
 
@@ -434,17 +458,19 @@ export class IstioVirtualServiceRouter implements TrafficRouter {
     operations: JsonPatchOperation[],
     options: CallOptions,
   ): Promise<unknown> {
-    return (await clients.custom.patchNamespacedCustomObject(
-      {
-        group: ISTIO_NETWORKING_GROUP,
-        version,
-        namespace: target.namespace,
-        plural: "virtualservices",
-        name: target.virtualService,
-        body: operations,
-        fieldManager: FIELD_MANAGER,
-      },
-      options.patch,
+    return (await clients.limit(() =>
+      clients.custom.patchNamespacedCustomObject(
+        {
+          group: ISTIO_NETWORKING_GROUP,
+          version,
+          namespace: target.namespace,
+          plural: "virtualservices",
+          name: target.virtualService,
+          body: operations,
+          fieldManager: FIELD_MANAGER,
+        },
+        options.patch,
+      ),
     )) as unknown;
   }
 
@@ -455,7 +481,7 @@ export class IstioVirtualServiceRouter implements TrafficRouter {
     options: CallOptions,
   ): Promise<Labels> {
     try {
-      const found = await clients.core.readNamespacedService(service, options.request);
+      const found = await clients.limit(() => clients.core.readNamespacedService(service, options.request));
       return { ...(found.spec?.selector ?? {}) };
     } catch (error) {
       if (httpStatusOf(error) === 404) return {};

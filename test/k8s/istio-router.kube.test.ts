@@ -344,6 +344,19 @@ describe("IstioVirtualServiceRouter against the kube sandbox", () => {
     });
   });
 
+  it("keeps at most maxConcurrentRequests requests in flight; the others wait their turn", async () => {
+    const bounded = routerWith({ maxConcurrentRequests: 2 });
+    const withoutSubsets = omitKeys(target, "stableSubset", "canarySubset");
+    await bounded.currentSubset(withoutSubsets); // API discovery, before the clock starts
+    sandbox.faults.add({ method: "GET", resource: "virtualservices", delayMs: 300 });
+    const started = Date.now();
+    const subsets = await Promise.all(Array.from({ length: 4 }, () => bounded.currentSubset(withoutSubsets)));
+    // Four 300 ms reads, two at a time: two rounds at the least, however fast the machine.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(600);
+    expect(subsets).toEqual(["v1", "v1", "v1", "v1"]);
+    await bounded.close();
+  });
+
   it("restores a multi-route VirtualService exactly, leaving the other routes deep-equal", async () => {
     const [jason] = istioDocuments(`${BOOKINFO}virtual-service-reviews-jason-v2-v3.yaml`);
     sandbox.put({ ...jason, metadata: { name: "reviews-jason", namespace: "default" } });
