@@ -4,7 +4,6 @@ import { App, SocketModeReceiver } from "@slack/bolt";
 import type { BlockAction, ButtonAction, Receiver } from "@slack/bolt";
 import { ErrorCode as SlackErrorCode, WebClient } from "@slack/web-api";
 import type { WebClientOptions } from "@slack/web-api";
-import pLimit from "p-limit";
 import type { StartDefaults } from "../commands/start-request.ts";
 import type { ServiceDirectory } from "../config/services.ts";
 import { CanaryError, ErrorCode } from "../errors.ts";
@@ -28,12 +27,6 @@ import { UsergroupResolver, usergroupFetcher } from "./usergroups.ts";
 export const EVENTS_PATH = "/slack/events";
 
 /** Everything the Slack app needs, as plain arguments. */
-/**
- * Listeners doing their work after the ack at once. A trigger_id is valid for 3 s, which a start form opened behind
- * a queue of starts still gets: one start's work is tens of milliseconds of this process's CPU.
- */
-const MAX_CONCURRENT_WORK = 4;
-
 export type SlackAppOptions = {
   settings: SlackSettings;
   rollouts: Pick<RolloutService, "start" | "dryRun" | "act">;
@@ -179,10 +172,6 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     ...(options.scheduled ? { scheduled: options.scheduled } : {}),
   });
 
-  // The work after an ack (a start's preflight, a click's route write) runs a few at a time: a burst of commands
-  // is acked first instead of waiting for the event loop behind every earlier command's work.
-  const afterAck = pLimit(MAX_CONCURRENT_WORK);
-
   /** Replies never fail a listener: a reply that cannot be delivered is logged. */
   const safely =
     (send: (reply: Reply) => Promise<unknown>): Respond =>
@@ -204,18 +193,16 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     };
     const reply = safely((message) => respond({ response_type: "ephemeral", ...message }));
     // Slack omits `text` for a bare `/canary`: that is the help, not a crash.
-    await afterAck(() =>
-      handlers.command(command.text ?? "", origin, reply, async () => {
-        await client.views.open({
-          trigger_id: command.trigger_id,
-          view: renderStartModal({
-            services: options.services.names,
-            defaults: options.defaults,
-            channel: command.channel_id,
-          }),
-        });
-      }),
-    );
+    await handlers.command(command.text ?? "", origin, reply, async () => {
+      await client.views.open({
+        trigger_id: command.trigger_id,
+        view: renderStartModal({
+          services: options.services.names,
+          defaults: options.defaults,
+          channel: command.channel_id,
+        }),
+      });
+    });
   });
 
   app.action<BlockAction<ButtonAction>>(
@@ -231,19 +218,16 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
         await reply(errorReply("That button is not one canarybot knows; nothing changed."));
         return;
       }
-      const actionId = action.action_id;
-      await afterAck(() =>
-        handlers.button(
-          actionId,
-          action.value,
-          {
-            user: body.user.id,
-            channel: String(channel),
-            team: body.team?.id ?? body.user.team_id ?? "",
-            deliveryId: body.trigger_id ?? `${body.user.id}:${action.action_ts}`,
-          },
-          reply,
-        ),
+      await handlers.button(
+        action.action_id,
+        action.value,
+        {
+          user: body.user.id,
+          channel: String(channel),
+          team: body.team?.id ?? body.user.team_id ?? "",
+          deliveryId: body.trigger_id ?? `${body.user.id}:${action.action_ts}`,
+        },
+        reply,
       );
     },
   );
@@ -259,12 +243,10 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     const channel = checked.channel ?? user;
     const reply = safely((message) => client.chat.postEphemeral({ channel, user, ...message }));
     const trigger = (body as { trigger_id?: string }).trigger_id;
-    await afterAck(() =>
-      handlers.startFromForm(
-        checked.options,
-        { user, channel, team: body.team?.id ?? "", deliveryId: trigger ?? `${view.id}:${view.hash}` },
-        reply,
-      ),
+    await handlers.startFromForm(
+      checked.options,
+      { user, channel, team: body.team?.id ?? "", deliveryId: trigger ?? `${view.id}:${view.hash}` },
+      reply,
     );
   });
 
