@@ -265,7 +265,16 @@ function percentile(sorted: number[], p: number): number {
 }
 
 /** Bytes Redis holds for one run's keys (MEMORY USAGE), by kind of key, and the worker process's RSS. */
-type Footprint = { bytes: Record<string, number>; rssIdleMiB: number; rssLiveMiB: number };
+type Footprint = {
+  bytes: Record<string, number>;
+  rssIdleMiB: number;
+  rssLiveMiB: number;
+  /** The highest V8 heap in use and allocated, sampled with the RSS. */
+  heapUsedMiB: number;
+  heapTotalMiB: number;
+  /** V8 heap in use right after the window, after a full GC (run with --expose-gc; NaN without). */
+  heapLiveMiB: number;
+};
 
 type Result = { window: Window; lag: Lag; startsPerSecond?: number; footprint?: Footprint };
 
@@ -373,13 +382,30 @@ async function runCanarybot(redis: Redis, kube: KubeEndpoint, options: PhaseOpti
       await onePass(counters, options.n);
     }
     await sleep(options.warmupSeconds * 1000);
-    let rssLiveMiB = 0;
-    const sampler = setInterval(() => (rssLiveMiB = Math.max(rssLiveMiB, rssMiB())), 250);
+    const peak = { rss: 0, heapUsed: 0, heapTotal: 0 };
+    const sampler = setInterval(() => {
+      const usage = process.memoryUsage();
+      peak.rss = Math.max(peak.rss, usage.rss / 2 ** 20);
+      peak.heapUsed = Math.max(peak.heapUsed, usage.heapUsed / 2 ** 20);
+      peak.heapTotal = Math.max(peak.heapTotal, usage.heapTotal / 2 ** 20);
+    }, 250);
     const window = await measure(counters, redis, kube, options.seconds);
     clearInterval(sampler);
+    let heapLiveMiB = Number.NaN;
+    if (globalThis.gc) {
+      globalThis.gc();
+      heapLiveMiB = process.memoryUsage().heapUsed / 2 ** 20;
+    }
     const lag = await readLag(redis, prefix, window);
     const footprint = options.spread
-      ? { bytes: await redisFootprint(redis, prefix), rssIdleMiB, rssLiveMiB }
+      ? {
+          bytes: await redisFootprint(redis, prefix),
+          rssIdleMiB,
+          rssLiveMiB: peak.rss,
+          heapUsedMiB: peak.heapUsed,
+          heapTotalMiB: peak.heapTotal,
+          heapLiveMiB,
+        }
       : undefined;
     return {
       window,
@@ -516,7 +542,8 @@ function describeFootprint(footprint: Footprint, n: number): string {
     .join(", ");
   return (
     `            worker RSS ${fmt(footprint.rssIdleMiB, 0)} MiB idle (runtime open, no rollout), ` +
-    `${fmt(footprint.rssLiveMiB, 0)} MiB at most with ${n} live; ` +
+    `${fmt(footprint.rssLiveMiB, 0)} MiB at most with ${n} live (V8 heap at most ${fmt(footprint.heapUsedMiB, 0)} ` +
+    `MiB used of ${fmt(footprint.heapTotalMiB, 0)} MiB, ${fmt(footprint.heapLiveMiB, 0)} MiB live after a full GC); ` +
     `Redis ${fmt(total / n / 1024, 2)} KiB per live rollout (${parts})`
   );
 }
