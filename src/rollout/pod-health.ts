@@ -98,6 +98,13 @@ function describeHealth(observed: PodHealth): string {
   return `${observed.ready}/${observed.pods} ready, ${observed.restarts} restart${observed.restarts === 1 ? "" : "s"}${waiting}`;
 }
 
+/** The pods in words only when they need someone's attention (unhealthy, or unreadable): for one-line statuses. */
+export function describePodTrouble(rollout: Pick<Rollout, "pods" | "plan">): string | undefined {
+  const watch = rollout.pods;
+  if (!watch || (watch.unhealthySince === undefined && !isUnreadable(watch.observed))) return undefined;
+  return describePods(rollout);
+}
+
 /**
  * The canary's pods for screens, briefly: "pods 2/2 ready, 0 restarts", "pods 0/1 ready (CrashLoopBackOff) since
  * 14:02 UTC, rolls back at 14:12 UTC", "pods unreadable: …"; undefined before the first look.
