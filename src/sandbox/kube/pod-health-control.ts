@@ -1,4 +1,5 @@
 import type { KubeObject } from "./object-store.ts";
+import { deploymentStatus } from "./scenarios.ts";
 
 /**
  * What to do to the pods that carry `labels` in `namespace`: make them unready (their containers in
@@ -46,6 +47,30 @@ export function isChangedBy(change: PodHealthChange, pod: KubeObject): boolean {
     (pod.metadata.namespace ?? "default") === change.namespace &&
     Object.entries(change.labels).every(([key, value]) => labels[key] === value)
   );
+}
+
+/**
+ * The Deployments whose pods a change touched, with the status the controller would report for their pods now
+ * (ready and available replicas), so that `kubectl get deploy` and the next preflight see what the pods show.
+ */
+export function deploymentsAfter(
+  deployments: readonly KubeObject[],
+  pods: readonly KubeObject[],
+  changed: readonly KubeObject[],
+): KubeObject[] {
+  return deployments.flatMap((deployment) => {
+    const spec = (deployment.spec ?? {}) as { selector?: { matchLabels?: Record<string, string> } };
+    const selector = spec.selector?.matchLabels ?? {};
+    const selects = (pod: KubeObject) =>
+      Object.entries(selector).every(([key, value]) => pod.metadata.labels?.[key] === value);
+    if (Object.keys(selector).length === 0 || !changed.some(selects)) return [];
+    const own = pods.filter(selects);
+    const ready = own.filter((pod) => {
+      const conditions = ((pod.status ?? {}) as { conditions?: Condition[] }).conditions ?? [];
+      return conditions.some((condition) => condition.type === "Ready" && condition.status === "True");
+    }).length;
+    return [{ ...deployment, status: deploymentStatus(own.length, ready) }];
+  });
 }
 
 type ContainerStatus = Record<string, unknown> & { restartCount?: number };

@@ -10,6 +10,7 @@ import { isJsonObject } from "../../json/json-value.ts";
 import { buildKubeconfig } from "./kubeconfig.ts";
 import { ObjectStore, type KubeObject } from "./object-store.ts";
 import {
+  deploymentsAfter,
   isChangedBy,
   parsePodHealthChange,
   withPodHealthChange,
@@ -335,7 +336,15 @@ function changePods(context: Pick<Context, "resources" | "store">, change: PodHe
   if (matching.length === 0) {
     throw new Error(`no pod in namespace ${change.namespace} has labels ${JSON.stringify(change.labels)}`);
   }
-  return matching.map((pod) => putObject(context.store, pods, withPodHealthChange(pod, change, at)));
+  const changed = matching.map((pod) => putObject(context.store, pods, withPodHealthChange(pod, change, at)));
+  const deployments = context.resources.find((resource) => resource.kind === "Deployment");
+  if (deployments !== undefined) {
+    const all = context.store.list(pods, change.namespace);
+    for (const updated of deploymentsAfter(context.store.list(deployments, change.namespace), all, changed)) {
+      putObject(context.store, deployments, updated);
+    }
+  }
+  return changed;
 }
 
 function writeJson(

@@ -45,9 +45,15 @@ describe("the kube sandbox's pod health control", () => {
       waiting: "CrashLoopBackOff",
     });
     expect(await healthOf(sandbox, "v1")).toEqual({ pods: 1, ready: 1, restarts: 0 });
+    // The Deployment's controller would say so too: the next preflight finds no ready replica.
+    const readyReplicas = (name: string) =>
+      (sandbox.get("Deployment", "default", name)?.status as { readyReplicas?: number }).readyReplicas;
+    expect(readyReplicas("reviews-v2")).toBeUndefined();
+    expect(readyReplicas("reviews-v1")).toBe(1);
 
     sandbox.changePods({ namespace: "default", labels: { version: "v2" }, ready: true });
     expect(await healthOf(sandbox, "v2")).toEqual({ pods: 2, ready: 2, restarts: 0 });
+    expect(readyReplicas("reviews-v2")).toBe(2);
   });
 
   it("takes changes over HTTP at /_sandbox/pods: restarts add up, and a bad change says what is wrong", async () => {
