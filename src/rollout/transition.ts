@@ -321,8 +321,9 @@ function onTick(
 }
 
 /**
- * The canary's pods come first: unready or crash-looping for the whole progress deadline rolls back, metrics or not
- * (a canary that cannot serve may still show no errors: it gets no traffic). Otherwise the tick goes on as ever.
+ * The canary's pods come first, as in Flagger: while they are unready or crash-looping the rollout holds its weight
+ * (no step, no judging: a canary that cannot serve shows no errors, it gets no traffic), and once they have been so
+ * for the whole progress deadline it rolls back, metrics or not. Otherwise the tick goes on as ever.
  */
 function withPodWatch(
   rollout: Rollout,
@@ -334,7 +335,9 @@ function withPodWatch(
   const watched = watchPods(rollout, pods, now);
   const result = watched.expired
     ? onRollback(watched.rollout, SYSTEM_ACTOR, watched.expired, now)
-    : next(watched.rollout);
+    : watched.rollout.pods?.unhealthySince !== undefined
+      ? holdRoute(watched.rollout, now)
+      : next(watched.rollout);
   return { ...result, effects: [...watched.effects, ...result.effects] };
 }
 

@@ -239,6 +239,9 @@ function nextLine(rollout: Rollout, now: number): Mrkdwn | undefined {
     }
     case Phase.Progressing: {
       if (rollout.overdue) return mrkdwn`:warning: ${bold("Not being stepped")}: ${rollout.overdue.detail}`;
+      if (rollout.pods?.unhealthySince !== undefined) {
+        return mrkdwn`Holding at ${describeWeight(rollout)} until the canary's pods are healthy.`;
+      }
       if (rollout.heldUntil !== undefined) {
         const opens = date(
           rollout.heldUntil,

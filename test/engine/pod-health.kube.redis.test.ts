@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { engineHarness, waitFor } from "../support/engine.ts";
 import type { EngineHarness } from "../support/engine.ts";
 import { rawRequest } from "../support/kube-sandbox.ts";
+import { recordWeights } from "../support/route-weights.ts";
 
 /**
  * Issue 10.4: a canary whose pods stop being ready is rolled back once its progress deadline passes, with no metrics
@@ -20,6 +21,7 @@ describe("canary pods must stay healthy", () => {
 
   it("given a rollout with a 1s progress deadline, when its canary's pods turn unready, then it is rolled back saying why and the route is restored", async () => {
     const original = structuredClone(h.kube.get("VirtualService", "default", "reviews"));
+    const weights = recordWeights(h.kube, "default", "reviews", "v1", "v2");
     await h.worker();
     const id = await h.start(
       "reviews",
@@ -58,9 +60,13 @@ describe("canary pods must stay healthy", () => {
     // It never got to promote: the deadline came long before the last of its twenty steps.
     expect(ended.stepIndex).toBeLessThan(19);
     expect(h.kube.get("VirtualService", "default", "reviews")?.spec).toEqual(original?.spec);
-    const actions = (await runtime.store.audit(id)).map((entry) => entry.action);
+    const audit = await runtime.store.audit(id);
+    const actions = audit.map((entry) => entry.action);
     expect(actions).toEqual(expect.arrayContaining(["pods-unhealthy", "rollback", "rolled-back"]));
     expect(actions.indexOf("pods-unhealthy")).toBeLessThan(actions.indexOf("rollback"));
+    // From the first unhealthy look to the rollback the weight held: the last weight before the restore is that one.
+    const held = audit.find((entry) => entry.action === "pods-unhealthy")?.canaryWeight ?? -1;
+    expect(weights.stop().slice(-2)).toEqual([`v1=${100 - held},v2=${held}`, "v1=100"]);
     // The pods were read as preflight finds them: the canary subset's labels, in the rollout's namespace.
     const podReads = h.kube.requests
       .all()

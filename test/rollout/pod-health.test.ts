@@ -72,6 +72,16 @@ describe("canary pods and the progress deadline", () => {
       "0/2 pods ready (CrashLoopBackOff)",
     );
     expect(results.slice(2, 4).every((result) => result.rollout.phase === Phase.Progressing)).toBe(true);
+    // Meanwhile it holds its weight, as Flagger waits for a canary that is not ready: no step, nothing judged.
+    expect(results.slice(1, 4).map((result) => result.rollout.stepIndex)).toEqual([1, 1, 1]);
+    expect(results.slice(1, 4).map((result) => result.rollout.lastVerdict)).toEqual([
+      results[0]?.rollout.lastVerdict,
+      results[0]?.rollout.lastVerdict,
+      results[0]?.rollout.lastVerdict,
+    ]);
+    expect(effectsOfType(results[2]?.effects ?? [], "schedule-tick")).toEqual([
+      { type: "schedule-tick", tick: (results[1]?.rollout.tick ?? 0) + 1, delayMs: MINUTE },
+    ]);
     expect(audits(results[2]?.effects ?? []).map((entry) => entry.action)).not.toContain("pods-unhealthy");
     // Three minutes after the first unhealthy look: rolled back, by canarybot, saying why.
     expect(expired?.rollout.phase).toBe(Phase.RollingBack);
@@ -82,9 +92,10 @@ describe("canary pods and the progress deadline", () => {
     expect(effectsOfType(expired?.effects ?? [], "restore-route")).toHaveLength(1);
   });
 
-  it("rolls back on pods alone when the metrics fail too, without waiting for the failure limit", () => {
+  it("does not count failing metrics while the pods are unhealthy, and rolls back on the pods at the deadline", () => {
     const start = progressing({ plan: { progressDeadlineMs: MINUTE } });
-    const [, expired] = ticks(start, [UNREADY, UNREADY], failing());
+    const [held, expired] = ticks(start, [UNREADY, UNREADY], failing());
+    expect(held?.rollout.failedChecks).toBe(0);
     expect(expired?.rollout.phase).toBe(Phase.RollingBack);
     expect(expired?.rollout.outcome?.reason).toMatch(/^canary pods unhealthy/);
   });

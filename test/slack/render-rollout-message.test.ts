@@ -112,9 +112,9 @@ describe("renderRolloutMessage", () => {
       ...progressing,
       pods: { at: FIXTURE_NOW, observed, unhealthySince: FIXTURE_NOW, problem },
     };
-    expect(allText(valid(renderRolloutMessage(unhealthy, FIXTURE_NOW)))).toContain(
-      `:warning: pods unhealthy since 12:00 UTC: ${problem}; rolls back at 12:10 UTC`,
-    );
+    const text = allText(valid(renderRolloutMessage(unhealthy, FIXTURE_NOW)));
+    expect(text).toContain(`:warning: pods unhealthy since 12:00 UTC: ${problem}; rolls back at 12:10 UTC`);
+    expect(text).toContain("Holding at 25% until the canary's pods are healthy.");
   });
 
   it("offers Promote, Pause and Rollback while progressing; Promote and Rollback ask for confirmation", () => {
