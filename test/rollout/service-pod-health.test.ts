@@ -4,7 +4,7 @@ import type { PodHealthProbe } from "../../src/rollout/ports.ts";
 import { RolloutService } from "../../src/rollout/service.ts";
 import type { PodHealth, Target } from "../../src/rollout/types.ts";
 import { fakeWorld, silentLogger } from "../support/fakes.ts";
-import { FIXTURE_NOW } from "../support/rollouts.ts";
+import { FIXTURE_NOW, makeTarget } from "../support/rollouts.ts";
 
 /** A probe that answers what the test says, and remembers what it was asked. */
 class ScriptedProbe implements PodHealthProbe {
@@ -34,16 +34,7 @@ function serviceWith(probe: ScriptedProbe) {
 }
 
 const START = {
-  target: {
-    namespace: "default",
-    service: "reviews",
-    virtualService: "reviews",
-    host: "reviews",
-    stableSubset: "v1",
-    canarySubset: "v2",
-    context: "workloads",
-    meshContext: "mesh",
-  },
+  target: makeTarget({ stableSubset: "v1", canarySubset: "v2", context: "workloads", meshContext: "mesh" }),
   plan: {
     steps: [10, 50, 100],
     intervalMs: 60_000,
