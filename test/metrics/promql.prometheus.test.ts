@@ -6,8 +6,8 @@ import {
   subsetMatchFromLabels,
   subsetMatchFromWorkloads,
   type IstioQueryScope,
-  type SubsetMatch,
 } from "../../src/metrics/istio-queries.ts";
+import type { SubsetMatch } from "../../src/metrics/promql.ts";
 import { PrometheusClient } from "../../src/metrics/prometheus-client.ts";
 import { startPrometheus, type TestPrometheus } from "../support/prometheus.ts";
 import { renderIstioMetrics, serveMetrics, type MetricsPage, type Workload } from "./istio-exposition.ts";
