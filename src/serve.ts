@@ -15,6 +15,7 @@ import { createSlackApp } from "./slack/app.ts";
 import type { SlackApp } from "./slack/app.ts";
 import { slackLogger } from "./slack/bolt-logger.ts";
 import { RedisDeduper } from "./slack/dedupe.ts";
+import { digestPlans } from "./schedule/daily-digest.ts";
 import { createRedisClient } from "./store/redis-client.ts";
 import { loadSlackSettings } from "./slack/settings.ts";
 import type { SlackSettings } from "./slack/settings.ts";
@@ -142,7 +143,11 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
       logger.info({ queue: delivery.queueName }, "notification delivery ready");
     }
     if (mode.worker) {
-      worker = startWorker(runtime, env, logger);
+      const digests = digestPlans(config);
+      if (digests.unrouted.length > 0) {
+        logger.warn({ services: digests.unrouted }, "no daily digest: these services name no channel");
+      }
+      worker = startWorker(runtime, env, logger, digests.plans);
       await worker.waitUntilReady();
       logger.info({ queue: worker.queueName }, "worker ready");
     }

@@ -6,6 +6,7 @@ import {
   DEFAULT_NOTIFICATION_QUEUE,
   DeliveryRateLimited,
   isNotificationJobData,
+  notificationSubject,
 } from "./notification-job.ts";
 import type { NotificationJobData } from "./notification-job.ts";
 import { bullConnection } from "./tick-job.ts";
@@ -63,12 +64,12 @@ export function createNotificationWorker(options: NotificationWorkerOptions): No
     const jobId = job.id ?? "";
     if (!isNotificationJobData(data) || jobId === "") {
       logger.warn({ job: jobId, data }, "notification dropped: not a notification job");
-      throw new UnrecoverableError(`notification job ${jobId} carries no rollout id`);
+      throw new UnrecoverableError(`notification job ${jobId} carries no rollout id or digest`);
     }
     try {
       await options.deliver(jobId, data);
     } catch (error) {
-      const meta = { rollout: data.rolloutId, kind: data.kind, err: errorText(error) };
+      const meta = { ...notificationSubject(data), kind: data.kind, err: errorText(error) };
       if (error instanceof DeliveryRateLimited) {
         logger.warn({ ...meta, waitMs: error.retryAfterMs }, "slack rate limited; the queue waits");
         await limiter.rateLimit(error.retryAfterMs);
