@@ -1,4 +1,3 @@
-import type { Redis } from "ioredis";
 import type { EnvConfig } from "./config/env.ts";
 import { configPathFrom, loadConfigFile } from "./config/file.ts";
 import type { ConfigFile } from "./config/file.ts";
@@ -17,6 +16,7 @@ import { slackLogger } from "./slack/bolt-logger.ts";
 import { RedisDeduper } from "./slack/dedupe.ts";
 import { digestPlans } from "./schedule/daily-digest.ts";
 import { createRedisClient } from "./store/redis-client.ts";
+import type { RedisClient } from "./store/redis-client.ts";
 import { loadSlackSettings } from "./slack/settings.ts";
 import type { SlackSettings } from "./slack/settings.ts";
 import { createNotifierClient } from "./slack/slack-notifier.ts";
@@ -99,7 +99,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   let worker: TickWorker | undefined;
   let delivery: NotificationWorker | undefined;
   let slack: SlackApp | undefined;
-  let redis: Redis | undefined;
+  let redis: RedisClient | undefined;
   const close = async (): Promise<void> => {
     // Unready first, so the Service stops sending here; new requests stop; the running tick finishes, and the
     // delivery under way (what is still queued waits in Redis for the next process with a bot token); then Redis

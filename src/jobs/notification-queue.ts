@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { Queue } from "bullmq";
-import type { JobsOptions } from "bullmq";
+import type { ConnectionOptions, JobsOptions } from "bullmq";
 import type { Notifier } from "../rollout/ports.ts";
 import type { Rollout } from "../rollout/types.ts";
 import { translateRedisError } from "../store/redis-errors.ts";
@@ -13,7 +13,7 @@ import {
   notificationSubject,
 } from "./notification-job.ts";
 import type { NotificationJobData } from "./notification-job.ts";
-import { bullConnection } from "./tick-job.ts";
+import { bullConnection, closeBullConnection } from "./tick-job.ts";
 import type { RedisConnectionSource } from "./tick-job.ts";
 
 export type QueuedNotifierOptions = {
@@ -42,6 +42,7 @@ export type QueuedNotifierOptions = {
 export class QueuedNotifier implements Notifier {
   readonly queueName: string;
   readonly #queue: Queue<NotificationJobData>;
+  readonly #connection: ConnectionOptions;
   readonly #unrouted: Notifier;
   readonly #common: JobsOptions;
 
@@ -55,8 +56,9 @@ export class QueuedNotifier implements Notifier {
       removeOnComplete: { age: 3600, count: 1000 },
       removeOnFail: { age: 7 * 24 * 3600, count: 1000 },
     };
+    this.#connection = bullConnection(options.connection, "queue");
     this.#queue = new Queue<NotificationJobData>(this.queueName, {
-      connection: bullConnection(options.connection, "queue"),
+      connection: this.#connection,
       ...(options.prefix === undefined ? {} : { prefix: options.prefix }),
     });
     const onError =
@@ -102,6 +104,7 @@ export class QueuedNotifier implements Notifier {
 
   async close(): Promise<void> {
     await this.#queue.close();
+    closeBullConnection(this.#connection);
   }
 
   async #add(data: NotificationJobData, options: JobsOptions): Promise<void> {
