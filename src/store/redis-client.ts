@@ -72,6 +72,10 @@ export function sentinelOptions(
     db: target.db,
     // Told of a failover by the Sentinels (+switch-master), the client reconnects to the new primary at once.
     failoverDetector: true,
+    // Sentinels unreachable: give up as soon as the primary would (a one-shot command), else keep asking.
+    ...(options.retryStrategy === undefined
+      ? {}
+      : { sentinelRetryStrategy: options.retryStrategy ?? (() => null) }),
     reconnectOnError: (error) => (error.message.startsWith("READONLY") ? 2 : false),
     ...(target.username ? { username: target.username } : {}),
     ...(target.password ? { password: target.password } : {}),
@@ -173,6 +177,9 @@ export function describeUnreachable(redis: RedisClient, error: Error): string {
 function plainReason(error: Error, options: RedisOptions): string {
   const seconds = (ms: number | undefined): string => `${(ms ?? 0) / 1000} s`;
   if (error.message === "Command timed out") return `no answer within ${seconds(options.commandTimeout)}`;
+  // ioredis's words when no Sentinel, or no Cluster node, answers.
+  if (error.message.startsWith("All sentinels are unreachable")) return "no Sentinel answers";
+  if (error.message.startsWith("Failed to refresh slots cache")) return "no Cluster node answers";
   switch ((error as { code?: unknown }).code) {
     case "ECONNREFUSED":
       return "connection refused";

@@ -1,3 +1,4 @@
+import type { ChildProcess } from "node:child_process";
 import { afterEach, describe, expect, it } from "vitest";
 import { Cluster, Redis } from "ioredis";
 import { redisReadiness } from "../../src/ops/readiness.ts";
@@ -5,7 +6,9 @@ import { createRedisClient } from "../../src/store/redis-client.ts";
 import { engineHarness, waitFor } from "../support/engine.ts";
 import { runGatedRollout } from "../support/gated-rollout.ts";
 import type { EngineHarness } from "../support/engine.ts";
+import { freePort } from "../ops/processes.ts";
 import { startRedisCluster, startRedisSentinel } from "../support/redis-topologies.ts";
+import { runBin } from "../support/serve-process.ts";
 import type { ClusterSetup, SentinelSetup } from "../support/redis-topologies.ts";
 
 /**
@@ -109,4 +112,22 @@ describe("Redis Cluster (redis+cluster://)", () => {
       expect.stringContaining("CANARYBOT_PREFIX: with Redis Cluster it must be a hash tag in braces"),
     ]);
   }, 60_000);
+});
+
+describe("a one-shot command when no Sentinel or Cluster node answers", () => {
+  it.each([
+    ["redis+sentinel://127.0.0.1:PORT/mymaster", "no Sentinel answers"],
+    ["redis+cluster://127.0.0.1:PORT", "no Cluster node answers"],
+  ])(
+    "%s: exits 2 with one line saying so",
+    async (form, reason) => {
+      const url = form.replace("PORT", String(await freePort()));
+      const children: ChildProcess[] = [];
+      const env = { PATH: process.env.PATH ?? "", REDIS_URL: url, CANARYBOT_PREFIX: "{unreachable}" };
+      const result = await runBin(env, children, "list");
+      expect(result.code).toBe(2);
+      expect(result.stderr.trim().split("\n")).toEqual([`Redis at ${url} unreachable: ${reason}`]);
+    },
+    30_000,
+  );
 });
