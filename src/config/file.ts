@@ -141,6 +141,24 @@ export const FreezeConfig = z
   .strictObject({ from: instant, to: instant, reason: z.string().min(1) })
   .refine((freeze) => freeze.from < freeze.to, { path: ["to"], message: "must be after from" });
 
+/**
+ * The daily digest of a service's rollouts: posted at `at` (24-hour `HH:MM`) in `timezone`, about the day before in
+ * that zone, to `channel` (default: the service's first channel).
+ */
+const digestFields = {
+  at: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, "must be a 24-hour time such as 09:00"),
+  timezone: z.string().refine(isTimeZone, "must be an IANA time zone such as Europe/Berlin or UTC"),
+  channel: channel,
+};
+export const DigestConfig = z.strictObject({
+  at: digestFields.at.default("09:00"),
+  timezone: digestFields.timezone.default("UTC"),
+  channel: digestFields.channel.optional(),
+});
+/** A service's changes to the file's digest, with no defaults of its own. */
+const DigestOverrides = z.strictObject(digestFields).partial();
+export type DigestConfig = z.infer<typeof DigestConfig>;
+
 /** Flagger's default webhook timeout. */
 export const DEFAULT_WEBHOOK_TIMEOUT_MS = 10_000;
 /** A tick waits for its webhooks: none may take longer than this per attempt. */
@@ -228,10 +246,14 @@ export const ServiceConfig = z.strictObject({
   freezes: z.array(FreezeConfig).optional(),
   /** Flagger-compatible webhooks every rollout of the service calls. */
   webhooks: webhookList.optional(),
+  /** The service's daily digest: what differs from the file's `digest`, or `false` for none. */
+  digest: z.union([z.literal(false), DigestOverrides]).optional(),
 });
 export type ServiceConfig = z.infer<typeof ServiceConfig>;
 
 export const ConfigFile = z.strictObject({
+  /** A daily digest for every service (each may change or turn it off); absent: only services that ask. */
+  digest: DigestConfig.optional(),
   services: z.record(kubeName("service"), ServiceConfig),
 });
 export type ConfigFile = z.infer<typeof ConfigFile>;
