@@ -1,4 +1,3 @@
-import type { Redis } from "ioredis";
 import type { EnvConfig } from "./config/env.ts";
 import { configPathFrom, loadConfigFile } from "./config/file.ts";
 import type { ConfigFile } from "./config/file.ts";
@@ -15,7 +14,9 @@ import { createSlackApp } from "./slack/app.ts";
 import type { SlackApp } from "./slack/app.ts";
 import { slackLogger } from "./slack/bolt-logger.ts";
 import { RedisDeduper } from "./slack/dedupe.ts";
+import { digestPlans } from "./schedule/daily-digest.ts";
 import { createRedisClient } from "./store/redis-client.ts";
+import type { RedisClient } from "./store/redis-client.ts";
 import { loadSlackSettings } from "./slack/settings.ts";
 import type { SlackSettings } from "./slack/settings.ts";
 import { createNotifierClient } from "./slack/slack-notifier.ts";
@@ -98,7 +99,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   let worker: TickWorker | undefined;
   let delivery: NotificationWorker | undefined;
   let slack: SlackApp | undefined;
-  let redis: Redis | undefined;
+  let redis: RedisClient | undefined;
   const close = async (): Promise<void> => {
     // Unready first, so the Service stops sending here; new requests stop; the running tick finishes, and the
     // delivery under way (what is still queued waits in Redis for the next process with a bot token); then Redis
@@ -142,7 +143,11 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
       logger.info({ queue: delivery.queueName }, "notification delivery ready");
     }
     if (mode.worker) {
-      worker = startWorker(runtime, env, logger);
+      const digests = digestPlans(config);
+      if (digests.unrouted.length > 0) {
+        logger.warn({ services: digests.unrouted }, "no daily digest: these services name no channel");
+      }
+      worker = startWorker(runtime, env, logger, digests.plans);
       await worker.waitUntilReady();
       logger.info({ queue: worker.queueName }, "worker ready");
     }

@@ -5,7 +5,7 @@ import { parseDuration, parseHeader, parsePercentage, parsePercentList } from ".
 import type { Parsed } from "../commands/values.ts";
 import { CanaryError, ErrorCode } from "../errors.ts";
 import { MAX_P99_MS, planProblems } from "../rollout/plan.ts";
-import { HookType } from "../rollout/types.ts";
+import { HookType, MetricsMesh } from "../rollout/types.ts";
 import { isCronExpression, isTimeZone } from "../schedule/release-calendar.ts";
 import { BUILTIN_DEFAULTS } from "../commands/start-request.ts";
 
@@ -143,6 +143,24 @@ export const FreezeConfig = z
   .strictObject({ from: instant, to: instant, reason: z.string().min(1) })
   .refine((freeze) => freeze.from < freeze.to, { path: ["to"], message: "must be after from" });
 
+/**
+ * The daily digest of a service's rollouts: posted at `at` (24-hour `HH:MM`) in `timezone`, about the day before in
+ * that zone, to `channel` (default: the service's first channel).
+ */
+const digestFields = {
+  at: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, "must be a 24-hour time such as 09:00"),
+  timezone: z.string().refine(isTimeZone, "must be an IANA time zone such as Europe/Berlin or UTC"),
+  channel: channel,
+};
+export const DigestConfig = z.strictObject({
+  at: digestFields.at.default("09:00"),
+  timezone: digestFields.timezone.default("UTC"),
+  channel: digestFields.channel.optional(),
+});
+/** A service's changes to the file's digest, with no defaults of its own. */
+const DigestOverrides = z.strictObject(digestFields).partial();
+export type DigestConfig = z.infer<typeof DigestConfig>;
+
 /** Flagger's default webhook timeout. */
 export const DEFAULT_WEBHOOK_TIMEOUT_MS = 10_000;
 /** A tick waits for its webhooks: none may take longer than this per attempt. */
@@ -176,6 +194,27 @@ const webhookList = z.array(WebhookConfig).superRefine((hooks, ctx) => {
   });
 });
 
+const mesh = z.enum(Object.values(MetricsMesh) as [MetricsMesh, ...MetricsMesh[]]);
+
+/**
+ * Whose metrics judge the service's canaries: `linkerd`, or `{ mesh: linkerd, deployments: { v1: reviews-main } }`
+ * where a subset's Deployment is not `<service>-<subset>` (see docs/metrics.md). Absent: Istio's.
+ */
+export const MetricsConfig = z
+  .union(
+    [
+      mesh,
+      z.strictObject({
+        mesh: mesh.default(MetricsMesh.Istio),
+        /** Subset → Deployment name, where the metrics tell subsets apart by workload. */
+        deployments: z.record(z.string().min(1), kubeName("Deployment")).optional(),
+      }),
+    ],
+    { error: `must be ${Object.values(MetricsMesh).join(" or ")}, or { mesh, deployments }` },
+  )
+  .transform((input) => (typeof input === "string" ? { mesh: input } : input));
+export type MetricsConfig = z.infer<typeof MetricsConfig>;
+
 export const ServiceConfig = z.strictObject({
   namespace: kubeName("namespace").default("default"),
   /** Defaults to the service's name. */
@@ -192,6 +231,8 @@ export const ServiceConfig = z.strictObject({
   meshContext: z.string().min(1).optional(),
   defaults: ServiceDefaults.default({}),
   analysis: AnalysisOverrides.optional(),
+  /** Whose metrics judge the canary: `istio` (default) or `linkerd`. */
+  metrics: MetricsConfig.optional(),
   /** Channels the service may be driven from (ids); anywhere when absent. */
   channels: z.array(channel).min(1, "list at least one channel, or leave `channels` out").optional(),
   /** Who may start, approve, promote and roll back: user and user group ids. Absent: anyone. */
@@ -209,10 +250,14 @@ export const ServiceConfig = z.strictObject({
   freezes: z.array(FreezeConfig).optional(),
   /** Flagger-compatible webhooks every rollout of the service calls. */
   webhooks: webhookList.optional(),
+  /** The service's daily digest: what differs from the file's `digest`, or `false` for none. */
+  digest: z.union([z.literal(false), DigestOverrides]).optional(),
 });
 export type ServiceConfig = z.infer<typeof ServiceConfig>;
 
 export const ConfigFile = z.strictObject({
+  /** A daily digest for every service (each may change or turn it off); absent: only services that ask. */
+  digest: DigestConfig.optional(),
   services: z.record(kubeName("service"), ServiceConfig),
 });
 export type ConfigFile = z.infer<typeof ConfigFile>;

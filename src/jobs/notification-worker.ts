@@ -6,9 +6,10 @@ import {
   DEFAULT_NOTIFICATION_QUEUE,
   DeliveryRateLimited,
   isNotificationJobData,
+  notificationSubject,
 } from "./notification-job.ts";
 import type { NotificationJobData } from "./notification-job.ts";
-import { bullConnection } from "./tick-job.ts";
+import { bullConnection, closeBullConnection } from "./tick-job.ts";
 import type { RedisConnectionSource } from "./tick-job.ts";
 
 /** Delivers one notification; throws `DeliveryRateLimited`, or a CanaryError saying whether a retry can help. */
@@ -53,8 +54,9 @@ export function createNotificationWorker(options: NotificationWorkerOptions): No
   const lockDuration = options.lockDurationMs ?? 10_000;
   const prefix = options.prefix === undefined ? {} : { prefix: options.prefix };
   // Queue-wide rate limits are set through a queue handle.
+  const limiterConnection = bullConnection(options.connection, "queue");
   const limiter = new Queue(queueName, {
-    connection: bullConnection(options.connection, "queue"),
+    connection: limiterConnection,
     ...prefix,
   });
 
@@ -63,12 +65,12 @@ export function createNotificationWorker(options: NotificationWorkerOptions): No
     const jobId = job.id ?? "";
     if (!isNotificationJobData(data) || jobId === "") {
       logger.warn({ job: jobId, data }, "notification dropped: not a notification job");
-      throw new UnrecoverableError(`notification job ${jobId} carries no rollout id`);
+      throw new UnrecoverableError(`notification job ${jobId} carries no rollout id or digest`);
     }
     try {
       await options.deliver(jobId, data);
     } catch (error) {
-      const meta = { rollout: data.rolloutId, kind: data.kind, err: errorText(error) };
+      const meta = { ...notificationSubject(data), kind: data.kind, err: errorText(error) };
       if (error instanceof DeliveryRateLimited) {
         logger.warn({ ...meta, waitMs: error.retryAfterMs }, "slack rate limited; the queue waits");
         await limiter.rateLimit(error.retryAfterMs);
@@ -85,8 +87,9 @@ export function createNotificationWorker(options: NotificationWorkerOptions): No
     }
   };
 
+  const workerConnection = bullConnection(options.connection, "worker");
   const worker = new Worker<NotificationJobData>(queueName, deliver, {
-    connection: bullConnection(options.connection, "worker"),
+    connection: workerConnection,
     ...prefix,
     concurrency: Math.max(1, Math.trunc(options.concurrency ?? 8)),
     // BullMQ honours a manual rate limit (a 429's Retry-After) only with a limiter set; this one is well above what
@@ -110,6 +113,8 @@ export function createNotificationWorker(options: NotificationWorkerOptions): No
     async close() {
       await worker.close();
       await limiter.close();
+      closeBullConnection(workerConnection);
+      closeBullConnection(limiterConnection);
     },
   };
 }

@@ -1,8 +1,14 @@
 import { Queue } from "bullmq";
-import type { KeepJobs } from "bullmq";
+import type { ConnectionOptions, KeepJobs } from "bullmq";
 import type { TickScheduler } from "../rollout/ports.ts";
 import { translateRedisError } from "../store/redis-errors.ts";
-import { DEFAULT_TICK_QUEUE, TICK_JOB_NAME, bullConnection, tickJobId } from "./tick-job.ts";
+import {
+  DEFAULT_TICK_QUEUE,
+  TICK_JOB_NAME,
+  bullConnection,
+  closeBullConnection,
+  tickJobId,
+} from "./tick-job.ts";
 import type { RedisConnectionSource, TickJobData } from "./tick-job.ts";
 
 export type BullMqTickSchedulerOptions = {
@@ -30,6 +36,7 @@ export type BullMqTickSchedulerOptions = {
 export class BullMqTickScheduler implements TickScheduler {
   readonly queueName: string;
   readonly #queue: Queue<TickJobData>;
+  readonly #connection: ConnectionOptions;
   readonly #attempts: number;
   readonly #backoffDelayMs: number;
   readonly #keepCompleted: KeepJobs;
@@ -41,8 +48,9 @@ export class BullMqTickScheduler implements TickScheduler {
     this.#backoffDelayMs = Math.max(1, Math.trunc(options.backoffDelayMs ?? 1000));
     this.#keepCompleted = options.keepCompleted ?? { age: 24 * 3600, count: 10_000 };
     this.#keepFailed = options.keepFailed ?? { age: 7 * 24 * 3600, count: 10_000 };
+    this.#connection = bullConnection(options.connection, "queue");
     this.#queue = new Queue<TickJobData>(this.queueName, {
-      connection: bullConnection(options.connection, "queue"),
+      connection: this.#connection,
       ...(options.prefix === undefined ? {} : { prefix: options.prefix }),
     });
     const onError =
@@ -101,5 +109,6 @@ export class BullMqTickScheduler implements TickScheduler {
 
   async close(): Promise<void> {
     await this.#queue.close();
+    closeBullConnection(this.#connection);
   }
 }

@@ -1,7 +1,7 @@
 import { VersionApi } from "@kubernetes/client-node";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { randomUUID } from "node:crypto";
-import { Redis } from "ioredis";
+import { openRedis } from "../store/redis-client.ts";
 
 /** One thing `/readyz` needs: resolves when it answers, rejects with why not. */
 export type ReadinessCheck = {
@@ -22,7 +22,7 @@ export const CHECK_TIMEOUT_MS = 2_000;
  * guess, and the process stays unready, saying so, until it is restarted.
  */
 export function redisReadiness(url: string, markerKey: string): ReadinessCheck {
-  const redis = new Redis(url, {
+  const redis = openRedis(url, {
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,

@@ -100,7 +100,8 @@ export function progressBar(weight: number): string {
   return `${"█".repeat(filled)}${"░".repeat(BAR_CELLS - filled)}`;
 }
 
-const PHASE_LABEL: Readonly<Record<Phase, string>> = {
+/** A phase for people, with its emoji. */
+export const PHASE_LABEL: Readonly<Record<Phase, string>> = {
   [Phase.Preflight]: ":mag: preflight",
   [Phase.HeaderStage]: ":test_tube: header stage",
   [Phase.Progressing]: ":arrow_forward: progressing",

@@ -7,6 +7,7 @@ import type { NotificationJobData } from "../jobs/notification-job.ts";
 import type { RedisDeliveryRecords } from "../notify/delivery-records.ts";
 import type { Logger, RolloutLock, RolloutStore } from "../rollout/ports.ts";
 import type { Rollout } from "../rollout/types.ts";
+import type { KnownBlock } from "./mrkdwn.ts";
 import {
   messageLink,
   renderAlert,
@@ -90,6 +91,7 @@ export class SlackDeliverer {
   }
 
   async deliver(jobId: string, job: NotificationJobData): Promise<void> {
+    if (job.kind === "digest") return this.#digest(jobId, job);
     await this.#options.deliveryLock.withLock(job.rolloutId, async () => {
       const rollout = await this.#options.store.get(job.rolloutId);
       if (!rollout) throw gone(job.rolloutId);
@@ -220,6 +222,24 @@ export class SlackDeliverer {
       );
     }
     await records.markSent(rollout.id, jobId, "chart", "done");
+  }
+
+  /** A digest belongs to no rollout: its delivery record is the digest's own, so a re-run job posts it once. */
+  async #digest(jobId: string, job: Extract<NotificationJobData, { kind: "digest" }>): Promise<void> {
+    const { records, deliveryLock } = this.#options;
+    const record = `digest.${job.digest}`;
+    await deliveryLock.withLock(record, async () => {
+      if (await records.sent(record, jobId, "digest")) return;
+      const posted = await this.#call(() =>
+        this.#client.chat.postMessage({
+          channel: job.channel,
+          text: job.text,
+          blocks: job.blocks as KnownBlock[],
+          unfurl_links: false,
+        }),
+      );
+      await records.markSent(record, jobId, "digest", posted.ts ?? "?");
+    });
   }
 
   async #renderChart(rollout: Rollout): Promise<Buffer | undefined> {

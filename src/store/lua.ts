@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./redis-client.ts";
 
 export type LuaScript = { readonly name: string; readonly lua: string; readonly sha: string };
 
@@ -13,7 +13,7 @@ export function luaScript(name: string, lua: string): LuaScript {
  * the keys share a hash slot (use a hash-tagged prefix such as `{canarybot}:` on Redis Cluster).
  */
 export async function runScript(
-  redis: Redis,
+  redis: RedisClient,
   script: LuaScript,
   keys: readonly string[],
   args: readonly (string | number)[],

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./redis-client.ts";
 import { CanaryError, ErrorCode } from "../errors.ts";
 import type { RolloutLock } from "../rollout/ports.ts";
 import { luaScript, runScript } from "./lua.ts";
@@ -53,7 +53,7 @@ const MAX_RETRY_DELAY_MS = 100;
  * longer than `ttlMs` (a long GC pause, a frozen VM), which the rollout's version check covers.
  */
 export class RedisRolloutLock implements RolloutLock {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #prefix: string;
   readonly #ttlMs: number;
   readonly #renewEveryMs: number;
@@ -61,7 +61,7 @@ export class RedisRolloutLock implements RolloutLock {
   readonly #retryDelayMs: number;
   readonly #onLockLost: (rolloutId: string) => void;
 
-  constructor(redis: Redis, options: RedisRolloutLockOptions = {}) {
+  constructor(redis: RedisClient, options: RedisRolloutLockOptions = {}) {
     this.#redis = redis;
     this.#prefix = options.prefix ?? DEFAULT_KEY_PREFIX;
     this.#ttlMs = positive("ttlMs", options.ttlMs ?? 30_000);
