@@ -149,6 +149,14 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .option("--steps <list>", `canary weights in percent (default ${BUILTIN_DEFAULTS.steps.join(",")})`)
     .option("--interval <duration>", `time between steps (default ${BUILTIN_DEFAULTS.intervalMs / 1000}s)`)
     .option("--approve-at <list>", "weights that wait for an approval")
+    .option(
+      "--progress-deadline <duration>",
+      "roll back when the canary's pods stay unhealthy this long (default 10m)",
+    )
+    .option(
+      "--mesh-context <name>",
+      "kubeconfig context of the mesh's cluster (default: that of the workloads)",
+    )
     .option("--header <name=value>", "first route only requests with this header to the canary")
     .option("--no-two-person", "let the starter approve their own gates")
     .option("--no-analysis", "step on schedule without judging metrics")

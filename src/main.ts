@@ -11,6 +11,7 @@ import { createTickWorker } from "./jobs/tick-worker.ts";
 import type { TickWorker } from "./jobs/tick-worker.ts";
 import { IstioVirtualServiceRouter } from "./k8s/istio-virtual-service-router.ts";
 import { clusterIdentity, loadKubeConfig } from "./k8s/kubeconfig.ts";
+import { meshContextOf } from "./rollout/target.ts";
 import { RedisDeliveryRecords } from "./notify/delivery-records.ts";
 import { LogNotifier } from "./notify/log-notifier.ts";
 import { BUILTIN_DEFAULTS } from "./commands/start-request.ts";
@@ -104,9 +105,10 @@ export function openRuntime(options: RuntimeOptions): Runtime {
     prefix,
     onLockLost: (rolloutId) => logger.warn({ rollout: rolloutId }, "rollout lock lapsed while held"),
   });
-  const clusterOf = (target: { context?: string }): ClusterRef | undefined => {
+  // A rollout belongs to the cluster whose VirtualService it moves: the mesh's (see docs/architecture.md).
+  const clusterOf = (target: { context?: string; meshContext?: string }): ClusterRef | undefined => {
     try {
-      return clusterIdentity(kubeConfig, target.context);
+      return clusterIdentity(kubeConfig, meshContextOf(target));
     } catch {
       return undefined; // a context this kubeconfig does not have: not a cluster this process reaches
     }
@@ -143,6 +145,7 @@ export function openRuntime(options: RuntimeOptions): Runtime {
     calendar: cronReleaseCalendar,
     clusterOf,
     webhooks: new HttpWebhookCaller(),
+    pods: router,
   };
   const service = new RolloutService(options.decorate ? options.decorate(deps) : deps);
   return {

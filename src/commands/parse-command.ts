@@ -35,7 +35,7 @@ export type Subcommand = (typeof SUBCOMMANDS)[number];
 export const USAGE: Readonly<Record<Subcommand, string>> = {
   start:
     "/canary start <service> --canary <subset> [--stable <subset>] [--steps 5,10,25,50,100] [--interval 60s] " +
-    "[--header name=value] [--approve-at 50] [--dry-run] [--no-analysis] [--min-success 99] [--max-p99 500ms] " +
+    "[--header name=value] [--approve-at 50] [--progress-deadline 10m] [--dry-run] [--no-analysis] [--min-success 99] [--max-p99 500ms] " +
     "[--max-error-increase 1] [--max-p99-ratio 1.25] [--min-requests 20] [--failure-limit 2] " +
     '[--at "2026-12-01 09:00 Europe/Berlin"]  (no arguments: a form)',
   status: "/canary status [<id>|<service>]",
@@ -69,6 +69,8 @@ const START_FLAGS: Readonly<Record<string, FlagSpec>> = {
   route: { key: "route" },
   host: { key: "host" },
   context: { key: "context" },
+  "mesh-context": { key: "meshContext" },
+  "progress-deadline": { key: "progressDeadline" },
   "min-success": { key: "minSuccess" },
   "max-p99": { key: "maxP99" },
   "max-error-increase": { key: "maxErrorIncrease" },

@@ -1,4 +1,5 @@
 import { desiredWeight, describeProgress } from "../rollout/plan.ts";
+import { describePodTrouble } from "../rollout/pod-health.ts";
 import { Phase } from "../rollout/types.ts";
 import type { AuditCheck, AuditEntry, CheckResult, Rollout, SubsetMetrics } from "../rollout/types.ts";
 import { formatCheckValue } from "../rollout/check-text.ts";
@@ -132,7 +133,9 @@ function holdNote(rollout: Rollout): string | undefined {
   if (rollout.heldUntil !== undefined && rollout.phase === Phase.Progressing) {
     return `outside its release windows until ${formatUtcDateTime(rollout.heldUntil)}`;
   }
-  return undefined;
+  // The pods are looked at only while the rollout is stepped: a paused rollout's look is old news.
+  const watched = rollout.phase === Phase.Progressing || rollout.phase === Phase.HeaderStage;
+  return watched ? describePodTrouble(rollout) : undefined;
 }
 
 /** One line a rollout, in fixed columns: the answer to an action, and a line in Slack. */

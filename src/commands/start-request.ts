@@ -13,9 +13,12 @@ export type StartOptions = {
   route?: string;
   host?: string;
   context?: string;
+  meshContext?: string;
   steps?: string;
   interval?: string;
   approveAt?: string;
+  /** How long the canary's pods may stay unhealthy before a rollback (`10m`). */
+  progressDeadline?: string;
   header?: string;
   /** false lets the starter approve their own gates (the rule is on by default). */
   twoPerson?: boolean;
@@ -49,6 +52,8 @@ export type StartDefaults = {
   windows?: ReleaseWindow[];
   /** The service's webhooks, carried by every plan (a start's own come after them). */
   webhooks?: Webhook[];
+  /** The service's progress deadline; absent, the core's default. */
+  progressDeadlineMs?: number;
 };
 
 export const BUILTIN_DEFAULTS: StartDefaults = {
@@ -92,6 +97,12 @@ export function buildStartSpec(
     options.approveAt === undefined ? undefined : parsePercentList(options.approveAt, "approve-at"),
     defaults.approvalGates,
   );
+  const progressDeadlineMs = take(
+    options.progressDeadline === undefined
+      ? undefined
+      : parseDuration(options.progressDeadline, "progress-deadline"),
+    defaults.progressDeadlineMs,
+  );
   const headerMatch = options.header === undefined ? undefined : take(parseHeader(options.header), undefined);
   const analysis = buildAnalysis(options, defaults, problems);
 
@@ -104,6 +115,7 @@ export function buildStartSpec(
     ...(analysis ? { analysis } : {}),
     ...(defaults.windows ? { windows: defaults.windows } : {}),
     ...webhooksFor(defaults, extras),
+    ...(progressDeadlineMs === undefined ? {} : { progressDeadlineMs }),
   };
   if (problems.length === 0) problems.push(...planProblems(plan, defaults.minIntervalMs));
   if (problems.length > 0) return { ok: false, error: problems.join("; ") };
@@ -117,6 +129,7 @@ export function buildStartSpec(
     ...(options.stable ? { stableSubset: options.stable } : {}),
     ...(options.route ? { route: options.route } : {}),
     ...(options.context ? { context: options.context } : {}),
+    ...(options.meshContext ? { meshContext: options.meshContext } : {}),
   };
   if (target.stableSubset === target.canarySubset) {
     return { ok: false, error: `canary: "${target.canarySubset}" is also the stable subset` };

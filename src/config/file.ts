@@ -64,6 +64,8 @@ export const ServiceDefaults = z
     interval: duration.optional(),
     /** Weights that wait for an approval: `50` or `[25, 50]`. */
     approveAt: percentList.optional(),
+    /** How long the canary's pods may stay unready or crash-looping before a rollback: `10m` (Flagger's default). */
+    progressDeadline: duration.optional(),
     /** A header stage for every start of this service unless one is given: `qa=canary-test`. */
     header: z
       .string()
@@ -223,8 +225,10 @@ export const ServiceConfig = z.strictObject({
   route: z.string().min(1).optional(),
   /** The stable subset; read off the live route when absent. */
   stable: z.string().min(1).optional(),
-  /** kubeconfig context. */
+  /** kubeconfig context of the workloads (pods are checked there; the route too, without `meshContext`). */
   context: z.string().min(1).optional(),
+  /** kubeconfig context of the mesh's cluster, where the VirtualService and DestinationRules live. */
+  meshContext: z.string().min(1).optional(),
   defaults: ServiceDefaults.default({}),
   analysis: AnalysisOverrides.optional(),
   /** Whose metrics judge the canary: `istio` (default) or `linkerd`. */

@@ -39,6 +39,7 @@ export function startDefaultsFor(base: StartDefaults, service: ServiceConfig | u
     ...(defaults.steps ? { steps: defaults.steps } : {}),
     ...(defaults.interval !== undefined ? { intervalMs: defaults.interval } : {}),
     ...(defaults.approveAt ? { approvalGates: defaults.approveAt } : {}),
+    ...(defaults.progressDeadline !== undefined ? { progressDeadlineMs: defaults.progressDeadline } : {}),
     ...(service.windows ? { windows: service.windows } : {}),
     ...(service.webhooks ? { webhooks: service.webhooks.map(webhookFrom) } : {}),
     ...analysisFor(base.analysis, service),
@@ -94,6 +95,7 @@ const TARGET_OPTIONS = [
   ["host", "--host"],
   ["route", "--route"],
   ["context", "--context"],
+  ["meshContext", "--mesh-context"],
 ] as const;
 
 /**
@@ -123,6 +125,7 @@ export function startOptionsFor(
       host: service.host ?? options.service,
       ...(service.route ? { route: service.route } : {}),
       ...(service.context ? { context: service.context } : {}),
+      ...(service.meshContext ? { meshContext: service.meshContext } : {}),
       ...(header ? { header } : {}),
       ...(stable ? { stable } : {}),
     },

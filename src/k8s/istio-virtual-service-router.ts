@@ -14,13 +14,15 @@ import {
 import { CanaryError, ErrorCode, isCanaryError } from "../errors.ts";
 import type { JsonPatchOperation } from "../json/json-patch.ts";
 import { isJsonObject } from "../json/json-value.ts";
-import type { RouteExpectation, TargetInspection, TrafficRouter } from "../rollout/ports.ts";
-import type { HeaderMatch, Target } from "../rollout/types.ts";
+import type { PodHealthProbe, RouteExpectation, TargetInspection, TrafficRouter } from "../rollout/ports.ts";
+import { meshContextOf } from "../rollout/target.ts";
+import type { HeaderMatch, PodHealth, Target } from "../rollout/types.ts";
 import { describeRouteChange } from "./describe-change.ts";
 import { serviceOfHost } from "./istio-host.ts";
 import { cloneJson } from "./json.ts";
 import { httpStatusOf, serverMessage, translateKubeError } from "./kube-errors.ts";
 import { withContext } from "./kubeconfig.ts";
+import { labelSelectorOf, podHealthOf } from "./pod-health.ts";
 import { managedRouteForRollout, subsetLabelsFor, subsetReadinessProblem, type Labels } from "./preflight.ts";
 import {
   decideRetry,
@@ -71,6 +73,12 @@ type Clients = {
   networkingVersion?: Promise<string>;
 };
 
+/**
+ * How long a tick's pod check trusts a Service selector it read: a selector seldom changes, and reading it on every
+ * tick doubled a tick's requests (and, on a 404, its CPU). Preflight always reads it afresh.
+ */
+const SELECTOR_TTL_MS = 60_000;
+
 /** A failed `test` guard (422) that the next round must explain: the object changed, or the patch is invalid. */
 type Rejected = { resourceVersion: string | undefined; operations: string; error: unknown };
 
@@ -114,8 +122,11 @@ function isTimeout(error: unknown): boolean {
  * `TrafficRouter` on an Istio VirtualService, through the real Kubernetes API. Decides nothing itself: it reads
  * the object, lets the pure functions of `virtual-service-patch.ts` compute a guarded JSON patch, and sends it.
  * Stateless per rollout; the only state is the API clients and the discovered API version, per context.
+ * VirtualServices and DestinationRules are the mesh cluster's (`meshContext`), Deployments, Services and pods the
+ * workload cluster's (`context`). It is the `PodHealthProbe` too: the pods behind a subset, found as preflight
+ * finds them, within the same budget and retries.
  */
-export class IstioVirtualServiceRouter implements TrafficRouter {
+export class IstioVirtualServiceRouter implements TrafficRouter, PodHealthProbe {
   readonly #kubeConfig: KubeConfig;
   readonly #clients = new Map<string, Clients>();
   readonly #policy: RetryPolicy;
@@ -123,6 +134,7 @@ export class IstioVirtualServiceRouter implements TrafficRouter {
   readonly #sleep: (ms: number) => Promise<void>;
   readonly #now: () => number;
   readonly #dispatchers = new Map<string, Dispatcher>();
+  readonly #selectors = new Map<string, { labels: Labels; readAt: number }>();
 
   constructor(kubeConfig: KubeConfig, options: IstioRouterOptions = {}) {
     this.#kubeConfig = kubeConfig;
@@ -147,17 +159,14 @@ export class IstioVirtualServiceRouter implements TrafficRouter {
     return this.#operation(`${virtualServiceIdentity(target)}: inspect failed`, async (options) => {
       const { clients, version, virtualService } = await this.#readForPreflight(target, options);
       const managed = managedRouteForRollout(virtualService, target);
-      // The Service selector narrows the readiness check when the Service lives beside the rollout.
-      const service = serviceOfHost(target.host, target.namespace);
+      const workloads = this.#clientsFor(target.context);
       const [destinationRules, deployments, selector] = await Promise.all([
         clients.custom.listNamespacedCustomObject(
           { group: ISTIO_NETWORKING_GROUP, version, namespace: target.namespace, plural: "destinationrules" },
           options.request,
         ) as Promise<unknown>,
-        clients.apps.listNamespacedDeployment({ namespace: target.namespace }, options.request),
-        service?.namespace === target.namespace
-          ? this.#serviceSelector(clients, service, options)
-          : Promise.resolve({}),
+        workloads.apps.listNamespacedDeployment({ namespace: target.namespace }, options.request),
+        this.#hostSelector(workloads, target, options),
       ]);
       const items =
         isJsonObject(destinationRules) && Array.isArray(destinationRules.items) ? destinationRules.items : [];
@@ -211,6 +220,19 @@ export class IstioVirtualServiceRouter implements TrafficRouter {
     }
   }
 
+  async observe(target: Target, labels: Labels): Promise<PodHealth> {
+    const prefix = `${target.namespace}/${target.service}: reading the pods of ${target.canarySubset} failed`;
+    return this.#operation(prefix, async (options) => {
+      const clients = this.#clientsFor(target.context);
+      const selector = await this.#recentHostSelector(clients, target, options);
+      const pods = await clients.core.listNamespacedPod(
+        { namespace: target.namespace, labelSelector: labelSelectorOf({ ...selector, ...labels }) },
+        options.request,
+      );
+      return podHealthOf(pods.items);
+    });
+  }
+
   async currentSubset(target: Omit<Target, "stableSubset" | "canarySubset">): Promise<string> {
     const prefix = `${virtualServiceIdentity(target)}: reading the current subset failed`;
     return this.#operation(prefix, async (options) =>
@@ -224,7 +246,7 @@ export class IstioVirtualServiceRouter implements TrafficRouter {
   ): Promise<string> {
     const prefix = `${virtualServiceIdentity(target)}: describe change failed`;
     return this.#operation(prefix, async (options) => {
-      const clients = this.#clientsFor(target);
+      const clients = this.#clientsFor(meshContextOf(target));
       const version = await this.#networkingVersion(clients, options);
       const virtualService = await this.#getVirtualService(clients, version, target, options);
       return describeRouteChange(virtualService, target, desired);
@@ -233,10 +255,10 @@ export class IstioVirtualServiceRouter implements TrafficRouter {
 
   /** The VirtualService for a preflight, where its absence is a preflight failure rather than `not_found`. */
   async #readForPreflight(
-    target: Pick<Target, "context" | "namespace" | "virtualService">,
+    target: Pick<Target, "context" | "meshContext" | "namespace" | "virtualService">,
     options: CallOptions,
   ) {
-    const clients = this.#clientsFor(target);
+    const clients = this.#clientsFor(meshContextOf(target));
     const version = await this.#networkingVersion(clients, options);
     try {
       const virtualService = await this.#getVirtualService(clients, version, target, options);
@@ -261,7 +283,7 @@ export class IstioVirtualServiceRouter implements TrafficRouter {
     const prefix = `${virtualServiceIdentity(target)}: ${action} failed`;
     let rejected: Rejected | undefined;
     await this.#operation(prefix, async (options) => {
-      const clients = this.#clientsFor(target);
+      const clients = this.#clientsFor(meshContextOf(target));
       const version = await this.#networkingVersion(clients, options);
       const virtualService = await this.#getVirtualService(clients, version, target, options);
       const change = plan(virtualService);
@@ -336,12 +358,12 @@ export class IstioVirtualServiceRouter implements TrafficRouter {
     return { request, patch: setHeaderOptions("Content-Type", PatchStrategy.JsonPatch, request) };
   }
 
-  #clientsFor(target: Pick<Target, "context">): Clients {
-    const key = target.context ?? "";
+  /** The clients of a kubeconfig context (undefined: the current one). */
+  #clientsFor(context: string | undefined): Clients {
+    const key = context ?? "";
     let clients = this.#clients.get(key);
     if (clients === undefined) {
-      const config =
-        target.context === undefined ? this.#kubeConfig : withContext(this.#kubeConfig, target.context);
+      const config = context === undefined ? this.#kubeConfig : withContext(this.#kubeConfig, context);
       clients = {
         custom: config.makeApiClient(CustomObjectsApi),
         apps: config.makeApiClient(AppsV1Api),
@@ -414,6 +436,21 @@ export class IstioVirtualServiceRouter implements TrafficRouter {
       },
       options.patch,
     );
+  }
+
+  /** The Service selector narrows the pods a subset's labels pick when the Service lives beside the rollout. */
+  async #hostSelector(clients: Clients, target: Target, options: CallOptions): Promise<Labels> {
+    const service = serviceOfHost(target.host, target.namespace);
+    return service?.namespace === target.namespace ? this.#serviceSelector(clients, service, options) : {};
+  }
+
+  async #recentHostSelector(clients: Clients, target: Target, options: CallOptions): Promise<Labels> {
+    const key = `${target.context ?? ""}/${target.namespace}/${target.host}`;
+    const kept = this.#selectors.get(key);
+    if (kept && this.#now() - kept.readAt < SELECTOR_TTL_MS) return kept.labels;
+    const labels = await this.#hostSelector(clients, target, options);
+    this.#selectors.set(key, { labels, readAt: this.#now() });
+    return labels;
   }
 
   /** The selector of the Service behind the host, to narrow the readiness check; {} when there is no such Service. */

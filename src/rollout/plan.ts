@@ -40,6 +40,12 @@ export function planProblems(plan: Plan, minIntervalMs = MIN_INTERVAL_MS): strin
   if (plan.headerMatch && (plan.headerMatch.name === "" || plan.headerMatch.value === "")) {
     problems.push("header: needs name=value");
   }
+  const deadline = plan.progressDeadlineMs;
+  if (deadline !== undefined && !(deadline >= MIN_INTERVAL_MS && deadline <= MAX_INTERVAL_MS)) {
+    problems.push(
+      `progress-deadline: must be between ${formatDuration(MIN_INTERVAL_MS)} and ${formatDuration(MAX_INTERVAL_MS)}`,
+    );
+  }
   if (plan.analysis) problems.push(...analysisProblems(plan.analysis));
   if (plan.webhooks) problems.push(...webhookProblems(plan.webhooks));
   return problems;

@@ -6,6 +6,7 @@ import type {
   Clock,
   Logger,
   Notifier,
+  PodHealthProbe,
   ReleaseCalendar,
   RolloutLock,
   RolloutStore,
@@ -35,6 +36,7 @@ import type {
   HookResult,
   HookType,
   Plan,
+  PodObservation,
   Rollout,
   RolloutEvent,
   Target,
@@ -78,13 +80,16 @@ export type ServiceDeps = {
   /** Reads plans' release windows; absent, a plan with windows cannot start. */
   calendar?: ReleaseCalendar;
   /**
-   * The cluster (API server) this process's router reaches for a target: its context's, or the current context's.
+   * The cluster (API server) this process's router reaches for a target's route: its mesh context's (`meshContext`,
+   * else `context`), or the current context's.
    * Undefined when this process cannot reach the target's context at all. Rollouts record it at start, and a process
    * acts only on rollouts it reaches the same cluster for.
    */
-  clusterOf?: (target: Pick<Target, "context">) => ClusterRef | undefined;
+  clusterOf?: (target: Pick<Target, "context" | "meshContext">) => ClusterRef | undefined;
   /** Calls the plans' webhooks; absent, a plan with webhooks cannot start. */
   webhooks?: WebhookCaller;
+  /** Looks at the canary's pods every tick; absent, nobody looks and the progress deadline never runs. */
+  pods?: PodHealthProbe;
 };
 
 type Notification = { kind: NotificationKind; text: string };
@@ -236,11 +241,13 @@ export class RolloutService {
         // Rollout webhooks run before the checks (a load test feeds the metrics the checks then read).
         const hooks = await this.#callHooks(moved);
         const verdict = moved.phase === Phase.Progressing ? await this.#judge(moved) : undefined;
+        const pods = await this.#lookAtPods(moved);
         const windowOpensAt = this.#windowOpensAt(moved);
         await this.#apply(session, rolloutId, {
           type: "tick",
           tick,
           ...(verdict ? { verdict } : {}),
+          ...(pods ? { pods } : {}),
           ...(windowOpensAt === undefined ? {} : { windowOpensAt }),
           ...(hooks.length > 0 ? { hooks } : {}),
         });
@@ -506,6 +513,18 @@ export class RolloutService {
   async #judge(rollout: Rollout): Promise<Verdict | undefined> {
     if (!rollout.plan.analysis || !this.#deps.analyzer) return undefined;
     return this.#deps.analyzer.analyze(rollout, this.#deps.clock.now());
+  }
+
+  /** The canary's pods now; a failure to read them is an observation too (the core decides nothing on it). */
+  async #lookAtPods(rollout: Rollout): Promise<PodObservation | undefined> {
+    const probe = this.#deps.pods;
+    if (!probe) return undefined;
+    const labels = rollout.subsetLabels?.[rollout.target.canarySubset] ?? {};
+    try {
+      return await probe.observe(rollout.target, labels);
+    } catch (error) {
+      return { unreadable: errorMessage(error) };
+    }
   }
 
   async #notify(rolloutId: string, notifications: Notification[]): Promise<void> {

@@ -5,8 +5,16 @@ import type { ClusterRef, Target } from "./types.ts";
  * names for one cluster share a claim and one name for two clusters does not), the namespace and the object.
  */
 export function targetKey(
-  target: Pick<Target, "context" | "namespace" | "virtualService">,
+  target: Pick<Target, "context" | "meshContext" | "namespace" | "virtualService">,
   cluster: ClusterRef | undefined,
 ): string {
-  return `${cluster?.server ?? target.context ?? "~"}/${target.namespace}/${target.virtualService}`;
+  return `${cluster?.server ?? meshContextOf(target) ?? "~"}/${target.namespace}/${target.virtualService}`;
+}
+
+/**
+ * The kubeconfig context of the cluster whose VirtualService a rollout moves: the mesh's when it has one of its
+ * own, else the workloads'. A rollout belongs to that cluster (its claim and `cluster` name it).
+ */
+export function meshContextOf(target: Pick<Target, "context" | "meshContext">): string | undefined {
+  return target.meshContext ?? target.context;
 }

@@ -1,7 +1,15 @@
 /** Where a rollout moves traffic: one HTTP route of one VirtualService, between two DestinationRule subsets. */
 export type Target = {
-  /** kubeconfig context; undefined means the current context (or in-cluster). */
+  /**
+   * kubeconfig context of the workloads: where the subsets' Deployments and pods are checked (and, without
+   * `meshContext`, the route too); undefined means the current context (or in-cluster).
+   */
   context?: string;
+  /**
+   * kubeconfig context of the mesh, when its control plane lives in another cluster (a managed mesh, an external
+   * Istio): where the VirtualService and DestinationRules are read and written. Undefined: `context`.
+   */
+  meshContext?: string;
   namespace: string;
   /** The service being released, as people name it (`reviews`); also the metrics' destination service name. */
   service: string;
@@ -113,6 +121,11 @@ export type Plan = {
   windows?: ReleaseWindow[];
   /** Flagger-compatible webhooks, copied from the config file and the start, so a rollout is self-contained. */
   webhooks?: Webhook[];
+  /**
+   * How long the canary's pods may stay unready or crash-looping before the rollout rolls back (Flagger's
+   * `progressDeadlineSeconds`). Absent: 10 minutes.
+   */
+  progressDeadlineMs?: number;
 };
 
 /** Flagger's webhook types; see docs/webhooks.md for when each is called and what its answer decides. */
@@ -267,6 +280,31 @@ export type Verdict = {
   snapshot?: MetricsSnapshot;
 };
 
+/** What a tick saw of the canary's pods: how many there are, how many are ready, and their restarts in total. */
+export type PodHealth = {
+  pods: number;
+  ready: number;
+  restarts: number;
+  /** Why a container waits, when one does (`CrashLoopBackOff`, `ImagePullBackOff`). */
+  waiting?: string;
+};
+
+/** A tick's look at the canary's pods: what it saw, or why it could not see them. */
+export type PodObservation = PodHealth | { unreadable: string };
+
+/** The canary's pods as the ticks have seen them. */
+export type PodWatch = {
+  /** When they were last looked at, and what was seen. */
+  at: number;
+  observed: PodObservation;
+  /** Restarts in total at the last look that could read them: a rise since is a crash. */
+  restarts?: number;
+  /** Since when they have been unhealthy without a healthy look between; absent while healthy. */
+  unhealthySince?: number;
+  /** Why they are unhealthy, in words; absent while healthy. */
+  problem?: string;
+};
+
 export type Rollout = {
   /** Short and human: `reviews-12`. */
   id: string;
@@ -330,6 +368,8 @@ export type Rollout = {
   hookResults?: HookResult[];
   /** Set while a webhook gate holds the rollout (confirm-rollout, pre-rollout, confirm-*): what it waits for. */
   waitingFor?: string;
+  /** The canary's pods as the ticks last saw them; absent before the first look. */
+  pods?: PodWatch;
 };
 
 export type RolloutEvent =
@@ -339,7 +379,15 @@ export type RolloutEvent =
    * A due tick. `windowOpensAt` is set when the plan has release windows and now is outside all of them: when the
    * next one opens (when none opens within the calendar's look-ahead, the end of it).
    */
-  | { type: "tick"; tick: number; verdict?: Verdict; windowOpensAt?: number; hooks?: HookResult[] }
+  | {
+      type: "tick";
+      tick: number;
+      verdict?: Verdict;
+      windowOpensAt?: number;
+      hooks?: HookResult[];
+      /** The canary's pods as the tick saw them; absent when nobody looked. */
+      pods?: PodObservation;
+    }
   | { type: "approve"; by: Actor }
   | { type: "promote"; by: Actor }
   | { type: "pause"; by: Actor; reason?: string }

@@ -2,6 +2,7 @@ import type { types } from "@slack/bolt";
 import { snapshotTable } from "../commands/render-text.ts";
 import { formatMs, formatPercent } from "../metrics/analysis.ts";
 import { describeProgress, describeWeight, isTerminal } from "../rollout/plan.ts";
+import { describePods } from "../rollout/pod-health.ts";
 import { formatUtc, formatUtcDateTime } from "../rollout/time-text.ts";
 import { CheckStatus, Phase } from "../rollout/types.ts";
 import type { CheckResult, MetricsSnapshot, Rollout, SubsetMetrics } from "../rollout/types.ts";
@@ -239,6 +240,9 @@ function nextLine(rollout: Rollout, now: number): Mrkdwn | undefined {
     }
     case Phase.Progressing: {
       if (rollout.overdue) return mrkdwn`:warning: ${bold("Not being stepped")}: ${rollout.overdue.detail}`;
+      if (rollout.pods?.unhealthySince !== undefined) {
+        return mrkdwn`Holding at ${describeWeight(rollout)} until the canary's pods are healthy.`;
+      }
       if (rollout.heldUntil !== undefined) {
         const opens = date(
           rollout.heldUntil,
@@ -363,11 +367,20 @@ export function renderRolloutMessage(rollout: Rollout, now: number): SlackMessag
     if (next) blocks.push(section(next));
   }
   blocks.push(...metricBlocks(rollout));
+  const pods = podsLine(rollout);
+  if (pods) blocks.push(context(pods));
   const approvals = approvalsLine(rollout);
   if (approvals) blocks.push(context(approvals));
   const actions = isTerminal(rollout.phase) ? [] : buttons(rollout);
   if (actions.length > 0) blocks.push({ type: "actions", block_id: "rollout_actions", elements: actions });
   return message(summaryText(rollout), blocks);
+}
+
+/** The canary's pods as the last tick saw them, while the rollout is live: a warning while they are unhealthy. */
+function podsLine(rollout: Rollout): Mrkdwn | undefined {
+  const pods = isTerminal(rollout.phase) ? undefined : describePods(rollout);
+  if (pods === undefined) return undefined;
+  return rollout.pods?.unhealthySince === undefined ? escape(pods) : mrkdwn`:warning: ${pods}`;
 }
 
 /** A snapshot reply in the rollout's thread: the verdict and the canary-vs-stable table. */

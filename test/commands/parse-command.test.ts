@@ -13,7 +13,7 @@ describe("parseCommand: start", () => {
     const parsed = parseCommand(
       "start reviews --canary v2 --stable=v1 --steps 10,50,100 --interval=30s --header qa=canary-test " +
         "--approve-at 50 --min-success 99.5 --max-p99=400ms --max-error-increase 0.5 --max-p99-ratio 1.5 " +
-        "--min-requests 50 --failure-limit 3",
+        "--min-requests 50 --failure-limit 3 --progress-deadline 5m --mesh-context=asm",
     );
     expect(parsed).toEqual({
       ok: true,
@@ -34,6 +34,8 @@ describe("parseCommand: start", () => {
           maxP99Ratio: "1.5",
           minRequests: "50",
           failureLimit: "3",
+          progressDeadline: "5m",
+          meshContext: "asm",
         },
       },
     });

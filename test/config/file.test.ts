@@ -178,6 +178,31 @@ describe("a service's start defaults and options", () => {
     });
   });
 
+  it("takes a service's mesh and workload contexts and its progress deadline; a start may set the deadline, not the contexts", () => {
+    const service = parseConfigFile(
+      "services:\n  reviews:\n    context: workloads\n    meshContext: asm\n    defaults:\n      progressDeadline: 5m\n",
+    ).services.reviews;
+    const merged = startOptionsFor({ service: "reviews", canary: "v2" }, service);
+    if (!merged.ok) throw new Error(merged.error);
+    expect(buildStartSpec(merged.value, startDefaultsFor(BUILTIN_DEFAULTS, service))).toMatchObject({
+      ok: true,
+      value: { target: { context: "workloads", meshContext: "asm" }, plan: { progressDeadlineMs: 300_000 } },
+    });
+    const own = buildStartSpec(
+      { ...merged.value, progressDeadline: "90s" },
+      startDefaultsFor(BUILTIN_DEFAULTS, service),
+    );
+    expect(own.ok && own.value.plan.progressDeadlineMs).toBe(90_000);
+    expect(buildStartSpec({ ...merged.value, progressDeadline: "0s" }, BUILTIN_DEFAULTS)).toEqual({
+      ok: false,
+      error: "progress-deadline: must be between 1s and 24h",
+    });
+    expect(startOptionsFor({ service: "reviews", canary: "v2", meshContext: "elsewhere" }, service)).toEqual({
+      ok: false,
+      error: "--mesh-context: the target of reviews comes from the config file",
+    });
+  });
+
   it("suggests a configured service for a typo", () => {
     const directory = serviceDirectory(config);
     expect(directory.configured).toBe(true);

@@ -97,6 +97,26 @@ describe("renderRolloutMessage", () => {
     ]);
   });
 
+  it("shows the canary's pods as the last tick saw them, with a warning while they are unhealthy", () => {
+    const healthy = {
+      ...progressing,
+      pods: { at: FIXTURE_NOW, observed: { pods: 2, ready: 2, restarts: 0 } },
+    };
+    expect(valid(renderRolloutMessage(healthy, FIXTURE_NOW)).blocks).toContainEqual({
+      type: "context",
+      elements: [{ type: "mrkdwn", text: "pods 2/2 ready, 0 restarts" }],
+    });
+    const observed = { pods: 2, ready: 0, restarts: 7, waiting: "CrashLoopBackOff" };
+    const problem = "0/2 pods ready (CrashLoopBackOff)";
+    const unhealthy = {
+      ...progressing,
+      pods: { at: FIXTURE_NOW, observed, unhealthySince: FIXTURE_NOW, problem },
+    };
+    const text = allText(valid(renderRolloutMessage(unhealthy, FIXTURE_NOW)));
+    expect(text).toContain(`:warning: pods unhealthy since 12:00 UTC: ${problem}; rolls back at 12:10 UTC`);
+    expect(text).toContain("Holding at 25% until the canary's pods are healthy.");
+  });
+
   it("offers Promote, Pause and Rollback while progressing; Promote and Rollback ask for confirmation", () => {
     const buttons = actions(renderRolloutMessage(progressing, FIXTURE_NOW));
     expect(buttons).toMatchObject([

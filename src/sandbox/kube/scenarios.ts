@@ -90,7 +90,7 @@ export function workloadObjects(options: WorkloadOptions): KubeObject[] {
 }
 
 // Go's omitempty drops zero counts: a deployment with no ready pods has no readyReplicas at all.
-function deploymentStatus(replicas: number, ready: number): Record<string, unknown> {
+export function deploymentStatus(replicas: number, ready: number): Record<string, unknown> {
   const count = (field: string, value: number) => (value === 0 ? {} : { [field]: value });
   return {
     observedGeneration: 1,
