@@ -10,7 +10,6 @@ import {
   canaryWeightOf,
   describeWeights,
   destinationsOf,
-  headerRouteName,
   httpRoutes,
   isSubsetOf,
   routeLabel,
@@ -18,6 +17,7 @@ import {
   virtualServiceIdentity,
   type HttpRoute,
 } from "./virtual-service-route.ts";
+import { headerRouteName } from "./route-rules.ts";
 
 /**
  * The route a preview starts from: the live route when it can start a rollout, otherwise (mid-rollout) the live

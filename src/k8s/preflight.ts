@@ -4,12 +4,12 @@ import type { Target } from "../rollout/types.ts";
 import { isSameHost } from "./istio-host.ts";
 import {
   baselineShape,
-  headerRouteName,
   httpRoutes,
   selectManagedRoute,
   virtualServiceIdentity,
   type ManagedRoute,
 } from "./virtual-service-route.ts";
+import { headerRouteName } from "./route-rules.ts";
 
 export type Labels = Record<string, string>;
 

@@ -7,8 +7,8 @@ import {
   computeRestorePatch,
   computeRoutePatch,
   locateManagedRoute,
-  type RouteChange,
 } from "../../src/k8s/virtual-service-patch.ts";
+import type { RouteChange } from "../../src/k8s/route-patch.ts";
 import {
   canaryWeightOf,
   destinationsOf,

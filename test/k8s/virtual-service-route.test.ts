@@ -6,11 +6,11 @@ import {
   canaryWeightOf,
   describeWeights,
   headerRouteFor,
-  headerRouteName,
   httpRoutes,
   routeAtWeight,
   selectManagedRoute,
 } from "../../src/k8s/virtual-service-route.ts";
+import { headerRouteName } from "../../src/k8s/route-rules.ts";
 import { BOOKINFO, istioObject, reviewsTarget } from "./istio-fixtures.ts";
 
 function thrown(fn: () => unknown): CanaryError {
