@@ -139,10 +139,14 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .command("start")
     .description("start a canary rollout of a service's VirtualService route")
     .argument("<service>", "the service (and, unless --virtual-service, its VirtualService)")
-    .requiredOption("--canary <subset>", "DestinationRule subset of the new version")
+    .requiredOption(
+      "--canary <subset>",
+      "DestinationRule subset of the new version (with --http-route: its backend Service)",
+    )
     .option("--stable <subset>", "subset that takes the traffic now (default: read off the route)")
     .option("-n, --namespace <ns>", `namespace (default ${BUILTIN_DEFAULTS.namespace})`)
     .option("--virtual-service <name>", "VirtualService name (default: the service)")
+    .option("--http-route <name>", "split a Gateway API HTTPRoute's backendRefs instead of a VirtualService")
     .option("--route <name>", "name of the HTTP route to manage (default: the one to the stable subset)")
     .option("--host <host>", "destination host (default: the service)")
     .option("--steps <list>", `canary weights in percent (default ${BUILTIN_DEFAULTS.steps.join(",")})`)

@@ -5,7 +5,7 @@ import { parseDuration, parseHeader, parsePercentage, parsePercentList } from ".
 import type { Parsed } from "../commands/values.ts";
 import { CanaryError, ErrorCode } from "../errors.ts";
 import { MAX_P99_MS, planProblems } from "../rollout/plan.ts";
-import { HookType } from "../rollout/types.ts";
+import { HookType, ROUTER_KINDS } from "../rollout/types.ts";
 import { isCronExpression, isTimeZone } from "../schedule/release-calendar.ts";
 import { BUILTIN_DEFAULTS } from "../commands/start-request.ts";
 
@@ -174,38 +174,62 @@ const webhookList = z.array(WebhookConfig).superRefine((hooks, ctx) => {
   });
 });
 
-export const ServiceConfig = z.strictObject({
-  namespace: kubeName("namespace").default("default"),
-  /** Defaults to the service's name. */
-  virtualService: kubeName("VirtualService").optional(),
-  /** Destination host of the managed route; defaults to the service's name. */
-  host: z.string().min(1).optional(),
-  /** Name of the managed HTTP route, when the VirtualService has several. */
-  route: z.string().min(1).optional(),
-  /** The stable subset; read off the live route when absent. */
-  stable: z.string().min(1).optional(),
-  /** kubeconfig context. */
-  context: z.string().min(1).optional(),
-  defaults: ServiceDefaults.default({}),
-  analysis: AnalysisOverrides.optional(),
-  /** Channels the service may be driven from (ids); anywhere when absent. */
-  channels: z.array(channel).min(1, "list at least one channel, or leave `channels` out").optional(),
-  /** Who may start, approve, promote and roll back: user and user group ids. Absent: anyone. */
-  starters: principals.optional(),
-  approvers: principals.optional(),
-  /** Absent: the approvers. */
-  promoters: principals.optional(),
-  /** Absent: anyone who may start, approve or promote. */
-  rollbackers: principals.optional(),
-  /** Mentioned by alerts: a user or a user group. */
-  onCall: principal.optional(),
-  /** When steps may be taken; absent: any time. */
-  windows: z.array(ReleaseWindowConfig).min(1, "list at least one window, or leave `windows` out").optional(),
-  /** When no rollout of the service may start. */
-  freezes: z.array(FreezeConfig).optional(),
-  /** Flagger-compatible webhooks every rollout of the service calls. */
-  webhooks: webhookList.optional(),
-});
+export const ServiceConfig = z
+  .strictObject({
+    namespace: kubeName("namespace").default("default"),
+    /**
+     * What carries the split: `istio`, an Istio VirtualService (the default), or `httproute`, a Gateway API
+     * HTTPRoute whose subsets are backend Services.
+     */
+    router: z.enum(ROUTER_KINDS).optional(),
+    /** Defaults to the service's name. */
+    virtualService: kubeName("VirtualService").optional(),
+    /** With `router: httproute`: the HTTPRoute; defaults to the service's name. */
+    httpRoute: kubeName("HTTPRoute").optional(),
+    /** Destination host of the managed route; defaults to the service's name. */
+    host: z.string().min(1).optional(),
+    /** Name of the managed HTTP route, when the VirtualService has several. */
+    route: z.string().min(1).optional(),
+    /** The stable subset; read off the live route when absent. */
+    stable: z.string().min(1).optional(),
+    /** kubeconfig context. */
+    context: z.string().min(1).optional(),
+    defaults: ServiceDefaults.default({}),
+    analysis: AnalysisOverrides.optional(),
+    /** Channels the service may be driven from (ids); anywhere when absent. */
+    channels: z.array(channel).min(1, "list at least one channel, or leave `channels` out").optional(),
+    /** Who may start, approve, promote and roll back: user and user group ids. Absent: anyone. */
+    starters: principals.optional(),
+    approvers: principals.optional(),
+    /** Absent: the approvers. */
+    promoters: principals.optional(),
+    /** Absent: anyone who may start, approve or promote. */
+    rollbackers: principals.optional(),
+    /** Mentioned by alerts: a user or a user group. */
+    onCall: principal.optional(),
+    /** When steps may be taken; absent: any time. */
+    windows: z
+      .array(ReleaseWindowConfig)
+      .min(1, "list at least one window, or leave `windows` out")
+      .optional(),
+    /** When no rollout of the service may start. */
+    freezes: z.array(FreezeConfig).optional(),
+    /** Flagger-compatible webhooks every rollout of the service calls. */
+    webhooks: webhookList.optional(),
+  })
+  .superRefine((service, ctx) => {
+    const httpRoute = service.router === "httproute";
+    if (service.httpRoute !== undefined && !httpRoute) {
+      ctx.addIssue({ code: "custom", path: ["httpRoute"], message: "needs `router: httproute`" });
+    }
+    if (service.virtualService !== undefined && httpRoute) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["virtualService"],
+        message: "is for `router: istio`; name the HTTPRoute with `httpRoute`",
+      });
+    }
+  });
 export type ServiceConfig = z.infer<typeof ServiceConfig>;
 
 export const ConfigFile = z.strictObject({

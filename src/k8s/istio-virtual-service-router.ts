@@ -9,14 +9,17 @@ import { serviceOfHost } from "./istio-host.ts";
 import { cloneJson } from "./json.ts";
 import { httpStatusOf } from "./kube-errors.ts";
 import {
-  FIELD_MANAGER,
+  getCustomObject,
   goneOnRestore,
   KubeOperations,
+  patchCustomObject,
+  serviceSelector,
   type CallOptions,
   type Clients,
+  type CustomObjectRef,
   type RouterOptions,
 } from "./kube-operations.ts";
-import { managedRouteForRollout, subsetLabelsFor, subsetReadinessProblem, type Labels } from "./preflight.ts";
+import { managedRouteForRollout, subsetLabelsFor, subsetReadinessProblem } from "./preflight.ts";
 import type { RouteChange } from "./route-patch.ts";
 import { computeRestorePatch, computeRoutePatch } from "./virtual-service-patch.ts";
 import { canaryWeightOf, currentSubsetOf, virtualServiceIdentity } from "./virtual-service-route.ts";
@@ -57,7 +60,7 @@ export class IstioVirtualServiceRouter implements TrafficRouter {
         ) as Promise<unknown>,
         clients.apps.listNamespacedDeployment({ namespace: target.namespace }, options.request),
         service?.namespace === target.namespace
-          ? this.#serviceSelector(clients, service, options)
+          ? serviceSelector(clients, service, options).then((selector) => selector ?? {})
           : Promise.resolve({}),
       ]);
       const items =
@@ -204,57 +207,35 @@ export class IstioVirtualServiceRouter implements TrafficRouter {
     return version;
   }
 
-  async #getVirtualService(
+  #getVirtualService(
     clients: Clients,
     version: string,
     target: Pick<Target, "namespace" | "virtualService">,
     options: CallOptions,
   ): Promise<unknown> {
-    return (await clients.custom.getNamespacedCustomObject(
-      {
-        group: ISTIO_NETWORKING_GROUP,
-        version,
-        namespace: target.namespace,
-        plural: "virtualservices",
-        name: target.virtualService,
-      },
-      options.request,
-    )) as unknown;
+    return getCustomObject(clients, virtualServiceRef(version, target), options);
   }
 
-  async #patchVirtualService(
+  #patchVirtualService(
     clients: Clients,
     version: string,
     target: Target,
     operations: JsonPatchOperation[],
     options: CallOptions,
   ): Promise<void> {
-    await clients.custom.patchNamespacedCustomObject(
-      {
-        group: ISTIO_NETWORKING_GROUP,
-        version,
-        namespace: target.namespace,
-        plural: "virtualservices",
-        name: target.virtualService,
-        body: operations,
-        fieldManager: FIELD_MANAGER,
-      },
-      options.patch,
-    );
+    return patchCustomObject(clients, virtualServiceRef(version, target), operations, options);
   }
+}
 
-  /** The selector of the Service behind the host, to narrow the readiness check; {} when there is no such Service. */
-  async #serviceSelector(
-    clients: Clients,
-    service: { name: string; namespace: string },
-    options: CallOptions,
-  ): Promise<Labels> {
-    try {
-      const found = await clients.core.readNamespacedService(service, options.request);
-      return { ...(found.spec?.selector ?? {}) };
-    } catch (error) {
-      if (httpStatusOf(error) === 404) return {};
-      throw error;
-    }
-  }
+function virtualServiceRef(
+  version: string,
+  target: Pick<Target, "namespace" | "virtualService">,
+): CustomObjectRef {
+  return {
+    group: ISTIO_NETWORKING_GROUP,
+    version,
+    plural: "virtualservices",
+    namespace: target.namespace,
+    name: target.virtualService,
+  };
 }

@@ -234,6 +234,51 @@ export class KubeOperations {
   }
 }
 
+/** One custom object: `networking.istio.io/v1 virtualservices default/reviews`. */
+export type CustomObjectRef = {
+  group: string;
+  version: string;
+  plural: string;
+  namespace: string;
+  name: string;
+};
+
+export async function getCustomObject(
+  clients: Clients,
+  ref: CustomObjectRef,
+  options: CallOptions,
+): Promise<unknown> {
+  return (await clients.custom.getNamespacedCustomObject(ref, options.request)) as unknown;
+}
+
+/** A JSON patch, recorded under canarybot's field manager. */
+export async function patchCustomObject(
+  clients: Clients,
+  ref: CustomObjectRef,
+  operations: JsonPatchOperation[],
+  options: CallOptions,
+): Promise<void> {
+  await clients.custom.patchNamespacedCustomObject(
+    { ...ref, body: operations, fieldManager: FIELD_MANAGER },
+    options.patch,
+  );
+}
+
+/** A Service's selector; undefined when there is no such Service. */
+export async function serviceSelector(
+  clients: Clients,
+  service: { name: string; namespace: string },
+  options: CallOptions,
+): Promise<Record<string, string> | undefined> {
+  try {
+    const found = await clients.core.readNamespacedService(service, options.request);
+    return { ...(found.spec?.selector ?? {}) };
+  } catch (error) {
+    if (httpStatusOf(error) === 404) return undefined;
+    throw error;
+  }
+}
+
 /** A deleted object leaves nothing to restore, and never will: `not_found` of its own, so a rollback can end. */
 export function goneOnRestore(error: unknown, identity: string): never {
   if (!(error instanceof CanaryError) || error.code !== ErrorCode.NotFound) throw error;

@@ -41,6 +41,10 @@ export type RouteDialect = {
   headerRule(baseline: unknown, target: Target, header: HeaderMatch): Rule;
   /** "v1=90, v2=10". */
   describeWeights(rule: unknown, target: Target): string;
+  /** The canary's share of the rule's traffic, in percent. */
+  canaryWeight(rule: unknown, target: Target): number;
+  /** Throws `preflight_failed` unless the rule can start a rollout (everything to the stable subset). */
+  checkBaseline(rule: unknown, target: Target, index?: number): void;
 };
 
 /** Prefix of the rule canarybot inserts for the header stage; no other rule may carry it. */

@@ -282,4 +282,6 @@ export const VIRTUAL_SERVICE_DIALECT: RouteDialect = {
   writtenAt: routesWrittenAt,
   headerRule: headerRouteFor,
   describeWeights,
+  canaryWeight: canaryWeightOf,
+  checkBaseline: baselineShape,
 };
