@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { engineHarness, waitFor } from "../support/engine.ts";
 import type { EngineHarness } from "../support/engine.ts";
@@ -39,41 +39,57 @@ function rbacRequest(
   return { group: match[1] ?? "", resource: match[2], verb: verbs[method] ?? method };
 }
 
+type RbacRequest = { group: string; resource: string; verb: string };
+
+/** Every request one rollout makes, from preflight through a header stage and a step to a rollback. */
+async function rolloutRequests(h: EngineHarness, startArgs: string[]): Promise<RbacRequest[]> {
+  await h.worker();
+  const id = await h.start(
+    ...startArgs,
+    "--steps",
+    "10,50,100",
+    "--interval",
+    "1h",
+    "--header",
+    "qa=canary-test",
+    "--as",
+    "alice",
+  );
+  expect((await h.cli("approve", id, "--as", "bob")).code).toBe(0);
+  expect((await h.cli("rollback", id, "--as", "bob")).code).toBe(0);
+  await waitFor("rolled back", async () =>
+    (await h.cli("status", id)).stdout.includes("rolled-back") ? true : undefined,
+  );
+  return h.kube.requests
+    .all()
+    .map((request) => rbacRequest(request.method, request.path))
+    .filter((request) => request !== undefined);
+}
+
 describe("deploy/kubernetes/rbac.yaml", () => {
-  let h: EngineHarness;
-  beforeEach(async () => {
-    h = await engineHarness("rbac");
-  });
+  const harnesses: EngineHarness[] = [];
+  const harness = async (...args: Parameters<typeof engineHarness>) => {
+    const h = await engineHarness(...args);
+    harnesses.push(h);
+    return h;
+  };
   afterEach(async () => {
-    await h.cleanup();
+    for (const h of harnesses.splice(0)) await h.cleanup();
   });
 
-  it("allows every request a rollout makes, from preflight to rollback, and no write beyond patching VirtualServices", async () => {
-    await h.worker();
-    const id = await h.start(
-      "reviews",
-      "--canary",
-      "v2",
-      "--steps",
-      "10,50,100",
-      "--interval",
-      "1h",
-      "--header",
-      "qa=canary-test",
-      "--as",
-      "alice",
-    );
-    expect((await h.cli("approve", id, "--as", "bob")).code).toBe(0);
-    expect((await h.cli("rollback", id, "--as", "bob")).code).toBe(0);
-    await waitFor("rolled back", async () =>
-      (await h.cli("status", id)).stdout.includes("rolled-back") ? true : undefined,
-    );
+  it("allows every request a rollout makes on a VirtualService or an HTTPRoute, from preflight to rollback, and no write beyond patching those", async () => {
+    const needed = [
+      ...(await rolloutRequests(await harness("rbac"), ["reviews", "--canary", "v2"])),
+      ...(await rolloutRequests(await harness("rbac-gateway-api", { scenario: "bookinfo-gateway-api" }), [
+        "reviews",
+        "--http-route",
+        "reviews",
+        "--canary",
+        "reviews-v2",
+      ])),
+    ];
 
     const rules = clusterRoleRules();
-    const needed = h.kube.requests
-      .all()
-      .map((request) => rbacRequest(request.method, request.path))
-      .filter((request) => request !== undefined);
     expect(needed.length).toBeGreaterThan(0);
     for (const request of needed) {
       const allowed = rules.some(
@@ -84,7 +100,7 @@ describe("deploy/kubernetes/rbac.yaml", () => {
       );
       expect(allowed, `${request.verb} ${request.group}/${request.resource}`).toBe(true);
     }
-    // Exactly: every permission granted is one the rollout used.
+    // Exactly: every permission granted is one a rollout used.
     const used = new Set(needed.map((request) => `${request.verb} ${request.group}/${request.resource}`));
     const granted = rules.flatMap((rule) =>
       rule.apiGroups.flatMap((group) =>
@@ -97,6 +113,6 @@ describe("deploy/kubernetes/rbac.yaml", () => {
         .filter((request) => !["get", "list"].includes(request.verb))
         .map((r) => `${r.verb} ${r.resource}`),
     );
-    expect([...writes]).toEqual(["patch virtualservices"]);
+    expect([...writes]).toEqual(["patch virtualservices", "patch httproutes"]);
   });
 });
