@@ -1,6 +1,8 @@
 import { dirname } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { KubeConfig } from "@kubernetes/client-node";
 import type { RolloutStatusJson } from "../../src/commands/render-text.ts";
+import { startMeshSandbox, type MeshSandboxOptions } from "../../src/sandbox/mesh/index.ts";
 import { engineHarness, waitFor } from "../support/engine.ts";
 import type { EngineHarness } from "../support/engine.ts";
 import { backendWeights, kubectl } from "../support/kubectl.ts";
@@ -36,6 +38,24 @@ describe("HTTPRoute rollout", () => {
   /** `canarybot start reviews --http-route reviews --canary reviews-v2 … --as alice`. */
   const startReviews = (...args: string[]) =>
     h.start("reviews", "--http-route", "reviews", "--canary", "reviews-v2", ...args, "--as", "alice");
+  /** The mesh sandbox on the engine's cluster, stepped by hand: the traffic the live HTTPRoute makes. */
+  const meshTraffic = async (options: Partial<MeshSandboxOptions>, ms: number) => {
+    const kubeConfig = new KubeConfig();
+    kubeConfig.loadFromString(h.kube.kubeconfig);
+    const mesh = await startMeshSandbox({
+      kubeConfig,
+      namespace: "default",
+      services: ["reviews"],
+      autoAdvance: false,
+      ...options,
+    });
+    try {
+      mesh.advance(ms);
+      return { totals: mesh.totals(), metrics: await mesh.metrics() };
+    } finally {
+      await mesh.close();
+    }
+  };
   const reviews = async () => (await k.getJson("httproute", "reviews")) as HttpRoute;
   const weights = async () => backendWeights(await reviews(), "reviews-v1", "reviews-v2");
 
@@ -45,6 +65,19 @@ describe("HTTPRoute rollout", () => {
     const id = await startReviews("--steps", "10,50,100", "--interval", "1s", "--approve-at", "10,50");
     await untilPhase(id, "awaiting-approval");
     expect(await weights()).toBe("reviews-v1=90,reviews-v2=10");
+    // The mesh follows the weights: about a tenth of 6,000 requests reach reviews-v2, seen as version v2.
+    const { totals, metrics } = await meshTraffic({ rps: 100 }, 60_000);
+    const split = totals.services.reviews?.subsets ?? {};
+    expect(totals.requests).toBe(6000);
+    expect(split["reviews-v2"]?.requests).toBeGreaterThan(480);
+    expect(split["reviews-v2"]?.requests).toBeLessThan(720);
+    const canaryLines = metrics
+      .split("\n")
+      .filter(
+        (line) => line.startsWith("istio_requests_total{") && line.includes('destination_version="v2"'),
+      );
+    expect(canaryLines.length).toBeGreaterThan(0);
+    expect(canaryLines.every((line) => line.includes('destination_service_name="reviews"'))).toBe(true);
     expect((await h.cli("approve", id, "--as", "bob")).code).toBe(0);
     await waitFor("50%", async () => ((await status(id)).canaryWeight === 50 ? true : undefined));
     await untilPhase(id, "awaiting-approval");
@@ -76,6 +109,15 @@ describe("HTTPRoute rollout", () => {
       },
       { backendRefs: [{ name: "reviews-v1", port: 9080 }] },
     ]);
+    // In the mesh: every request with the header, and only those, reaches reviews-v2.
+    const { totals } = await meshTraffic(
+      { rps: 100, headers: [{ name: "x-canary", value: "1", share: 0.2 }] },
+      20_000,
+    );
+    const split = totals.services.reviews?.subsets ?? {};
+    expect(split["reviews-v2"]).toMatchObject({ withoutHeaders: 0, withHeaders: totals.withHeaders });
+    expect(split["reviews-v1"]).toMatchObject({ withHeaders: 0, withoutHeaders: totals.withoutHeaders });
+    expect(totals.withHeaders).toBeGreaterThan(0);
   });
 
   it("given a hand edit of the HTTPRoute at 10%, the rollout pauses with drift and leaves the edit alone", async () => {
