@@ -54,7 +54,7 @@ const INTERNAL_CODES: readonly string[] = [
 type KubeSandboxFlags = {
   port: string;
   kubeconfigOut: string;
-  scenario: "bookinfo" | "empty";
+  scenario: "bookinfo" | "bookinfo-gateway-api" | "empty";
   mesh?: boolean;
   meshPort?: string;
   service?: string[];
@@ -442,7 +442,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .option("--port <port>", "port (0 picks a free one)", "0")
     .requiredOption("--kubeconfig-out <file>", "where to write a kubeconfig for it")
     .addOption(
-      new Option("--scenario <name>", "seeded objects").choices(["bookinfo", "empty"]).default("bookinfo"),
+      new Option("--scenario <name>", "seeded objects")
+        .choices(["bookinfo", "bookinfo-gateway-api", "empty"])
+        .default("bookinfo"),
     )
     .option("--mesh", "also run the traffic simulator on the sandbox's VirtualServices")
     .option("--mesh-port <port>", "port of the simulator's /metrics and /control (default 15090)")
