@@ -173,6 +173,45 @@ describe("HTTPRoute rollout", () => {
     expect(JSON.stringify((await reviews()).spec)).toBe(original);
   });
 
+  it("given three 409s in a row on the HTTPRoute, the step to 50% still lands exactly once", async () => {
+    await h.worker();
+    const id = await startReviews("--steps", "10,50,100", "--interval", "1s", "--approve-at", "50");
+    h.kube.faults.add({ method: "PATCH", resource: "httproutes", conflicts: 3 });
+    const versions = new Set<string>();
+    const watch = setInterval(() => {
+      versions.add(h.kube.get("HTTPRoute", "default", "reviews")?.metadata.resourceVersion ?? "");
+    }, 2);
+    await untilPhase(id, "awaiting-approval");
+    clearInterval(watch);
+    expect(await weights()).toBe("reviews-v1=50,reviews-v2=50");
+    expect(versions.size).toBe(2);
+    const patches = h.kube.requests.all().filter((request) => request.method === "PATCH");
+    expect(patches.filter((request) => request.status === 409)).toHaveLength(3);
+  });
+
+  it("previews the first change with --dry-run and writes nothing", async () => {
+    const before = (await reviews()).metadata.resourceVersion;
+    const dry = await h.cli(
+      "start",
+      "reviews",
+      "--http-route",
+      "reviews",
+      "--canary",
+      "reviews-v2",
+      "--steps",
+      "25,100",
+      "--dry-run",
+      "--as",
+      "alice",
+    );
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toContain("target: default/reviews reviews-v1 → reviews-v2");
+    expect(dry.stdout).toContain(
+      "HTTPRoute default/reviews unnamed rule rules[0]: reviews-v1=1 → reviews-v1=75, reviews-v2=25",
+    );
+    expect((await reviews()).metadata.resourceVersion).toBe(before);
+  });
+
   it("refuses at preflight a backend Service that does not exist or has no ready pod, touching nothing", async () => {
     const before = (await reviews()).metadata.resourceVersion;
     const missing = await h.cli(
