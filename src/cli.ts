@@ -446,7 +446,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         .choices(["bookinfo", "bookinfo-gateway-api", "empty"])
         .default("bookinfo"),
     )
-    .option("--mesh", "also run the traffic simulator on the sandbox's VirtualServices")
+    .option("--mesh", "also run the traffic simulator on the sandbox's VirtualServices and HTTPRoutes")
     .option("--mesh-port <port>", "port of the simulator's /metrics and /control (default 15090)")
     .option("--service <name...>", "with --mesh: services to send traffic to", ["reviews"])
     .option("--rps <n>", "with --mesh: requests per second per service")
@@ -485,14 +485,14 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
 
   sandbox
     .command("mesh")
-    .description("run the traffic simulator: Istio metrics that follow the live VirtualService")
+    .description("run the traffic simulator: Istio metrics that follow the live VirtualService or HTTPRoute")
     .option("--namespace <ns>", "namespace of the services", "default")
     .option("--service <name...>", "services to send traffic to", ["reviews"])
     .option("--rps <n>", "requests per second per service")
     .option("--port <port>", "port of /metrics and /control (default 15090)")
     .option("--host <host>", "listen address")
     .option("--seed <n>", "seed of the simulated traffic")
-    .option("--poll-ms <ms>", "how often the VirtualService is re-read")
+    .option("--poll-ms <ms>", "how often the routes are re-read")
     .option("--subset <spec...>", "subset behaviour, e.g. v2:errorRate=0.05,p50=20,p99=900")
     .option("--header <spec...>", "header-carrying traffic, e.g. qa=canary-test:5%")
     .action(async (options: MeshSandboxFlags) => {
