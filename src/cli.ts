@@ -54,7 +54,7 @@ const INTERNAL_CODES: readonly string[] = [
 type KubeSandboxFlags = {
   port: string;
   kubeconfigOut: string;
-  scenario: "bookinfo" | "empty";
+  scenario: "bookinfo" | "bookinfo-gateway-api" | "empty";
   mesh?: boolean;
   meshPort?: string;
   metrics?: string;
@@ -140,10 +140,14 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .command("start")
     .description("start a canary rollout of a service's VirtualService route")
     .argument("<service>", "the service (and, unless --virtual-service, its VirtualService)")
-    .requiredOption("--canary <subset>", "DestinationRule subset of the new version")
+    .requiredOption(
+      "--canary <subset>",
+      "DestinationRule subset of the new version (with --http-route: its backend Service)",
+    )
     .option("--stable <subset>", "subset that takes the traffic now (default: read off the route)")
     .option("-n, --namespace <ns>", `namespace (default ${BUILTIN_DEFAULTS.namespace})`)
     .option("--virtual-service <name>", "VirtualService name (default: the service)")
+    .option("--http-route <name>", "split a Gateway API HTTPRoute's backendRefs instead of a VirtualService")
     .option("--route <name>", "name of the HTTP route to manage (default: the one to the stable subset)")
     .option("--host <host>", "destination host (default: the service)")
     .option("--steps <list>", `canary weights in percent (default ${BUILTIN_DEFAULTS.steps.join(",")})`)
@@ -447,9 +451,11 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .option("--port <port>", "port (0 picks a free one)", "0")
     .requiredOption("--kubeconfig-out <file>", "where to write a kubeconfig for it")
     .addOption(
-      new Option("--scenario <name>", "seeded objects").choices(["bookinfo", "empty"]).default("bookinfo"),
+      new Option("--scenario <name>", "seeded objects")
+        .choices(["bookinfo", "bookinfo-gateway-api", "empty"])
+        .default("bookinfo"),
     )
-    .option("--mesh", "also run the traffic simulator on the sandbox's VirtualServices")
+    .option("--mesh", "also run the traffic simulator on the sandbox's VirtualServices and HTTPRoutes")
     .option("--mesh-port <port>", "port of the simulator's /metrics and /control (default 15090)")
     .option("--service <name...>", "with --mesh: services to send traffic to", ["reviews"])
     .option("--rps <n>", "with --mesh: requests per second per service")
@@ -492,14 +498,16 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
 
   sandbox
     .command("mesh")
-    .description("run the traffic simulator: Istio (or Linkerd) metrics that follow the live VirtualService")
+    .description(
+      "run the traffic simulator: Istio (or Linkerd) metrics that follow the live VirtualService or HTTPRoute",
+    )
     .option("--namespace <ns>", "namespace of the services", "default")
     .option("--service <name...>", "services to send traffic to", ["reviews"])
     .option("--rps <n>", "requests per second per service")
     .option("--port <port>", "port of /metrics and /control (default 15090)")
     .option("--host <host>", "listen address")
     .option("--seed <n>", "seed of the simulated traffic")
-    .option("--poll-ms <ms>", "how often the VirtualService is re-read")
+    .option("--poll-ms <ms>", "how often the routes are re-read")
     .option("--subset <spec...>", "subset behaviour, e.g. v2:errorRate=0.05,p50=20,p99=900")
     .option("--header <spec...>", "header-carrying traffic, e.g. qa=canary-test:5%")
     .addOption(new Option("--metrics <mesh>", "whose metrics to serve").choices(["istio", "linkerd"]))

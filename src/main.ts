@@ -9,7 +9,7 @@ import { startScheduledStartRunner } from "./jobs/scheduled-start-runner.ts";
 import { startTickSweeper } from "./jobs/tick-sweeper.ts";
 import { createTickWorker } from "./jobs/tick-worker.ts";
 import type { TickWorker } from "./jobs/tick-worker.ts";
-import { IstioVirtualServiceRouter } from "./k8s/istio-virtual-service-router.ts";
+import { kubernetesRouter } from "./k8s/router-by-kind.ts";
 import { clusterIdentity, loadKubeConfig } from "./k8s/kubeconfig.ts";
 import { meshContextOf } from "./rollout/target.ts";
 import { RedisDeliveryRecords } from "./notify/delivery-records.ts";
@@ -119,7 +119,7 @@ export function openRuntime(options: RuntimeOptions): Runtime {
     prefix: env.CANARYBOT_PREFIX,
     onError: onRedisError("tick queue connection error"),
   });
-  const router = new IstioVirtualServiceRouter(kubeConfig, {
+  const router = kubernetesRouter(kubeConfig, {
     requestTimeoutMs: env.KUBE_REQUEST_TIMEOUT_MS,
     operationBudgetMs: env.KUBE_OPERATION_BUDGET_MS,
   });

@@ -66,6 +66,7 @@ const START_FLAGS: Readonly<Record<string, FlagSpec>> = {
   "approve-at": { key: "approveAt" },
   namespace: { key: "namespace" },
   "virtual-service": { key: "virtualService" },
+  "http-route": { key: "httpRoute" },
   route: { key: "route" },
   host: { key: "host" },
   context: { key: "context" },

@@ -10,6 +10,8 @@ export type StartOptions = {
   stable?: string;
   namespace?: string;
   virtualService?: string;
+  /** A Gateway API HTTPRoute carries the split instead of a VirtualService: its name. */
+  httpRoute?: string;
   route?: string;
   host?: string;
   context?: string;
@@ -120,10 +122,14 @@ export function buildStartSpec(
   if (problems.length === 0) problems.push(...planProblems(plan, defaults.minIntervalMs));
   if (problems.length > 0) return { ok: false, error: problems.join("; ") };
 
+  if (options.httpRoute !== undefined && options.virtualService !== undefined) {
+    return { ok: false, error: "virtual-service, http-route: name one route object, not both" };
+  }
   const target: TargetSpec = {
     namespace: options.namespace ?? defaults.namespace,
     service,
-    virtualService: options.virtualService ?? service,
+    virtualService: options.httpRoute ?? options.virtualService ?? service,
+    ...(options.httpRoute === undefined ? {} : { router: "httproute" as const }),
     host: options.host ?? service,
     canarySubset: options.canary ?? "",
     ...(options.stable ? { stableSubset: options.stable } : {}),

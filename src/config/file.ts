@@ -5,7 +5,7 @@ import { parseDuration, parseHeader, parsePercentage, parsePercentList } from ".
 import type { Parsed } from "../commands/values.ts";
 import { CanaryError, ErrorCode } from "../errors.ts";
 import { MAX_P99_MS, planProblems } from "../rollout/plan.ts";
-import { HookType, MetricsMesh } from "../rollout/types.ts";
+import { HookType, MetricsMesh, ROUTER_KINDS } from "../rollout/types.ts";
 import { isCronExpression, isTimeZone } from "../schedule/release-calendar.ts";
 import { BUILTIN_DEFAULTS } from "../commands/start-request.ts";
 
@@ -215,44 +215,68 @@ export const MetricsConfig = z
   .transform((input) => (typeof input === "string" ? { mesh: input } : input));
 export type MetricsConfig = z.infer<typeof MetricsConfig>;
 
-export const ServiceConfig = z.strictObject({
-  namespace: kubeName("namespace").default("default"),
-  /** Defaults to the service's name. */
-  virtualService: kubeName("VirtualService").optional(),
-  /** Destination host of the managed route; defaults to the service's name. */
-  host: z.string().min(1).optional(),
-  /** Name of the managed HTTP route, when the VirtualService has several. */
-  route: z.string().min(1).optional(),
-  /** The stable subset; read off the live route when absent. */
-  stable: z.string().min(1).optional(),
-  /** kubeconfig context of the workloads (pods are checked there; the route too, without `meshContext`). */
-  context: z.string().min(1).optional(),
-  /** kubeconfig context of the mesh's cluster, where the VirtualService and DestinationRules live. */
-  meshContext: z.string().min(1).optional(),
-  defaults: ServiceDefaults.default({}),
-  analysis: AnalysisOverrides.optional(),
-  /** Whose metrics judge the canary: `istio` (default) or `linkerd`. */
-  metrics: MetricsConfig.optional(),
-  /** Channels the service may be driven from (ids); anywhere when absent. */
-  channels: z.array(channel).min(1, "list at least one channel, or leave `channels` out").optional(),
-  /** Who may start, approve, promote and roll back: user and user group ids. Absent: anyone. */
-  starters: principals.optional(),
-  approvers: principals.optional(),
-  /** Absent: the approvers. */
-  promoters: principals.optional(),
-  /** Absent: anyone who may start, approve or promote. */
-  rollbackers: principals.optional(),
-  /** Mentioned by alerts: a user or a user group. */
-  onCall: principal.optional(),
-  /** When steps may be taken; absent: any time. */
-  windows: z.array(ReleaseWindowConfig).min(1, "list at least one window, or leave `windows` out").optional(),
-  /** When no rollout of the service may start. */
-  freezes: z.array(FreezeConfig).optional(),
-  /** Flagger-compatible webhooks every rollout of the service calls. */
-  webhooks: webhookList.optional(),
-  /** The service's daily digest: what differs from the file's `digest`, or `false` for none. */
-  digest: z.union([z.literal(false), DigestOverrides]).optional(),
-});
+export const ServiceConfig = z
+  .strictObject({
+    namespace: kubeName("namespace").default("default"),
+    /**
+     * What carries the split: `istio`, an Istio VirtualService (the default), or `httproute`, a Gateway API
+     * HTTPRoute whose subsets are backend Services.
+     */
+    router: z.enum(ROUTER_KINDS).optional(),
+    /** Defaults to the service's name. */
+    virtualService: kubeName("VirtualService").optional(),
+    /** With `router: httproute`: the HTTPRoute; defaults to the service's name. */
+    httpRoute: kubeName("HTTPRoute").optional(),
+    /** Destination host of the managed route; defaults to the service's name. */
+    host: z.string().min(1).optional(),
+    /** Name of the managed HTTP route, when the VirtualService has several. */
+    route: z.string().min(1).optional(),
+    /** The stable subset; read off the live route when absent. */
+    stable: z.string().min(1).optional(),
+    /** kubeconfig context of the workloads (pods are checked there; the route too, without `meshContext`). */
+    context: z.string().min(1).optional(),
+    /** kubeconfig context of the mesh's cluster, where the route object and DestinationRules live. */
+    meshContext: z.string().min(1).optional(),
+    defaults: ServiceDefaults.default({}),
+    analysis: AnalysisOverrides.optional(),
+    /** Whose metrics judge the canary: `istio` (default) or `linkerd`. */
+    metrics: MetricsConfig.optional(),
+    /** Channels the service may be driven from (ids); anywhere when absent. */
+    channels: z.array(channel).min(1, "list at least one channel, or leave `channels` out").optional(),
+    /** Who may start, approve, promote and roll back: user and user group ids. Absent: anyone. */
+    starters: principals.optional(),
+    approvers: principals.optional(),
+    /** Absent: the approvers. */
+    promoters: principals.optional(),
+    /** Absent: anyone who may start, approve or promote. */
+    rollbackers: principals.optional(),
+    /** Mentioned by alerts: a user or a user group. */
+    onCall: principal.optional(),
+    /** When steps may be taken; absent: any time. */
+    windows: z
+      .array(ReleaseWindowConfig)
+      .min(1, "list at least one window, or leave `windows` out")
+      .optional(),
+    /** When no rollout of the service may start. */
+    freezes: z.array(FreezeConfig).optional(),
+    /** Flagger-compatible webhooks every rollout of the service calls. */
+    webhooks: webhookList.optional(),
+    /** The service's daily digest: what differs from the file's `digest`, or `false` for none. */
+    digest: z.union([z.literal(false), DigestOverrides]).optional(),
+  })
+  .superRefine((service, ctx) => {
+    const httpRoute = service.router === "httproute";
+    if (service.httpRoute !== undefined && !httpRoute) {
+      ctx.addIssue({ code: "custom", path: ["httpRoute"], message: "needs `router: httproute`" });
+    }
+    if (service.virtualService !== undefined && httpRoute) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["virtualService"],
+        message: "is for `router: istio`; name the HTTPRoute with `httpRoute`",
+      });
+    }
+  });
 export type ServiceConfig = z.infer<typeof ServiceConfig>;
 
 export const ConfigFile = z.strictObject({

@@ -92,6 +92,7 @@ function analysisFor(
 const TARGET_OPTIONS = [
   ["namespace", "--namespace"],
   ["virtualService", "--virtual-service"],
+  ["httpRoute", "--http-route"],
   ["host", "--host"],
   ["route", "--route"],
   ["context", "--context"],
@@ -121,7 +122,9 @@ export function startOptionsFor(
     value: {
       ...options,
       namespace: service.namespace,
-      virtualService: service.virtualService ?? options.service,
+      ...(service.router === "httproute"
+        ? { httpRoute: service.httpRoute ?? options.service }
+        : { virtualService: service.virtualService ?? options.service }),
       host: service.host ?? options.service,
       ...(service.route ? { route: service.route } : {}),
       ...(service.context ? { context: service.context } : {}),

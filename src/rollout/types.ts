@@ -13,7 +13,13 @@ export type Target = {
   namespace: string;
   /** The service being released, as people name it (`reviews`); also the metrics' destination service name. */
   service: string;
+  /** Name of the route object: the VirtualService, or with `router: "httproute"` the HTTPRoute. */
   virtualService: string;
+  /**
+   * What carries the split: an Istio VirtualService (absent or `istio`), or a Gateway API HTTPRoute (`httproute`),
+   * whose subsets are backend Services (`reviews-v1` → `reviews-v2`).
+   */
+  router?: RouterKind;
   /** Name of the managed HTTP route; undefined means "the one route that sends traffic to the stable subset". */
   route?: string;
   /** Destination host of the managed route (`reviews`, `reviews.default.svc.cluster.local`). */
@@ -21,6 +27,9 @@ export type Target = {
   stableSubset: string;
   canarySubset: string;
 };
+
+export const ROUTER_KINDS = ["istio", "httproute"] as const;
+export type RouterKind = (typeof ROUTER_KINDS)[number];
 
 /**
  * The Kubernetes cluster a rollout was started on. The API server URL is the identity (two kubeconfigs naming one

@@ -65,6 +65,21 @@ describe("parseCommand: start", () => {
     });
   });
 
+  it("takes --http-route for a Gateway API target, and refuses it beside --virtual-service", () => {
+    const parsed = parseCommand("start reviews --http-route reviews-route --canary reviews-v2");
+    if (!parsed.ok || parsed.command.name !== "start") throw new Error("expected a start");
+    expect(buildStartSpec(parsed.command.options, BUILTIN_DEFAULTS)).toMatchObject({
+      ok: true,
+      value: { target: { router: "httproute", virtualService: "reviews-route", canarySubset: "reviews-v2" } },
+    });
+    const both = parseCommand("start reviews --http-route r --virtual-service v --canary v2");
+    if (!both.ok || both.command.name !== "start") throw new Error("expected a start");
+    expect(buildStartSpec(both.command.options, BUILTIN_DEFAULTS)).toEqual({
+      ok: false,
+      error: "virtual-service, http-route: name one route object, not both",
+    });
+  });
+
   it("opens the form when start has no arguments at all", () => {
     expect(parseCommand("start")).toEqual({ ok: true, command: { name: "start-dialog" } });
     expect(parseCommand("  START  ")).toEqual({ ok: true, command: { name: "start-dialog" } });

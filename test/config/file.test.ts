@@ -203,6 +203,29 @@ describe("a service's start defaults and options", () => {
     });
   });
 
+  it("turns `router: httproute` into an HTTPRoute target, and refuses the fields of the other router", () => {
+    const config = parseConfigFile(`services: {reviews: {router: httproute, stable: reviews-v1}}`);
+    const service = serviceDirectory(config).find("reviews");
+    const merged = startOptionsFor({ service: "reviews", canary: "reviews-v2" }, service);
+    expect(merged).toMatchObject({ ok: true, value: { httpRoute: "reviews" } });
+    if (!merged.ok) return;
+    expect(buildStartSpec(merged.value, startDefaultsFor(base, service))).toMatchObject({
+      ok: true,
+      value: { target: { router: "httproute", virtualService: "reviews", stableSubset: "reviews-v1" } },
+    });
+    expect(startOptionsFor({ service: "reviews", canary: "v2", httpRoute: "other" }, service)).toMatchObject({
+      ok: false,
+      error: "--http-route: the target of reviews comes from the config file",
+    });
+    expect(errorOf(`services: {reviews: {httpRoute: reviews}}`)).toMatch(
+      /services\.reviews\.httpRoute: needs `router: httproute`/,
+    );
+    expect(errorOf(`services: {reviews: {router: httproute, virtualService: reviews}}`)).toMatch(
+      /services\.reviews\.virtualService: is for `router: istio`/,
+    );
+    expect(errorOf(`services: {reviews: {router: linkerd}}`)).toMatch(/services\.reviews\.router/);
+  });
+
   it("suggests a configured service for a typo", () => {
     const directory = serviceDirectory(config);
     expect(directory.configured).toBe(true);

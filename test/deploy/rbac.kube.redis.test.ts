@@ -36,8 +36,15 @@ function neededOf(kube: KubeSandbox) {
     .filter((request) => request !== undefined);
 }
 
-/** Every request is allowed by `rules`, and every permission `rules` grant was used: exactly what the code calls. */
-function expectExactly(rules: Rule[], needed: { group: string; resource: string; verb: string }[]): void {
+/**
+ * Every request is allowed by `rules`, and every permission `rules` grant was used: exactly what the code calls.
+ * `unused` names permissions granted for another kind of rollout than the one that made `needed`.
+ */
+function expectExactly(
+  rules: Rule[],
+  needed: { group: string; resource: string; verb: string }[],
+  unused: string[] = [],
+): void {
   expect(needed.length).toBeGreaterThan(0);
   for (const request of needed) {
     const allowed = rules.some(
@@ -54,16 +61,17 @@ function expectExactly(rules: Rule[], needed: { group: string; resource: string;
       rule.resources.flatMap((resource) => rule.verbs.map((verb) => `${verb} ${group}/${resource}`)),
     ),
   );
-  expect(granted.filter((permission) => !used.has(permission))).toEqual([]);
+  expect(granted.filter((permission) => !used.has(permission))).toEqual(unused);
 }
 
+const VIRTUAL_SERVICE_START = ["reviews", "--canary", "v2"];
+const HTTP_ROUTE_START = ["reviews", "--http-route", "reviews", "--canary", "reviews-v2"];
+
 /** Preflight, the header stage's ticks (each looks at the pods), an approval, a gate, and a rollback. */
-async function everyKindOfRequest(h: EngineHarness): Promise<void> {
+async function everyKindOfRequest(h: EngineHarness, start = VIRTUAL_SERVICE_START): Promise<void> {
   await h.worker();
   const id = await h.start(
-    "reviews",
-    "--canary",
-    "v2",
+    ...start,
     "--steps",
     "10,50,100",
     "--approve-at",
@@ -108,21 +116,27 @@ function rbacRequest(
 
 describe("deploy/kubernetes/rbac-mesh.yaml and rbac-workloads.yaml", () => {
   let h: EngineHarness | undefined;
+  let gatewayApi: EngineHarness | undefined;
   let clusters: TwoClusters | undefined;
   let dir: string | undefined;
   beforeEach(() => {
-    [h, clusters, dir] = [undefined, undefined, undefined];
+    [h, gatewayApi, clusters, dir] = [undefined, undefined, undefined, undefined];
   });
   afterEach(async () => {
     await h?.cleanup();
+    await gatewayApi?.cleanup();
     await clusters?.close();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it("allow, in one cluster, every request a rollout makes, from preflight to rollback, and no write beyond patching VirtualServices", async () => {
+  it("allow, in one cluster, every request a VirtualService or an HTTPRoute rollout makes, from preflight to rollback, and no write beyond patching those", async () => {
     const one = (h = await engineHarness("rbac"));
     await everyKindOfRequest(one);
-    const needed = neededOf(one.kube);
+    const routes = (gatewayApi = await engineHarness("rbac-gateway-api", {
+      scenario: "bookinfo-gateway-api",
+    }));
+    await everyKindOfRequest(routes, HTTP_ROUTE_START);
+    const needed = [...neededOf(one.kube), ...neededOf(routes.kube)];
     expectExactly(
       [...clusterRoleRules("rbac-mesh.yaml"), ...clusterRoleRules("rbac-workloads.yaml")],
       needed,
@@ -132,7 +146,7 @@ describe("deploy/kubernetes/rbac-mesh.yaml and rbac-workloads.yaml", () => {
         .filter((request) => !["get", "list"].includes(request.verb))
         .map((r) => `${r.verb} ${r.resource}`),
     );
-    expect([...writes]).toEqual(["patch virtualservices"]);
+    expect([...writes]).toEqual(["patch virtualservices", "patch httproutes"]);
   });
 
   it("split across a mesh cluster and a workload cluster, each grant exactly what is asked of its cluster", async () => {
@@ -140,7 +154,11 @@ describe("deploy/kubernetes/rbac-mesh.yaml and rbac-workloads.yaml", () => {
     dir = await mkdtemp(join(tmpdir(), "canarybot-rbac-"));
     const { mesh, workloads } = (clusters = await meshAndWorkloads(two, dir));
     await everyKindOfRequest(two);
-    expectExactly(clusterRoleRules("rbac-mesh.yaml"), neededOf(mesh));
+    // The HTTPRoute rules are for `router: httproute`; the one-cluster case above shows them used.
+    expectExactly(clusterRoleRules("rbac-mesh.yaml"), neededOf(mesh), [
+      "get gateway.networking.k8s.io/httproutes",
+      "patch gateway.networking.k8s.io/httproutes",
+    ]);
     expectExactly(clusterRoleRules("rbac-workloads.yaml"), neededOf(workloads));
   });
 });

@@ -50,7 +50,8 @@ export type KubeSandboxOptions = {
 };
 
 /** The kinds tests can read and write directly. */
-export type SandboxKind = "VirtualService" | "DestinationRule" | "Deployment" | "Pod" | "Namespace";
+export type SandboxKind =
+  "VirtualService" | "DestinationRule" | "HTTPRoute" | "Service" | "Deployment" | "Pod" | "Namespace";
 
 /** Namespaces every cluster has; a seeded object's namespace is created with it. */
 const SYSTEM_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"];

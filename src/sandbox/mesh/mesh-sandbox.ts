@@ -1,7 +1,7 @@
 import { createServer } from "node:http";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { ApiException, CustomObjectsApi } from "@kubernetes/client-node";
+import { ApiException, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { CanaryError, ErrorCode, isCanaryError } from "../../errors.ts";
 import { MetricsMesh } from "../../rollout/types.ts";
@@ -9,6 +9,7 @@ import { createIstioMeshMetrics, DEFAULT_SOURCE } from "./istio-metrics.ts";
 import type { SourceWorkload } from "./istio-metrics.ts";
 import { createLinkerdMeshMetrics } from "./linkerd-metrics.ts";
 import { seededRandom } from "./prng.ts";
+import { withGatewayApiRoutes } from "./gateway-api-routing.ts";
 import { meshRoutes } from "./routing.ts";
 import type { MeshRoutes, ServiceRoutes } from "./routing.ts";
 import { initialMeshSettings } from "./settings.ts";
@@ -79,6 +80,7 @@ export type MeshSandbox = {
 };
 
 const ISTIO_GROUP = "networking.istio.io";
+const GATEWAY_API_GROUP = "gateway.networking.k8s.io";
 const MAX_BODY_BYTES = 1 << 20;
 /** Longest stretch one timer tick makes up for (after a suspended laptop, say), ms. */
 const MAX_CATCH_UP_MS = 5_000;
@@ -130,6 +132,7 @@ export async function startMeshSandbox(options: MeshSandboxOptions): Promise<Mes
   const tickMs = options.tickMs ?? 100;
   const version = options.istioVersion ?? "v1";
   const api = options.kubeConfig.makeApiClient(CustomObjectsApi);
+  const core = options.kubeConfig.makeApiClient(CoreV1Api);
   const source: SourceWorkload = { ...DEFAULT_SOURCE, namespace, ...options.source };
   const metrics =
     options.metrics === MetricsMesh.Linkerd
@@ -140,15 +143,40 @@ export async function startMeshSandbox(options: MeshSandboxOptions): Promise<Mes
     const list = async (plural: string): Promise<unknown> =>
       (await api.listNamespacedCustomObject({ group: ISTIO_GROUP, version, namespace, plural })) as unknown;
     // Both reads finish before either failure is reported: no request is left in flight behind an error.
-    const [vs, dr] = await Promise.allSettled([list("virtualservices"), list("destinationrules")]);
+    const [vs, dr, gateway] = await Promise.allSettled([
+      list("virtualservices"),
+      list("destinationrules"),
+      readGatewayApi(),
+    ]);
     if (vs.status === "rejected") throw vs.reason;
     if (dr.status === "rejected") throw dr.reason;
-    return meshRoutes({
+    if (gateway.status === "rejected") throw gateway.reason;
+    const istio = meshRoutes({
       namespace,
       services,
       virtualServices: itemsOf(vs.value),
       destinationRules: itemsOf(dr.value),
     });
+    return withGatewayApiRoutes(istio, gateway.value);
+  }
+
+  /** HTTPRoutes and Services; a cluster without Gateway API's CRDs has no HTTPRoutes rather than an error. */
+  async function readGatewayApi(): Promise<{ httpRoutes: unknown[]; kubeServices: unknown[] }> {
+    const [httpRoutes, kubeServices] = await Promise.all([
+      api
+        .listNamespacedCustomObject({
+          group: GATEWAY_API_GROUP,
+          version: "v1",
+          namespace,
+          plural: "httproutes",
+        })
+        .then(itemsOf, (error: unknown) => {
+          if (error instanceof ApiException && error.code === 404) return [];
+          throw error;
+        }),
+      core.listNamespacedService({ namespace }).then((list) => list.items as unknown[]),
+    ]);
+    return { httpRoutes, kubeServices };
   }
 
   let initial: MeshRoutes;

@@ -1,0 +1,298 @@
+import {
+  ApisApi,
+  AppsV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  Observable,
+  PatchStrategy,
+  setHeaderOptions,
+  type ConfigurationOptions,
+  type KubeConfig,
+  type ObservableMiddleware,
+  type RequestContext,
+} from "@kubernetes/client-node";
+import { CanaryError, ErrorCode } from "../errors.ts";
+import type { JsonPatchOperation } from "../json/json-patch.ts";
+import { meshContextOf } from "../rollout/target.ts";
+import type { Target } from "../rollout/types.ts";
+import { httpStatusOf, serverMessage, translateKubeError } from "./kube-errors.ts";
+import { withContext } from "./kubeconfig.ts";
+import {
+  decideRetry,
+  DEFAULT_OPERATION_BUDGET_MS,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  seconds,
+  type RetryPolicy,
+} from "./retry-budget.ts";
+import type { RouteChange } from "./route-patch.ts";
+import { resourceVersionOf } from "./route-rules.ts";
+
+/** Recorded in `managedFields` of every object canarybot writes. */
+export const FIELD_MANAGER = "canarybot";
+
+export type RouterOptions = {
+  /** Re-reads after a conflict (409, or a failed `test` guard) before a write gives up. Default 5. */
+  maxConflicts?: number;
+  /** Backoff before the n-th retry: `backoffMs * 2^(n-1)`, with jitter, capped at 2 s. Default 50 ms. */
+  backoffMs?: number;
+  /** Per-request timeout. Default 10 s. */
+  requestTimeoutMs?: number;
+  /** Total time of one operation, every request and retry included. Default 20 s. */
+  operationBudgetMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+  now?: () => number;
+};
+
+/** The request options of one operation: every request's timeout is cut to what is left of its budget. */
+export type CallOptions = {
+  request: ConfigurationOptions<ObservableMiddleware>;
+  patch: ConfigurationOptions<ObservableMiddleware>;
+};
+
+/** One set of API clients per kubeconfig context, made once and reused. */
+export type Clients = {
+  custom: CustomObjectsApi;
+  apps: AppsV1Api;
+  core: CoreV1Api;
+  apis: ApisApi;
+};
+
+/** How a guarded write reads its object and sends a patch; `plan` is the pure half. */
+export type GuardedWrite = {
+  read: (clients: Clients, options: CallOptions) => Promise<unknown>;
+  plan: (object: unknown) => RouteChange;
+  patch: (clients: Clients, operations: JsonPatchOperation[], options: CallOptions) => Promise<void>;
+};
+
+/** A failed `test` guard (422) that the next round must explain: the object changed, or the patch is invalid. */
+type Rejected = { resourceVersion: string | undefined; operations: string; error: unknown };
+
+type Dispatcher = NonNullable<ReturnType<RequestContext["getDispatcher"]>>;
+
+/**
+ * client-node 2 builds a new undici Agent for every request, so every GET and PATCH pays a TCP connect and a TLS
+ * handshake (about 80% of a worker's CPU at 1,000 rollouts, see docs/benchmarks.md). Reuse the first Agent built
+ * for each API server instead: its keep-alive connections then serve every later request.
+ */
+function sharedConnectionsMiddleware(dispatchers: Map<string, Dispatcher>): ObservableMiddleware {
+  return {
+    pre: (context) => {
+      const origin = new URL(context.getUrl()).origin;
+      const built = context.getDispatcher();
+      const shared = dispatchers.get(origin);
+      if (shared) context.setDispatcher(shared);
+      else if (built) dispatchers.set(origin, built);
+      return new Observable(Promise.resolve(context));
+    },
+    post: (response) => new Observable(Promise.resolve(response)),
+  };
+}
+
+function timeoutMiddleware(timeoutMs: () => number): ObservableMiddleware {
+  return {
+    pre: (context) => {
+      context.setSignal(AbortSignal.timeout(timeoutMs()));
+      return new Observable(Promise.resolve(context));
+    },
+    post: (response) => new Observable(Promise.resolve(response)),
+  };
+}
+
+/** Our own timeout fired (AbortSignal.timeout rejects fetch with a DOMException named TimeoutError). */
+function isTimeout(error: unknown): boolean {
+  return error instanceof Error && error.name === "TimeoutError";
+}
+
+/**
+ * What every router shares about talking to the Kubernetes API: API clients per context over pooled connections,
+ * one time budget per operation with `decideRetry`'s retries, errors translated at the boundary, and the guarded
+ * read-compute-patch loop that survives conflicts.
+ */
+export class KubeOperations {
+  readonly #kubeConfig: KubeConfig;
+  readonly #clients = new Map<string, Clients>();
+  readonly #policy: RetryPolicy;
+  readonly #requestTimeoutMs: number;
+  readonly #sleep: (ms: number) => Promise<void>;
+  readonly #now: () => number;
+  readonly #dispatchers = new Map<string, Dispatcher>();
+
+  constructor(kubeConfig: KubeConfig, options: RouterOptions = {}) {
+    this.#kubeConfig = kubeConfig;
+    this.#policy = {
+      maxConflicts: Math.max(1, options.maxConflicts ?? 5),
+      backoffMs: options.backoffMs ?? 50,
+      budgetMs: options.operationBudgetMs ?? DEFAULT_OPERATION_BUDGET_MS,
+    };
+    this.#requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Close the kept-alive connections to the API servers. */
+  async close(): Promise<void> {
+    const dispatchers = [...this.#dispatchers.values()];
+    this.#dispatchers.clear();
+    await Promise.all(dispatchers.map((dispatcher) => dispatcher.close()));
+  }
+
+  /** The clients of a kubeconfig context (undefined: the current one), made once and reused. */
+  clientsFor(context: string | undefined): Clients {
+    const key = context ?? "";
+    let clients = this.#clients.get(key);
+    if (clients === undefined) {
+      const config = context === undefined ? this.#kubeConfig : withContext(this.#kubeConfig, context);
+      clients = {
+        custom: config.makeApiClient(CustomObjectsApi),
+        apps: config.makeApiClient(AppsV1Api),
+        core: config.makeApiClient(CoreV1Api),
+        apis: config.makeApiClient(ApisApi),
+      };
+      this.#clients.set(key, clients);
+    }
+    return clients;
+  }
+
+  /**
+   * Read, compute, patch; on a conflict (409), a failed `test` guard (422) or a transient failure, read again
+   * and recompute, within the operation's budget. Drift and preflight errors from the pure half end it at once.
+   */
+  async write(
+    target: Pick<Target, "context" | "meshContext">,
+    prefix: string,
+    write: GuardedWrite,
+  ): Promise<void> {
+    let rejected: Rejected | undefined;
+    await this.run(prefix, async (options) => {
+      // Route objects are the mesh cluster's.
+      const clients = this.clientsFor(meshContextOf(target));
+      const object = await write.read(clients, options);
+      const change = write.plan(object);
+      if (change.kind === "unchanged") return;
+      const attempted = {
+        resourceVersion: resourceVersionOf(object),
+        operations: JSON.stringify(change.operations),
+      };
+      if (
+        rejected !== undefined &&
+        rejected.resourceVersion === attempted.resourceVersion &&
+        rejected.operations === attempted.operations
+      ) {
+        // The server refused this very patch and nothing has changed since: the guards held, so the content
+        // itself is what it rejects (schema validation).
+        throw translateKubeError(rejected.error, prefix);
+      }
+      try {
+        await write.patch(clients, change.operations, options);
+      } catch (error) {
+        if (httpStatusOf(error) !== 422) throw error;
+        // A failed `test` guard: the object changed between our GET and PATCH. Read it again; the next round
+        // tells a change (recompute, drift check) from a patch the server will never accept.
+        rejected = { ...attempted, error };
+        throw new CanaryError(
+          ErrorCode.Conflict,
+          `${prefix}: the object changed under us: ${serverMessage(error)}`,
+          { retryable: true, cause: error },
+        );
+      }
+    });
+  }
+
+  /**
+   * Run one operation within its budget: `attempt` gets request options whose timeouts never outlast the
+   * budget, and is retried as `decideRetry` says. Failures come out as CanaryErrors prefixed with `prefix`.
+   */
+  async run<T>(prefix: string, attempt: (options: CallOptions) => Promise<T>): Promise<T> {
+    const startedAt = this.#now();
+    const options = this.#callOptions(startedAt + this.#policy.budgetMs);
+    let conflicts = 0;
+    for (let attempts = 1; ; attempts++) {
+      let failure: CanaryError;
+      try {
+        return await attempt(options);
+      } catch (error) {
+        failure = isTimeout(error)
+          ? new CanaryError(
+              ErrorCode.KubernetesUnavailable,
+              `${prefix}: the Kubernetes API did not answer in time (request timeout ${seconds(this.#requestTimeoutMs)})`,
+              { retryable: true, cause: error },
+            )
+          : translateKubeError(error, prefix);
+      }
+      if (failure.code === ErrorCode.Conflict) conflicts++;
+      const elapsedMs = this.#now() - startedAt;
+      const decision = decideRetry(this.#policy, { attempt: attempts, conflicts, elapsedMs, failure });
+      if (!decision.retry) throw decision.error;
+      await this.#sleep(decision.delayMs);
+    }
+  }
+
+  #callOptions(deadline: number): CallOptions {
+    const request: ConfigurationOptions<ObservableMiddleware> = {
+      middleware: [
+        sharedConnectionsMiddleware(this.#dispatchers),
+        timeoutMiddleware(() => Math.max(1, Math.min(this.#requestTimeoutMs, deadline - this.#now()))),
+      ],
+      middlewareMergeStrategy: "append",
+    };
+    // client-node 2 picks a PATCH body type per call from the Content-Type header the options set.
+    return { request, patch: setHeaderOptions("Content-Type", PatchStrategy.JsonPatch, request) };
+  }
+}
+
+/** One custom object: `networking.istio.io/v1 virtualservices default/reviews`. */
+export type CustomObjectRef = {
+  group: string;
+  version: string;
+  plural: string;
+  namespace: string;
+  name: string;
+};
+
+export async function getCustomObject(
+  clients: Clients,
+  ref: CustomObjectRef,
+  options: CallOptions,
+): Promise<unknown> {
+  return (await clients.custom.getNamespacedCustomObject(ref, options.request)) as unknown;
+}
+
+/** A JSON patch, recorded under canarybot's field manager. */
+export async function patchCustomObject(
+  clients: Clients,
+  ref: CustomObjectRef,
+  operations: JsonPatchOperation[],
+  options: CallOptions,
+): Promise<void> {
+  await clients.custom.patchNamespacedCustomObject(
+    { ...ref, body: operations, fieldManager: FIELD_MANAGER },
+    options.patch,
+  );
+}
+
+/** A Service's selector; undefined when there is no such Service. */
+export async function serviceSelector(
+  clients: Clients,
+  service: { name: string; namespace: string },
+  options: CallOptions,
+): Promise<Record<string, string> | undefined> {
+  try {
+    const found = await clients.core.readNamespacedService(service, options.request);
+    return { ...(found.spec?.selector ?? {}) };
+  } catch (error) {
+    if (httpStatusOf(error) === 404) return undefined;
+    throw error;
+  }
+}
+
+/** A deleted object leaves nothing to restore, and never will: `not_found` of its own, so a rollback can end. */
+export function goneOnRestore(error: unknown, identity: string): never {
+  if (!(error instanceof CanaryError) || error.code !== ErrorCode.NotFound) throw error;
+  throw new CanaryError(
+    ErrorCode.NotFound,
+    `${identity} no longer exists: there is no route left to restore`,
+    {
+      cause: error,
+    },
+  );
+}
