@@ -13,7 +13,7 @@ import {
   unfinishedRollback,
 } from "./commands/render-text.ts";
 import { humanEvent } from "./commands/human-event.ts";
-import { CanaryError, ErrorCode, isCanaryError } from "./errors.ts";
+import { CanaryError, ErrorCode, isCanaryError, errorMessage } from "./errors.ts";
 import { redact, secretValues } from "./redact.ts";
 import type { Runtime } from "./main.ts";
 import type { RolloutStore } from "./rollout/ports.ts";
@@ -571,7 +571,7 @@ function reportError(error: unknown, io: CliIo): number {
     say(error.message);
     return INTERNAL_CODES.includes(error.code) ? ExitCode.Internal : ExitCode.Refused;
   }
-  say(`internal error: ${error instanceof Error ? error.message : String(error)}`);
+  say(`internal error: ${errorMessage(error)}`);
   return ExitCode.Internal;
 }
 
@@ -591,7 +591,7 @@ export async function main(): Promise<void> {
   try {
     env = (await import("./config/secrets.ts")).resolveSecretFiles(process.env);
   } catch (error) {
-    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(`${errorMessage(error)}\n`);
     process.exitCode = ExitCode.Refused;
     return;
   }

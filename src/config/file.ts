@@ -3,7 +3,7 @@ import { parseDocument } from "yaml";
 import { z } from "zod";
 import { parseDuration, parseHeader, parsePercentage, parsePercentList } from "../commands/values.ts";
 import type { Parsed } from "../commands/values.ts";
-import { CanaryError, ErrorCode } from "../errors.ts";
+import { CanaryError, ErrorCode, errorMessage } from "../errors.ts";
 import { MAX_P99_MS, planProblems } from "../rollout/plan.ts";
 import { HookType, MetricsMesh } from "../rollout/types.ts";
 import { isCronExpression, isTimeZone } from "../schedule/release-calendar.ts";
@@ -314,7 +314,7 @@ export async function loadConfigFile(path: string): Promise<ConfigFile> {
   try {
     text = await readFile(path, "utf8");
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
+    const reason = errorMessage(error);
     throw new CanaryError(ErrorCode.InvalidInput, `config file ${path} cannot be read: ${reason}`, {
       cause: error,
     });

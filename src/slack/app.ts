@@ -6,7 +6,7 @@ import { ErrorCode as SlackErrorCode, WebClient } from "@slack/web-api";
 import type { WebClientOptions } from "@slack/web-api";
 import type { StartDefaults } from "../commands/start-request.ts";
 import type { ServiceDirectory } from "../config/services.ts";
-import { CanaryError, ErrorCode } from "../errors.ts";
+import { CanaryError, ErrorCode, errorMessage } from "../errors.ts";
 import type { Logger, RolloutStore } from "../rollout/ports.ts";
 import type { RolloutService } from "../rollout/service.ts";
 import type { RedisScheduledStarts } from "../store/redis-scheduled-starts.ts";
@@ -76,7 +76,7 @@ function startError(error: unknown, apiUrl: string): CanaryError {
   const reason =
     failure.code === SlackErrorCode.HTTPError
       ? `HTTP ${failure.statusCode ?? "error"}`
-      : (cause?.message ?? (error instanceof Error ? error.message : String(error)));
+      : (cause?.message ?? errorMessage(error));
   return new CanaryError(
     ErrorCode.SlackUnavailable,
     `Slack API at ${apiUrl} unreachable (${reason}); check SLACK_API_URL and the network`,
@@ -179,7 +179,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
       try {
         await send(reply);
       } catch (error) {
-        logger.warn({ err: error instanceof Error ? error.message : String(error) }, "slack reply failed");
+        logger.warn({ err: errorMessage(error) }, "slack reply failed");
       }
     };
 

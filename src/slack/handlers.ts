@@ -7,7 +7,7 @@ import { buildStartSpec } from "../commands/start-request.ts";
 import type { StartDefaults, StartOptions } from "../commands/start-request.ts";
 import { startDefaultsFor, startOptionsFor } from "../config/services.ts";
 import type { ServiceDirectory } from "../config/services.ts";
-import { ErrorCode, isCanaryError } from "../errors.ts";
+import { ErrorCode, isCanaryError, errorMessage } from "../errors.ts";
 import { awaitMessagePosted } from "../notify/await-message.ts";
 import { describeWeight, isTerminal } from "../rollout/plan.ts";
 import { formatUtc } from "../rollout/time-text.ts";
@@ -175,8 +175,8 @@ export class SlackHandlers {
       }
       await work();
     } catch (error) {
-      logger.error({ user: origin.user, kind, err: errorText(error) }, "slack handler failed");
-      await respond(errorReply(`Something went wrong: ${errorText(error)}`));
+      logger.error({ user: origin.user, kind, err: errorMessage(error) }, "slack handler failed");
+      await respond(errorReply(`Something went wrong: ${errorMessage(error)}`));
     }
   }
 
@@ -405,7 +405,7 @@ export class SlackHandlers {
         detail,
       });
     } catch (error) {
-      this.#deps.logger.warn({ user, what, err: errorText(error) }, "refusal not audited");
+      this.#deps.logger.warn({ user, what, err: errorMessage(error) }, "refusal not audited");
     }
   }
 
@@ -443,8 +443,4 @@ export function staleness(rollout: Rollout, version: number): string | undefined
 
 function capitalize(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
