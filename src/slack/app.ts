@@ -4,7 +4,7 @@ import { App, SocketModeReceiver } from "@slack/bolt";
 import type { BlockAction, ButtonAction, Receiver } from "@slack/bolt";
 import { ErrorCode as SlackErrorCode, WebClient } from "@slack/web-api";
 import type { WebClientOptions } from "@slack/web-api";
-import type { StartDefaults } from "../commands/start-request.ts";
+import type { StartDefaults } from "../rollout/start-request.ts";
 import type { ServiceDirectory } from "../config/services.ts";
 import { CanaryError, ErrorCode, errorMessage } from "../errors.ts";
 import type { Logger, RolloutStore } from "../rollout/ports.ts";

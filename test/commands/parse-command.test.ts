@@ -1,12 +1,7 @@
 import { describe, expect, it } from "vitest";
-import {
-  closestMatch,
-  editDistance,
-  parseCommand,
-  tokenize,
-  USAGE,
-} from "../../src/commands/parse-command.ts";
-import { BUILTIN_DEFAULTS, buildStartSpec } from "../../src/commands/start-request.ts";
+import { parseCommand, tokenize, USAGE } from "../../src/commands/parse-command.ts";
+import { closestMatch, editDistance } from "../../src/rollout/closest-match.ts";
+import { BUILTIN_DEFAULTS, buildStartSpec } from "../../src/rollout/start-request.ts";
 
 describe("parseCommand: start", () => {
   it("reads every flag, in both --flag value and --flag=value forms", () => {
