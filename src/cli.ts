@@ -1,23 +1,25 @@
 import { userInfo } from "node:os";
 import { Command, CommanderError, Option } from "commander";
-import { BUILTIN_DEFAULTS, buildStartSpec } from "./commands/start-request.ts";
-import type { StartOptions } from "./commands/start-request.ts";
+import { BUILTIN_DEFAULTS } from "./rollout/start-request.ts";
+import type { StartOptions } from "./rollout/start-request.ts";
 import {
   auditJson,
   auditTable,
   describeRolloutStart,
+  dryRunText,
   snapshotTable,
   statusJson,
   statusLine,
   statusTable,
   unfinishedRollback,
 } from "./commands/render-text.ts";
+import { findRollout } from "./commands/find-rollout.ts";
 import { humanEvent } from "./commands/human-event.ts";
-import { CanaryError, ErrorCode, isCanaryError } from "./errors.ts";
+import { CanaryError, ErrorCode, isCanaryError, errorMessage } from "./errors.ts";
 import { redact, secretValues } from "./redact.ts";
 import type { Runtime } from "./main.ts";
 import type { RolloutStore } from "./rollout/ports.ts";
-import type { HumanEvent } from "./rollout/service.ts";
+import type { HumanEvent } from "./rollout/types.ts";
 import type { MeshSandboxFlags } from "./sandbox/mesh/cli.ts";
 import type { Rollout } from "./rollout/types.ts";
 import type { RedisRole } from "./store/redis-client.ts";
@@ -189,29 +191,18 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         const configured = services
           .serviceDirectory(configPath ? await loadConfigFile(configPath) : undefined)
           .find(service);
-        const typed = services.startOptionsFor({ ...options, service }, configured);
-        if (!typed.ok) throw new CanaryError(ErrorCode.InvalidInput, typed.error);
-        const spec = buildStartSpec(
-          typed.value,
-          services.startDefaultsFor(startDefaults(await env()), configured),
+        const start = services.startRequestFor(
+          { ...options, service },
+          configured,
+          startDefaults(await env()),
+          { by: actor(options), ...(options.ignoreFreeze ? { ignoreFreeze: true } : {}) },
         );
-        if (!spec.ok) throw new CanaryError(ErrorCode.InvalidInput, spec.error);
+        if (!start.ok) throw new CanaryError(ErrorCode.InvalidInput, start.error);
+        const request = start.value;
         await runtime(async ({ service: rollouts, scheduled: scheduledStarts }) => {
-          const request = {
-            ...spec.value,
-            by: actor(options),
-            ...(configured?.freezes ? { freezes: configured.freezes } : {}),
-            ...(options.ignoreFreeze ? { ignoreFreeze: true } : {}),
-          };
           if (options.dryRun) {
-            const dry = await rollouts.dryRun(request);
-            io.stdout(
-              `dry run: nothing changed\nplan: steps ${dry.plan.steps.join(" → ")}% every ${dry.plan.intervalMs / 1000}s` +
-                `${dry.plan.approvalGates.length > 0 ? `, approval at ${dry.plan.approvalGates.join(", ")}%` : ""}` +
-                `${dry.plan.headerMatch ? `, header stage ${dry.plan.headerMatch.name}=${dry.plan.headerMatch.value}` : ""}\n` +
-                `target: ${dry.target.namespace}/${dry.target.virtualService} ${dry.target.stableSubset} → ${dry.target.canarySubset}\n` +
-                `first change:\n${dry.change}\n`,
-            );
+            const dry = dryRunText(await rollouts.dryRun(request));
+            io.stdout(`${[dry.heading, ...dry.lines, dry.change].join("\n")}\n`);
             return;
           }
           if (options.at !== undefined) {
@@ -238,7 +229,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .action(async (ref: string | undefined, options: { namespace?: string; json?: boolean }) => {
       await readStore(async (store) => {
         const found =
-          ref === undefined ? await store.listActive() : [await findRollout(store, ref, options.namespace)];
+          ref === undefined
+            ? await store.listActive()
+            : [await requireRollout(store, ref, options.namespace)];
         const shown = found.map(statusJson);
         print(ref === undefined ? shown : shown[0], options.json, () =>
           found.length === 0 ? "no live rollouts" : statusTable(found),
@@ -354,20 +347,15 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .option("--json", "machine-readable output")
     .action(async (ref: string, options: { chart?: string; json?: boolean }) => {
       await readStore(async (store) => {
-        const rollout = await findRollout(store, ref);
+        const rollout = await requireRollout(store, ref);
         const latest = rollout.snapshots.at(-1);
         if (!latest) throw new CanaryError(ErrorCode.NotFound, `${rollout.id} has no metrics snapshot yet`);
         if (options.chart) {
-          const [{ renderRolloutChart }, { writeFile }] = await Promise.all([
+          const [{ renderChartOf }, { writeFile }] = await Promise.all([
             import("./metrics/chart.ts"),
             import("node:fs/promises"),
           ]);
-          const png = await renderRolloutChart({
-            snapshots: rollout.snapshots,
-            ...(rollout.plan.analysis ? { policy: rollout.plan.analysis } : {}),
-            title: `${rollout.id} ${rollout.target.stableSubset} → ${rollout.target.canarySubset}`,
-          });
-          await writeFile(options.chart, png);
+          await writeFile(options.chart, await renderChartOf(rollout));
         }
         print({ id: rollout.id, snapshot: latest, verdict: rollout.lastVerdict }, options.json, () =>
           snapshotTable(rollout),
@@ -548,14 +536,11 @@ async function sandboxModule<T>(load: () => Promise<T>): Promise<T> {
   }
 }
 
-/** A rollout by id, else the newest rollout of a service (a live one first). */
-async function findRollout(store: RolloutStore, ref: string, namespace?: string): Promise<Rollout> {
-  const byId = await store.get(ref);
-  if (byId) return byId;
-  const recent = await store.history({ service: ref, ...(namespace ? { namespace } : {}), limit: 20 });
-  const pick = recent.find((rollout) => !rollout.outcome || rollout.phase === "rolling-back") ?? recent[0];
-  if (!pick) throw new CanaryError(ErrorCode.NotFound, `no rollout or service named ${ref}`);
-  return pick;
+/** A rollout by id, else the live (or newest) rollout of a service. */
+async function requireRollout(store: RolloutStore, ref: string, namespace?: string): Promise<Rollout> {
+  const found = await findRollout(store, ref, namespace);
+  if (!found) throw new CanaryError(ErrorCode.NotFound, `no rollout or service named ${ref}`);
+  return found;
 }
 
 function reportError(error: unknown, io: CliIo): number {
@@ -579,7 +564,7 @@ function reportError(error: unknown, io: CliIo): number {
     say(error.message);
     return INTERNAL_CODES.includes(error.code) ? ExitCode.Internal : ExitCode.Refused;
   }
-  say(`internal error: ${error instanceof Error ? error.message : String(error)}`);
+  say(`internal error: ${errorMessage(error)}`);
   return ExitCode.Internal;
 }
 
@@ -599,7 +584,7 @@ export async function main(): Promise<void> {
   try {
     env = (await import("./config/secrets.ts")).resolveSecretFiles(process.env);
   } catch (error) {
-    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(`${errorMessage(error)}\n`);
     process.exitCode = ExitCode.Refused;
     return;
   }

@@ -7,9 +7,8 @@ import type { NotificationWorker } from "./jobs/notification-worker.ts";
 import type { TickWorker } from "./jobs/tick-worker.ts";
 import { openRuntime, startDefaults, startWorker } from "./main.ts";
 import type { Runtime } from "./main.ts";
-import { renderRolloutChart } from "./metrics/chart.ts";
+import { renderChartOf } from "./metrics/chart.ts";
 import type { Logger } from "./rollout/ports.ts";
-import type { Rollout } from "./rollout/types.ts";
 import { createSlackApp } from "./slack/app.ts";
 import type { SlackApp } from "./slack/app.ts";
 import { slackLogger } from "./slack/bolt-logger.ts";
@@ -137,7 +136,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
       delivery = runtime.deliverNotifications({
         client: metrics ? instrumentSlackClient(client, metrics) : client,
         onCallFor: (service) => config?.services[service]?.onCall,
-        chart: renderChart,
+        chart: renderChartOf,
       });
       await delivery.waitUntilReady();
       logger.info({ queue: delivery.queueName }, "notification delivery ready");
@@ -202,12 +201,4 @@ function slackSettings(
   if (mode.slack) return loadSlackSettings(processEnv);
   if (!processEnv.SLACK_BOT_TOKEN) return undefined;
   return loadSlackSettings(processEnv, { receiving: false });
-}
-
-function renderChart(rollout: Rollout): Promise<Buffer> {
-  return renderRolloutChart({
-    snapshots: rollout.snapshots,
-    ...(rollout.plan.analysis ? { policy: rollout.plan.analysis } : {}),
-    title: `${rollout.id} ${rollout.target.stableSubset} → ${rollout.target.canarySubset}`,
-  });
 }

@@ -3,6 +3,7 @@ import { describePodTrouble } from "../rollout/pod-health.ts";
 import { Phase } from "../rollout/types.ts";
 import type { AuditCheck, AuditEntry, CheckResult, Rollout, SubsetMetrics } from "../rollout/types.ts";
 import { formatCheckValue } from "../rollout/check-text.ts";
+import type { DryRun } from "../rollout/service.ts";
 import { formatUtcDateTime } from "../rollout/time-text.ts";
 
 /** The `status --json` shape: a stable contract for scripts. */
@@ -241,4 +242,21 @@ function checkLine(check: CheckResult): string {
 function formatValue(value: number | undefined, unit: string): string {
   if (value === undefined) return "—";
   return `${Math.round(value * 100) / 100}${unit}`;
+}
+
+/** A dry run in words, as both inputs show it: a heading, the target, the plan, then the first route change. */
+export function dryRunText(dry: DryRun): { heading: string; lines: string[]; change: string } {
+  const { plan, target } = dry;
+  const gates = plan.approvalGates.length > 0 ? `, approval at ${plan.approvalGates.join(", ")}%` : "";
+  const header = plan.headerMatch ? `, header stage ${plan.headerMatch.name}=${plan.headerMatch.value}` : "";
+  const analysis = plan.analysis ? ", metric analysis on" : ", no metric analysis";
+  return {
+    heading: "Dry run: nothing changed.",
+    lines: [
+      `Target: ${target.namespace}/${target.virtualService} ${target.stableSubset} → ${target.canarySubset}`,
+      `Steps: ${plan.steps.join(" → ")}% every ${plan.intervalMs / 1000}s${gates}${header}${analysis}`,
+      "First change:",
+    ],
+    change: dry.change,
+  };
 }

@@ -1,13 +1,13 @@
 import { readFile } from "node:fs/promises";
 import { parseDocument } from "yaml";
 import { z } from "zod";
-import { parseDuration, parseHeader, parsePercentage, parsePercentList } from "../commands/values.ts";
-import type { Parsed } from "../commands/values.ts";
-import { CanaryError, ErrorCode } from "../errors.ts";
+import { parseDuration, parseHeader, parsePercentage, parsePercentList } from "../rollout/values.ts";
+import type { ParsedField } from "../rollout/values.ts";
+import { CanaryError, ErrorCode, errorMessage } from "../errors.ts";
 import { MAX_P99_MS, planProblems } from "../rollout/plan.ts";
 import { HookType, MetricsMesh, ROUTER_KINDS } from "../rollout/types.ts";
 import { isCronExpression, isTimeZone } from "../schedule/release-calendar.ts";
-import { BUILTIN_DEFAULTS } from "../commands/start-request.ts";
+import { BUILTIN_DEFAULTS } from "../rollout/start-request.ts";
 
 /**
  * The config file (`--config` or `CANARYBOT_CONFIG`, YAML): the services Slack may drive, their targets and
@@ -33,11 +33,11 @@ const principals = z.array(principal);
 const channel = z.string().regex(SLACK_CHANNEL_ID, "must be a Slack channel id (C…/G…), not a #name");
 
 /** A value the grammar's own parsers accept, re-using their messages. */
-function parsedBy<T>(parse: (text: string) => Parsed<T>) {
+function parsedBy<T>(parse: (text: string) => ParsedField<T>) {
   return z.union([z.string(), z.number()]).transform((input, ctx): T => {
     const parsed = parse(String(input));
     if (parsed.ok) return parsed.value;
-    ctx.addIssue({ code: "custom", message: parsed.error.replace(/^[-\w]+: /, "") });
+    ctx.addIssue({ code: "custom", message: parsed.problem.message });
     return z.NEVER;
   });
 }
@@ -48,7 +48,7 @@ const percentList = z
     if (Array.isArray(input)) return input;
     const parsed = parsePercentList(String(input));
     if (parsed.ok) return parsed.value;
-    ctx.addIssue({ code: "custom", message: parsed.error.replace(/^[-\w]+: /, "") });
+    ctx.addIssue({ code: "custom", message: parsed.problem.message });
     return z.NEVER;
   });
 
@@ -82,12 +82,9 @@ export const ServiceDefaults = z
       twoPersonRule: true,
     };
     for (const problem of planProblems(plan, 1)) {
-      const field = problem.startsWith("approve-at")
-        ? "approveAt"
-        : problem.startsWith("interval")
-          ? "interval"
-          : "steps";
-      ctx.addIssue({ code: "custom", path: [field], message: problem.replace(/^[-\w]+: /, "") });
+      const field =
+        problem.field === "approve-at" ? "approveAt" : problem.field === "interval" ? "interval" : "steps";
+      ctx.addIssue({ code: "custom", path: [field], message: problem.message });
     }
   });
 export type ServiceDefaults = z.infer<typeof ServiceDefaults>;
@@ -338,7 +335,7 @@ export async function loadConfigFile(path: string): Promise<ConfigFile> {
   try {
     text = await readFile(path, "utf8");
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
+    const reason = errorMessage(error);
     throw new CanaryError(ErrorCode.InvalidInput, `config file ${path} cannot be read: ${reason}`, {
       cause: error,
     });

@@ -1,7 +1,9 @@
-import { closestMatch } from "../commands/parse-command.ts";
-import type { StartDefaults, StartOptions } from "../commands/start-request.ts";
-import type { Parsed } from "../commands/values.ts";
-import type { AnalysisPolicy, Webhook } from "../rollout/types.ts";
+import { closestMatch } from "../rollout/closest-match.ts";
+import { problemsText } from "../rollout/plan.ts";
+import { buildStartSpec } from "../rollout/start-request.ts";
+import type { StartDefaults, StartExtras, StartOptions, StartSpec } from "../rollout/start-request.ts";
+import type { Checked } from "../rollout/values.ts";
+import type { AnalysisPolicy, StartRequest, Webhook } from "../rollout/types.ts";
 import { DEFAULT_WEBHOOK_TIMEOUT_MS } from "./file.ts";
 import type { ConfigFile, ServiceConfig, WebhookConfig } from "./file.ts";
 
@@ -106,14 +108,15 @@ const TARGET_OPTIONS = [
 export function startOptionsFor(
   options: StartOptions,
   service: ServiceConfig | undefined,
-): Parsed<StartOptions> {
+): Checked<StartOptions> {
   if (!service) return { ok: true, value: options };
   const overridden = TARGET_OPTIONS.filter(([key]) => options[key] !== undefined).map(([, flag]) => flag);
   if (overridden.length > 0) {
-    return {
-      ok: false,
-      error: `${overridden.join(", ")}: the target of ${options.service} comes from the config file`,
+    const problem = {
+      field: overridden.join(", "),
+      message: `the target of ${options.service} comes from the config file`,
     };
+    return { ok: false, error: problemsText([problem]), problems: [problem] };
   }
   const header = options.header ?? service.defaults.header;
   const stable = options.stable ?? service.stable;
@@ -132,5 +135,33 @@ export function startOptionsFor(
       ...(header ? { header } : {}),
       ...(stable ? { stable } : {}),
     },
+  };
+}
+
+/** The target and plan of a start: what the person typed, `service`'s config entry and the defaults applied. */
+export function startSpecFor(
+  options: StartOptions,
+  service: ServiceConfig | undefined,
+  defaults: StartDefaults,
+  extras: StartExtras = {},
+): Checked<StartSpec> {
+  const merged = startOptionsFor(options, service);
+  if (!merged.ok) return merged;
+  return buildStartSpec(merged.value, startDefaultsFor(defaults, service), extras);
+}
+
+/** A start as Slack and the command line hand it to the service: the spec, who asks, and the service's freezes. */
+export function startRequestFor(
+  options: StartOptions,
+  service: ServiceConfig | undefined,
+  defaults: StartDefaults,
+  from: Pick<StartRequest, "by" | "report" | "ignoreFreeze">,
+  extras: StartExtras = {},
+): Checked<StartRequest> {
+  const spec = startSpecFor(options, service, defaults, extras);
+  if (!spec.ok) return spec;
+  return {
+    ok: true,
+    value: { ...spec.value, ...from, ...(service?.freezes ? { freezes: service.freezes } : {}) },
   };
 }

@@ -7,6 +7,7 @@ import { digestCron, previousDay } from "../schedule/daily-digest.ts";
 import type { DigestDay, DigestPlan } from "../schedule/daily-digest.ts";
 import type { SlackMessage } from "../slack/mrkdwn.ts";
 import { renderDigest } from "../slack/render-digest.ts";
+import { errorMessage } from "../errors.ts";
 
 /** How many of a service's newest rollouts a digest looks through: far more than a day holds. */
 const HISTORY_DEPTH = 200;
@@ -47,7 +48,7 @@ export function startDigestRunner(options: DigestRunnerOptions): DigestRunner {
   const run = (plan: DigestPlan, now: number): Promise<void> =>
     track(
       postDigest(options, plan, now).catch((error: unknown) => {
-        const err = error instanceof Error ? error.message : String(error);
+        const err = errorMessage(error);
         logger.warn({ service: plan.service, channel: plan.channel, err }, "daily digest failed");
       }),
     );

@@ -1,6 +1,7 @@
 import { Queue, UnrecoverableError, Worker } from "bullmq";
 import type { Job } from "bullmq";
-import { isCanaryError } from "../errors.ts";
+import { isCanaryError, asError, errorMessage } from "../errors.ts";
+import { exponentialDelay } from "../retry.ts";
 import type { Logger } from "../rollout/ports.ts";
 import {
   DEFAULT_NOTIFICATION_QUEUE,
@@ -70,7 +71,7 @@ export function createNotificationWorker(options: NotificationWorkerOptions): No
     try {
       await options.deliver(jobId, data);
     } catch (error) {
-      const meta = { ...notificationSubject(data), kind: data.kind, err: errorText(error) };
+      const meta = { ...notificationSubject(data), kind: data.kind, err: errorMessage(error) };
       if (error instanceof DeliveryRateLimited) {
         logger.warn({ ...meta, waitMs: error.retryAfterMs }, "slack rate limited; the queue waits");
         await limiter.rateLimit(error.retryAfterMs);
@@ -78,12 +79,12 @@ export function createNotificationWorker(options: NotificationWorkerOptions): No
       }
       if (isCanaryError(error) && !error.retryable) {
         logger.warn(meta, "notification dropped");
-        throw new UnrecoverableError(errorText(error));
+        throw new UnrecoverableError(errorMessage(error));
       }
       const attempts = job.opts.attempts ?? 1;
       if (job.attemptsMade + 1 >= attempts) logger.warn({ ...meta, attempts }, "notification given up");
       else logger.warn(meta, "notification failed; retrying");
-      throw error instanceof Error ? error : new Error(String(error));
+      throw asError(error);
     }
   };
 
@@ -100,8 +101,7 @@ export function createNotificationWorker(options: NotificationWorkerOptions): No
     // A process killed mid-delivery hands the job on; the delivery records keep a second run from posting twice.
     maxStalledCount: 5,
     settings: {
-      backoffStrategy: (attemptsMade: number) =>
-        Math.min(maxBackoffMs, 500 * 2 ** Math.max(0, attemptsMade - 1)),
+      backoffStrategy: (attemptsMade: number) => exponentialDelay(attemptsMade, 500, maxBackoffMs),
     },
   });
   worker.on("error", (error: Error) => logger.warn({ err: error.message }, "notification worker error"));
@@ -117,8 +117,4 @@ export function createNotificationWorker(options: NotificationWorkerOptions): No
       closeBullConnection(limiterConnection);
     },
   };
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -1,6 +1,6 @@
 import { DelayedError, UnrecoverableError, Worker } from "bullmq";
 import type { Job } from "bullmq";
-import { ErrorCode, isCanaryError } from "../errors.ts";
+import { ErrorCode, isCanaryError, asError } from "../errors.ts";
 import { DEFAULT_TICK_QUEUE, bullConnection, closeBullConnection, isTickJobData } from "./tick-job.ts";
 import type { RedisConnectionSource, TickJobData } from "./tick-job.ts";
 
@@ -105,8 +105,4 @@ function isRetryable(error: unknown): boolean {
   if (isCanaryError(error)) return error.retryable;
   if (error instanceof UnrecoverableError) return false;
   return true;
-}
-
-function asError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
 }

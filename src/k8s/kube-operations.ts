@@ -26,6 +26,7 @@ import {
 } from "./retry-budget.ts";
 import type { RouteChange } from "./route-patch.ts";
 import { resourceVersionOf } from "./route-rules.ts";
+import { retry, wait } from "../retry.ts";
 
 /** Recorded in `managedFields` of every object canarybot writes. */
 export const FIELD_MANAGER = "canarybot";
@@ -125,7 +126,7 @@ export class KubeOperations {
       budgetMs: options.operationBudgetMs ?? DEFAULT_OPERATION_BUDGET_MS,
     };
     this.#requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.#sleep = options.sleep ?? wait;
     this.#now = options.now ?? Date.now;
   }
 
@@ -206,25 +207,25 @@ export class KubeOperations {
     const startedAt = this.#now();
     const options = this.#callOptions(startedAt + this.#policy.budgetMs);
     let conflicts = 0;
-    for (let attempts = 1; ; attempts++) {
-      let failure: CanaryError;
-      try {
-        return await attempt(options);
-      } catch (error) {
-        failure = isTimeout(error)
+    return retry(
+      () => attempt(options),
+      (outcome, attempts) => {
+        if (outcome.ok) return undefined;
+        const failure = isTimeout(outcome.error)
           ? new CanaryError(
               ErrorCode.KubernetesUnavailable,
               `${prefix}: the Kubernetes API did not answer in time (request timeout ${seconds(this.#requestTimeoutMs)})`,
-              { retryable: true, cause: error },
+              { retryable: true, cause: outcome.error },
             )
-          : translateKubeError(error, prefix);
-      }
-      if (failure.code === ErrorCode.Conflict) conflicts++;
-      const elapsedMs = this.#now() - startedAt;
-      const decision = decideRetry(this.#policy, { attempt: attempts, conflicts, elapsedMs, failure });
-      if (!decision.retry) throw decision.error;
-      await this.#sleep(decision.delayMs);
-    }
+          : translateKubeError(outcome.error, prefix);
+        if (failure.code === ErrorCode.Conflict) conflicts++;
+        const elapsedMs = this.#now() - startedAt;
+        const decision = decideRetry(this.#policy, { attempt: attempts, conflicts, elapsedMs, failure });
+        if (!decision.retry) throw decision.error;
+        return decision.delayMs;
+      },
+      this.#sleep,
+    );
   }
 
   #callOptions(deadline: number): CallOptions {

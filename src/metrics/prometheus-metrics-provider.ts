@@ -1,4 +1,4 @@
-import { CanaryError, ErrorCode, isCanaryError } from "../errors.ts";
+import { CanaryError, ErrorCode, isCanaryError, asError } from "../errors.ts";
 import type { MetricsProvider } from "../rollout/ports.ts";
 import {
   MetricsMesh,
@@ -72,10 +72,6 @@ type SubsetValues = { canary?: number; stable?: number };
 /** A finite number, or undefined: NaN ("no requests", 0/0) and ±Inf are "no data", never 0. */
 function finite(value: number | undefined): number | undefined {
   return value !== undefined && Number.isFinite(value) ? value : undefined;
-}
-
-function toError(reason: unknown): Error {
-  return reason instanceof Error ? reason : new Error(String(reason));
 }
 
 /** Reads one sample per subset out of a `by (<label>)` vector. */
@@ -231,7 +227,7 @@ export class PrometheusMetricsProvider implements MetricsProvider {
       ...customQueries.map(run),
     ]);
 
-    const failures = settled.flatMap((s) => (s.status === "rejected" ? [toError(s.reason)] : []));
+    const failures = settled.flatMap((s) => (s.status === "rejected" ? [asError(s.reason)] : []));
     const invalid = failures.find((e) => isCanaryError(e, ErrorCode.MetricsQueryInvalid));
     if (invalid !== undefined) throw invalid;
     const other = failures[0];

@@ -1,6 +1,7 @@
 import { VersionApi } from "@kubernetes/client-node";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { randomUUID } from "node:crypto";
+import { errorMessage } from "../errors.ts";
 import { openRedis } from "../store/redis-client.ts";
 
 /** One thing `/readyz` needs: resolves when it answers, rejects with why not. */
@@ -69,12 +70,9 @@ export function kubernetesReadiness(kubeConfig: KubeConfig): ReadinessCheck {
         // fetch says only "fetch failed"; the cause says why (ECONNREFUSED, a certificate, …).
         const cause = (error as { cause?: { code?: string; message?: string } }).cause;
         const why = cause?.code ?? cause?.message;
-        throw new Error(
-          `${error instanceof Error ? error.message : String(error)}${why ? ` (${why})` : ""}`,
-          {
-            cause: error,
-          },
-        );
+        throw new Error(`${errorMessage(error)}${why ? ` (${why})` : ""}`, {
+          cause: error,
+        });
       }
     },
     close: () => Promise.resolve(),

@@ -1,6 +1,6 @@
 import { CanaryError, ErrorCode, isCanaryError } from "../errors.ts";
 import { redact } from "../redact.ts";
-import { describeWeight, desiredWeight, planProblems, wantsHeaderRoute } from "./plan.ts";
+import { describeWeight, desiredWeight, planProblems, problemsText, wantsHeaderRoute } from "./plan.ts";
 import type {
   Analyzer,
   Clock,
@@ -28,17 +28,18 @@ import {
   rolloutChecksum,
 } from "./webhooks.ts";
 import type {
-  Actor,
   AuditEntry,
   ClusterRef,
   Effect,
   Freeze,
   HookResult,
   HookType,
+  HumanEvent,
   Plan,
   PodObservation,
   Rollout,
   RolloutEvent,
+  StartRequest,
   Target,
   TargetSpec,
   Verdict,
@@ -46,24 +47,7 @@ import type {
   WebhookEvent,
 } from "./types.ts";
 
-export type StartRequest = {
-  target: TargetSpec;
-  plan: Plan;
-  by: Actor;
-  report?: { channel: string };
-  /** The service's freezes: a start inside one is refused... */
-  freezes?: readonly Freeze[];
-  /** ...unless a person breaks the glass (CLI `--ignore-freeze`), which the audit records. */
-  ignoreFreeze?: boolean;
-};
-
 export type DryRun = { plan: Plan; target: Target; change: string };
-
-/** An event a person sends; system events come from ticks and adapters. */
-export type HumanEvent = Extract<
-  RolloutEvent,
-  { type: "approve" | "promote" | "pause" | "resume" | "rollback" }
->;
 
 export type ServiceDeps = {
   store: RolloutStore;
@@ -550,7 +534,7 @@ export class RolloutService {
 
 function assertPlan(plan: Plan, minIntervalMs: number | undefined): void {
   const problems = planProblems(plan, minIntervalMs);
-  if (problems.length > 0) throw new CanaryError(ErrorCode.InvalidInput, problems.join("; "));
+  if (problems.length > 0) throw new CanaryError(ErrorCode.InvalidInput, problemsText(problems));
 }
 
 function activeFreeze(freezes: readonly Freeze[], now: number): Freeze | undefined {

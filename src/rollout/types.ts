@@ -418,6 +418,27 @@ export type RolloutEvent =
 
 export type RolloutEventType = RolloutEvent["type"];
 
+/** What is wrong with one field of what a person typed or configured (`steps`, `approve-at`, `--host`, …). */
+export type Problem = { field: string; message: string };
+
+/** An event a person sends; system events come from ticks and adapters. */
+export type HumanEvent = Extract<
+  RolloutEvent,
+  { type: "approve" | "promote" | "pause" | "resume" | "rollback" }
+>;
+
+/** A start as both inputs (Slack, the CLI) hand it to the service. */
+export type StartRequest = {
+  target: TargetSpec;
+  plan: Plan;
+  by: Actor;
+  report?: { channel: string };
+  /** The service's freezes: a start inside one is refused... */
+  freezes?: readonly Freeze[];
+  /** ...unless a person breaks the glass (CLI `--ignore-freeze`), which the audit records. */
+  ignoreFreeze?: boolean;
+};
+
 export const NotificationKind = {
   /** A snapshot reply in the rollout's thread. */
   Snapshot: "snapshot",

@@ -1,4 +1,4 @@
-import type { Parsed } from "../commands/values.ts";
+import type { Parsed } from "../rollout/values.ts";
 import { isTimeZone } from "./release-calendar.ts";
 
 const LOCAL = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?:\s+([A-Za-z_]+(?:\/[A-Za-z0-9_+-]+)*))?$/;

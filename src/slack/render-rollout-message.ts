@@ -3,7 +3,7 @@ import { snapshotTable } from "../commands/render-text.ts";
 import { formatMs, formatPercent } from "../metrics/analysis.ts";
 import { describeProgress, describeWeight, isTerminal } from "../rollout/plan.ts";
 import { describePods } from "../rollout/pod-health.ts";
-import { formatUtc, formatUtcDateTime } from "../rollout/time-text.ts";
+import { formatUtc, formatUtcDateTime, formatUtcTime } from "../rollout/time-text.ts";
 import { CheckStatus, Phase } from "../rollout/types.ts";
 import type { CheckResult, MetricsSnapshot, Rollout, SubsetMetrics } from "../rollout/types.ts";
 import {
@@ -74,13 +74,9 @@ export function messageLink(
   return `${base}archives/${report.channel}/p${report.ts.replace(".", "")}`;
 }
 
-function clock(ms: number): string {
-  return new Date(ms).toISOString().slice(11, 19);
-}
-
 /** A time every reader sees in their own zone, with a UTC fallback. */
 function slackTime(ms: number): Mrkdwn {
-  return date(ms, "{time_secs}", `${clock(ms)} UTC`);
+  return date(ms, "{time_secs}", `${formatUtcTime(ms)} UTC`);
 }
 
 export function formatDuration(ms: number): string {

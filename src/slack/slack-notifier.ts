@@ -1,7 +1,7 @@
 import { ErrorCode as SlackErrorCode, WebClient } from "@slack/web-api";
 import type { Logger as SlackLogger, WebClientOptions } from "@slack/web-api";
 import { redact } from "../redact.ts";
-import { CanaryError, ErrorCode } from "../errors.ts";
+import { CanaryError, ErrorCode, errorMessage } from "../errors.ts";
 import { DeliveryRateLimited } from "../jobs/notification-job.ts";
 import type { NotificationJobData } from "../jobs/notification-job.ts";
 import type { RedisDeliveryRecords } from "../notify/delivery-records.ts";
@@ -248,7 +248,7 @@ export class SlackDeliverer {
       return await this.#options.chart(rollout);
     } catch (error) {
       this.#options.logger.warn(
-        { rollout: rollout.id, err: errorText(error) },
+        { rollout: rollout.id, err: errorMessage(error) },
         "chart rendering failed; table only",
       );
       return undefined;
@@ -310,7 +310,7 @@ function classify(error: unknown): Error {
     });
   }
   // Request errors (connection refused, reset, timeout) and anything unexpected: Slack may be back soon.
-  return new CanaryError(ErrorCode.SlackUnavailable, `slack unreachable: ${redact(errorText(error))}`, {
+  return new CanaryError(ErrorCode.SlackUnavailable, `slack unreachable: ${redact(errorMessage(error))}`, {
     retryable: true,
     cause: error,
   });
@@ -327,8 +327,4 @@ function gone(rolloutId: string): CanaryError {
 
 function permanent(message: string): CanaryError {
   return new CanaryError(ErrorCode.SlackUnavailable, message, { retryable: false });
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -1,4 +1,4 @@
-import { CanaryError, ErrorCode } from "../errors.ts";
+import { CanaryError, ErrorCode, errorMessage } from "../errors.ts";
 import { describeUnreachable } from "./redis-client.ts";
 import type { RedisClient } from "./redis-client.ts";
 
@@ -23,7 +23,7 @@ export function isTransientRedisError(error: unknown): boolean {
  */
 export function translateRedisError(error: unknown, what: string, client?: RedisClient): CanaryError {
   if (error instanceof CanaryError) return error;
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorMessage(error);
   const retryable = isTransientRedisError(error);
   const text = !retryable
     ? `Redis: ${what} failed: ${message}`

@@ -1,6 +1,6 @@
 import type { RedisClient } from "./redis-client.ts";
 import { CanaryError, ErrorCode } from "../errors.ts";
-import type { StartRequest } from "../rollout/service.ts";
+import type { StartRequest } from "../rollout/types.ts";
 import { luaScript, runScript } from "./lua.ts";
 import { withRedis } from "./redis-errors.ts";
 

@@ -1,12 +1,7 @@
 import { describe, expect, it } from "vitest";
-import {
-  closestMatch,
-  editDistance,
-  parseCommand,
-  tokenize,
-  USAGE,
-} from "../../src/commands/parse-command.ts";
-import { BUILTIN_DEFAULTS, buildStartSpec } from "../../src/commands/start-request.ts";
+import { parseCommand, tokenize, USAGE } from "../../src/commands/parse-command.ts";
+import { closestMatch, editDistance } from "../../src/rollout/closest-match.ts";
+import { BUILTIN_DEFAULTS, buildStartSpec } from "../../src/rollout/start-request.ts";
 
 describe("parseCommand: start", () => {
   it("reads every flag, in both --flag value and --flag=value forms", () => {
@@ -74,9 +69,10 @@ describe("parseCommand: start", () => {
     });
     const both = parseCommand("start reviews --http-route r --virtual-service v --canary v2");
     if (!both.ok || both.command.name !== "start") throw new Error("expected a start");
-    expect(buildStartSpec(both.command.options, BUILTIN_DEFAULTS)).toEqual({
+    expect(buildStartSpec(both.command.options, BUILTIN_DEFAULTS)).toMatchObject({
       ok: false,
       error: "virtual-service, http-route: name one route object, not both",
+      problems: [{ field: "virtual-service, http-route", message: "name one route object, not both" }],
     });
   });
 

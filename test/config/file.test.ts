@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BUILTIN_DEFAULTS, buildStartSpec } from "../../src/commands/start-request.ts";
+import { BUILTIN_DEFAULTS, buildStartSpec } from "../../src/rollout/start-request.ts";
 import { configPathFrom, loadConfigFile, parseConfigFile } from "../../src/config/file.ts";
 import { serviceDirectory, startDefaultsFor, startOptionsFor } from "../../src/config/services.ts";
 import { DEFAULT_ANALYSIS_POLICY } from "../../src/metrics/analysis.ts";
@@ -175,6 +175,9 @@ describe("a service's start defaults and options", () => {
     ).toEqual({
       ok: false,
       error: "--namespace, --host: the target of reviews comes from the config file",
+      problems: [
+        { field: "--namespace, --host", message: "the target of reviews comes from the config file" },
+      ],
     });
   });
 
@@ -196,10 +199,12 @@ describe("a service's start defaults and options", () => {
     expect(buildStartSpec({ ...merged.value, progressDeadline: "0s" }, BUILTIN_DEFAULTS)).toEqual({
       ok: false,
       error: "progress-deadline: must be between 1s and 24h",
+      problems: [{ field: "progress-deadline", message: "must be between 1s and 24h" }],
     });
     expect(startOptionsFor({ service: "reviews", canary: "v2", meshContext: "elsewhere" }, service)).toEqual({
       ok: false,
       error: "--mesh-context: the target of reviews comes from the config file",
+      problems: [{ field: "--mesh-context", message: "the target of reviews comes from the config file" }],
     });
   });
 

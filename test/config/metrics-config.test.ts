@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { BUILTIN_DEFAULTS, buildStartSpec } from "../../src/commands/start-request.ts";
+import { BUILTIN_DEFAULTS, buildStartSpec } from "../../src/rollout/start-request.ts";
 import { parseConfigFile } from "../../src/config/file.ts";
 import { startDefaultsFor } from "../../src/config/services.ts";
 import { DEFAULT_ANALYSIS_POLICY } from "../../src/metrics/analysis.ts";

@@ -205,7 +205,7 @@ describe("HTTPRoute rollout", () => {
       "alice",
     );
     expect(dry.code, dry.stderr).toBe(0);
-    expect(dry.stdout).toContain("target: default/reviews reviews-v1 → reviews-v2");
+    expect(dry.stdout).toContain("Target: default/reviews reviews-v1 → reviews-v2");
     expect(dry.stdout).toContain(
       "HTTPRoute default/reviews unnamed rule rules[0]: reviews-v1=1 → reviews-v1=75, reviews-v2=25",
     );

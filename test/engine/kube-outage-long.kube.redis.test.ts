@@ -1,7 +1,7 @@
 import { Queue } from "bullmq";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { bullConnection, DEFAULT_TICK_QUEUE } from "../../src/jobs/tick-job.ts";
-import type { StartRequest } from "../../src/rollout/service.ts";
+import type { StartRequest } from "../../src/rollout/types.ts";
 import { engineHarness, waitFor } from "../support/engine.ts";
 import type { EngineHarness } from "../support/engine.ts";
 import { meshService } from "../support/mesh-services.ts";

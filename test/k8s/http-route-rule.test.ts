@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { thrown } from "../support/thrown.ts";
+import { thrown } from "../support/errors.ts";
 import { ErrorCode } from "../../src/errors.ts";
 import { applyJsonPatch } from "../../src/json/json-patch.ts";
 import {

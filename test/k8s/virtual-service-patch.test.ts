@@ -1,6 +1,5 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { thrown } from "../support/thrown.ts";
 import { ErrorCode } from "../../src/errors.ts";
 import { applyJsonPatch, type JsonPatchOperation } from "../../src/json/json-patch.ts";
 import { managedRouteForRollout } from "../../src/k8s/preflight.ts";
@@ -22,6 +21,7 @@ import {
 import type { RouteExpectation } from "../../src/rollout/ports.ts";
 import type { HeaderMatch, Target } from "../../src/rollout/types.ts";
 import { BOOKINFO, istioObject, reviewsTarget } from "./istio-fixtures.ts";
+import { thrown } from "../support/errors.ts";
 
 type Vs = ReturnType<typeof istioObject>;
 

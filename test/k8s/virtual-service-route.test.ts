@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { thrown } from "../support/thrown.ts";
 import { ErrorCode } from "../../src/errors.ts";
 import { isSameHost, normalizeHost, serviceOfHost } from "../../src/k8s/istio-host.ts";
 import {
@@ -13,6 +12,7 @@ import {
 } from "../../src/k8s/virtual-service-route.ts";
 import { headerRouteName } from "../../src/k8s/route-rules.ts";
 import { BOOKINFO, istioObject, reviewsTarget } from "./istio-fixtures.ts";
+import { thrown } from "../support/errors.ts";
 
 const allV1 = () => istioObject(`${BOOKINFO}virtual-service-all-v1.yaml`, "VirtualService", "reviews");
 const jasonV2V3 = () =>

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { BUILTIN_DEFAULTS } from "../../src/commands/start-request.ts";
+import { BUILTIN_DEFAULTS } from "../../src/rollout/start-request.ts";
 import { SUBCOMMANDS } from "../../src/commands/parse-command.ts";
 import type { DryRun } from "../../src/rollout/service.ts";
 import { Phase } from "../../src/rollout/types.ts";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { BUILTIN_DEFAULTS } from "../../src/commands/start-request.ts";
+import { BUILTIN_DEFAULTS } from "../../src/rollout/start-request.ts";
 import {
   messageBlockProblems,
   messageTextProblems,
@@ -373,10 +373,15 @@ describe("replies and the start form", () => {
       options: { service: "reviews", canary: "v2", steps: "10,100" },
     });
     expect(
-      formErrors("steps: 5 after 10: steps must be strictly increasing; interval: must be at least 1s"),
+      formErrors([
+        { field: "steps", message: "5 after 10: steps must be strictly increasing" },
+        { field: "interval", message: "must be at least 1s" },
+        { field: "--host", message: "the target of reviews comes from the config file" },
+      ]),
     ).toEqual({
       steps: "5 after 10: steps must be strictly increasing",
       interval: "must be at least 1s",
+      service: "--host: the target of reviews comes from the config file",
     });
   });
 
