@@ -74,6 +74,16 @@ function hostile(overrides: Partial<Rollout> = {}): Rollout {
       lastError: `VirtualService <a&b>: ${HOSTILE}`,
       alertedAt: FIXTURE_NOW,
     },
+    waitingFor: `confirm-promotion "${HOSTILE}" (403: ${HOSTILE})`,
+    hookResults: Array.from({ length: 32 }, (_, i) => ({
+      name: `hook-${i} ${HOSTILE}`,
+      type: "rollout" as const,
+      ok: i % 2 === 0,
+      status: 500,
+      durationMs: 1_234,
+      attempts: 2,
+      answer: `${HOSTILE} ${"y".repeat(400)}`,
+    })),
     ...overrides,
   });
 }
