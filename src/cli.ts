@@ -26,6 +26,13 @@ import { registerConfigCommands } from "./config/config-commands.ts";
 import { describeFailedScheduledStart, describeScheduledStart } from "./commands/render-scheduled.ts";
 import { formatUtcDateTime } from "./rollout/time-text.ts";
 import { processStopSignal } from "./ops/shutdown.ts";
+import {
+  WAIT_FLAG_HELP,
+  followRollout,
+  registerWaitCommand,
+  waitTimeoutMs,
+} from "./commands/wait-command.ts";
+import type { WaitFlags } from "./commands/wait-command.ts";
 
 // Beyond commander and the small pure modules above, every module is imported inside the command that uses it:
 // `--help` and the commands that only read Redis start without the Kubernetes client, BullMQ, Bolt or chart.js
@@ -161,12 +168,27 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .option("--ignore-freeze", "start even during one of the service's freezes (break glass; audited)")
     .option("--at <time>", 'start later: "2026-12-01 09:00 Europe/Berlin" (UTC without a zone)')
     .option("--as <user>", "who is acting, for the audit (default: the OS user)")
+    .option(
+      "--webhook <spec>",
+      "a webhook of this start only, repeatable: type=rollout,url=http://…[,name=…,timeout=15s,retries=2,metadata.cmd=…]",
+      (spec: string, previous: string[] | undefined) => [...(previous ?? []), spec],
+    )
+    .option("--wait", WAIT_FLAG_HELP.wait)
+    .option("--wait-timeout <duration>", WAIT_FLAG_HELP.waitTimeout)
     .action(
       async (
         service: string,
         options: Omit<StartOptions, "service"> &
-          ActOptions & { dryRun?: boolean; ignoreFreeze?: boolean; at?: string },
+          ActOptions &
+          WaitFlags & { dryRun?: boolean; ignoreFreeze?: boolean; at?: string },
       ) => {
+        const timeoutMs = waitTimeoutMs(options, true);
+        if (options.wait && (options.dryRun || options.at !== undefined)) {
+          throw new CanaryError(
+            ErrorCode.InvalidInput,
+            "--wait: not with --dry-run or --at (nothing starts now)",
+          );
+        }
         const [{ configPathFrom, loadConfigFile }, services, { startDefaults }] = await Promise.all([
           import("./config/file.ts"),
           import("./config/services.ts"),
@@ -183,7 +205,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           services.startDefaultsFor(startDefaults(await env()), configured),
         );
         if (!spec.ok) throw new CanaryError(ErrorCode.InvalidInput, spec.error);
-        await runtime(async ({ service: rollouts, scheduled: scheduledStarts }) => {
+        const started = await runtime(async ({ service: rollouts, scheduled: scheduledStarts }) => {
           const request = {
             ...spec.value,
             by: actor(options),
@@ -212,7 +234,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           }
           const rollout = await rollouts.start(request);
           io.stdout(`${describeRolloutStart(rollout)}\n`);
+          return rollout.id;
         });
+        // Followed from Redis alone, once the Kubernetes client and the queue are closed.
+        if (options.wait && started !== undefined) {
+          const follow = timeoutMs === undefined ? {} : { timeoutMs };
+          exitCode = await readStore((store) => followRollout(store, started, io, follow));
+        }
       },
     );
 
@@ -284,6 +312,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         );
       });
     });
+
+  registerWaitCommand(
+    program,
+    (fn) => readStore((store) => fn(store)),
+    (code) => (exitCode = code),
+    io,
+  );
 
   const act = (name: HumanEvent["type"], description: string): void => {
     program

@@ -6,6 +6,7 @@ import type { Parsed } from "../commands/values.ts";
 import { CanaryError, ErrorCode } from "../errors.ts";
 import { MAX_P99_MS, planProblems } from "../rollout/plan.ts";
 import { HookType } from "../rollout/types.ts";
+import { MAX_WEBHOOK_RETRIES, MAX_WEBHOOK_TIMEOUT_MS } from "../rollout/webhooks.ts";
 import { isCronExpression, isTimeZone } from "../schedule/release-calendar.ts";
 import { BUILTIN_DEFAULTS } from "../commands/start-request.ts";
 
@@ -141,11 +142,6 @@ export const FreezeConfig = z
   .strictObject({ from: instant, to: instant, reason: z.string().min(1) })
   .refine((freeze) => freeze.from < freeze.to, { path: ["to"], message: "must be after from" });
 
-/** Flagger's default webhook timeout. */
-export const DEFAULT_WEBHOOK_TIMEOUT_MS = 10_000;
-/** A tick waits for its webhooks: none may take longer than this per attempt. */
-const MAX_WEBHOOK_TIMEOUT_MS = 5 * 60_000;
-
 /** One webhook, as Flagger's `analysis.webhooks[]` spells it (see docs/webhooks.md). */
 export const WebhookConfig = z.strictObject({
   name: z.string().min(1),
@@ -156,7 +152,7 @@ export const WebhookConfig = z.strictObject({
     .refine((ms) => ms > 0 && ms <= MAX_WEBHOOK_TIMEOUT_MS, "must be more than 0 and at most 5m")
     .optional(),
   /** Further attempts after a connection error, a timeout or a 5xx. */
-  retries: z.number().int().min(0).max(5).default(0),
+  retries: z.number().int().min(0).max(MAX_WEBHOOK_RETRIES).default(0),
   /** Sent in the request body as is (string values, as Flagger's); never logged. */
   metadata: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)).optional(),
 });

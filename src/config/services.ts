@@ -2,7 +2,7 @@ import { closestMatch } from "../commands/parse-command.ts";
 import type { StartDefaults, StartOptions } from "../commands/start-request.ts";
 import type { Parsed } from "../commands/values.ts";
 import type { AnalysisPolicy, Webhook } from "../rollout/types.ts";
-import { DEFAULT_WEBHOOK_TIMEOUT_MS } from "./file.ts";
+import { DEFAULT_WEBHOOK_TIMEOUT_MS } from "../rollout/webhooks.ts";
 import type { ConfigFile, ServiceConfig, WebhookConfig } from "./file.ts";
 
 /**
