@@ -19,6 +19,7 @@ import type { Runtime } from "./main.ts";
 import type { RolloutStore } from "./rollout/ports.ts";
 import type { HumanEvent } from "./rollout/service.ts";
 import type { MeshSandboxFlags } from "./sandbox/mesh/cli.ts";
+import type { WebhookSandboxFlags } from "./sandbox/webhooks/run.ts";
 import type { Rollout } from "./rollout/types.ts";
 import type { RedisRole } from "./store/redis-client.ts";
 import type { RedisScheduledStarts } from "./store/redis-scheduled-starts.ts";
@@ -457,7 +458,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
 
   const sandbox = program
     .command("sandbox")
-    .description("local stand-ins for Kubernetes, the mesh and Slack");
+    .description("local stand-ins for Kubernetes, the mesh, Slack and webhook receivers");
   sandbox
     .command("slack-demo")
     .description(
@@ -510,6 +511,22 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       };
       const { runKubeWithMesh } = await sandboxModule(() => import("./sandbox/run-kube-with-mesh.ts"));
       await runKubeWithMesh({ ...kube, mesh, env: io.env });
+    });
+
+  sandbox
+    .command("webhooks")
+    .description("run the webhook sandbox: scripted hooks, flagger-loadtester's command endpoint and gates")
+    .option("--port <port>", "port (0 picks a free one)", "0")
+    .option("--host <host>", "listen address (default 127.0.0.1)")
+    .option("--mesh-control <url>", "the mesh sandbox's /control URL: hey load tests drive its traffic")
+    .option(
+      "--answer <spec>",
+      "a scripted answer, repeatable, in order: /hooks/load=500:load test failed",
+      (spec: string, previous: string[] | undefined) => [...(previous ?? []), spec],
+    )
+    .action(async (flags: WebhookSandboxFlags) => {
+      const { runWebhookSandbox } = await sandboxModule(() => import("./sandbox/webhooks/run.ts"));
+      await runWebhookSandbox({ flags, print: io.stdout, stopSignal: io.stopSignal() });
     });
 
   sandbox
