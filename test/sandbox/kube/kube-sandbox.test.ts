@@ -105,7 +105,7 @@ describe("discovery", () => {
     expect((await config.makeApiClient(CoreApi).getAPIVersions()).versions).toEqual(["v1"]);
     expect((await core.getAPIResources()).resources.map((r) => r.name)).toEqual(["namespaces", "pods"]);
     expect((await apps.getAPIResources()).resources).toMatchObject([
-      { name: "deployments", kind: "Deployment", namespaced: true, verbs: ["get", "list"] },
+      { name: "deployments", kind: "Deployment", namespaced: true, verbs: ["get", "list", "delete"] },
     ]);
     const groups = (await config.makeApiClient(ApisApi).getAPIVersions()).groups;
     expect(groups.find((group) => group.name === ISTIO)).toEqual({
