@@ -53,7 +53,7 @@ export async function followRollout(
     const timeoutMs = options.timeoutMs;
     if (timeoutMs !== undefined && now() - started >= timeoutMs && isWaitingForPerson(rollout)) {
       io.stdout(
-        `${id} still ${rollout.phase} after --wait-timeout ${formatDuration(timeoutMs)}: stopped waiting, ` +
+        `${id} still ${rollout.phase} after --wait-timeout ${timeoutMs === 0 ? "0s" : formatDuration(timeoutMs)}: stopped waiting, ` +
           `the rollout goes on (canarybot wait ${id} follows it again)\n`,
       );
       return WaitExit.StillWaitingForPerson;
