@@ -78,7 +78,7 @@ function followReason(rollout: Rollout): string | undefined {
         ? `waits for a person's approval (not ${rollout.startedBy})`
         : "waits for a person's approval";
     case Phase.Paused:
-      return `paused${rollout.reason ? ` (${rollout.reason})` : ""}, waits for a person to resume or roll back`;
+      return `${rollout.reason ? `${rollout.reason}; ` : ""}waits for a person to resume or roll back`;
     case Phase.Preflight:
     case Phase.Progressing:
       if (rollout.overdue) return `not being stepped: ${rollout.overdue.detail}`;

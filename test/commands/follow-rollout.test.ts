@@ -54,6 +54,10 @@ describe("what a wait decides", () => {
     expect(followUpdate(moving, back)).toBe(
       "reviews-3 rolled-back 0% · back from step 1/2: rollout webhook load failed twice",
     );
+    const paused = { ...first, phase: Phase.Paused, reason: "paused by cli:bob: looks odd" };
+    expect(followUpdate(first, paused)).toBe(
+      "reviews-3 paused 10% · step 1/2: paused by cli:bob: looks odd; waits for a person to resume or roll back",
+    );
     const overdue = { ...first, overdue: { tick: 4, since: FIXTURE_NOW, detail: "no worker is running" } };
     expect(followUpdate(first, overdue)).toBe(
       "reviews-3 progressing 10% · step 1/2: not being stepped: no worker is running",
