@@ -65,6 +65,7 @@ type KubeSandboxFlags = {
   scenario: "bookinfo" | "empty";
   mesh?: boolean;
   meshPort?: string;
+  metrics?: string;
   service?: string[];
   rps?: string;
   subset?: string[];
@@ -482,6 +483,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .option("--rps <n>", "with --mesh: requests per second per service")
     .option("--subset <spec...>", "with --mesh: subset behaviour, e.g. v2:errorRate=0.05,p50=20,p99=900")
     .option("--header <spec...>", "with --mesh: header-carrying traffic, e.g. qa=canary-test:5%")
+    .addOption(
+      new Option("--metrics <mesh>", "with --mesh: whose metrics to serve").choices(["istio", "linkerd"]),
+    )
     .option("--detach", "run in the background; return once the kubeconfig is written")
     .action(async (options: KubeSandboxFlags) => {
       if (options.detach) {
@@ -501,8 +505,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         await runKubeSandbox(kube);
         return;
       }
-      const { service, rps, subset, header, meshPort } = options;
+      const { service, rps, subset, header, meshPort, metrics } = options;
       const mesh: MeshSandboxFlags = {
+        ...(metrics ? { metrics } : {}),
         ...(service ? { service } : {}),
         ...(rps ? { rps } : {}),
         ...(subset ? { subset } : {}),
@@ -531,7 +536,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
 
   sandbox
     .command("mesh")
-    .description("run the traffic simulator: Istio metrics that follow the live VirtualService")
+    .description("run the traffic simulator: Istio (or Linkerd) metrics that follow the live VirtualService")
     .option("--namespace <ns>", "namespace of the services", "default")
     .option("--service <name...>", "services to send traffic to", ["reviews"])
     .option("--rps <n>", "requests per second per service")
@@ -541,6 +546,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .option("--poll-ms <ms>", "how often the VirtualService is re-read")
     .option("--subset <spec...>", "subset behaviour, e.g. v2:errorRate=0.05,p50=20,p99=900")
     .option("--header <spec...>", "header-carrying traffic, e.g. qa=canary-test:5%")
+    .addOption(new Option("--metrics <mesh>", "whose metrics to serve").choices(["istio", "linkerd"]))
     .action(async (options: MeshSandboxFlags) => {
       const global = program.opts<Global>();
       const stop = new AbortController();

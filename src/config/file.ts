@@ -5,7 +5,7 @@ import { parseDuration, parseHeader, parsePercentage, parsePercentList } from ".
 import type { Parsed } from "../commands/values.ts";
 import { CanaryError, ErrorCode } from "../errors.ts";
 import { MAX_P99_MS, planProblems } from "../rollout/plan.ts";
-import { HookType } from "../rollout/types.ts";
+import { HookType, MetricsMesh } from "../rollout/types.ts";
 import { MAX_WEBHOOK_RETRIES, MAX_WEBHOOK_TIMEOUT_MS } from "../rollout/webhooks.ts";
 import { isCronExpression, isTimeZone } from "../schedule/release-calendar.ts";
 import { BUILTIN_DEFAULTS } from "../commands/start-request.ts";
@@ -170,6 +170,27 @@ const webhookList = z.array(WebhookConfig).superRefine((hooks, ctx) => {
   });
 });
 
+const mesh = z.enum(Object.values(MetricsMesh) as [MetricsMesh, ...MetricsMesh[]]);
+
+/**
+ * Whose metrics judge the service's canaries: `linkerd`, or `{ mesh: linkerd, deployments: { v1: reviews-main } }`
+ * where a subset's Deployment is not `<service>-<subset>` (see docs/metrics.md). Absent: Istio's.
+ */
+export const MetricsConfig = z
+  .union(
+    [
+      mesh,
+      z.strictObject({
+        mesh: mesh.default(MetricsMesh.Istio),
+        /** Subset → Deployment name, where the metrics tell subsets apart by workload. */
+        deployments: z.record(z.string().min(1), kubeName("Deployment")).optional(),
+      }),
+    ],
+    { error: `must be ${Object.values(MetricsMesh).join(" or ")}, or { mesh, deployments }` },
+  )
+  .transform((input) => (typeof input === "string" ? { mesh: input } : input));
+export type MetricsConfig = z.infer<typeof MetricsConfig>;
+
 export const ServiceConfig = z.strictObject({
   namespace: kubeName("namespace").default("default"),
   /** Defaults to the service's name. */
@@ -184,6 +205,8 @@ export const ServiceConfig = z.strictObject({
   context: z.string().min(1).optional(),
   defaults: ServiceDefaults.default({}),
   analysis: AnalysisOverrides.optional(),
+  /** Whose metrics judge the canary: `istio` (default) or `linkerd`. */
+  metrics: MetricsConfig.optional(),
   /** Channels the service may be driven from (ids); anywhere when absent. */
   channels: z.array(channel).min(1, "list at least one channel, or leave `channels` out").optional(),
   /** Who may start, approve, promote and roll back: user and user group ids. Absent: anyone. */

@@ -64,11 +64,12 @@ function analysisFor(
   const overrides = service.analysis;
   // Without a metrics provider nothing can be judged, whatever the file says.
   if (!base) return {};
-  if (!overrides) return { analysis: base };
-  if (overrides.enabled === false) return { analysis: undefined };
+  if (overrides?.enabled === false) return { analysis: undefined };
+  const judged = service.metrics ? { ...base, metrics: service.metrics } : base;
+  if (!overrides) return { analysis: judged };
   return {
     analysis: {
-      ...base,
+      ...judged,
       ...(overrides.minSuccess !== undefined ? { minSuccessRate: overrides.minSuccess } : {}),
       ...(overrides.criticalSuccess !== undefined ? { criticalSuccessRate: overrides.criticalSuccess } : {}),
       ...(overrides.maxP99 !== undefined ? { maxP99Ms: overrides.maxP99 } : {}),

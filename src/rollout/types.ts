@@ -49,6 +49,25 @@ export type AnalysisPolicy = {
   judge?: RelativeJudge;
   /** Confidence the statistical judge needs to fail a relative check, 0.5..0.9999; absent: 0.95. */
   confidence?: number;
+  /** Whose metrics judge the canary; absent: Istio's, subsets found as the deployment says. */
+  metrics?: MetricsSource;
+};
+
+/** The mesh whose proxies report the metrics a rollout is judged by (see docs/metrics.md). */
+export const MetricsMesh = {
+  Istio: "istio",
+  Linkerd: "linkerd",
+} as const;
+export type MetricsMesh = (typeof MetricsMesh)[keyof typeof MetricsMesh];
+
+export type MetricsSource = {
+  mesh: MetricsMesh;
+  /**
+   * The Deployment of each subset, where the metrics tell subsets apart by workload (Linkerd's `deployment`,
+   * Istio's `destination_workload`): `{ v1: "reviews-main", v2: "reviews-canary" }`; a subset not named here is
+   * `<service>-<subset>` (`reviews-v2`).
+   */
+  deployments?: Record<string, string>;
 };
 
 /**

@@ -169,8 +169,8 @@ function podStatus(pod: {
   };
 }
 
-// Stable, pod-like name suffixes from the alphabet the real name generator uses.
-function hashSuffix(seed: string, length: number): string {
+// Stable, pod-like name suffixes from the alphabet the real name generator uses (the mesh sandbox names pods so too).
+export function hashSuffix(seed: string, length: number): string {
   const alphabet = "bcdfghjklmnpqrstvwxz2456789";
   const digest = createHash("sha256").update(seed).digest();
   return Array.from({ length }, (_, i) => alphabet[(digest[i] ?? 0) % alphabet.length]).join("");

@@ -4,8 +4,10 @@ import type { AddressInfo } from "node:net";
 import { ApiException, CustomObjectsApi } from "@kubernetes/client-node";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { CanaryError, ErrorCode, isCanaryError } from "../../errors.ts";
-import { createIstioMetrics, DEFAULT_SOURCE } from "./istio-metrics.ts";
+import { MetricsMesh } from "../../rollout/types.ts";
+import { createIstioMeshMetrics, DEFAULT_SOURCE } from "./istio-metrics.ts";
 import type { SourceWorkload } from "./istio-metrics.ts";
+import { createLinkerdMeshMetrics } from "./linkerd-metrics.ts";
 import { seededRandom } from "./prng.ts";
 import { meshRoutes, routeRequest } from "./routing.ts";
 import type { MeshRoutes, ServiceRoutes } from "./routing.ts";
@@ -42,6 +44,8 @@ export type MeshSandboxOptions = {
   istioVersion?: string;
   /** The calling workload on the metrics. Default bookinfo's productpage-v1 in `namespace`. */
   source?: Partial<SourceWorkload>;
+  /** Whose metrics `/metrics` serves: Istio's standard metrics (default) or the Linkerd proxy's. */
+  metrics?: MetricsMesh;
 };
 
 /** What the mesh sandbox saw when it last read the routing objects. */
@@ -117,7 +121,8 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 
 /**
  * Starts the mesh traffic simulator: reads the live VirtualServices and DestinationRules of `namespace` (and keeps
- * re-reading them), generates requests to `services` routed as Istio would, and serves Istio's standard metrics.
+ * re-reading them), generates requests to `services` routed as Istio would, and serves Istio's standard metrics
+ * (or, with `metrics: "linkerd"`, the Linkerd proxy's).
  * Fails with `kubernetes_unavailable` when the first read fails.
  */
 export async function startMeshSandbox(options: MeshSandboxOptions): Promise<MeshSandbox> {
@@ -128,8 +133,11 @@ export async function startMeshSandbox(options: MeshSandboxOptions): Promise<Mes
   const tickMs = options.tickMs ?? 100;
   const version = options.istioVersion ?? "v1";
   const api = options.kubeConfig.makeApiClient(CustomObjectsApi);
-  const metrics = createIstioMetrics();
   const source: SourceWorkload = { ...DEFAULT_SOURCE, namespace, ...options.source };
+  const metrics =
+    options.metrics === MetricsMesh.Linkerd
+      ? createLinkerdMeshMetrics({ source, namespace })
+      : createIstioMeshMetrics({ source, namespace });
 
   async function readRoutes(): Promise<MeshRoutes> {
     const list = async (plural: string): Promise<unknown> =>
