@@ -17,6 +17,8 @@ type Pipeline = {
   stages: { name: string; script: string }[];
   onFailure: string;
   env: Record<string, string>;
+  /** How the agent runs a step's script: Jenkins' `sh` is `sh -xe`, an Actions `run:` is `bash -e`. */
+  shell: [string, ...string[]];
 };
 
 function codeBlocks(doc: string, language: string): string[] {
@@ -32,7 +34,7 @@ function jenkinsPipeline(doc: string): Pipeline {
     ...jenkinsfile.matchAll(/stage\('([^']+)'\)\s*\{\s*steps\s*\{\s*sh '''\n([\s\S]*?)'''/g),
   ].map((match) => ({ name: match[1] ?? "", script: match[2] ?? "" }));
   const onFailure = /unsuccessful\s*\{\s*sh '''\n([\s\S]*?)'''/.exec(jenkinsfile)?.[1] ?? "";
-  return { stages, onFailure, env: { BUILD_TAG: "jenkins-reviews-7" } };
+  return { stages, onFailure, env: { BUILD_TAG: "jenkins-reviews-7" }, shell: ["sh", "-xe"] };
 }
 
 /** The workflow's `run:` of every step but the one writing the agent's credentials, and of its `if: failure() …` step. */
@@ -45,14 +47,14 @@ function githubPipeline(doc: string): Pipeline {
     .filter((step) => step.run !== undefined && step.if === undefined && step.name !== "Cluster credentials")
     .map((step) => ({ name: step.name, script: step.run ?? "" }));
   const onFailure = steps.find((step) => step.if === "failure() || cancelled()")?.run ?? "";
-  return { stages, onFailure, env: { GITHUB_RUN_ID: "4242" } };
+  return { stages, onFailure, env: { GITHUB_RUN_ID: "4242" }, shell: ["bash", "-e"] };
 }
 
 type Bash = { exited: Promise<{ code: number | null; output: string }>; kill(): void };
 
 /**
  * Issue 10 item 5: the two pipelines of docs/pipelines.md, their shell run as written, stage after stage, in
- * `bash -ex` as the agents run them, against the Kubernetes sandbox, real Redis, a worker and the mesh sandbox (which
+ * the shell each agent runs them in, against the Kubernetes sandbox, real Redis, a worker and the mesh sandbox (which
  * answers the integration test's request by the live route). A person's Approve is `canarybot approve --as bob`.
  */
 describe.each([
@@ -101,7 +103,8 @@ describe.each([
   });
 
   const bash = (script: string): Bash => {
-    const child = spawn("bash", ["-ex", "-c", script], {
+    const [shell, ...flags] = pipeline.shell;
+    const child = spawn(shell, [...flags, "-c", script], {
       cwd: dir,
       env,
       detached: true,
