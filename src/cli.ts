@@ -175,6 +175,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       "a webhook of this start only, repeatable: type=rollout,url=http://…[,name=…,timeout=15s,retries=2,metadata.cmd=…]",
       (spec: string, previous: string[] | undefined) => [...(previous ?? []), spec],
     )
+    .option("--channel <id>", "post the rollout message in this Slack channel (C…), where people approve it")
     .option("--wait", WAIT_FLAG_HELP.wait)
     .option("--wait-timeout <duration>", WAIT_FLAG_HELP.waitTimeout)
     .action(
@@ -182,7 +183,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         service: string,
         options: Omit<StartOptions, "service"> &
           ActOptions &
-          WaitFlags & { dryRun?: boolean; ignoreFreeze?: boolean; at?: string },
+          WaitFlags & { dryRun?: boolean; ignoreFreeze?: boolean; at?: string; channel?: string },
       ) => {
         const timeoutMs = waitTimeoutMs(options, true);
         if (options.wait && (options.dryRun || options.at !== undefined)) {
@@ -207,10 +208,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           services.startDefaultsFor(startDefaults(await env()), configured),
         );
         if (!spec.ok) throw new CanaryError(ErrorCode.InvalidInput, spec.error);
+        const report = services.reportChannel(options.channel, configured, service);
+        if (!report.ok) throw new CanaryError(ErrorCode.InvalidInput, report.error);
         const started = await runtime(async ({ service: rollouts, scheduled: scheduledStarts }) => {
           const request = {
             ...spec.value,
             by: actor(options),
+            ...(report.value ? { report: report.value } : {}),
             ...(configured?.freezes ? { freezes: configured.freezes } : {}),
             ...(options.ignoreFreeze ? { ignoreFreeze: true } : {}),
           };

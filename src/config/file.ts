@@ -22,7 +22,7 @@ const kubeName = (what: string) => z.string().regex(KUBE_NAME, `must be a Kubern
 /** Slack user ids start with U (W in Enterprise Grid), user group ids with S. */
 export const SLACK_USER_ID = /^[UW][A-Z0-9]{2,}$/;
 export const SLACK_GROUP_ID = /^S[A-Z0-9]{2,}$/;
-const SLACK_CHANNEL_ID = /^[CGD][A-Z0-9]{2,}$/;
+export const SLACK_CHANNEL_ID = /^[CGD][A-Z0-9]{2,}$/;
 
 const principal = z
   .string()

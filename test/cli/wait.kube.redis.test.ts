@@ -98,7 +98,7 @@ describe("start --wait and wait", () => {
     expect(code).toBe(0);
   }, 90_000);
 
-  it("refuses --wait where nothing starts now, and a wrong --wait-timeout, in one line", async () => {
+  it("refuses --wait where nothing starts now, a wrong --wait-timeout and a #channel, in one line", async () => {
     const dry = await canarybot("start", "reviews", "--canary", "v2", "--dry-run", "--wait");
     expect([dry.code, dry.stderr]).toEqual([1, "--wait: not with --dry-run or --at (nothing starts now)\n"]);
     const bad = await canarybot("wait", "reviews-1", "--wait-timeout", "soon");
@@ -108,6 +108,11 @@ describe("start --wait and wait", () => {
     ]);
     const alone = await canarybot("start", "reviews", "--canary", "v2", "--wait-timeout", "1m");
     expect([alone.code, alone.stderr]).toEqual([1, "--wait-timeout: only with --wait\n"]);
+    const channel = await canarybot("start", "reviews", "--canary", "v2", "--channel", "#deploys", "--wait");
+    expect([channel.code, channel.stderr]).toEqual([
+      1,
+      "--channel #deploys: expected a Slack channel id (C…), not a #name\n",
+    ]);
   }, 60_000);
 });
 

@@ -94,6 +94,7 @@ describe.each([
       PATH: `${dir}:${dirname(process.execPath)}:${process.env.PATH ?? ""}`,
       CANARYBOT_CONFIG: config,
       REVIEWS_URL: `${mesh.url}/services/reviews`,
+      SLACK_CHANNEL: "C0PIPELINE",
     };
   }, 60_000);
   afterEach(async () => {
@@ -141,6 +142,8 @@ describe.each([
     const tested = await stage(1);
     expect(tested).toMatch(/header-stage 0% .*waits for a person's approval \(not cli:ci\)/);
     const id = await rolloutId();
+    // Its message, with the Approve button, goes to the job's channel.
+    expect((await h.runtime().store.get(id))?.report).toEqual({ channel: "C0PIPELINE" });
     const waiting = bash(pipeline.stages[2]?.script ?? "");
     await atGate(id);
     expect((await h.cli("approve", id, "--as", "bob")).code).toBe(0);
