@@ -7,8 +7,12 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { startMeshSandbox } from "../../src/sandbox/mesh/index.ts";
 import type { MeshSandbox } from "../../src/sandbox/mesh/index.ts";
+import { ActionId } from "../../src/slack/render-rollout-message.ts";
+import { BOB, DEPLOYS, SRE, botHarness } from "../slack/bot-harness.ts";
+import type { BotHarness } from "../slack/bot-harness.ts";
 import { engineHarness, waitFor } from "../support/engine.ts";
 import type { EngineHarness } from "../support/engine.ts";
+import { REDIS_URL } from "../support/redis.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 
@@ -52,58 +56,33 @@ function githubPipeline(doc: string): Pipeline {
 
 type Bash = { exited: Promise<{ code: number | null; output: string }>; kill(): void };
 
-/**
- * Issue 10 item 5: the two pipelines of docs/pipelines.md, their shell run as written, stage after stage, in
- * the shell each agent runs them in, against the Kubernetes sandbox, real Redis, a worker and the mesh sandbox (which
- * answers the integration test's request by the live route). A person's Approve is `canarybot approve --as bob`.
- */
-describe.each([
-  ["the Jenkinsfile", jenkinsPipeline],
-  ["the GitHub Actions job", githubPipeline],
-])("%s in docs/pipelines.md", (_name, read) => {
-  let h: EngineHarness;
-  let mesh: MeshSandbox;
-  let dir: string;
-  let pipeline: Pipeline;
-  let env: Record<string, string>;
+/** The doc's config file, with an interval a test can wait for. */
+const CONFIG = "services:\n  reviews:\n    defaults: { steps: [10, 100], interval: 1s, approveAt: 10 }\n";
 
-  beforeEach(async () => {
-    pipeline = read(await readFile(join(ROOT, "docs/pipelines.md"), "utf8"));
-    h = await engineHarness("pipelines");
-    await h.worker();
-    const kubeConfig = new KubeConfig();
-    kubeConfig.loadFromFile(h.kubeconfigPath);
-    mesh = await startMeshSandbox({
-      kubeConfig,
-      namespace: "default",
-      services: ["reviews"],
-      autoAdvance: false,
-    });
-    dir = await mkdtemp(join(tmpdir(), "canarybot-pipeline-"));
-    // The agent's tools: `canarybot` and kubectl on PATH, Node 24 first.
-    await symlink(join(ROOT, "bin/canarybot.js"), join(dir, "canarybot"));
-    const config = join(dir, "canarybot.yaml");
-    // The doc's config file, with an interval a test can wait for.
-    await writeFile(
-      config,
-      "services:\n  reviews:\n    defaults: { steps: [10, 100], interval: 1s, approveAt: 10 }\n",
-    );
-    env = {
-      ...h.env,
-      ...pipeline.env,
-      PATH: `${dir}:${dirname(process.execPath)}:${process.env.PATH ?? ""}`,
-      CANARYBOT_CONFIG: config,
-      REVIEWS_URL: `${mesh.url}/services/reviews`,
-      SLACK_CHANNEL: "C0PIPELINE",
-    };
-  }, 60_000);
-  afterEach(async () => {
-    await mesh?.close();
-    await h?.cleanup();
-    await rm(dir, { recursive: true, force: true });
-  });
+/** A CI agent: a workspace with `canarybot` and kubectl on PATH (Node 24 first), running a pipeline's scripts. */
+type Agent = {
+  dir: string;
+  run(script: string): Bash;
+  /** Runs stage `index` to its end, which must be success. */
+  stage(index: number): Promise<string>;
+  /** The rollout the job started: the first word of `.canary/start.log`. */
+  rolloutId(): Promise<string>;
+  cleanup(): Promise<void>;
+};
 
-  const bash = (script: string): Bash => {
+async function agent(pipeline: Pipeline, base: Record<string, string>, config: string): Promise<Agent> {
+  const dir = await mkdtemp(join(tmpdir(), "canarybot-pipeline-"));
+  await symlink(join(ROOT, "bin/canarybot.js"), join(dir, "canarybot"));
+  await writeFile(join(dir, "canarybot.yaml"), config);
+  const env = {
+    ...base,
+    ...pipeline.env,
+    PATH: `${dir}:${dirname(process.execPath)}:${process.env.PATH ?? ""}`,
+    // kubectl keeps its discovery cache under HOME: the workspace's own, as on a fresh agent.
+    HOME: dir,
+    CANARYBOT_CONFIG: join(dir, "canarybot.yaml"),
+  };
+  const run = (script: string): Bash => {
     const [shell, ...flags] = pipeline.shell;
     const child = spawn(shell, [...flags, "-c", script], {
       cwd: dir,
@@ -120,13 +99,62 @@ describe.each([
       kill: () => process.kill(-(child.pid ?? 0), "SIGTERM"),
     };
   };
-  const stage = async (index: number): Promise<string> => {
-    const { code, output } = await bash(pipeline.stages[index]?.script ?? "exit 99").exited;
-    expect(code, `${pipeline.stages[index]?.name}:\n${output}`).toBe(0);
-    return output;
+  return {
+    dir,
+    run,
+    async stage(index) {
+      const { code, output } = await run(pipeline.stages[index]?.script ?? "exit 99").exited;
+      expect(code, `${pipeline.stages[index]?.name}:\n${output}`).toBe(0);
+      return output;
+    },
+    async rolloutId() {
+      return /^(\S+) started: /m.exec(await readFile(join(dir, ".canary/start.log"), "utf8"))?.[1] ?? "";
+    },
+    cleanup: () => rm(dir, { recursive: true, force: true }),
   };
-  const rolloutId = async (): Promise<string> =>
-    /^(\S+) started: /m.exec(await readFile(join(dir, ".canary/start.log"), "utf8"))?.[1] ?? "";
+}
+
+/** The mesh sandbox on a Kubernetes sandbox's kubeconfig: `/services/reviews/` stands in for REVIEWS_URL. */
+async function meshOn(kubeconfigPath: string): Promise<MeshSandbox> {
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromFile(kubeconfigPath);
+  return startMeshSandbox({ kubeConfig, namespace: "default", services: ["reviews"], autoAdvance: false });
+}
+
+/**
+ * Issue 10 item 5: the two pipelines of docs/pipelines.md, their shell run as written, stage after stage, in
+ * the shell each agent runs them in, against the Kubernetes sandbox, real Redis, a worker and the mesh sandbox (which
+ * answers the integration test's request by the live route). A person's Approve is `canarybot approve --as bob`.
+ */
+describe.each([
+  ["the Jenkinsfile", jenkinsPipeline],
+  ["the GitHub Actions job", githubPipeline],
+])("%s in docs/pipelines.md", (_name, read) => {
+  let h: EngineHarness;
+  let mesh: MeshSandbox;
+  let pipeline: Pipeline;
+  let ci: Agent;
+
+  beforeEach(async () => {
+    pipeline = read(await readFile(join(ROOT, "docs/pipelines.md"), "utf8"));
+    h = await engineHarness("pipelines");
+    await h.worker();
+    mesh = await meshOn(h.kubeconfigPath);
+    ci = await agent(
+      pipeline,
+      { ...h.env, REVIEWS_URL: `${mesh.url}/services/reviews`, SLACK_CHANNEL: "C0PIPELINE" },
+      CONFIG,
+    );
+  }, 60_000);
+  afterEach(async () => {
+    await mesh?.close();
+    await h?.cleanup();
+    await ci?.cleanup();
+  });
+
+  const stage = (index: number): Promise<string> => ci.stage(index);
+  const bash = (script: string): Bash => ci.run(script);
+  const rolloutId = (): Promise<string> => ci.rolloutId();
   const phase = async (id: string): Promise<string> =>
     (JSON.parse((await h.cli("status", id, "--json")).stdout) as { phase: string }).phase;
   const atGate = (id: string) =>
@@ -182,5 +210,61 @@ describe.each([
     // The route exactly as before the rollout: what a rollback promises.
     expect(h.kube.get("VirtualService", "default", "reviews")?.spec).toEqual(original?.spec);
     expect(h.kube.get("Deployment", "default", "reviews-v1")).toBeDefined();
+  }, 120_000);
+});
+
+/**
+ * The same job with the bot as it runs for real (`serve` on the Slack sandbox, its worker stepping the rollout): the
+ * rollout message appears in the job's channel and Bob, an approver, clicks its Approve button.
+ */
+describe("the GitHub Actions job, approved in Slack", () => {
+  let bot: BotHarness;
+  let mesh: MeshSandbox;
+  let ci: Agent;
+  const config = `${CONFIG}    channels: [${DEPLOYS.id}]\n    approvers: [${SRE}]\n`;
+
+  beforeEach(async () => {
+    bot = await botHarness("pipelines-slack", { config });
+    mesh = await meshOn(bot.kubeconfigPath);
+    ci = await agent(
+      githubPipeline(await readFile(join(ROOT, "docs/pipelines.md"), "utf8")),
+      {
+        REDIS_URL,
+        CANARYBOT_PREFIX: bot.prefix,
+        KUBECONFIG: bot.kubeconfigPath,
+        LOG_LEVEL: "silent",
+        CANARYBOT_MIN_INTERVAL_MS: "50",
+        REVIEWS_URL: `${mesh.url}/services/reviews`,
+        SLACK_CHANNEL: DEPLOYS.id,
+      },
+      config,
+    );
+  }, 60_000);
+  afterEach(async () => {
+    await mesh?.close();
+    await bot?.cleanup();
+    await ci?.cleanup();
+  });
+
+  it("promotes once Bob clicks Approve on the rollout message in #deploys", async () => {
+    await ci.stage(0);
+    await ci.stage(1);
+    const id = await ci.rolloutId();
+    const waiting = ci.run(
+      githubPipeline(await readFile(join(ROOT, "docs/pipelines.md"), "utf8")).stages[2]?.script ?? "",
+    );
+    const gate = await bot.waitForMessage(id, "the approval gate at 10%", (message) =>
+      JSON.stringify(message.blocks).includes("awaiting approval"),
+    );
+    expect(await bot.click(BOB, gate, ActionId.Approve)).toBe(200);
+    const waited = await waiting.exited;
+    expect(waited.code, waited.output).toBe(0);
+    expect(waited.output).toMatch(new RegExp(`^${id} promoted 100% · step 2/2`, "m"));
+    await ci.stage(3);
+    const audit = await bot.audit(id);
+    expect(audit).toContainEqual(expect.objectContaining({ actor: BOB.id, action: "approve" }));
+    await bot.waitForMessage(id, "the promotion", (message) =>
+      JSON.stringify(message.blocks).includes("*Promoted*"),
+    );
   }, 120_000);
 });
