@@ -243,9 +243,7 @@ describe("renderRolloutMessage", () => {
     expect(text).toContain("*Webhooks*");
     expect(text).toContain('Waiting for confirm-promotion \\"promotion gate\\" (403: Forbidden)');
     expect(text).toContain(":white_check_mark: rollout *load* → 202 in 41ms");
-    expect(text).toContain(
-      ":x: pre-rollout *smoke* → 500 in 12s (3 attempts): boom: token=[redacted]",
-    );
+    expect(text).toContain(":x: pre-rollout *smoke* → 500 in 12s (3 attempts): boom: token=[redacted]");
     expect(text).not.toContain("abcdefgh12345678");
     expect(text).toMatch(/x{90}… \(\d+ more characters\)/);
     expect(text).not.toMatch(/x{121}/);
