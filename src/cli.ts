@@ -21,6 +21,7 @@ import type { Runtime } from "./main.ts";
 import type { RolloutStore } from "./rollout/ports.ts";
 import type { HumanEvent } from "./rollout/types.ts";
 import type { MeshSandboxFlags } from "./sandbox/mesh/cli.ts";
+import type { WebhookSandboxFlags } from "./sandbox/webhooks/run.ts";
 import type { Rollout } from "./rollout/types.ts";
 import type { RedisRole } from "./store/redis-client.ts";
 import type { RedisScheduledStarts } from "./store/redis-scheduled-starts.ts";
@@ -28,6 +29,13 @@ import { registerConfigCommands } from "./config/config-commands.ts";
 import { describeFailedScheduledStart, describeScheduledStart } from "./commands/render-scheduled.ts";
 import { formatUtcDateTime } from "./rollout/time-text.ts";
 import { processStopSignal } from "./ops/shutdown.ts";
+import {
+  WAIT_FLAG_HELP,
+  followRollout,
+  registerWaitCommand,
+  waitTimeoutMs,
+} from "./commands/wait-command.ts";
+import type { WaitFlags } from "./commands/wait-command.ts";
 
 // Beyond commander and the small pure modules above, every module is imported inside the command that uses it:
 // `--help` and the commands that only read Redis start without the Kubernetes client, BullMQ, Bolt or chart.js
@@ -176,12 +184,28 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .option("--ignore-freeze", "start even during one of the service's freezes (break glass; audited)")
     .option("--at <time>", 'start later: "2026-12-01 09:00 Europe/Berlin" (UTC without a zone)')
     .option("--as <user>", "who is acting, for the audit (default: the OS user)")
+    .option(
+      "--webhook <spec>",
+      "a webhook of this start only, repeatable: type=rollout,url=http://…[,name=…,timeout=15s,retries=2,metadata.cmd=…]",
+      (spec: string, previous: string[] | undefined) => [...(previous ?? []), spec],
+    )
+    .option("--channel <id>", "post the rollout message in this Slack channel (C…), where people approve it")
+    .option("--wait", WAIT_FLAG_HELP.wait)
+    .option("--wait-timeout <duration>", WAIT_FLAG_HELP.waitTimeout)
     .action(
       async (
         service: string,
         options: Omit<StartOptions, "service"> &
-          ActOptions & { dryRun?: boolean; ignoreFreeze?: boolean; at?: string },
+          ActOptions &
+          WaitFlags & { dryRun?: boolean; ignoreFreeze?: boolean; at?: string; channel?: string },
       ) => {
+        const timeoutMs = waitTimeoutMs(options, true);
+        if (options.wait && (options.dryRun || options.at !== undefined)) {
+          throw new CanaryError(
+            ErrorCode.InvalidInput,
+            "--wait: not with --dry-run or --at (nothing starts now)",
+          );
+        }
         const [{ configPathFrom, loadConfigFile }, services, { startDefaults }] = await Promise.all([
           import("./config/file.ts"),
           import("./config/services.ts"),
@@ -191,15 +215,21 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         const configured = services
           .serviceDirectory(configPath ? await loadConfigFile(configPath) : undefined)
           .find(service);
+        const report = services.reportChannel(options.channel, configured, service);
+        if (!report.ok) throw new CanaryError(ErrorCode.InvalidInput, report.error);
         const start = services.startRequestFor(
           { ...options, service },
           configured,
           startDefaults(await env()),
-          { by: actor(options), ...(options.ignoreFreeze ? { ignoreFreeze: true } : {}) },
+          {
+            by: actor(options),
+            ...(report.value ? { report: report.value } : {}),
+            ...(options.ignoreFreeze ? { ignoreFreeze: true } : {}),
+          },
         );
         if (!start.ok) throw new CanaryError(ErrorCode.InvalidInput, start.error);
         const request = start.value;
-        await runtime(async ({ service: rollouts, scheduled: scheduledStarts }) => {
+        const started = await runtime(async ({ service: rollouts, scheduled: scheduledStarts }) => {
           if (options.dryRun) {
             const dry = dryRunText(await rollouts.dryRun(request));
             io.stdout(`${[dry.heading, ...dry.lines, dry.change].join("\n")}\n`);
@@ -216,7 +246,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           }
           const rollout = await rollouts.start(request);
           io.stdout(`${describeRolloutStart(rollout)}\n`);
+          return rollout.id;
         });
+        // Followed from Redis alone, once the Kubernetes client and the queue are closed.
+        if (options.wait && started !== undefined) {
+          const follow = timeoutMs === undefined ? {} : { timeoutMs };
+          exitCode = await readStore((store) => followRollout(store, started, io, follow));
+        }
       },
     );
 
@@ -290,6 +326,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         );
       });
     });
+
+  registerWaitCommand(
+    program,
+    (fn) => readStore((store) => fn(store)),
+    (code) => (exitCode = code),
+    io,
+  );
 
   const act = (name: HumanEvent["type"], description: string): void => {
     program
@@ -423,7 +466,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
 
   const sandbox = program
     .command("sandbox")
-    .description("local stand-ins for Kubernetes, the mesh and Slack");
+    .description("local stand-ins for Kubernetes, the mesh, Slack and webhook receivers");
   sandbox
     .command("slack-demo")
     .description(
@@ -482,6 +525,22 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       };
       const { runKubeWithMesh } = await sandboxModule(() => import("./sandbox/run-kube-with-mesh.ts"));
       await runKubeWithMesh({ ...kube, mesh, env: io.env });
+    });
+
+  sandbox
+    .command("webhooks")
+    .description("run the webhook sandbox: scripted hooks, flagger-loadtester's command endpoint and gates")
+    .option("--port <port>", "port (0 picks a free one)", "0")
+    .option("--host <host>", "listen address (default 127.0.0.1)")
+    .option("--mesh-control <url>", "the mesh sandbox's /control URL: hey load tests drive its traffic")
+    .option(
+      "--answer <spec>",
+      "a scripted answer, repeatable, in order: /hooks/load=500:load test failed",
+      (spec: string, previous: string[] | undefined) => [...(previous ?? []), spec],
+    )
+    .action(async (flags: WebhookSandboxFlags) => {
+      const { runWebhookSandbox } = await sandboxModule(() => import("./sandbox/webhooks/run.ts"));
+      await runWebhookSandbox({ flags, print: io.stdout, stopSignal: io.stopSignal() });
     });
 
   sandbox

@@ -38,7 +38,7 @@ export const USAGE: Readonly<Record<Subcommand, string>> = {
     "/canary start <service> --canary <subset> [--stable <subset>] [--steps 5,10,25,50,100] [--interval 60s] " +
     "[--header name=value] [--approve-at 50] [--progress-deadline 10m] [--dry-run] [--no-analysis] [--min-success 99] [--max-p99 500ms] " +
     "[--max-error-increase 1] [--max-p99-ratio 1.25] [--min-requests 20] [--failure-limit 2] " +
-    '[--at "2026-12-01 09:00 Europe/Berlin"]  (no arguments: a form)',
+    '[--at "2026-12-01 09:00 Europe/Berlin"] [--webhook type=rollout,url=http://…]  (no arguments: a form)',
   status: "/canary status [<id>|<service>]",
   list: "/canary list",
   pause: "/canary pause <id> [reason]",
@@ -54,7 +54,7 @@ export const GENERAL_USAGE = SUBCOMMANDS.map((name) => USAGE[name]).join("\n");
 
 type FlagSpec = {
   /** The StartOptions field it sets. */
-  key: keyof Omit<StartOptions, "service" | "analysis" | "twoPerson">;
+  key: keyof Omit<StartOptions, "service" | "analysis" | "twoPerson" | "webhook">;
 };
 
 /** Valued `start` flags; `--dry-run` and `--no-analysis` are switches. No `--no-two-person`: Slack keeps the rule. */
@@ -82,6 +82,8 @@ const START_FLAGS: Readonly<Record<string, FlagSpec>> = {
   at: { key: "at" },
 };
 const START_SWITCHES = ["dry-run", "no-analysis"] as const;
+/** Valued flags that may be given more than once, each adding to a list. */
+const START_LISTS = ["webhook"] as const;
 const SHORT_FLAGS: Readonly<Record<string, string>> = { n: "namespace" };
 
 /** A rollout id (`reviews-12`) or a service name: Kubernetes-name characters. */
@@ -263,8 +265,9 @@ function parseStart(tokens: Token[], usage: string): ParseResult {
       continue;
     }
     const spec = START_FLAGS[name];
-    if (spec === undefined) {
-      const guess = closestMatch(name, [...Object.keys(START_FLAGS), ...START_SWITCHES]);
+    const list = (START_LISTS as readonly string[]).includes(name);
+    if (spec === undefined && !list) {
+      const guess = closestMatch(name, [...Object.keys(START_FLAGS), ...START_SWITCHES, ...START_LISTS]);
       return fail(`Unknown option \`--${name}\`.${guess ? ` Did you mean \`--${guess}\`?` : ""}`, usage);
     }
     let value = inline;
@@ -277,6 +280,10 @@ function parseStart(tokens: Token[], usage: string): ParseResult {
       index += 1;
     }
     if (value.trim() === "") return fail(`\`--${name}\` needs a value.`, usage);
+    if (spec === undefined) {
+      options.webhook = [...(options.webhook ?? []), value];
+      continue;
+    }
     if (options[spec.key] !== undefined) return fail(`\`--${name}\` is given twice.`, usage);
     options[spec.key] = value;
   }

@@ -6,6 +6,7 @@ import type { ParsedField } from "../rollout/values.ts";
 import { CanaryError, ErrorCode, errorMessage } from "../errors.ts";
 import { MAX_P99_MS, planProblems } from "../rollout/plan.ts";
 import { HookType, MetricsMesh, ROUTER_KINDS } from "../rollout/types.ts";
+import { MAX_WEBHOOK_RETRIES, MAX_WEBHOOK_TIMEOUT_MS } from "../rollout/webhooks.ts";
 import { isCronExpression, isTimeZone } from "../schedule/release-calendar.ts";
 import { BUILTIN_DEFAULTS } from "../rollout/start-request.ts";
 
@@ -21,7 +22,7 @@ const kubeName = (what: string) => z.string().regex(KUBE_NAME, `must be a Kubern
 /** Slack user ids start with U (W in Enterprise Grid), user group ids with S. */
 export const SLACK_USER_ID = /^[UW][A-Z0-9]{2,}$/;
 export const SLACK_GROUP_ID = /^S[A-Z0-9]{2,}$/;
-const SLACK_CHANNEL_ID = /^[CGD][A-Z0-9]{2,}$/;
+export const SLACK_CHANNEL_ID = /^[CGD][A-Z0-9]{2,}$/;
 
 const principal = z
   .string()
@@ -158,11 +159,6 @@ export const DigestConfig = z.strictObject({
 const DigestOverrides = z.strictObject(digestFields).partial();
 export type DigestConfig = z.infer<typeof DigestConfig>;
 
-/** Flagger's default webhook timeout. */
-export const DEFAULT_WEBHOOK_TIMEOUT_MS = 10_000;
-/** A tick waits for its webhooks: none may take longer than this per attempt. */
-const MAX_WEBHOOK_TIMEOUT_MS = 5 * 60_000;
-
 /** One webhook, as Flagger's `analysis.webhooks[]` spells it (see docs/webhooks.md). */
 export const WebhookConfig = z.strictObject({
   name: z.string().min(1),
@@ -173,7 +169,7 @@ export const WebhookConfig = z.strictObject({
     .refine((ms) => ms > 0 && ms <= MAX_WEBHOOK_TIMEOUT_MS, "must be more than 0 and at most 5m")
     .optional(),
   /** Further attempts after a connection error, a timeout or a 5xx. */
-  retries: z.number().int().min(0).max(5).default(0),
+  retries: z.number().int().min(0).max(MAX_WEBHOOK_RETRIES).default(0),
   /** Sent in the request body as is (string values, as Flagger's); never logged. */
   metadata: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)).optional(),
 });

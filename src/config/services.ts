@@ -2,9 +2,10 @@ import { closestMatch } from "../rollout/closest-match.ts";
 import { problemsText } from "../rollout/plan.ts";
 import { buildStartSpec } from "../rollout/start-request.ts";
 import type { StartDefaults, StartExtras, StartOptions, StartSpec } from "../rollout/start-request.ts";
-import type { Checked } from "../rollout/values.ts";
+import type { Checked, Parsed } from "../rollout/values.ts";
 import type { AnalysisPolicy, StartRequest, Webhook } from "../rollout/types.ts";
-import { DEFAULT_WEBHOOK_TIMEOUT_MS } from "./file.ts";
+import { DEFAULT_WEBHOOK_TIMEOUT_MS } from "../rollout/webhooks.ts";
+import { SLACK_CHANNEL_ID } from "./file.ts";
 import type { ConfigFile, ServiceConfig, WebhookConfig } from "./file.ts";
 
 /**
@@ -164,4 +165,28 @@ export function startRequestFor(
     ok: true,
     value: { ...spec.value, ...from, ...(service?.freezes ? { freezes: service.freezes } : {}) },
   };
+}
+
+/**
+ * Where a command-line start reports: the Slack channel its rollout message goes to (and people click Approve in),
+ * checked against the service's `channels` when the config file names them. Undefined: no channel, the rollout
+ * is only logged.
+ */
+export function reportChannel(
+  channel: string | undefined,
+  service: Pick<ServiceConfig, "channels"> | undefined,
+  name: string,
+): Parsed<{ channel: string } | undefined> {
+  if (channel === undefined) return { ok: true, value: undefined };
+  if (!SLACK_CHANNEL_ID.test(channel)) {
+    return { ok: false, error: `--channel ${channel}: expected a Slack channel id (C…), not a #name` };
+  }
+  const allowed = service?.channels;
+  if (allowed && !allowed.includes(channel)) {
+    return {
+      ok: false,
+      error: `--channel ${channel}: ${name} reports only in ${allowed.join(", ")} (the config file's channels)`,
+    };
+  }
+  return { ok: true, value: { channel } };
 }

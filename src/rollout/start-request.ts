@@ -1,5 +1,6 @@
 import { MIN_INTERVAL_MS, planProblems, problemsText } from "./plan.ts";
 import type { AnalysisPolicy, Plan, Problem, ReleaseWindow, TargetSpec, Webhook } from "./types.ts";
+import { parseWebhookFlag } from "./webhook-flag.ts";
 import { parseDuration, parseHeader, parsePercentage, parsePercentList } from "./values.ts";
 import type { Checked, ParsedField } from "./values.ts";
 
@@ -34,6 +35,8 @@ export type StartOptions = {
   failureLimit?: string;
   /** Start later, at this wall-clock time (`2026-12-01 09:00 Europe/Berlin`): a scheduled start. */
   at?: string;
+  /** Webhooks of this start only, one `--webhook` each (`type=rollout,url=http://…`; see webhook-flag.ts). */
+  webhook?: string[];
 };
 
 /** What a start brings beyond the typed options: webhooks for this start only, after the service's own. */
@@ -108,6 +111,10 @@ export function buildStartSpec(
   );
   const headerMatch = options.header === undefined ? undefined : take(parseHeader(options.header), undefined);
   const analysis = buildAnalysis(options, defaults, problems);
+  const flagHooks = (options.webhook ?? []).flatMap((text) => {
+    const hook = take<Webhook | undefined>(parseWebhookFlag(text), undefined);
+    return hook ? [hook] : [];
+  });
 
   const plan: Plan = {
     steps,
@@ -117,7 +124,7 @@ export function buildStartSpec(
     ...(headerMatch ? { headerMatch } : {}),
     ...(analysis ? { analysis } : {}),
     ...(defaults.windows ? { windows: defaults.windows } : {}),
-    ...webhooksFor(defaults, extras),
+    ...webhooksFor(defaults, { webhooks: [...(extras.webhooks ?? []), ...flagHooks] }),
     ...(progressDeadlineMs === undefined ? {} : { progressDeadlineMs }),
   };
   if (problems.length === 0) problems.push(...planProblems(plan, defaults.minIntervalMs));

@@ -5,7 +5,8 @@ import { describeProgress, describeWeight, isTerminal } from "../rollout/plan.ts
 import { describePods } from "../rollout/pod-health.ts";
 import { formatUtc, formatUtcDateTime, formatUtcTime } from "../rollout/time-text.ts";
 import { CheckStatus, Phase } from "../rollout/types.ts";
-import type { CheckResult, MetricsSnapshot, Rollout, SubsetMetrics } from "../rollout/types.ts";
+import type { CheckResult, HookResult, MetricsSnapshot, Rollout, SubsetMetrics } from "../rollout/types.ts";
+import { redact } from "../redact.ts";
 import {
   bold,
   code,
@@ -315,6 +316,32 @@ function metricBlocks(rollout: Rollout): KnownBlock[] {
   return blocks;
 }
 
+/** Webhook calls shown on the message: the latest of each hook, newest last; the audit keeps every call. */
+const SHOWN_HOOK_RESULTS = 8;
+/** Characters of a hook's answer on the message (the audit keeps 300). */
+const SHOWN_ANSWER_CHARS = 120;
+
+/** `:x: rollout *load* → 500 in 41 ms (2 attempts): boom`. The answer is redacted again: older rollouts stored more. */
+export function hookResultLine(result: HookResult): Mrkdwn {
+  const status = result.status === undefined ? "no answer" : String(result.status);
+  const attempts = result.attempts > 1 ? ` (${result.attempts} attempts)` : "";
+  const answer = result.answer === "" ? "" : `: ${redact(result.answer, [], SHOWN_ANSWER_CHARS)}`;
+  const took = result.durationMs < 1_000 ? formatMs(result.durationMs) : formatDuration(result.durationMs);
+  return mrkdwn`${result.ok ? MARK[CheckStatus.Pass] : MARK[CheckStatus.Fail]} ${result.type} ${bold(result.name)} → ${status} in ${took}${attempts}${answer}`;
+}
+
+/** What the webhooks said: the gate that holds the rollout, then each hook's latest call. */
+function hookBlocks(rollout: Rollout): KnownBlock[] {
+  const results = (rollout.hookResults ?? []).slice(-SHOWN_HOOK_RESULTS);
+  const waiting = rollout.waitingFor && !isTerminal(rollout.phase) ? rollout.waitingFor : undefined;
+  if (results.length === 0 && waiting === undefined) return [];
+  const lines = [
+    ...(waiting === undefined ? [] : [mrkdwn`:hourglass_flowing_sand: Waiting for ${redact(waiting)}`]),
+    ...results.map(hookResultLine),
+  ];
+  return [section(mrkdwn`*Webhooks*\n${join(lines, "\n")}`)];
+}
+
 function approvalsLine(rollout: Rollout): Mrkdwn | undefined {
   if (rollout.approvals.length === 0) return undefined;
   return join(
@@ -365,6 +392,7 @@ export function renderRolloutMessage(rollout: Rollout, now: number): SlackMessag
   blocks.push(...metricBlocks(rollout));
   const pods = podsLine(rollout);
   if (pods) blocks.push(context(pods));
+  blocks.push(...hookBlocks(rollout));
   const approvals = approvalsLine(rollout);
   if (approvals) blocks.push(context(approvals));
   const actions = isTerminal(rollout.phase) ? [] : buttons(rollout);

@@ -4,7 +4,12 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BUILTIN_DEFAULTS, buildStartSpec } from "../../src/rollout/start-request.ts";
 import { configPathFrom, loadConfigFile, parseConfigFile } from "../../src/config/file.ts";
-import { serviceDirectory, startDefaultsFor, startOptionsFor } from "../../src/config/services.ts";
+import {
+  reportChannel,
+  serviceDirectory,
+  startDefaultsFor,
+  startOptionsFor,
+} from "../../src/config/services.ts";
 import { DEFAULT_ANALYSIS_POLICY } from "../../src/metrics/analysis.ts";
 
 const EXAMPLE = `
@@ -298,5 +303,30 @@ services:
     expect(message).toContain("services.reviews.windows[0].timezone: must be an IANA time zone");
     expect(message).toContain("services.reviews.freezes[0].to: must be after from");
     expect(message).toContain("services.reviews.freezes[1].from: must be a date or date-time");
+  });
+});
+
+describe("reportChannel: where a command-line start reports", () => {
+  it("takes a channel id, one of the service's channels when the config file names them", () => {
+    expect(reportChannel(undefined, { channels: ["C0DEPLOYS"] }, "reviews")).toEqual({
+      ok: true,
+      value: undefined,
+    });
+    expect(reportChannel("C0DEPLOYS", { channels: ["C0DEPLOYS"] }, "reviews")).toEqual({
+      ok: true,
+      value: { channel: "C0DEPLOYS" },
+    });
+    expect(reportChannel("C0ANY", undefined, "reviews")).toEqual({ ok: true, value: { channel: "C0ANY" } });
+  });
+
+  it("refuses a #name and a channel the service does not report in, in one line", () => {
+    expect(reportChannel("#deploys", undefined, "reviews")).toEqual({
+      ok: false,
+      error: "--channel #deploys: expected a Slack channel id (C…), not a #name",
+    });
+    expect(reportChannel("C0OTHER", { channels: ["C0DEPLOYS", "C0OPS"] }, "reviews")).toEqual({
+      ok: false,
+      error: "--channel C0OTHER: reviews reports only in C0DEPLOYS, C0OPS (the config file's channels)",
+    });
   });
 });

@@ -234,6 +234,48 @@ describe("renderRolloutMessage", () => {
     expect(text).toContain("Paused: paused by <@U0BOB001>: &lt;!channel&gt; look &amp; see");
   });
 
+  it("shows each webhook's latest call with its status, duration and a short answer, secrets redacted", () => {
+    const held = makeRollout({
+      phase: Phase.Progressing,
+      waitingFor: 'confirm-promotion "promotion gate" (403: Forbidden)',
+      hookResults: [
+        { name: "load", type: "rollout", ok: true, status: 202, durationMs: 41, attempts: 1, answer: "" },
+        {
+          name: "smoke",
+          type: "pre-rollout",
+          ok: false,
+          status: 500,
+          durationMs: 12_400,
+          attempts: 3,
+          answer: `boom: token=abcdefgh12345678 ${"x".repeat(400)}`,
+        },
+        {
+          name: "events",
+          type: "event",
+          ok: false,
+          durationMs: 10_000,
+          attempts: 1,
+          answer: "no answer within 10000 ms",
+        },
+      ],
+    });
+    const text = allText(valid(renderRolloutMessage(held, FIXTURE_NOW)));
+    expect(text).toContain("*Webhooks*");
+    expect(text).toContain('Waiting for confirm-promotion \\"promotion gate\\" (403: Forbidden)');
+    expect(text).toContain(":white_check_mark: rollout *load* → 202 in 41ms");
+    expect(text).toContain(":x: pre-rollout *smoke* → 500 in 12s (3 attempts): boom: token=[redacted]");
+    expect(text).not.toContain("abcdefgh12345678");
+    expect(text).toMatch(/x{90}… \(\d+ more characters\)/);
+    expect(text).not.toMatch(/x{121}/);
+    expect(text).toContain(":x: event *events* → no answer in 10s: no answer within 10000 ms");
+  });
+
+  it("shows no webhook section for a rollout without hooks, and no wait once it has ended", () => {
+    expect(allText(renderRolloutMessage(progressing, FIXTURE_NOW))).not.toContain("Webhooks");
+    const ended = makeRollout({ phase: Phase.Promoted, waitingFor: 'confirm-promotion "gate" (403)' });
+    expect(allText(renderRolloutMessage(ended, FIXTURE_NOW))).not.toContain("Waiting for");
+  });
+
   it("stays within Slack's limits whatever the plan holds", () => {
     const big = makeRollout({
       id: `${"x".repeat(60)}-1`,

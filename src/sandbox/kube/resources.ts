@@ -26,6 +26,8 @@ export type ApiResource = {
   readonly custom: boolean;
   /** Deployments, pods and Services are seeded by scenarios and read by the bot; nobody writes them over the API. */
   readonly writable: boolean;
+  /** Not writable, but deleted over the API: a pipeline's cleanup deletes the old version's Deployment. */
+  readonly deletable?: boolean;
   /** With a status subresource the main endpoint ignores status changes and bumps generation on the rest. */
   readonly statusSubresource: boolean;
   /** openAPIV3Schema per version, for custom resources. */
@@ -69,6 +71,9 @@ const BUILT_IN_RESOURCES: readonly ApiResource[] = [
     categories: ["all"],
     custom: false,
     writable: false,
+    // `kubectl delete deployment reviews-v1`, a release's last step. Its pods stay: the sandbox has no garbage
+    // collector, and nothing reads pods to route or to judge.
+    deletable: true,
     statusSubresource: true,
     schemas: new Map(),
     printerColumns: new Map(),

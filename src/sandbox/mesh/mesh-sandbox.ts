@@ -10,7 +10,7 @@ import type { SourceWorkload } from "./istio-metrics.ts";
 import { createLinkerdMeshMetrics } from "./linkerd-metrics.ts";
 import { seededRandom } from "./prng.ts";
 import { withGatewayApiRoutes } from "./gateway-api-routing.ts";
-import { meshRoutes } from "./routing.ts";
+import { meshRoutes, routeRequest } from "./routing.ts";
 import type { MeshRoutes, ServiceRoutes } from "./routing.ts";
 import { initialMeshSettings } from "./settings.ts";
 import type { HeaderTraffic, MeshControl, MeshSettings, SubsetBehaviourPatch } from "./settings.ts";
@@ -60,7 +60,10 @@ export type MeshRoutesStatus = {
 };
 
 export type MeshSandbox = {
-  /** Base URL: `/metrics` (also `/stats/prometheus`), `/control`, `/healthz`. */
+  /**
+   * Base URL: `/metrics` (also `/stats/prometheus`), `/control`, `/healthz`, and `/services/<service>/…`, which
+   * routes that one request (its headers, method and path) by the live VirtualService and answers where it landed.
+   */
   url: string;
   metricsUrl: string;
   controlUrl: string;
@@ -244,6 +247,32 @@ export async function startMeshSandbox(options: MeshSandboxOptions): Promise<Mes
 
   const control = (input: MeshControl): MeshSettings => simulator.control(input);
 
+  // One request a person or a pipeline's test sends (`curl -H 'x-canary: 1' …/services/reviews/`), routed as the
+  // simulated traffic is, after a fresh read of the routes: a header route written a moment ago is in force.
+  const probeRandom = seededRandom((options.seed ?? 1) + 1);
+  async function probeRoute(res: ServerResponse, service: string, rest: string, req: IncomingMessage) {
+    if (!services.includes(service)) {
+      sendJson(res, 404, { error: `no simulated service ${service}`, services });
+      return;
+    }
+    await poll();
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(",") : value;
+    }
+    const outcome = routeRequest(
+      simulator.routes(),
+      service,
+      { headers, method: req.method ?? "GET", path: rest, sourceLabels: {}, sourceNamespace: namespace },
+      probeRandom,
+    );
+    if (outcome.kind === "local") {
+      sendJson(res, outcome.code, { service, flags: outcome.flags, route: outcome.route });
+      return;
+    }
+    sendJson(res, 200, { service, subset: outcome.subset, route: outcome.route });
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = new URL(req.url ?? "/", "http://mesh").pathname;
     const method = req.method ?? "GET";
@@ -290,13 +319,18 @@ export async function startMeshSandbox(options: MeshSandboxOptions): Promise<Mes
       }
       return;
     }
+    const probe = /^\/services\/([^/]+)(\/.*)?$/.exec(path);
+    if (probe?.[1] !== undefined) {
+      await probeRoute(res, probe[1], probe[2] ?? "/", req);
+      return;
+    }
     if (["/metrics", "/stats/prometheus", "/healthz", "/control"].includes(path)) {
       sendJson(res, 405, { error: `${method} not allowed on ${path}` });
       return;
     }
     sendJson(res, 404, {
       error: `no such path ${path}`,
-      paths: ["/metrics", "/stats/prometheus", "/control", "/healthz"],
+      paths: ["/metrics", "/stats/prometheus", "/control", "/healthz", "/services/<service>/"],
     });
   }
 

@@ -109,7 +109,7 @@ describe("discovery", () => {
       "services",
     ]);
     expect((await apps.getAPIResources()).resources).toMatchObject([
-      { name: "deployments", kind: "Deployment", namespaced: true, verbs: ["get", "list"] },
+      { name: "deployments", kind: "Deployment", namespaced: true, verbs: ["get", "list", "delete"] },
     ]);
     const groups = (await config.makeApiClient(ApisApi).getAPIVersions()).groups;
     expect(groups.find((group) => group.name === ISTIO)).toEqual({
