@@ -1,24 +1,27 @@
 import { userInfo } from "node:os";
 import { Command, CommanderError, Option } from "commander";
-import { BUILTIN_DEFAULTS, buildStartSpec } from "./commands/start-request.ts";
-import type { StartOptions } from "./commands/start-request.ts";
+import { BUILTIN_DEFAULTS } from "./rollout/start-request.ts";
+import type { StartOptions } from "./rollout/start-request.ts";
 import {
   auditJson,
   auditTable,
   describeRolloutStart,
+  dryRunText,
   snapshotTable,
   statusJson,
   statusLine,
   statusTable,
   unfinishedRollback,
 } from "./commands/render-text.ts";
+import { findRollout } from "./commands/find-rollout.ts";
 import { humanEvent } from "./commands/human-event.ts";
-import { CanaryError, ErrorCode, isCanaryError } from "./errors.ts";
+import { CanaryError, ErrorCode, isCanaryError, errorMessage } from "./errors.ts";
 import { redact, secretValues } from "./redact.ts";
 import type { Runtime } from "./main.ts";
 import type { RolloutStore } from "./rollout/ports.ts";
-import type { HumanEvent } from "./rollout/service.ts";
+import type { HumanEvent } from "./rollout/types.ts";
 import type { MeshSandboxFlags } from "./sandbox/mesh/cli.ts";
+import type { WebhookSandboxFlags } from "./sandbox/webhooks/run.ts";
 import type { Rollout } from "./rollout/types.ts";
 import type { RedisRole } from "./store/redis-client.ts";
 import type { RedisScheduledStarts } from "./store/redis-scheduled-starts.ts";
@@ -26,6 +29,13 @@ import { registerConfigCommands } from "./config/config-commands.ts";
 import { describeFailedScheduledStart, describeScheduledStart } from "./commands/render-scheduled.ts";
 import { formatUtcDateTime } from "./rollout/time-text.ts";
 import { processStopSignal } from "./ops/shutdown.ts";
+import {
+  WAIT_FLAG_HELP,
+  followRollout,
+  registerWaitCommand,
+  waitTimeoutMs,
+} from "./commands/wait-command.ts";
+import type { WaitFlags } from "./commands/wait-command.ts";
 
 // Beyond commander and the small pure modules above, every module is imported inside the command that uses it:
 // `--help` and the commands that only read Redis start without the Kubernetes client, BullMQ, Bolt or chart.js
@@ -54,9 +64,10 @@ const INTERNAL_CODES: readonly string[] = [
 type KubeSandboxFlags = {
   port: string;
   kubeconfigOut: string;
-  scenario: "bookinfo" | "empty";
+  scenario: "bookinfo" | "bookinfo-gateway-api" | "empty";
   mesh?: boolean;
   meshPort?: string;
+  metrics?: string;
   service?: string[];
   rps?: string;
   subset?: string[];
@@ -139,15 +150,27 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .command("start")
     .description("start a canary rollout of a service's VirtualService route")
     .argument("<service>", "the service (and, unless --virtual-service, its VirtualService)")
-    .requiredOption("--canary <subset>", "DestinationRule subset of the new version")
+    .requiredOption(
+      "--canary <subset>",
+      "DestinationRule subset of the new version (with --http-route: its backend Service)",
+    )
     .option("--stable <subset>", "subset that takes the traffic now (default: read off the route)")
     .option("-n, --namespace <ns>", `namespace (default ${BUILTIN_DEFAULTS.namespace})`)
     .option("--virtual-service <name>", "VirtualService name (default: the service)")
+    .option("--http-route <name>", "split a Gateway API HTTPRoute's backendRefs instead of a VirtualService")
     .option("--route <name>", "name of the HTTP route to manage (default: the one to the stable subset)")
     .option("--host <host>", "destination host (default: the service)")
     .option("--steps <list>", `canary weights in percent (default ${BUILTIN_DEFAULTS.steps.join(",")})`)
     .option("--interval <duration>", `time between steps (default ${BUILTIN_DEFAULTS.intervalMs / 1000}s)`)
     .option("--approve-at <list>", "weights that wait for an approval")
+    .option(
+      "--progress-deadline <duration>",
+      "roll back when the canary's pods stay unhealthy this long (default 10m)",
+    )
+    .option(
+      "--mesh-context <name>",
+      "kubeconfig context of the mesh's cluster (default: that of the workloads)",
+    )
     .option("--header <name=value>", "first route only requests with this header to the canary")
     .option("--no-two-person", "let the starter approve their own gates")
     .option("--no-analysis", "step on schedule without judging metrics")
@@ -161,12 +184,28 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .option("--ignore-freeze", "start even during one of the service's freezes (break glass; audited)")
     .option("--at <time>", 'start later: "2026-12-01 09:00 Europe/Berlin" (UTC without a zone)')
     .option("--as <user>", "who is acting, for the audit (default: the OS user)")
+    .option(
+      "--webhook <spec>",
+      "a webhook of this start only, repeatable: type=rollout,url=http://…[,name=…,timeout=15s,retries=2,metadata.cmd=…]",
+      (spec: string, previous: string[] | undefined) => [...(previous ?? []), spec],
+    )
+    .option("--channel <id>", "post the rollout message in this Slack channel (C…), where people approve it")
+    .option("--wait", WAIT_FLAG_HELP.wait)
+    .option("--wait-timeout <duration>", WAIT_FLAG_HELP.waitTimeout)
     .action(
       async (
         service: string,
         options: Omit<StartOptions, "service"> &
-          ActOptions & { dryRun?: boolean; ignoreFreeze?: boolean; at?: string },
+          ActOptions &
+          WaitFlags & { dryRun?: boolean; ignoreFreeze?: boolean; at?: string; channel?: string },
       ) => {
+        const timeoutMs = waitTimeoutMs(options, true);
+        if (options.wait && (options.dryRun || options.at !== undefined)) {
+          throw new CanaryError(
+            ErrorCode.InvalidInput,
+            "--wait: not with --dry-run or --at (nothing starts now)",
+          );
+        }
         const [{ configPathFrom, loadConfigFile }, services, { startDefaults }] = await Promise.all([
           import("./config/file.ts"),
           import("./config/services.ts"),
@@ -176,29 +215,24 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         const configured = services
           .serviceDirectory(configPath ? await loadConfigFile(configPath) : undefined)
           .find(service);
-        const typed = services.startOptionsFor({ ...options, service }, configured);
-        if (!typed.ok) throw new CanaryError(ErrorCode.InvalidInput, typed.error);
-        const spec = buildStartSpec(
-          typed.value,
-          services.startDefaultsFor(startDefaults(await env()), configured),
-        );
-        if (!spec.ok) throw new CanaryError(ErrorCode.InvalidInput, spec.error);
-        await runtime(async ({ service: rollouts, scheduled: scheduledStarts }) => {
-          const request = {
-            ...spec.value,
+        const report = services.reportChannel(options.channel, configured, service);
+        if (!report.ok) throw new CanaryError(ErrorCode.InvalidInput, report.error);
+        const start = services.startRequestFor(
+          { ...options, service },
+          configured,
+          startDefaults(await env()),
+          {
             by: actor(options),
-            ...(configured?.freezes ? { freezes: configured.freezes } : {}),
+            ...(report.value ? { report: report.value } : {}),
             ...(options.ignoreFreeze ? { ignoreFreeze: true } : {}),
-          };
+          },
+        );
+        if (!start.ok) throw new CanaryError(ErrorCode.InvalidInput, start.error);
+        const request = start.value;
+        const started = await runtime(async ({ service: rollouts, scheduled: scheduledStarts }) => {
           if (options.dryRun) {
-            const dry = await rollouts.dryRun(request);
-            io.stdout(
-              `dry run: nothing changed\nplan: steps ${dry.plan.steps.join(" → ")}% every ${dry.plan.intervalMs / 1000}s` +
-                `${dry.plan.approvalGates.length > 0 ? `, approval at ${dry.plan.approvalGates.join(", ")}%` : ""}` +
-                `${dry.plan.headerMatch ? `, header stage ${dry.plan.headerMatch.name}=${dry.plan.headerMatch.value}` : ""}\n` +
-                `target: ${dry.target.namespace}/${dry.target.virtualService} ${dry.target.stableSubset} → ${dry.target.canarySubset}\n` +
-                `first change:\n${dry.change}\n`,
-            );
+            const dry = dryRunText(await rollouts.dryRun(request));
+            io.stdout(`${[dry.heading, ...dry.lines, dry.change].join("\n")}\n`);
             return;
           }
           if (options.at !== undefined) {
@@ -212,7 +246,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           }
           const rollout = await rollouts.start(request);
           io.stdout(`${describeRolloutStart(rollout)}\n`);
+          return rollout.id;
         });
+        // Followed from Redis alone, once the Kubernetes client and the queue are closed.
+        if (options.wait && started !== undefined) {
+          const follow = timeoutMs === undefined ? {} : { timeoutMs };
+          exitCode = await readStore((store) => followRollout(store, started, io, follow));
+        }
       },
     );
 
@@ -225,7 +265,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .action(async (ref: string | undefined, options: { namespace?: string; json?: boolean }) => {
       await readStore(async (store) => {
         const found =
-          ref === undefined ? await store.listActive() : [await findRollout(store, ref, options.namespace)];
+          ref === undefined
+            ? await store.listActive()
+            : [await requireRollout(store, ref, options.namespace)];
         const shown = found.map(statusJson);
         print(ref === undefined ? shown : shown[0], options.json, () =>
           found.length === 0 ? "no live rollouts" : statusTable(found),
@@ -285,6 +327,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       });
     });
 
+  registerWaitCommand(
+    program,
+    (fn) => readStore((store) => fn(store)),
+    (code) => (exitCode = code),
+    io,
+  );
+
   const act = (name: HumanEvent["type"], description: string): void => {
     program
       .command(name)
@@ -341,20 +390,15 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .option("--json", "machine-readable output")
     .action(async (ref: string, options: { chart?: string; json?: boolean }) => {
       await readStore(async (store) => {
-        const rollout = await findRollout(store, ref);
+        const rollout = await requireRollout(store, ref);
         const latest = rollout.snapshots.at(-1);
         if (!latest) throw new CanaryError(ErrorCode.NotFound, `${rollout.id} has no metrics snapshot yet`);
         if (options.chart) {
-          const [{ renderRolloutChart }, { writeFile }] = await Promise.all([
+          const [{ renderChartOf }, { writeFile }] = await Promise.all([
             import("./metrics/chart.ts"),
             import("node:fs/promises"),
           ]);
-          const png = await renderRolloutChart({
-            snapshots: rollout.snapshots,
-            ...(rollout.plan.analysis ? { policy: rollout.plan.analysis } : {}),
-            title: `${rollout.id} ${rollout.target.stableSubset} → ${rollout.target.canarySubset}`,
-          });
-          await writeFile(options.chart, png);
+          await writeFile(options.chart, await renderChartOf(rollout));
         }
         print({ id: rollout.id, snapshot: latest, verdict: rollout.lastVerdict }, options.json, () =>
           snapshotTable(rollout),
@@ -422,7 +466,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
 
   const sandbox = program
     .command("sandbox")
-    .description("local stand-ins for Kubernetes, the mesh and Slack");
+    .description("local stand-ins for Kubernetes, the mesh, Slack and webhook receivers");
   sandbox
     .command("slack-demo")
     .description(
@@ -438,14 +482,19 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .option("--port <port>", "port (0 picks a free one)", "0")
     .requiredOption("--kubeconfig-out <file>", "where to write a kubeconfig for it")
     .addOption(
-      new Option("--scenario <name>", "seeded objects").choices(["bookinfo", "empty"]).default("bookinfo"),
+      new Option("--scenario <name>", "seeded objects")
+        .choices(["bookinfo", "bookinfo-gateway-api", "empty"])
+        .default("bookinfo"),
     )
-    .option("--mesh", "also run the traffic simulator on the sandbox's VirtualServices")
+    .option("--mesh", "also run the traffic simulator on the sandbox's VirtualServices and HTTPRoutes")
     .option("--mesh-port <port>", "port of the simulator's /metrics and /control (default 15090)")
     .option("--service <name...>", "with --mesh: services to send traffic to", ["reviews"])
     .option("--rps <n>", "with --mesh: requests per second per service")
     .option("--subset <spec...>", "with --mesh: subset behaviour, e.g. v2:errorRate=0.05,p50=20,p99=900")
     .option("--header <spec...>", "with --mesh: header-carrying traffic, e.g. qa=canary-test:5%")
+    .addOption(
+      new Option("--metrics <mesh>", "with --mesh: whose metrics to serve").choices(["istio", "linkerd"]),
+    )
     .option("--detach", "run in the background; return once the kubeconfig is written")
     .action(async (options: KubeSandboxFlags) => {
       if (options.detach) {
@@ -465,8 +514,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         await runKubeSandbox(kube);
         return;
       }
-      const { service, rps, subset, header, meshPort } = options;
+      const { service, rps, subset, header, meshPort, metrics } = options;
       const mesh: MeshSandboxFlags = {
+        ...(metrics ? { metrics } : {}),
         ...(service ? { service } : {}),
         ...(rps ? { rps } : {}),
         ...(subset ? { subset } : {}),
@@ -478,17 +528,36 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     });
 
   sandbox
+    .command("webhooks")
+    .description("run the webhook sandbox: scripted hooks, flagger-loadtester's command endpoint and gates")
+    .option("--port <port>", "port (0 picks a free one)", "0")
+    .option("--host <host>", "listen address (default 127.0.0.1)")
+    .option("--mesh-control <url>", "the mesh sandbox's /control URL: hey load tests drive its traffic")
+    .option(
+      "--answer <spec>",
+      "a scripted answer, repeatable, in order: /hooks/load=500:load test failed",
+      (spec: string, previous: string[] | undefined) => [...(previous ?? []), spec],
+    )
+    .action(async (flags: WebhookSandboxFlags) => {
+      const { runWebhookSandbox } = await sandboxModule(() => import("./sandbox/webhooks/run.ts"));
+      await runWebhookSandbox({ flags, print: io.stdout, stopSignal: io.stopSignal() });
+    });
+
+  sandbox
     .command("mesh")
-    .description("run the traffic simulator: Istio metrics that follow the live VirtualService")
+    .description(
+      "run the traffic simulator: Istio (or Linkerd) metrics that follow the live VirtualService or HTTPRoute",
+    )
     .option("--namespace <ns>", "namespace of the services", "default")
     .option("--service <name...>", "services to send traffic to", ["reviews"])
     .option("--rps <n>", "requests per second per service")
     .option("--port <port>", "port of /metrics and /control (default 15090)")
     .option("--host <host>", "listen address")
     .option("--seed <n>", "seed of the simulated traffic")
-    .option("--poll-ms <ms>", "how often the VirtualService is re-read")
+    .option("--poll-ms <ms>", "how often the routes are re-read")
     .option("--subset <spec...>", "subset behaviour, e.g. v2:errorRate=0.05,p50=20,p99=900")
     .option("--header <spec...>", "header-carrying traffic, e.g. qa=canary-test:5%")
+    .addOption(new Option("--metrics <mesh>", "whose metrics to serve").choices(["istio", "linkerd"]))
     .action(async (options: MeshSandboxFlags) => {
       const global = program.opts<Global>();
       const stop = new AbortController();
@@ -526,14 +595,11 @@ async function sandboxModule<T>(load: () => Promise<T>): Promise<T> {
   }
 }
 
-/** A rollout by id, else the newest rollout of a service (a live one first). */
-async function findRollout(store: RolloutStore, ref: string, namespace?: string): Promise<Rollout> {
-  const byId = await store.get(ref);
-  if (byId) return byId;
-  const recent = await store.history({ service: ref, ...(namespace ? { namespace } : {}), limit: 20 });
-  const pick = recent.find((rollout) => !rollout.outcome || rollout.phase === "rolling-back") ?? recent[0];
-  if (!pick) throw new CanaryError(ErrorCode.NotFound, `no rollout or service named ${ref}`);
-  return pick;
+/** A rollout by id, else the live (or newest) rollout of a service. */
+async function requireRollout(store: RolloutStore, ref: string, namespace?: string): Promise<Rollout> {
+  const found = await findRollout(store, ref, namespace);
+  if (!found) throw new CanaryError(ErrorCode.NotFound, `no rollout or service named ${ref}`);
+  return found;
 }
 
 function reportError(error: unknown, io: CliIo): number {
@@ -557,7 +623,7 @@ function reportError(error: unknown, io: CliIo): number {
     say(error.message);
     return INTERNAL_CODES.includes(error.code) ? ExitCode.Internal : ExitCode.Refused;
   }
-  say(`internal error: ${error instanceof Error ? error.message : String(error)}`);
+  say(`internal error: ${errorMessage(error)}`);
   return ExitCode.Internal;
 }
 
@@ -577,7 +643,7 @@ export async function main(): Promise<void> {
   try {
     env = (await import("./config/secrets.ts")).resolveSecretFiles(process.env);
   } catch (error) {
-    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(`${errorMessage(error)}\n`);
     process.exitCode = ExitCode.Refused;
     return;
   }

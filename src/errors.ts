@@ -34,3 +34,13 @@ export class CanaryError extends Error {
 export function isCanaryError(error: unknown, code?: ErrorCode): error is CanaryError {
   return error instanceof CanaryError && (code === undefined || error.code === code);
 }
+
+/** What a caught value says: an Error's message, anything else as a string. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** A caught value as an Error, for APIs that want one (BullMQ, Promise.allSettled reasons). */
+export function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}

@@ -4,16 +4,18 @@ import { QueuedNotifier } from "./jobs/notification-queue.ts";
 import { createNotificationWorker } from "./jobs/notification-worker.ts";
 import type { NotificationWorker } from "./jobs/notification-worker.ts";
 import { BullMqTickScheduler } from "./jobs/tick-queue.ts";
+import { startDigestRunner } from "./jobs/digest-runner.ts";
 import { startScheduledStartRunner } from "./jobs/scheduled-start-runner.ts";
 import { startTickSweeper } from "./jobs/tick-sweeper.ts";
 import { createTickWorker } from "./jobs/tick-worker.ts";
 import type { TickWorker } from "./jobs/tick-worker.ts";
-import { IstioVirtualServiceRouter } from "./k8s/istio-virtual-service-router.ts";
+import { kubernetesRouter } from "./k8s/router-by-kind.ts";
 import { clusterIdentity, loadKubeConfig } from "./k8s/kubeconfig.ts";
+import { meshContextOf } from "./rollout/target.ts";
 import { RedisDeliveryRecords } from "./notify/delivery-records.ts";
 import { LogNotifier } from "./notify/log-notifier.ts";
-import { BUILTIN_DEFAULTS } from "./commands/start-request.ts";
-import type { StartDefaults } from "./commands/start-request.ts";
+import { BUILTIN_DEFAULTS } from "./rollout/start-request.ts";
+import type { StartDefaults } from "./rollout/start-request.ts";
 import { DEFAULT_ANALYSIS_POLICY } from "./metrics/analysis.ts";
 import { MetricsAnalyzer } from "./metrics/metrics-analyzer.ts";
 import { PrometheusClient } from "./metrics/prometheus-client.ts";
@@ -23,7 +25,9 @@ import type { Analyzer, Logger, RolloutStore } from "./rollout/ports.ts";
 import { RolloutService } from "./rollout/service.ts";
 import type { ServiceDeps } from "./rollout/service.ts";
 import type { ClusterRef } from "./rollout/types.ts";
+import type { DigestPlan } from "./schedule/daily-digest.ts";
 import { cronReleaseCalendar } from "./schedule/release-calendar.ts";
+import type { SlackMessage } from "./slack/mrkdwn.ts";
 import { claimPeriod } from "./store/redis-claim.ts";
 import { SlackDeliverer } from "./slack/slack-notifier.ts";
 import type { SlackDelivererOptions } from "./slack/slack-notifier.ts";
@@ -67,6 +71,8 @@ export type Runtime = {
   scheduled: RedisScheduledStarts;
   /** Whether this process takes a periodic job (`name`) for this period; one process of many does. */
   claimPeriod(name: string, ttlMs: number): Promise<boolean>;
+  /** Queue a service's daily digest (`reviews.2026-12-05`) for delivery to `channel`. */
+  queueDigest(digest: string, channel: string, message: SlackMessage): Promise<void>;
   /**
    * Deliver the queued notifications of every process (CLI, workers, serve) to Slack from this one. Close the
    * worker it returns before the runtime.
@@ -99,9 +105,10 @@ export function openRuntime(options: RuntimeOptions): Runtime {
     prefix,
     onLockLost: (rolloutId) => logger.warn({ rollout: rolloutId }, "rollout lock lapsed while held"),
   });
-  const clusterOf = (target: { context?: string }): ClusterRef | undefined => {
+  // A rollout belongs to the cluster whose VirtualService it moves: the mesh's (see docs/architecture.md).
+  const clusterOf = (target: { context?: string; meshContext?: string }): ClusterRef | undefined => {
     try {
-      return clusterIdentity(kubeConfig, target.context);
+      return clusterIdentity(kubeConfig, meshContextOf(target));
     } catch {
       return undefined; // a context this kubeconfig does not have: not a cluster this process reaches
     }
@@ -112,7 +119,7 @@ export function openRuntime(options: RuntimeOptions): Runtime {
     prefix: env.CANARYBOT_PREFIX,
     onError: onRedisError("tick queue connection error"),
   });
-  const router = new IstioVirtualServiceRouter(kubeConfig, {
+  const router = kubernetesRouter(kubeConfig, {
     requestTimeoutMs: env.KUBE_REQUEST_TIMEOUT_MS,
     operationBudgetMs: env.KUBE_OPERATION_BUDGET_MS,
   });
@@ -138,6 +145,7 @@ export function openRuntime(options: RuntimeOptions): Runtime {
     calendar: cronReleaseCalendar,
     clusterOf,
     webhooks: new HttpWebhookCaller(),
+    pods: router,
   };
   const service = new RolloutService(options.decorate ? options.decorate(deps) : deps);
   return {
@@ -147,6 +155,7 @@ export function openRuntime(options: RuntimeOptions): Runtime {
     scheduler,
     scheduled: new RedisScheduledStarts(redis, prefix),
     claimPeriod: (name, ttlMs) => claimPeriod(redis, `${prefix}${name}`, ttlMs),
+    queueDigest: (digest, channel, message) => notifier.digest(digest, channel, message),
     deliverNotifications(slack) {
       const deliverer = new SlackDeliverer({
         ...slack,
@@ -175,9 +184,15 @@ export function openRuntime(options: RuntimeOptions): Runtime {
 
 /**
  * A worker that turns due ticks of its cluster's rollouts into steps, with the sweeper that re-enqueues a tick
- * nobody scheduled and the runner of scheduled starts; closes gracefully (the running tick finishes).
+ * nobody scheduled, the runner of scheduled starts and the daily digests' cron jobs; closes gracefully (the
+ * running tick finishes).
  */
-export function startWorker(runtime: Runtime, env: EnvConfig, logger: Logger): TickWorker {
+export function startWorker(
+  runtime: Runtime,
+  env: EnvConfig,
+  logger: Logger,
+  digests: readonly DigestPlan[] = [],
+): TickWorker {
   const worker = createTickWorker({
     connection: env.REDIS_URL,
     prefix: env.CANARYBOT_PREFIX,
@@ -207,11 +222,23 @@ export function startWorker(runtime: Runtime, env: EnvConfig, logger: Logger): T
     logger,
     ...(env.CANARYBOT_SWEEP_MS === undefined ? {} : { everyMs: env.CANARYBOT_SWEEP_MS }),
   });
+  const digester =
+    digests.length === 0
+      ? undefined
+      : startDigestRunner({
+          plans: digests,
+          store: runtime.store,
+          claim: (name, ttlMs) => runtime.claimPeriod(name, ttlMs),
+          queue: (digest, channel, message) => runtime.queueDigest(digest, channel, message),
+          clock: { now: () => Date.now() },
+          logger,
+        });
   logger.info({ cluster: runtime.cluster }, "worker serves this cluster");
   return {
     queueName: worker.queueName,
     waitUntilReady: () => worker.waitUntilReady(),
     async close() {
+      await digester?.close();
       await starter.close();
       await sweeper.close();
       await worker.close();

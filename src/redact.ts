@@ -1,3 +1,5 @@
+import { redisUrlSecrets } from "./store/redis-url.ts";
+
 /**
  * Upstream text (an error body from Prometheus, the Kubernetes API, Slack) is stored in the audit trail and the
  * rollout, logged, and posted to the channel. A server that echoes the request's headers would put our
@@ -92,6 +94,7 @@ export function secretValues(env: Readonly<Record<string, string | undefined>>):
     env.SLACK_SIGNING_SECRET,
     env.SLACK_APP_TOKEN,
     env.REDIS_PASSWORD,
+    env.REDIS_SENTINEL_PASSWORD,
   ];
   if (env.PROMETHEUS_USERNAME && env.PROMETHEUS_PASSWORD) {
     values.push(...basicAuthSecrets(env.PROMETHEUS_USERNAME, env.PROMETHEUS_PASSWORD));
@@ -99,16 +102,6 @@ export function secretValues(env: Readonly<Record<string, string | undefined>>):
   const header = /^([^:]+):\s*(.+)$/.exec(env.PROMETHEUS_HEADER ?? "");
   if (header?.[1] && header[2] && /auth|key|token|secret|pass|cookie/i.test(header[1]))
     values.push(header[2]);
-  values.push(urlPassword(env.REDIS_URL));
+  values.push(...redisUrlSecrets(env.REDIS_URL));
   return values.filter((value): value is string => value !== undefined && value !== "");
-}
-
-function urlPassword(url: string | undefined): string | undefined {
-  if (!url) return undefined;
-  try {
-    const password = new URL(url).password;
-    return password === "" ? undefined : decodeURIComponent(password);
-  } catch {
-    return undefined;
-  }
 }

@@ -1,4 +1,3 @@
-import type { Redis } from "ioredis";
 import type { EnvConfig } from "./config/env.ts";
 import { configPathFrom, loadConfigFile } from "./config/file.ts";
 import type { ConfigFile } from "./config/file.ts";
@@ -8,14 +7,15 @@ import type { NotificationWorker } from "./jobs/notification-worker.ts";
 import type { TickWorker } from "./jobs/tick-worker.ts";
 import { openRuntime, startDefaults, startWorker } from "./main.ts";
 import type { Runtime } from "./main.ts";
-import { renderRolloutChart } from "./metrics/chart.ts";
+import { renderChartOf } from "./metrics/chart.ts";
 import type { Logger } from "./rollout/ports.ts";
-import type { Rollout } from "./rollout/types.ts";
 import { createSlackApp } from "./slack/app.ts";
 import type { SlackApp } from "./slack/app.ts";
 import { slackLogger } from "./slack/bolt-logger.ts";
 import { RedisDeduper } from "./slack/dedupe.ts";
+import { digestPlans } from "./schedule/daily-digest.ts";
 import { createRedisClient } from "./store/redis-client.ts";
+import type { RedisClient } from "./store/redis-client.ts";
 import { loadSlackSettings } from "./slack/settings.ts";
 import type { SlackSettings } from "./slack/settings.ts";
 import { createNotifierClient } from "./slack/slack-notifier.ts";
@@ -98,7 +98,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   let worker: TickWorker | undefined;
   let delivery: NotificationWorker | undefined;
   let slack: SlackApp | undefined;
-  let redis: Redis | undefined;
+  let redis: RedisClient | undefined;
   const close = async (): Promise<void> => {
     // Unready first, so the Service stops sending here; new requests stop; the running tick finishes, and the
     // delivery under way (what is still queued waits in Redis for the next process with a bot token); then Redis
@@ -136,13 +136,17 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
       delivery = runtime.deliverNotifications({
         client: metrics ? instrumentSlackClient(client, metrics) : client,
         onCallFor: (service) => config?.services[service]?.onCall,
-        chart: renderChart,
+        chart: renderChartOf,
       });
       await delivery.waitUntilReady();
       logger.info({ queue: delivery.queueName }, "notification delivery ready");
     }
     if (mode.worker) {
-      worker = startWorker(runtime, env, logger);
+      const digests = digestPlans(config);
+      if (digests.unrouted.length > 0) {
+        logger.warn({ services: digests.unrouted }, "no daily digest: these services name no channel");
+      }
+      worker = startWorker(runtime, env, logger, digests.plans);
       await worker.waitUntilReady();
       logger.info({ queue: worker.queueName }, "worker ready");
     }
@@ -197,12 +201,4 @@ function slackSettings(
   if (mode.slack) return loadSlackSettings(processEnv);
   if (!processEnv.SLACK_BOT_TOKEN) return undefined;
   return loadSlackSettings(processEnv, { receiving: false });
-}
-
-function renderChart(rollout: Rollout): Promise<Buffer> {
-  return renderRolloutChart({
-    snapshots: rollout.snapshots,
-    ...(rollout.plan.analysis ? { policy: rollout.plan.analysis } : {}),
-    title: `${rollout.id} ${rollout.target.stableSubset} → ${rollout.target.canarySubset}`,
-  });
 }

@@ -1,5 +1,4 @@
-import type { HumanEvent } from "../rollout/service.ts";
-import type { Actor } from "../rollout/types.ts";
+import type { Actor, HumanEvent } from "../rollout/types.ts";
 
 /** The event a person's action word means; a rollback always carries a reason, defaulting to `fallbackReason`. */
 export function humanEvent(

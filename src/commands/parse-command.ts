@@ -1,5 +1,6 @@
-import type { HumanEvent } from "../rollout/service.ts";
-import type { StartOptions } from "./start-request.ts";
+import type { HumanEvent } from "../rollout/types.ts";
+import { closestMatch } from "../rollout/closest-match.ts";
+import type { StartOptions } from "../rollout/start-request.ts";
 
 /**
  * The `/canary` grammar: one pure parser, a result and never a throw. `start` options come out as
@@ -35,9 +36,9 @@ export type Subcommand = (typeof SUBCOMMANDS)[number];
 export const USAGE: Readonly<Record<Subcommand, string>> = {
   start:
     "/canary start <service> --canary <subset> [--stable <subset>] [--steps 5,10,25,50,100] [--interval 60s] " +
-    "[--header name=value] [--approve-at 50] [--dry-run] [--no-analysis] [--min-success 99] [--max-p99 500ms] " +
+    "[--header name=value] [--approve-at 50] [--progress-deadline 10m] [--dry-run] [--no-analysis] [--min-success 99] [--max-p99 500ms] " +
     "[--max-error-increase 1] [--max-p99-ratio 1.25] [--min-requests 20] [--failure-limit 2] " +
-    '[--at "2026-12-01 09:00 Europe/Berlin"]  (no arguments: a form)',
+    '[--at "2026-12-01 09:00 Europe/Berlin"] [--webhook type=rollout,url=http://…]  (no arguments: a form)',
   status: "/canary status [<id>|<service>]",
   list: "/canary list",
   pause: "/canary pause <id> [reason]",
@@ -53,7 +54,7 @@ export const GENERAL_USAGE = SUBCOMMANDS.map((name) => USAGE[name]).join("\n");
 
 type FlagSpec = {
   /** The StartOptions field it sets. */
-  key: keyof Omit<StartOptions, "service" | "analysis" | "twoPerson">;
+  key: keyof Omit<StartOptions, "service" | "analysis" | "twoPerson" | "webhook">;
 };
 
 /** Valued `start` flags; `--dry-run` and `--no-analysis` are switches. No `--no-two-person`: Slack keeps the rule. */
@@ -66,9 +67,12 @@ const START_FLAGS: Readonly<Record<string, FlagSpec>> = {
   "approve-at": { key: "approveAt" },
   namespace: { key: "namespace" },
   "virtual-service": { key: "virtualService" },
+  "http-route": { key: "httpRoute" },
   route: { key: "route" },
   host: { key: "host" },
   context: { key: "context" },
+  "mesh-context": { key: "meshContext" },
+  "progress-deadline": { key: "progressDeadline" },
   "min-success": { key: "minSuccess" },
   "max-p99": { key: "maxP99" },
   "max-error-increase": { key: "maxErrorIncrease" },
@@ -78,6 +82,8 @@ const START_FLAGS: Readonly<Record<string, FlagSpec>> = {
   at: { key: "at" },
 };
 const START_SWITCHES = ["dry-run", "no-analysis"] as const;
+/** Valued flags that may be given more than once, each adding to a list. */
+const START_LISTS = ["webhook"] as const;
 const SHORT_FLAGS: Readonly<Record<string, string>> = { n: "namespace" };
 
 /** A rollout id (`reviews-12`) or a service name: Kubernetes-name characters. */
@@ -126,42 +132,6 @@ export function tokenize(input: string): Tokenized {
     tokens.push({ text: word, quoted });
   }
   return { ok: true, tokens };
-}
-
-/** Damerau–Levenshtein (optimal string alignment) distance. */
-export function editDistance(a: string, b: string): number {
-  const rows = a.length + 1;
-  const cols = b.length + 1;
-  const d: number[][] = Array.from({ length: rows }, (_, i) =>
-    Array.from({ length: cols }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
-  );
-  const at = (i: number, j: number): number => d[i]?.[j] ?? Number.POSITIVE_INFINITY;
-  for (let i = 1; i < rows; i += 1) {
-    for (let j = 1; j < cols; j += 1) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let best = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
-        best = Math.min(best, at(i - 2, j - 2) + 1);
-      }
-      d[i]![j] = best;
-    }
-  }
-  return at(a.length, b.length);
-}
-
-/** The candidate a typo most likely meant: a unique prefix, else the nearest within a small distance. */
-export function closestMatch<T extends string>(word: string, candidates: readonly T[]): T | undefined {
-  const typed = word.toLowerCase();
-  if (typed.length === 0) return undefined;
-  const prefixed = candidates.filter((candidate) => candidate.startsWith(typed));
-  if (typed.length >= 2 && prefixed.length === 1) return prefixed[0];
-  const limit = typed.length <= 3 ? 1 : typed.length <= 6 ? 2 : 3;
-  let best: { candidate: T; distance: number } | undefined;
-  for (const candidate of candidates) {
-    const distance = editDistance(typed, candidate.toLowerCase());
-    if (distance <= limit && (best === undefined || distance < best.distance)) best = { candidate, distance };
-  }
-  return best?.candidate;
 }
 
 const fail = (error: string, usage: string): ParseResult => ({ ok: false, error, usage });
@@ -295,8 +265,9 @@ function parseStart(tokens: Token[], usage: string): ParseResult {
       continue;
     }
     const spec = START_FLAGS[name];
-    if (spec === undefined) {
-      const guess = closestMatch(name, [...Object.keys(START_FLAGS), ...START_SWITCHES]);
+    const list = (START_LISTS as readonly string[]).includes(name);
+    if (spec === undefined && !list) {
+      const guess = closestMatch(name, [...Object.keys(START_FLAGS), ...START_SWITCHES, ...START_LISTS]);
       return fail(`Unknown option \`--${name}\`.${guess ? ` Did you mean \`--${guess}\`?` : ""}`, usage);
     }
     let value = inline;
@@ -309,6 +280,10 @@ function parseStart(tokens: Token[], usage: string): ParseResult {
       index += 1;
     }
     if (value.trim() === "") return fail(`\`--${name}\` needs a value.`, usage);
+    if (spec === undefined) {
+      options.webhook = [...(options.webhook ?? []), value];
+      continue;
+    }
     if (options[spec.key] !== undefined) return fail(`\`--${name}\` is given twice.`, usage);
     options[spec.key] = value;
   }

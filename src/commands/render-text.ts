@@ -1,7 +1,9 @@
 import { desiredWeight, describeProgress } from "../rollout/plan.ts";
+import { describePodTrouble } from "../rollout/pod-health.ts";
 import { Phase } from "../rollout/types.ts";
 import type { AuditCheck, AuditEntry, CheckResult, Rollout, SubsetMetrics } from "../rollout/types.ts";
 import { formatCheckValue } from "../rollout/check-text.ts";
+import type { DryRun } from "../rollout/service.ts";
 import { formatUtcDateTime } from "../rollout/time-text.ts";
 
 /** The `status --json` shape: a stable contract for scripts. */
@@ -132,7 +134,9 @@ function holdNote(rollout: Rollout): string | undefined {
   if (rollout.heldUntil !== undefined && rollout.phase === Phase.Progressing) {
     return `outside its release windows until ${formatUtcDateTime(rollout.heldUntil)}`;
   }
-  return undefined;
+  // The pods are looked at only while the rollout is stepped: a paused rollout's look is old news.
+  const watched = rollout.phase === Phase.Progressing || rollout.phase === Phase.HeaderStage;
+  return watched ? describePodTrouble(rollout) : undefined;
 }
 
 /** One line a rollout, in fixed columns: the answer to an action, and a line in Slack. */
@@ -238,4 +242,21 @@ function checkLine(check: CheckResult): string {
 function formatValue(value: number | undefined, unit: string): string {
   if (value === undefined) return "—";
   return `${Math.round(value * 100) / 100}${unit}`;
+}
+
+/** A dry run in words, as both inputs show it: a heading, the target, the plan, then the first route change. */
+export function dryRunText(dry: DryRun): { heading: string; lines: string[]; change: string } {
+  const { plan, target } = dry;
+  const gates = plan.approvalGates.length > 0 ? `, approval at ${plan.approvalGates.join(", ")}%` : "";
+  const header = plan.headerMatch ? `, header stage ${plan.headerMatch.name}=${plan.headerMatch.value}` : "";
+  const analysis = plan.analysis ? ", metric analysis on" : ", no metric analysis";
+  return {
+    heading: "Dry run: nothing changed.",
+    lines: [
+      `Target: ${target.namespace}/${target.virtualService} ${target.stableSubset} → ${target.canarySubset}`,
+      `Steps: ${plan.steps.join(" → ")}% every ${plan.intervalMs / 1000}s${gates}${header}${analysis}`,
+      "First change:",
+    ],
+    change: dry.change,
+  };
 }

@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { LineCounter, parseDocument } from "yaml";
 import { ConfigFile, describeConfigIssue } from "./file.ts";
+import { errorMessage } from "../errors.ts";
 
 /** What `canarybot config check` found: every problem, each as `FILE:LINE: path: what is wrong`. */
 export type ConfigCheck = { ok: true; services: string[] } | { ok: false; problems: string[] };
@@ -14,7 +15,7 @@ export async function checkConfigFile(path: string): Promise<ConfigCheck> {
   try {
     text = await readFile(path, "utf8");
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
+    const reason = errorMessage(error);
     return { ok: false, problems: [`${path}: cannot be read: ${reason}`] };
   }
   return checkConfigText(text, path);

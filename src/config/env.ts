@@ -1,14 +1,25 @@
 import { z } from "zod";
 import { CanaryError, ErrorCode } from "../errors.ts";
 import { MAX_INTERVAL_MS } from "../rollout/plan.ts";
+import { parseRedisUrl } from "../store/redis-url.ts";
+
+const isClusterUrl = (url: string): boolean => {
+  const target = parseRedisUrl(url);
+  return "kind" in target && target.kind === "cluster";
+};
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
 /** Settings from the environment; everything that varies per deployment. */
 export const EnvConfig = z
   .object({
+    /** One node, Sentinel or Cluster: the forms are in `store/redis-url.ts` and docs/operations.md. */
     REDIS_URL: z
-      .url({ protocol: /^rediss?$/, error: "must be a redis:// or rediss:// URL" })
+      .string()
+      .superRefine((url, ctx) => {
+        const target = parseRedisUrl(url);
+        if ("error" in target) ctx.addIssue({ code: "custom", message: target.error });
+      })
       .default("redis://127.0.0.1:6379"),
     /**
      * Every Redis key and queue name starts with it, so several installations can share one Redis. In braces
@@ -57,6 +68,11 @@ export const EnvConfig = z
   .refine((env) => !(env.PROMETHEUS_BEARER_TOKEN && env.PROMETHEUS_USERNAME), {
     path: ["PROMETHEUS_BEARER_TOKEN"],
     message: "a bearer token or basic auth, not both",
+  })
+  .refine((env) => !isClusterUrl(env.REDIS_URL) || env.CANARYBOT_PREFIX.startsWith("{"), {
+    path: ["CANARYBOT_PREFIX"],
+    // BullMQ's scripts and canarybot's own touch several keys at once: in a Cluster they must share a slot.
+    message: "with Redis Cluster it must be a hash tag in braces, e.g. {canarybot}",
   });
 export type EnvConfig = z.infer<typeof EnvConfig>;
 

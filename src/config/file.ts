@@ -1,13 +1,14 @@
 import { readFile } from "node:fs/promises";
 import { parseDocument } from "yaml";
 import { z } from "zod";
-import { parseDuration, parseHeader, parsePercentage, parsePercentList } from "../commands/values.ts";
-import type { Parsed } from "../commands/values.ts";
-import { CanaryError, ErrorCode } from "../errors.ts";
+import { parseDuration, parseHeader, parsePercentage, parsePercentList } from "../rollout/values.ts";
+import type { ParsedField } from "../rollout/values.ts";
+import { CanaryError, ErrorCode, errorMessage } from "../errors.ts";
 import { MAX_P99_MS, planProblems } from "../rollout/plan.ts";
-import { HookType } from "../rollout/types.ts";
+import { HookType, MetricsMesh, ROUTER_KINDS } from "../rollout/types.ts";
+import { MAX_WEBHOOK_RETRIES, MAX_WEBHOOK_TIMEOUT_MS } from "../rollout/webhooks.ts";
 import { isCronExpression, isTimeZone } from "../schedule/release-calendar.ts";
-import { BUILTIN_DEFAULTS } from "../commands/start-request.ts";
+import { BUILTIN_DEFAULTS } from "../rollout/start-request.ts";
 
 /**
  * The config file (`--config` or `CANARYBOT_CONFIG`, YAML): the services Slack may drive, their targets and
@@ -21,7 +22,7 @@ const kubeName = (what: string) => z.string().regex(KUBE_NAME, `must be a Kubern
 /** Slack user ids start with U (W in Enterprise Grid), user group ids with S. */
 export const SLACK_USER_ID = /^[UW][A-Z0-9]{2,}$/;
 export const SLACK_GROUP_ID = /^S[A-Z0-9]{2,}$/;
-const SLACK_CHANNEL_ID = /^[CGD][A-Z0-9]{2,}$/;
+export const SLACK_CHANNEL_ID = /^[CGD][A-Z0-9]{2,}$/;
 
 const principal = z
   .string()
@@ -33,11 +34,11 @@ const principals = z.array(principal);
 const channel = z.string().regex(SLACK_CHANNEL_ID, "must be a Slack channel id (C…/G…), not a #name");
 
 /** A value the grammar's own parsers accept, re-using their messages. */
-function parsedBy<T>(parse: (text: string) => Parsed<T>) {
+function parsedBy<T>(parse: (text: string) => ParsedField<T>) {
   return z.union([z.string(), z.number()]).transform((input, ctx): T => {
     const parsed = parse(String(input));
     if (parsed.ok) return parsed.value;
-    ctx.addIssue({ code: "custom", message: parsed.error.replace(/^[-\w]+: /, "") });
+    ctx.addIssue({ code: "custom", message: parsed.problem.message });
     return z.NEVER;
   });
 }
@@ -48,7 +49,7 @@ const percentList = z
     if (Array.isArray(input)) return input;
     const parsed = parsePercentList(String(input));
     if (parsed.ok) return parsed.value;
-    ctx.addIssue({ code: "custom", message: parsed.error.replace(/^[-\w]+: /, "") });
+    ctx.addIssue({ code: "custom", message: parsed.problem.message });
     return z.NEVER;
   });
 
@@ -64,6 +65,8 @@ export const ServiceDefaults = z
     interval: duration.optional(),
     /** Weights that wait for an approval: `50` or `[25, 50]`. */
     approveAt: percentList.optional(),
+    /** How long the canary's pods may stay unready or crash-looping before a rollback: `10m` (Flagger's default). */
+    progressDeadline: duration.optional(),
     /** A header stage for every start of this service unless one is given: `qa=canary-test`. */
     header: z
       .string()
@@ -80,12 +83,9 @@ export const ServiceDefaults = z
       twoPersonRule: true,
     };
     for (const problem of planProblems(plan, 1)) {
-      const field = problem.startsWith("approve-at")
-        ? "approveAt"
-        : problem.startsWith("interval")
-          ? "interval"
-          : "steps";
-      ctx.addIssue({ code: "custom", path: [field], message: problem.replace(/^[-\w]+: /, "") });
+      const field =
+        problem.field === "approve-at" ? "approveAt" : problem.field === "interval" ? "interval" : "steps";
+      ctx.addIssue({ code: "custom", path: [field], message: problem.message });
     }
   });
 export type ServiceDefaults = z.infer<typeof ServiceDefaults>;
@@ -141,10 +141,23 @@ export const FreezeConfig = z
   .strictObject({ from: instant, to: instant, reason: z.string().min(1) })
   .refine((freeze) => freeze.from < freeze.to, { path: ["to"], message: "must be after from" });
 
-/** Flagger's default webhook timeout. */
-export const DEFAULT_WEBHOOK_TIMEOUT_MS = 10_000;
-/** A tick waits for its webhooks: none may take longer than this per attempt. */
-const MAX_WEBHOOK_TIMEOUT_MS = 5 * 60_000;
+/**
+ * The daily digest of a service's rollouts: posted at `at` (24-hour `HH:MM`) in `timezone`, about the day before in
+ * that zone, to `channel` (default: the service's first channel).
+ */
+const digestFields = {
+  at: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, "must be a 24-hour time such as 09:00"),
+  timezone: z.string().refine(isTimeZone, "must be an IANA time zone such as Europe/Berlin or UTC"),
+  channel: channel,
+};
+export const DigestConfig = z.strictObject({
+  at: digestFields.at.default("09:00"),
+  timezone: digestFields.timezone.default("UTC"),
+  channel: digestFields.channel.optional(),
+});
+/** A service's changes to the file's digest, with no defaults of its own. */
+const DigestOverrides = z.strictObject(digestFields).partial();
+export type DigestConfig = z.infer<typeof DigestConfig>;
 
 /** One webhook, as Flagger's `analysis.webhooks[]` spells it (see docs/webhooks.md). */
 export const WebhookConfig = z.strictObject({
@@ -156,7 +169,7 @@ export const WebhookConfig = z.strictObject({
     .refine((ms) => ms > 0 && ms <= MAX_WEBHOOK_TIMEOUT_MS, "must be more than 0 and at most 5m")
     .optional(),
   /** Further attempts after a connection error, a timeout or a 5xx. */
-  retries: z.number().int().min(0).max(5).default(0),
+  retries: z.number().int().min(0).max(MAX_WEBHOOK_RETRIES).default(0),
   /** Sent in the request body as is (string values, as Flagger's); never logged. */
   metadata: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)).optional(),
 });
@@ -174,41 +187,94 @@ const webhookList = z.array(WebhookConfig).superRefine((hooks, ctx) => {
   });
 });
 
-export const ServiceConfig = z.strictObject({
-  namespace: kubeName("namespace").default("default"),
-  /** Defaults to the service's name. */
-  virtualService: kubeName("VirtualService").optional(),
-  /** Destination host of the managed route; defaults to the service's name. */
-  host: z.string().min(1).optional(),
-  /** Name of the managed HTTP route, when the VirtualService has several. */
-  route: z.string().min(1).optional(),
-  /** The stable subset; read off the live route when absent. */
-  stable: z.string().min(1).optional(),
-  /** kubeconfig context. */
-  context: z.string().min(1).optional(),
-  defaults: ServiceDefaults.default({}),
-  analysis: AnalysisOverrides.optional(),
-  /** Channels the service may be driven from (ids); anywhere when absent. */
-  channels: z.array(channel).min(1, "list at least one channel, or leave `channels` out").optional(),
-  /** Who may start, approve, promote and roll back: user and user group ids. Absent: anyone. */
-  starters: principals.optional(),
-  approvers: principals.optional(),
-  /** Absent: the approvers. */
-  promoters: principals.optional(),
-  /** Absent: anyone who may start, approve or promote. */
-  rollbackers: principals.optional(),
-  /** Mentioned by alerts: a user or a user group. */
-  onCall: principal.optional(),
-  /** When steps may be taken; absent: any time. */
-  windows: z.array(ReleaseWindowConfig).min(1, "list at least one window, or leave `windows` out").optional(),
-  /** When no rollout of the service may start. */
-  freezes: z.array(FreezeConfig).optional(),
-  /** Flagger-compatible webhooks every rollout of the service calls. */
-  webhooks: webhookList.optional(),
-});
+const mesh = z.enum(Object.values(MetricsMesh) as [MetricsMesh, ...MetricsMesh[]]);
+
+/**
+ * Whose metrics judge the service's canaries: `linkerd`, or `{ mesh: linkerd, deployments: { v1: reviews-main } }`
+ * where a subset's Deployment is not `<service>-<subset>` (see docs/metrics.md). Absent: Istio's.
+ */
+export const MetricsConfig = z
+  .union(
+    [
+      mesh,
+      z.strictObject({
+        mesh: mesh.default(MetricsMesh.Istio),
+        /** Subset → Deployment name, where the metrics tell subsets apart by workload. */
+        deployments: z.record(z.string().min(1), kubeName("Deployment")).optional(),
+      }),
+    ],
+    { error: `must be ${Object.values(MetricsMesh).join(" or ")}, or { mesh, deployments }` },
+  )
+  .transform((input) => (typeof input === "string" ? { mesh: input } : input));
+export type MetricsConfig = z.infer<typeof MetricsConfig>;
+
+export const ServiceConfig = z
+  .strictObject({
+    namespace: kubeName("namespace").default("default"),
+    /**
+     * What carries the split: `istio`, an Istio VirtualService (the default), or `httproute`, a Gateway API
+     * HTTPRoute whose subsets are backend Services.
+     */
+    router: z.enum(ROUTER_KINDS).optional(),
+    /** Defaults to the service's name. */
+    virtualService: kubeName("VirtualService").optional(),
+    /** With `router: httproute`: the HTTPRoute; defaults to the service's name. */
+    httpRoute: kubeName("HTTPRoute").optional(),
+    /** Destination host of the managed route; defaults to the service's name. */
+    host: z.string().min(1).optional(),
+    /** Name of the managed HTTP route, when the VirtualService has several. */
+    route: z.string().min(1).optional(),
+    /** The stable subset; read off the live route when absent. */
+    stable: z.string().min(1).optional(),
+    /** kubeconfig context of the workloads (pods are checked there; the route too, without `meshContext`). */
+    context: z.string().min(1).optional(),
+    /** kubeconfig context of the mesh's cluster, where the route object and DestinationRules live. */
+    meshContext: z.string().min(1).optional(),
+    defaults: ServiceDefaults.default({}),
+    analysis: AnalysisOverrides.optional(),
+    /** Whose metrics judge the canary: `istio` (default) or `linkerd`. */
+    metrics: MetricsConfig.optional(),
+    /** Channels the service may be driven from (ids); anywhere when absent. */
+    channels: z.array(channel).min(1, "list at least one channel, or leave `channels` out").optional(),
+    /** Who may start, approve, promote and roll back: user and user group ids. Absent: anyone. */
+    starters: principals.optional(),
+    approvers: principals.optional(),
+    /** Absent: the approvers. */
+    promoters: principals.optional(),
+    /** Absent: anyone who may start, approve or promote. */
+    rollbackers: principals.optional(),
+    /** Mentioned by alerts: a user or a user group. */
+    onCall: principal.optional(),
+    /** When steps may be taken; absent: any time. */
+    windows: z
+      .array(ReleaseWindowConfig)
+      .min(1, "list at least one window, or leave `windows` out")
+      .optional(),
+    /** When no rollout of the service may start. */
+    freezes: z.array(FreezeConfig).optional(),
+    /** Flagger-compatible webhooks every rollout of the service calls. */
+    webhooks: webhookList.optional(),
+    /** The service's daily digest: what differs from the file's `digest`, or `false` for none. */
+    digest: z.union([z.literal(false), DigestOverrides]).optional(),
+  })
+  .superRefine((service, ctx) => {
+    const httpRoute = service.router === "httproute";
+    if (service.httpRoute !== undefined && !httpRoute) {
+      ctx.addIssue({ code: "custom", path: ["httpRoute"], message: "needs `router: httproute`" });
+    }
+    if (service.virtualService !== undefined && httpRoute) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["virtualService"],
+        message: "is for `router: istio`; name the HTTPRoute with `httpRoute`",
+      });
+    }
+  });
 export type ServiceConfig = z.infer<typeof ServiceConfig>;
 
 export const ConfigFile = z.strictObject({
+  /** A daily digest for every service (each may change or turn it off); absent: only services that ask. */
+  digest: DigestConfig.optional(),
   services: z.record(kubeName("service"), ServiceConfig),
 });
 export type ConfigFile = z.infer<typeof ConfigFile>;
@@ -265,7 +331,7 @@ export async function loadConfigFile(path: string): Promise<ConfigFile> {
   try {
     text = await readFile(path, "utf8");
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
+    const reason = errorMessage(error);
     throw new CanaryError(ErrorCode.InvalidInput, `config file ${path} cannot be read: ${reason}`, {
       cause: error,
     });

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { CanaryError, ErrorCode } from "../errors.ts";
+import { withRedisPassword } from "../store/redis-url.ts";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -11,11 +12,12 @@ export const SECRET_VARIABLES = [
   "PROMETHEUS_BEARER_TOKEN",
   "PROMETHEUS_PASSWORD",
   "REDIS_PASSWORD",
+  "REDIS_SENTINEL_PASSWORD",
 ] as const;
 
 /**
  * The environment with every `<SECRET>_FILE` read into `<SECRET>` (Kubernetes Secret volumes, Docker secrets),
- * and `REDIS_PASSWORD` folded into `REDIS_URL`, so everything downstream reads one variable. A message names
+ * and `REDIS_PASSWORD` (and `REDIS_SENTINEL_PASSWORD`) folded into `REDIS_URL`, so everything downstream reads one variable. A message names
  * the variable and the file, never the content.
  */
 export function resolveSecretFiles(env: Env): Record<string, string | undefined> {
@@ -35,19 +37,12 @@ export function resolveSecretFiles(env: Env): Record<string, string | undefined>
     }
     delete resolved[`${name}_FILE`];
   }
+  const url = resolved.REDIS_URL ?? "redis://127.0.0.1:6379";
   const password = resolved.REDIS_PASSWORD;
-  if (password)
-    resolved.REDIS_URL = withRedisPassword(resolved.REDIS_URL ?? "redis://127.0.0.1:6379", password);
-  return resolved;
-}
-
-function withRedisPassword(url: string, password: string): string {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return url; // the environment check names the bad REDIS_URL
+  if (password) resolved.REDIS_URL = withRedisPassword(url, password);
+  const sentinelPassword = resolved.REDIS_SENTINEL_PASSWORD;
+  if (sentinelPassword) {
+    resolved.REDIS_URL = withRedisPassword(resolved.REDIS_URL ?? url, sentinelPassword, "sentinel");
   }
-  parsed.password = encodeURIComponent(password);
-  return parsed.toString();
+  return resolved;
 }

@@ -1,8 +1,11 @@
-import { closestMatch } from "../commands/parse-command.ts";
-import type { StartDefaults, StartOptions } from "../commands/start-request.ts";
-import type { Parsed } from "../commands/values.ts";
-import type { AnalysisPolicy, Webhook } from "../rollout/types.ts";
-import { DEFAULT_WEBHOOK_TIMEOUT_MS } from "./file.ts";
+import { closestMatch } from "../rollout/closest-match.ts";
+import { problemsText } from "../rollout/plan.ts";
+import { buildStartSpec } from "../rollout/start-request.ts";
+import type { StartDefaults, StartExtras, StartOptions, StartSpec } from "../rollout/start-request.ts";
+import type { Checked, Parsed } from "../rollout/values.ts";
+import type { AnalysisPolicy, StartRequest, Webhook } from "../rollout/types.ts";
+import { DEFAULT_WEBHOOK_TIMEOUT_MS } from "../rollout/webhooks.ts";
+import { SLACK_CHANNEL_ID } from "./file.ts";
 import type { ConfigFile, ServiceConfig, WebhookConfig } from "./file.ts";
 
 /**
@@ -39,6 +42,7 @@ export function startDefaultsFor(base: StartDefaults, service: ServiceConfig | u
     ...(defaults.steps ? { steps: defaults.steps } : {}),
     ...(defaults.interval !== undefined ? { intervalMs: defaults.interval } : {}),
     ...(defaults.approveAt ? { approvalGates: defaults.approveAt } : {}),
+    ...(defaults.progressDeadline !== undefined ? { progressDeadlineMs: defaults.progressDeadline } : {}),
     ...(service.windows ? { windows: service.windows } : {}),
     ...(service.webhooks ? { webhooks: service.webhooks.map(webhookFrom) } : {}),
     ...analysisFor(base.analysis, service),
@@ -64,11 +68,12 @@ function analysisFor(
   const overrides = service.analysis;
   // Without a metrics provider nothing can be judged, whatever the file says.
   if (!base) return {};
-  if (!overrides) return { analysis: base };
-  if (overrides.enabled === false) return { analysis: undefined };
+  if (overrides?.enabled === false) return { analysis: undefined };
+  const judged = service.metrics ? { ...base, metrics: service.metrics } : base;
+  if (!overrides) return { analysis: judged };
   return {
     analysis: {
-      ...base,
+      ...judged,
       ...(overrides.minSuccess !== undefined ? { minSuccessRate: overrides.minSuccess } : {}),
       ...(overrides.criticalSuccess !== undefined ? { criticalSuccessRate: overrides.criticalSuccess } : {}),
       ...(overrides.maxP99 !== undefined ? { maxP99Ms: overrides.maxP99 } : {}),
@@ -90,9 +95,11 @@ function analysisFor(
 const TARGET_OPTIONS = [
   ["namespace", "--namespace"],
   ["virtualService", "--virtual-service"],
+  ["httpRoute", "--http-route"],
   ["host", "--host"],
   ["route", "--route"],
   ["context", "--context"],
+  ["meshContext", "--mesh-context"],
 ] as const;
 
 /**
@@ -102,14 +109,15 @@ const TARGET_OPTIONS = [
 export function startOptionsFor(
   options: StartOptions,
   service: ServiceConfig | undefined,
-): Parsed<StartOptions> {
+): Checked<StartOptions> {
   if (!service) return { ok: true, value: options };
   const overridden = TARGET_OPTIONS.filter(([key]) => options[key] !== undefined).map(([, flag]) => flag);
   if (overridden.length > 0) {
-    return {
-      ok: false,
-      error: `${overridden.join(", ")}: the target of ${options.service} comes from the config file`,
+    const problem = {
+      field: overridden.join(", "),
+      message: `the target of ${options.service} comes from the config file`,
     };
+    return { ok: false, error: problemsText([problem]), problems: [problem] };
   }
   const header = options.header ?? service.defaults.header;
   const stable = options.stable ?? service.stable;
@@ -118,12 +126,67 @@ export function startOptionsFor(
     value: {
       ...options,
       namespace: service.namespace,
-      virtualService: service.virtualService ?? options.service,
+      ...(service.router === "httproute"
+        ? { httpRoute: service.httpRoute ?? options.service }
+        : { virtualService: service.virtualService ?? options.service }),
       host: service.host ?? options.service,
       ...(service.route ? { route: service.route } : {}),
       ...(service.context ? { context: service.context } : {}),
+      ...(service.meshContext ? { meshContext: service.meshContext } : {}),
       ...(header ? { header } : {}),
       ...(stable ? { stable } : {}),
     },
   };
+}
+
+/** The target and plan of a start: what the person typed, `service`'s config entry and the defaults applied. */
+export function startSpecFor(
+  options: StartOptions,
+  service: ServiceConfig | undefined,
+  defaults: StartDefaults,
+  extras: StartExtras = {},
+): Checked<StartSpec> {
+  const merged = startOptionsFor(options, service);
+  if (!merged.ok) return merged;
+  return buildStartSpec(merged.value, startDefaultsFor(defaults, service), extras);
+}
+
+/** A start as Slack and the command line hand it to the service: the spec, who asks, and the service's freezes. */
+export function startRequestFor(
+  options: StartOptions,
+  service: ServiceConfig | undefined,
+  defaults: StartDefaults,
+  from: Pick<StartRequest, "by" | "report" | "ignoreFreeze">,
+  extras: StartExtras = {},
+): Checked<StartRequest> {
+  const spec = startSpecFor(options, service, defaults, extras);
+  if (!spec.ok) return spec;
+  return {
+    ok: true,
+    value: { ...spec.value, ...from, ...(service?.freezes ? { freezes: service.freezes } : {}) },
+  };
+}
+
+/**
+ * Where a command-line start reports: the Slack channel its rollout message goes to (and people click Approve in),
+ * checked against the service's `channels` when the config file names them. Undefined: no channel, the rollout
+ * is only logged.
+ */
+export function reportChannel(
+  channel: string | undefined,
+  service: Pick<ServiceConfig, "channels"> | undefined,
+  name: string,
+): Parsed<{ channel: string } | undefined> {
+  if (channel === undefined) return { ok: true, value: undefined };
+  if (!SLACK_CHANNEL_ID.test(channel)) {
+    return { ok: false, error: `--channel ${channel}: expected a Slack channel id (C…), not a #name` };
+  }
+  const allowed = service?.channels;
+  if (allowed && !allowed.includes(channel)) {
+    return {
+      ok: false,
+      error: `--channel ${channel}: ${name} reports only in ${allowed.join(", ")} (the config file's channels)`,
+    };
+  }
+  return { ok: true, value: { channel } };
 }

@@ -11,7 +11,22 @@ export type NotificationJobData =
   | { kind: "message"; rolloutId: string }
   | { kind: "alert"; rolloutId: string; text: string }
   /** `at`: when it was queued (ms), so a delivery late enough to mislead is dropped instead. */
-  | { kind: "snapshot"; rolloutId: string; text: string; at: number };
+  | { kind: "snapshot"; rolloutId: string; text: string; at: number }
+  /**
+   * A service's daily digest (`digest`: `reviews.2026-12-05`), rendered when it was due: it tells of a finished
+   * day, so there is nothing newer to re-read.
+   */
+  | { kind: "digest"; digest: string; channel: string; text: string; blocks: unknown[] };
+
+/** What a notification is about, for logs: its rollout, or the digest. */
+export function notificationSubject(data: NotificationJobData): { rollout: string } | { digest: string } {
+  return data.kind === "digest" ? { digest: data.digest } : { rollout: data.rolloutId };
+}
+
+/** The job id of a service's digest of one day (`digest.reviews.2026-12-05`): queued once whoever queues it. */
+export function digestJobId(digest: string): string {
+  return `digest.${checkedId(digest)}`;
+}
 
 export type NotificationKind = NotificationJobData["kind"];
 
@@ -31,6 +46,15 @@ export function notificationJobId(rolloutId: string, kind: "alert" | "snapshot",
 export function isNotificationJobData(data: unknown): data is NotificationJobData {
   if (typeof data !== "object" || data === null) return false;
   const { kind, rolloutId, text, at } = data as Record<string, unknown>;
+  if (kind === "digest") {
+    const { digest, channel, blocks } = data as Record<string, unknown>;
+    return (
+      typeof digest === "string" &&
+      typeof channel === "string" &&
+      typeof text === "string" &&
+      Array.isArray(blocks)
+    );
+  }
   if (typeof rolloutId !== "string" || rolloutId.length === 0) return false;
   if (kind === "message") return true;
   if (kind === "alert") return typeof text === "string";

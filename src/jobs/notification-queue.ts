@@ -1,12 +1,19 @@
 import { randomUUID } from "node:crypto";
 import { Queue } from "bullmq";
-import type { JobsOptions } from "bullmq";
+import type { ConnectionOptions, JobsOptions } from "bullmq";
 import type { Notifier } from "../rollout/ports.ts";
 import type { Rollout } from "../rollout/types.ts";
 import { translateRedisError } from "../store/redis-errors.ts";
-import { DEFAULT_NOTIFICATION_QUEUE, messageDeduplicationId, notificationJobId } from "./notification-job.ts";
+import type { SlackMessage } from "../slack/mrkdwn.ts";
+import {
+  DEFAULT_NOTIFICATION_QUEUE,
+  digestJobId,
+  messageDeduplicationId,
+  notificationJobId,
+  notificationSubject,
+} from "./notification-job.ts";
 import type { NotificationJobData } from "./notification-job.ts";
-import { bullConnection } from "./tick-job.ts";
+import { bullConnection, closeBullConnection } from "./tick-job.ts";
 import type { RedisConnectionSource } from "./tick-job.ts";
 
 export type QueuedNotifierOptions = {
@@ -35,6 +42,7 @@ export type QueuedNotifierOptions = {
 export class QueuedNotifier implements Notifier {
   readonly queueName: string;
   readonly #queue: Queue<NotificationJobData>;
+  readonly #connection: ConnectionOptions;
   readonly #unrouted: Notifier;
   readonly #common: JobsOptions;
 
@@ -48,8 +56,9 @@ export class QueuedNotifier implements Notifier {
       removeOnComplete: { age: 3600, count: 1000 },
       removeOnFail: { age: 7 * 24 * 3600, count: 1000 },
     };
+    this.#connection = bullConnection(options.connection, "queue");
     this.#queue = new Queue<NotificationJobData>(this.queueName, {
-      connection: bullConnection(options.connection, "queue"),
+      connection: this.#connection,
       ...(options.prefix === undefined ? {} : { prefix: options.prefix }),
     });
     const onError =
@@ -76,6 +85,12 @@ export class QueuedNotifier implements Notifier {
     await this.#add({ kind: "alert", rolloutId: rollout.id, text }, { jobId });
   }
 
+  /** Post a service's digest of one day (`digest`: `reviews.2026-12-05`) to `channel`, once whoever asks again. */
+  async digest(digest: string, channel: string, message: SlackMessage): Promise<void> {
+    const data = { kind: "digest", digest, channel, text: message.text, blocks: message.blocks } as const;
+    await this.#add(data, { jobId: digestJobId(digest) });
+  }
+
   /** Jobs not yet delivered: waiting, delayed or running (tests, `status`-like checks). */
   async pending(): Promise<number> {
     const counts = await this.#queue.getJobCounts("waiting", "delayed", "active", "prioritized");
@@ -89,13 +104,16 @@ export class QueuedNotifier implements Notifier {
 
   async close(): Promise<void> {
     await this.#queue.close();
+    closeBullConnection(this.#connection);
   }
 
   async #add(data: NotificationJobData, options: JobsOptions): Promise<void> {
     try {
       await this.#queue.add(data.kind, data, { ...this.#common, ...options });
     } catch (error) {
-      throw translateRedisError(error, `queue the ${data.kind} notification of ${data.rolloutId}`);
+      const subject = notificationSubject(data);
+      const of = "rollout" in subject ? subject.rollout : subject.digest;
+      throw translateRedisError(error, `queue the ${data.kind} notification of ${of}`);
     }
   }
 }

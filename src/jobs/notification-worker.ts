@@ -1,14 +1,16 @@
 import { Queue, UnrecoverableError, Worker } from "bullmq";
 import type { Job } from "bullmq";
-import { isCanaryError } from "../errors.ts";
+import { isCanaryError, asError, errorMessage } from "../errors.ts";
+import { exponentialDelay } from "../retry.ts";
 import type { Logger } from "../rollout/ports.ts";
 import {
   DEFAULT_NOTIFICATION_QUEUE,
   DeliveryRateLimited,
   isNotificationJobData,
+  notificationSubject,
 } from "./notification-job.ts";
 import type { NotificationJobData } from "./notification-job.ts";
-import { bullConnection } from "./tick-job.ts";
+import { bullConnection, closeBullConnection } from "./tick-job.ts";
 import type { RedisConnectionSource } from "./tick-job.ts";
 
 /** Delivers one notification; throws `DeliveryRateLimited`, or a CanaryError saying whether a retry can help. */
@@ -53,8 +55,9 @@ export function createNotificationWorker(options: NotificationWorkerOptions): No
   const lockDuration = options.lockDurationMs ?? 10_000;
   const prefix = options.prefix === undefined ? {} : { prefix: options.prefix };
   // Queue-wide rate limits are set through a queue handle.
+  const limiterConnection = bullConnection(options.connection, "queue");
   const limiter = new Queue(queueName, {
-    connection: bullConnection(options.connection, "queue"),
+    connection: limiterConnection,
     ...prefix,
   });
 
@@ -63,12 +66,12 @@ export function createNotificationWorker(options: NotificationWorkerOptions): No
     const jobId = job.id ?? "";
     if (!isNotificationJobData(data) || jobId === "") {
       logger.warn({ job: jobId, data }, "notification dropped: not a notification job");
-      throw new UnrecoverableError(`notification job ${jobId} carries no rollout id`);
+      throw new UnrecoverableError(`notification job ${jobId} carries no rollout id or digest`);
     }
     try {
       await options.deliver(jobId, data);
     } catch (error) {
-      const meta = { rollout: data.rolloutId, kind: data.kind, err: errorText(error) };
+      const meta = { ...notificationSubject(data), kind: data.kind, err: errorMessage(error) };
       if (error instanceof DeliveryRateLimited) {
         logger.warn({ ...meta, waitMs: error.retryAfterMs }, "slack rate limited; the queue waits");
         await limiter.rateLimit(error.retryAfterMs);
@@ -76,17 +79,18 @@ export function createNotificationWorker(options: NotificationWorkerOptions): No
       }
       if (isCanaryError(error) && !error.retryable) {
         logger.warn(meta, "notification dropped");
-        throw new UnrecoverableError(errorText(error));
+        throw new UnrecoverableError(errorMessage(error));
       }
       const attempts = job.opts.attempts ?? 1;
       if (job.attemptsMade + 1 >= attempts) logger.warn({ ...meta, attempts }, "notification given up");
       else logger.warn(meta, "notification failed; retrying");
-      throw error instanceof Error ? error : new Error(String(error));
+      throw asError(error);
     }
   };
 
+  const workerConnection = bullConnection(options.connection, "worker");
   const worker = new Worker<NotificationJobData>(queueName, deliver, {
-    connection: bullConnection(options.connection, "worker"),
+    connection: workerConnection,
     ...prefix,
     concurrency: Math.max(1, Math.trunc(options.concurrency ?? 8)),
     // BullMQ honours a manual rate limit (a 429's Retry-After) only with a limiter set; this one is well above what
@@ -97,8 +101,7 @@ export function createNotificationWorker(options: NotificationWorkerOptions): No
     // A process killed mid-delivery hands the job on; the delivery records keep a second run from posting twice.
     maxStalledCount: 5,
     settings: {
-      backoffStrategy: (attemptsMade: number) =>
-        Math.min(maxBackoffMs, 500 * 2 ** Math.max(0, attemptsMade - 1)),
+      backoffStrategy: (attemptsMade: number) => exponentialDelay(attemptsMade, 500, maxBackoffMs),
     },
   });
   worker.on("error", (error: Error) => logger.warn({ err: error.message }, "notification worker error"));
@@ -110,10 +113,8 @@ export function createNotificationWorker(options: NotificationWorkerOptions): No
     async close() {
       await worker.close();
       await limiter.close();
+      closeBullConnection(workerConnection);
+      closeBullConnection(limiterConnection);
     },
   };
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -1,6 +1,7 @@
 import type { Clock, Logger } from "../rollout/ports.ts";
 import type { RolloutService } from "../rollout/service.ts";
 import type { RedisScheduledStarts } from "../store/redis-scheduled-starts.ts";
+import { errorMessage } from "../errors.ts";
 
 export type ScheduledStartRunner = { runDue(): Promise<void>; close(): Promise<void> };
 
@@ -26,7 +27,7 @@ export function startScheduledStartRunner(options: {
         const rollout = await options.service.start(due.request);
         options.logger.info({ scheduled: due.id, rollout: rollout.id }, "scheduled start started");
       } catch (error) {
-        const reason = error instanceof Error ? error.message : String(error);
+        const reason = errorMessage(error);
         options.logger.warn({ scheduled: due.id, err: reason }, "scheduled start refused when due");
         await options.scheduled.recordFailure(due, reason, options.clock.now());
       }
@@ -35,10 +36,7 @@ export function startScheduledStartRunner(options: {
   const runDue = (): Promise<void> => {
     running ??= drain()
       .catch((error: unknown) => {
-        options.logger.warn(
-          { err: error instanceof Error ? error.message : String(error) },
-          "scheduled starts",
-        );
+        options.logger.warn({ err: errorMessage(error) }, "scheduled starts");
       })
       .finally(() => {
         running = undefined;

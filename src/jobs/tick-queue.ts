@@ -1,8 +1,14 @@
 import { Queue } from "bullmq";
-import type { KeepJobs } from "bullmq";
+import type { ConnectionOptions, KeepJobs } from "bullmq";
 import type { TickScheduler } from "../rollout/ports.ts";
 import { translateRedisError } from "../store/redis-errors.ts";
-import { DEFAULT_TICK_QUEUE, TICK_JOB_NAME, bullConnection, tickJobId } from "./tick-job.ts";
+import {
+  DEFAULT_TICK_QUEUE,
+  TICK_JOB_NAME,
+  bullConnection,
+  closeBullConnection,
+  tickJobId,
+} from "./tick-job.ts";
 import type { RedisConnectionSource, TickJobData } from "./tick-job.ts";
 
 /**
@@ -36,6 +42,7 @@ export type BullMqTickSchedulerOptions = {
 export class BullMqTickScheduler implements TickScheduler {
   readonly queueName: string;
   readonly #queue: Queue<TickJobData>;
+  readonly #connection: ConnectionOptions;
   readonly #attempts: number;
   readonly #backoffDelayMs: number;
   readonly #keepCompleted: KeepJobs;
@@ -47,8 +54,9 @@ export class BullMqTickScheduler implements TickScheduler {
     this.#backoffDelayMs = Math.max(1, Math.trunc(options.backoffDelayMs ?? 1000));
     this.#keepCompleted = options.keepCompleted ?? DEFAULT_KEEP_COMPLETED;
     this.#keepFailed = options.keepFailed ?? DEFAULT_KEEP_FAILED;
+    this.#connection = bullConnection(options.connection, "queue");
     this.#queue = new Queue<TickJobData>(this.queueName, {
-      connection: bullConnection(options.connection, "queue"),
+      connection: this.#connection,
       ...(options.prefix === undefined ? {} : { prefix: options.prefix }),
     });
     const onError =
@@ -107,5 +115,6 @@ export class BullMqTickScheduler implements TickScheduler {
 
   async close(): Promise<void> {
     await this.#queue.close();
+    closeBullConnection(this.#connection);
   }
 }

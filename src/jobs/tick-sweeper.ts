@@ -1,6 +1,7 @@
 import { planSweep } from "../rollout/overdue.ts";
 import type { Clock, Logger, RolloutStore } from "../rollout/ports.ts";
 import type { Rollout } from "../rollout/types.ts";
+import { errorMessage } from "../errors.ts";
 
 export type TickSweeperOptions = {
   store: Pick<RolloutStore, "listActive">;
@@ -54,7 +55,7 @@ export function startTickSweeper(options: TickSweeperOptions): TickSweeper {
     running = sweep()
       .catch((error: unknown) => {
         // The next period tries again: the plan is read afresh from the saved state every time.
-        options.logger.warn({ err: error instanceof Error ? error.message : String(error) }, "sweep failed");
+        options.logger.warn({ err: errorMessage(error) }, "sweep failed");
       })
       .finally(() => {
         running = undefined;

@@ -1,7 +1,7 @@
 import { DelayedError, UnrecoverableError, Worker } from "bullmq";
 import type { Job } from "bullmq";
-import { ErrorCode, isCanaryError } from "../errors.ts";
-import { DEFAULT_TICK_QUEUE, bullConnection, isTickJobData } from "./tick-job.ts";
+import { ErrorCode, isCanaryError, asError } from "../errors.ts";
+import { DEFAULT_TICK_QUEUE, bullConnection, closeBullConnection, isTickJobData } from "./tick-job.ts";
 import type { RedisConnectionSource, TickJobData } from "./tick-job.ts";
 
 /** Runs one tick of one rollout. Throw a CanaryError with `retryable` to say whether running it again can help. */
@@ -83,8 +83,9 @@ export function createTickWorker(options: TickWorkerOptions): TickWorker {
     }
   };
 
+  const connection = bullConnection(options.connection, "worker");
   const worker = new Worker<TickJobData>(queueName, processTick, {
-    connection: bullConnection(options.connection, "worker"),
+    connection,
     ...(options.prefix === undefined ? {} : { prefix: options.prefix }),
     concurrency: Math.max(1, Math.trunc(options.concurrency ?? 16)),
   });
@@ -93,7 +94,10 @@ export function createTickWorker(options: TickWorkerOptions): TickWorker {
   return {
     queueName,
     waitUntilReady: () => worker.waitUntilReady(),
-    close: () => worker.close(),
+    async close() {
+      await worker.close();
+      closeBullConnection(connection);
+    },
   };
 }
 
@@ -101,8 +105,4 @@ function isRetryable(error: unknown): boolean {
   if (isCanaryError(error)) return error.retryable;
   if (error instanceof UnrecoverableError) return false;
   return true;
-}
-
-function asError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
 }

@@ -4,18 +4,20 @@ import { applyJsonPatch, JsonPatchError, type JsonPatchOperation } from "../json
 import { isJsonObject } from "../json/json-value.ts";
 import type { HeaderMatch, Target } from "../rollout/types.ts";
 import { omitKeys } from "./json.ts";
-import { computeRoutePatch } from "./virtual-service-patch.ts";
+import { computeRulePatch } from "./route-patch.ts";
+import {
+  headerRouteName,
+  objectIdentity,
+  ruleLabel,
+  rulesOf,
+  type RouteDialect,
+  type Rule,
+} from "./route-rules.ts";
 import {
   baselineShape,
-  canaryWeightOf,
-  describeWeights,
   destinationsOf,
-  headerRouteName,
-  httpRoutes,
   isSubsetOf,
-  routeLabel,
-  selectManagedRoute,
-  virtualServiceIdentity,
+  VIRTUAL_SERVICE_DIALECT,
   type HttpRoute,
 } from "./virtual-service-route.ts";
 
@@ -55,51 +57,71 @@ export function describeRouteChange(
   target: Target,
   desired: { canaryWeight: number; headerMatch?: HeaderMatch },
 ): string {
-  const identity = virtualServiceIdentity(target);
-  const managed = selectManagedRoute(virtualService, target);
-  const headerName = headerRouteName(target.canarySubset);
-  const headerActive = httpRoutes(virtualService).some(
-    (route) => isJsonObject(route) && route.name === headerName,
+  return describeRuleChange(VIRTUAL_SERVICE_DIALECT, virtualService, target, desired, (route) =>
+    previewBaseline(route, target),
   );
-  const baseline = previewBaseline(managed.route, target);
-  const change = computeRoutePatch(
-    virtualService,
+}
+
+/**
+ * `describeRouteChange` for any kind of route: `previewBaseline` turns the live managed rule into the baseline the
+ * preview starts from.
+ */
+export function describeRuleChange(
+  dialect: RouteDialect,
+  object: unknown,
+  target: Target,
+  desired: { canaryWeight: number; headerMatch?: HeaderMatch },
+  previewBaseline: (rule: Rule) => Rule,
+): string {
+  const { naming } = dialect;
+  const identity = objectIdentity(naming, target);
+  const managed = dialect.select(object, target);
+  const headerName = headerRouteName(target.canarySubset);
+  const isOurHeader = (route: unknown) => isJsonObject(route) && route.name === headerName;
+  const headerActive = rulesOf(object, naming.field).some(isOurHeader);
+  const baseline = previewBaseline(managed.route);
+  const change = computeRulePatch(
+    dialect,
+    object,
     target,
     {
       baseline,
-      appliedWeight: canaryWeightOf(managed.route, target),
+      appliedWeight: dialect.canaryWeight(managed.route, target),
       headerRouteActive: headerActive,
       force: true,
     },
     { ...desired, headerRouteActive: desired.headerMatch !== undefined },
   );
-  const label = `${identity} ${routeLabel(managed.route, managed.index)}`;
-  if (change.kind === "unchanged") return `${label}: no change (${describeWeights(managed.route, target)})`;
+  const label = `${identity} ${ruleLabel(naming, managed.route, managed.index)}`;
+  if (change.kind === "unchanged")
+    return `${label}: no change (${dialect.describeWeights(managed.route, target)})`;
 
-  const after = previewPatch(virtualService, change.operations);
-  const afterManaged = selectManagedRoute(after, target);
+  const after = previewPatch(object, change.operations);
+  const afterManaged = dialect.select(after, target);
   const lines = [
-    `${label}: ${describeWeights(managed.route, target)} → ${describeWeights(afterManaged.route, target)}`,
+    `${label}: ${dialect.describeWeights(managed.route, target)} → ${dialect.describeWeights(afterManaged.route, target)}`,
   ];
-  const headerAfter = httpRoutes(after).findIndex(
-    (route) => isJsonObject(route) && route.name === headerName,
-  );
+  const headerAfter = rulesOf(after, naming.field).findIndex(isOurHeader);
+  const header = `header ${naming.noun} '${headerName}'`;
   if (!headerActive && headerAfter >= 0 && desired.headerMatch) {
     lines.push(
-      `adds header route '${headerName}' at http[${headerAfter}]: requests with ` +
+      `adds ${header} at ${naming.field}[${headerAfter}]: requests with ` +
         `${desired.headerMatch.name}: ${desired.headerMatch.value} → ${target.canarySubset}`,
     );
   } else if (headerActive && headerAfter < 0) {
-    lines.push(`removes header route '${headerName}'`);
+    lines.push(`removes ${header}`);
   } else if (
-    change.operations.some((op) => op.op === "replace" && op.path !== `/spec/http/${change.index}`)
+    change.operations.some((op) => op.op === "replace" && op.path !== `/spec/${naming.field}/${change.index}`)
   ) {
-    lines.push(`updates header route '${headerName}'`);
+    lines.push(`updates ${header}`);
   }
-  const before =
-    isJsonObject(virtualService) && isJsonObject(virtualService.spec) ? virtualService.spec.http : [];
-  const afterHttp = isJsonObject(after) && isJsonObject(after.spec) ? after.spec.http : [];
-  lines.push(...yamlDiff({ http: before }, { http: afterHttp }, 4));
+  lines.push(
+    ...yamlDiff(
+      { [naming.field]: rulesOf(object, naming.field) },
+      { [naming.field]: rulesOf(after, naming.field) },
+      4,
+    ),
+  );
   return lines.join("\n");
 }
 

@@ -1,190 +1,82 @@
-import {
-  ApisApi,
-  AppsV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
-  Observable,
-  PatchStrategy,
-  setHeaderOptions,
-  type ConfigurationOptions,
-  type KubeConfig,
-  type ObservableMiddleware,
-  type RequestContext,
-} from "@kubernetes/client-node";
-import pLimit, { type LimitFunction } from "p-limit";
-import { CanaryError, ErrorCode, isCanaryError } from "../errors.ts";
+import type { KubeConfig } from "@kubernetes/client-node";
+import { CanaryError, ErrorCode } from "../errors.ts";
 import type { JsonPatchOperation } from "../json/json-patch.ts";
 import { isJsonObject } from "../json/json-value.ts";
-import type { RouteExpectation, RouteReads, TargetInspection, TrafficRouter } from "../rollout/ports.ts";
-import type { HeaderMatch, Target } from "../rollout/types.ts";
+import type {
+  PodHealthProbe,
+  RouteExpectation,
+  RouteReads,
+  TargetInspection,
+  TrafficRouter,
+} from "../rollout/ports.ts";
+import { meshContextOf } from "../rollout/target.ts";
+import type { HeaderMatch, PodHealth, Target } from "../rollout/types.ts";
 import { describeRouteChange } from "./describe-change.ts";
 import { serviceOfHost } from "./istio-host.ts";
 import { cloneJson } from "./json.ts";
-import { httpStatusOf, serverMessage, translateKubeError } from "./kube-errors.ts";
-import { withContext } from "./kubeconfig.ts";
+import { httpStatusOf } from "./kube-errors.ts";
+import {
+  getCustomObject,
+  goneOnRestore,
+  KubeOperations,
+  patchCustomObject,
+  routeReadsKey,
+  serviceSelector,
+  type CallOptions,
+  type Clients,
+  type CustomObjectRef,
+  type RouterOptions,
+} from "./kube-operations.ts";
+import { labelSelectorOf, podHealthOf } from "./pod-health.ts";
 import { managedRouteForRollout, subsetLabelsFor, subsetReadinessProblem, type Labels } from "./preflight.ts";
-import {
-  decideRetry,
-  DEFAULT_OPERATION_BUDGET_MS,
-  DEFAULT_REQUEST_TIMEOUT_MS,
-  seconds,
-  type RetryPolicy,
-} from "./retry-budget.ts";
-import { computeRestorePatch, computeRoutePatch, type RouteChange } from "./virtual-service-patch.ts";
-import {
-  canaryWeightOf,
-  currentSubsetOf,
-  resourceVersionOf,
-  virtualServiceIdentity,
-} from "./virtual-service-route.ts";
+import type { RouteChange } from "./route-patch.ts";
+import { computeRestorePatch, computeRoutePatch } from "./virtual-service-patch.ts";
+import { canaryWeightOf, currentSubsetOf, virtualServiceIdentity } from "./virtual-service-route.ts";
 
 export const ISTIO_NETWORKING_GROUP = "networking.istio.io";
 /** Versions of networking.istio.io the router speaks, most preferred first. */
 export const ISTIO_NETWORKING_VERSIONS = ["v1", "v1beta1", "v1alpha3"] as const;
-/** Recorded in `managedFields` of every object canarybot writes. */
-export const FIELD_MANAGER = "canarybot";
-
-export type IstioRouterOptions = {
-  /** Re-reads after a conflict (409, or a failed `test` guard) before a write gives up. Default 5. */
-  maxConflicts?: number;
-  /** Backoff before the n-th retry: `backoffMs * 2^(n-1)`, with jitter, capped at 2 s. Default 50 ms. */
-  backoffMs?: number;
-  /** Per-request timeout. Default 10 s. */
-  requestTimeoutMs?: number;
-  /** Total time of one operation, every request and retry included. Default 20 s. */
-  operationBudgetMs?: number;
-  /**
-   * Requests in flight at once per kubeconfig context; the rest wait their turn. Each one in flight beyond the
-   * pooled connections opens a new TLS connection (a handshake and a new SecureContext), which under a burst of
-   * starts costs more than the wait. Default 8.
-   */
-  maxConcurrentRequests?: number;
-  sleep?: (ms: number) => Promise<void>;
-  now?: () => number;
-};
-
-/** The request options of one operation: every request's timeout is cut to what is left of its budget. */
-type CallOptions = {
-  request: ConfigurationOptions<ObservableMiddleware>;
-  patch: ConfigurationOptions<ObservableMiddleware>;
-};
-
-/** One set of API clients per kubeconfig context, made once and reused; the discovered Istio version with them. */
-type Clients = {
-  custom: CustomObjectsApi;
-  apps: AppsV1Api;
-  core: CoreV1Api;
-  apis: ApisApi;
-  networkingVersion?: Promise<string>;
-  /** Bounds this context's requests in flight (`maxConcurrentRequests`). */
-  limit: LimitFunction;
-};
-
-/** A failed `test` guard (422) that the next round must explain: the object changed, or the patch is invalid. */
-type Rejected = { resourceVersion: string | undefined; operations: string; error: unknown };
-
-export type Dispatcher = NonNullable<ReturnType<RequestContext["getDispatcher"]>>;
-
-/**
- * client-node 2 builds a new undici Agent for every request, so every GET and PATCH pays a TCP connect and a TLS
- * handshake (about 80% of a worker's CPU at 1,000 rollouts, see docs/benchmarks.md). Reuse the first Agent built
- * for each API server instead: its keep-alive connections then serve every later request.
- */
-export function sharedConnectionsMiddleware(dispatchers: Map<string, Dispatcher>): ObservableMiddleware {
-  return {
-    pre: (context) => {
-      const origin = new URL(context.getUrl()).origin;
-      const built = context.getDispatcher();
-      const shared = dispatchers.get(origin);
-      if (shared) context.setDispatcher(shared);
-      else if (built) dispatchers.set(origin, built);
-      return new Observable(Promise.resolve(context));
-    },
-    post: (response) => new Observable(Promise.resolve(response)),
-  };
-}
-
-function timeoutMiddleware(timeoutMs: () => number): ObservableMiddleware {
-  return {
-    pre: (context) => {
-      context.setSignal(AbortSignal.timeout(timeoutMs()));
-      return new Observable(Promise.resolve(context));
-    },
-    post: (response) => new Observable(Promise.resolve(response)),
-  };
-}
-
-/** Where this router keeps a VirtualService in an operation's `RouteReads`. */
-function readsKey(target: Pick<Target, "context" | "namespace" | "virtualService">): string {
-  return `istio-virtualservice:${target.context ?? ""}:${target.namespace}/${target.virtualService}`;
-}
-
-/** Our own timeout fired (AbortSignal.timeout rejects fetch with a DOMException named TimeoutError). */
-function isTimeout(error: unknown): boolean {
-  return error instanceof Error && error.name === "TimeoutError";
-}
+/** This router's objects in an operation's `RouteReads`. */
+const READS_KIND = "istio-virtualservice";
 
 /**
  * `TrafficRouter` on an Istio VirtualService, through the real Kubernetes API. Decides nothing itself: it reads
  * the object, lets the pure functions of `virtual-service-patch.ts` compute a guarded JSON patch, and sends it.
  * Stateless per rollout; the only state is the API clients and the discovered API version, per context.
+ * VirtualServices and DestinationRules are the mesh cluster's (`meshContext`), Deployments, Services and pods the
+ * workload cluster's (`context`). It is the `PodHealthProbe` too: the pods behind a subset, found as preflight
+ * finds them, within the same budget and retries.
  */
-export class IstioVirtualServiceRouter implements TrafficRouter {
-  readonly #kubeConfig: KubeConfig;
-  readonly #clients = new Map<string, Clients>();
-  readonly #policy: RetryPolicy;
-  readonly #requestTimeoutMs: number;
-  readonly #maxConcurrentRequests: number;
-  readonly #sleep: (ms: number) => Promise<void>;
+export class IstioVirtualServiceRouter implements TrafficRouter, PodHealthProbe {
+  readonly #kube: KubeOperations;
   readonly #now: () => number;
-  readonly #dispatchers = new Map<string, Dispatcher>();
+  /** The discovered networking.istio.io version, per context. */
+  readonly #versions = new Map<string, Promise<string>>();
+  readonly #selectors = new Map<string, { labels: Labels; readAt: number }>();
 
-  constructor(kubeConfig: KubeConfig, options: IstioRouterOptions = {}) {
-    this.#kubeConfig = kubeConfig;
-    this.#policy = {
-      maxConflicts: Math.max(1, options.maxConflicts ?? 5),
-      backoffMs: options.backoffMs ?? 50,
-      budgetMs: options.operationBudgetMs ?? DEFAULT_OPERATION_BUDGET_MS,
-    };
-    this.#requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    this.#maxConcurrentRequests = Math.max(1, Math.trunc(options.maxConcurrentRequests ?? 8));
-    this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+  constructor(kubeConfig: KubeConfig, options: RouterOptions = {}) {
+    this.#kube = new KubeOperations(kubeConfig, options);
     this.#now = options.now ?? Date.now;
   }
 
   /** Close the kept-alive connections to the API servers. */
-  async close(): Promise<void> {
-    const dispatchers = [...this.#dispatchers.values()];
-    this.#dispatchers.clear();
-    await Promise.all(dispatchers.map((dispatcher) => dispatcher.close()));
+  close(): Promise<void> {
+    return this.#kube.close();
   }
 
   async inspect(target: Target, reads?: RouteReads): Promise<TargetInspection> {
-    return this.#operation(`${virtualServiceIdentity(target)}: inspect failed`, async (options) => {
+    return this.#kube.run(`${virtualServiceIdentity(target)}: inspect failed`, async (options) => {
       const { clients, version, virtualService } = await this.#readForPreflight(target, options);
-      reads?.set(readsKey(target), virtualService);
+      reads?.set(routeReadsKey(READS_KIND, target), virtualService);
       const managed = managedRouteForRollout(virtualService, target);
-      // The Service selector narrows the readiness check when the Service lives beside the rollout.
-      const service = serviceOfHost(target.host, target.namespace);
+      const workloads = this.#kube.clientsFor(target.context);
       const [destinationRules, deployments, selector] = await Promise.all([
-        clients.limit(
-          () =>
-            clients.custom.listNamespacedCustomObject(
-              {
-                group: ISTIO_NETWORKING_GROUP,
-                version,
-                namespace: target.namespace,
-                plural: "destinationrules",
-              },
-              options.request,
-            ) as Promise<unknown>,
-        ),
-        clients.limit(() =>
-          clients.apps.listNamespacedDeployment({ namespace: target.namespace }, options.request),
-        ),
-        service?.namespace === target.namespace
-          ? this.#serviceSelector(clients, service, options)
-          : Promise.resolve({}),
+        clients.custom.listNamespacedCustomObject(
+          { group: ISTIO_NETWORKING_GROUP, version, namespace: target.namespace, plural: "destinationrules" },
+          options.request,
+        ) as Promise<unknown>,
+        workloads.apps.listNamespacedDeployment({ namespace: target.namespace }, options.request),
+        this.#hostSelector(workloads, target, options),
       ]);
       const items =
         isJsonObject(destinationRules) && Array.isArray(destinationRules.items) ? destinationRules.items : [];
@@ -236,18 +128,26 @@ export class IstioVirtualServiceRouter implements TrafficRouter {
         reads,
       );
     } catch (error) {
-      if (!isCanaryError(error, ErrorCode.NotFound)) throw error;
-      throw new CanaryError(
-        ErrorCode.NotFound,
-        `${virtualServiceIdentity(target)} no longer exists: there is no route left to restore`,
-        { cause: error },
-      );
+      goneOnRestore(error, virtualServiceIdentity(target));
     }
+  }
+
+  async observe(target: Target, labels: Labels): Promise<PodHealth> {
+    const prefix = `${target.namespace}/${target.service}: reading the pods of ${target.canarySubset} failed`;
+    return this.#kube.run(prefix, async (options) => {
+      const clients = this.#kube.clientsFor(target.context);
+      const selector = await this.#recentHostSelector(clients, target, options);
+      const pods = await clients.core.listNamespacedPod(
+        { namespace: target.namespace, labelSelector: labelSelectorOf({ ...selector, ...labels }) },
+        options.request,
+      );
+      return podHealthOf(pods.items);
+    });
   }
 
   async currentSubset(target: Omit<Target, "stableSubset" | "canarySubset">): Promise<string> {
     const prefix = `${virtualServiceIdentity(target)}: reading the current subset failed`;
-    return this.#operation(prefix, async (options) =>
+    return this.#kube.run(prefix, async (options) =>
       currentSubsetOf((await this.#readForPreflight(target, options)).virtualService, target),
     );
   }
@@ -257,9 +157,9 @@ export class IstioVirtualServiceRouter implements TrafficRouter {
     desired: { canaryWeight: number; headerMatch?: HeaderMatch },
   ): Promise<string> {
     const prefix = `${virtualServiceIdentity(target)}: describe change failed`;
-    return this.#operation(prefix, async (options) => {
-      const clients = this.#clientsFor(target);
-      const version = await this.#networkingVersion(clients, options);
+    return this.#kube.run(prefix, async (options) => {
+      const clients = this.#kube.clientsFor(meshContextOf(target));
+      const version = await this.#networkingVersion(target, clients, options);
       const virtualService = await this.#getVirtualService(clients, version, target, options);
       return describeRouteChange(virtualService, target, desired);
     });
@@ -267,11 +167,11 @@ export class IstioVirtualServiceRouter implements TrafficRouter {
 
   /** The VirtualService for a preflight, where its absence is a preflight failure rather than `not_found`. */
   async #readForPreflight(
-    target: Pick<Target, "context" | "namespace" | "virtualService">,
+    target: Pick<Target, "context" | "meshContext" | "namespace" | "virtualService">,
     options: CallOptions,
   ) {
-    const clients = this.#clientsFor(target);
-    const version = await this.#networkingVersion(clients, options);
+    const clients = this.#kube.clientsFor(meshContextOf(target));
+    const version = await this.#networkingVersion(target, clients, options);
     try {
       const virtualService = await this.#getVirtualService(clients, version, target, options);
       return { clients, version, virtualService };
@@ -283,14 +183,7 @@ export class IstioVirtualServiceRouter implements TrafficRouter {
     }
   }
 
-  /**
-   * Read, compute, patch; on a conflict (409), a failed `test` guard (422) or a transient failure, read again
-   * and recompute, within the operation's budget. Drift and preflight errors from the pure half end it at once.
-   * The first round starts from the object this operation last read or wrote (`reads`), if any: the patch's
-   * `test` guard on its resourceVersion makes the server refuse it if the object has changed since, and the next
-   * round reads it afresh; "nothing to write" is only concluded from a fresh read. What the server answers is kept
-   * for the operation's next write.
-   */
+  /** A guarded write of the VirtualService (see `KubeOperations.write`). */
   async #write(
     target: Target,
     action: string,
@@ -298,126 +191,52 @@ export class IstioVirtualServiceRouter implements TrafficRouter {
     reads: RouteReads | undefined,
   ): Promise<void> {
     const prefix = `${virtualServiceIdentity(target)}: ${action} failed`;
-    const key = readsKey(target);
-    let known = reads?.get(key);
-    reads?.delete(key);
-    let rejected: Rejected | undefined;
-    await this.#operation(prefix, async (options) => {
-      const clients = this.#clientsFor(target);
-      const version = await this.#networkingVersion(clients, options);
-      const shared = known;
-      known = undefined;
-      let virtualService = shared ?? (await this.#getVirtualService(clients, version, target, options));
-      let change = plan(virtualService);
-      if (change.kind === "unchanged" && shared !== undefined) {
-        // A shared read may be stale, and "nothing to write" has no guard to catch that: say it of a fresh read only.
-        virtualService = await this.#getVirtualService(clients, version, target, options);
-        change = plan(virtualService);
-      }
-      if (change.kind === "unchanged") {
-        reads?.set(key, virtualService);
-        return;
-      }
-      const attempted = {
-        resourceVersion: resourceVersionOf(virtualService),
-        operations: JSON.stringify(change.operations),
-      };
-      if (
-        rejected !== undefined &&
-        rejected.resourceVersion === attempted.resourceVersion &&
-        rejected.operations === attempted.operations
-      ) {
-        // The server refused this very patch and nothing has changed since: the guards held, so the content
-        // itself is what it rejects (schema validation).
-        throw translateKubeError(rejected.error, prefix);
-      }
-      try {
-        const patched = await this.#patchVirtualService(clients, version, target, change.operations, options);
-        if (isJsonObject(patched)) reads?.set(key, patched);
-      } catch (error) {
-        if (httpStatusOf(error) !== 422) throw error;
-        // A failed `test` guard: the object changed between our GET and PATCH. Read it again; the next round
-        // tells a change (recompute, drift check) from a patch the server will never accept.
-        rejected = { ...attempted, error };
-        throw new CanaryError(
-          ErrorCode.Conflict,
-          `${prefix}: the object changed under us: ${serverMessage(error)}`,
-          { retryable: true, cause: error },
-        );
-      }
-    });
-  }
-
-  /**
-   * Run one operation within its budget: `attempt` gets request options whose timeouts never outlast the
-   * budget, and is retried as `decideRetry` says. Failures come out as CanaryErrors prefixed with `prefix`.
-   */
-  async #operation<T>(prefix: string, attempt: (options: CallOptions) => Promise<T>): Promise<T> {
-    const startedAt = this.#now();
-    const options = this.#callOptions(startedAt + this.#policy.budgetMs);
-    let conflicts = 0;
-    for (let attempts = 1; ; attempts++) {
-      let failure: CanaryError;
-      try {
-        return await attempt(options);
-      } catch (error) {
-        failure = isTimeout(error)
-          ? new CanaryError(
-              ErrorCode.KubernetesUnavailable,
-              `${prefix}: the Kubernetes API did not answer in time (request timeout ${seconds(this.#requestTimeoutMs)})`,
-              { retryable: true, cause: error },
-            )
-          : translateKubeError(error, prefix);
-      }
-      if (failure.code === ErrorCode.Conflict) conflicts++;
-      const elapsedMs = this.#now() - startedAt;
-      const decision = decideRetry(this.#policy, { attempt: attempts, conflicts, elapsedMs, failure });
-      if (!decision.retry) throw decision.error;
-      await this.#sleep(decision.delayMs);
-    }
-  }
-
-  #callOptions(deadline: number): CallOptions {
-    const request: ConfigurationOptions<ObservableMiddleware> = {
-      middleware: [
-        sharedConnectionsMiddleware(this.#dispatchers),
-        timeoutMiddleware(() => Math.max(1, Math.min(this.#requestTimeoutMs, deadline - this.#now()))),
-      ],
-      middlewareMergeStrategy: "append",
-    };
-    // client-node 2 picks a PATCH body type per call from the Content-Type header the options set.
-    return { request, patch: setHeaderOptions("Content-Type", PatchStrategy.JsonPatch, request) };
-  }
-
-  #clientsFor(target: Pick<Target, "context">): Clients {
-    const key = target.context ?? "";
-    let clients = this.#clients.get(key);
-    if (clients === undefined) {
-      const config =
-        target.context === undefined ? this.#kubeConfig : withContext(this.#kubeConfig, target.context);
-      clients = {
-        custom: config.makeApiClient(CustomObjectsApi),
-        apps: config.makeApiClient(AppsV1Api),
-        core: config.makeApiClient(CoreV1Api),
-        apis: config.makeApiClient(ApisApi),
-        limit: pLimit(this.#maxConcurrentRequests),
-      };
-      this.#clients.set(key, clients);
-    }
-    return clients;
+    await this.#kube.write(
+      target,
+      prefix,
+      {
+        key: routeReadsKey(READS_KIND, target),
+        read: async (clients, options) =>
+          this.#getVirtualService(
+            clients,
+            await this.#networkingVersion(target, clients, options),
+            target,
+            options,
+          ),
+        plan,
+        patch: async (clients, operations, options) =>
+          this.#patchVirtualService(
+            clients,
+            await this.#networkingVersion(target, clients, options),
+            target,
+            operations,
+            options,
+          ),
+      },
+      reads,
+    );
   }
 
   /** The networking.istio.io version to use (v1, else v1beta1, else v1alpha3), discovered once per context. */
-  #networkingVersion(clients: Clients, options: CallOptions): Promise<string> {
-    clients.networkingVersion ??= this.#discoverVersion(clients, options).catch((error: unknown) => {
-      clients.networkingVersion = undefined;
-      throw error;
-    });
-    return clients.networkingVersion;
+  #networkingVersion(
+    target: Pick<Target, "context" | "meshContext">,
+    clients: Clients,
+    options: CallOptions,
+  ): Promise<string> {
+    const key = meshContextOf(target) ?? "";
+    let version = this.#versions.get(key);
+    if (version === undefined) {
+      version = this.#discoverVersion(clients, options).catch((error: unknown) => {
+        this.#versions.delete(key);
+        throw error;
+      });
+      this.#versions.set(key, version);
+    }
+    return version;
   }
 
   async #discoverVersion(clients: Clients, options: CallOptions): Promise<string> {
-    const groups = await clients.limit(() => clients.apis.getAPIVersions(options.request));
+    const groups = await clients.apis.getAPIVersions(options.request);
     const group = groups.groups.find((entry) => entry.name === ISTIO_NETWORKING_GROUP);
     const served = new Set(group?.versions.map((entry) => entry.version) ?? []);
     const version = ISTIO_NETWORKING_VERSIONS.find((candidate) => served.has(candidate));
@@ -431,61 +250,58 @@ export class IstioVirtualServiceRouter implements TrafficRouter {
     return version;
   }
 
-  async #getVirtualService(
+  #getVirtualService(
     clients: Clients,
     version: string,
     target: Pick<Target, "namespace" | "virtualService">,
     options: CallOptions,
   ): Promise<unknown> {
-    return (await clients.limit(() =>
-      clients.custom.getNamespacedCustomObject(
-        {
-          group: ISTIO_NETWORKING_GROUP,
-          version,
-          namespace: target.namespace,
-          plural: "virtualservices",
-          name: target.virtualService,
-        },
-        options.request,
-      ),
-    )) as unknown;
+    return getCustomObject(clients, virtualServiceRef(version, target), options);
   }
 
-  async #patchVirtualService(
+  #patchVirtualService(
     clients: Clients,
     version: string,
     target: Target,
     operations: JsonPatchOperation[],
     options: CallOptions,
   ): Promise<unknown> {
-    return (await clients.limit(() =>
-      clients.custom.patchNamespacedCustomObject(
-        {
-          group: ISTIO_NETWORKING_GROUP,
-          version,
-          namespace: target.namespace,
-          plural: "virtualservices",
-          name: target.virtualService,
-          body: operations,
-          fieldManager: FIELD_MANAGER,
-        },
-        options.patch,
-      ),
-    )) as unknown;
+    return patchCustomObject(clients, virtualServiceRef(version, target), operations, options);
   }
 
-  /** The selector of the Service behind the host, to narrow the readiness check; {} when there is no such Service. */
-  async #serviceSelector(
-    clients: Clients,
-    service: { name: string; namespace: string },
-    options: CallOptions,
-  ): Promise<Labels> {
-    try {
-      const found = await clients.limit(() => clients.core.readNamespacedService(service, options.request));
-      return { ...(found.spec?.selector ?? {}) };
-    } catch (error) {
-      if (httpStatusOf(error) === 404) return {};
-      throw error;
-    }
+  /** The Service selector narrows the pods a subset's labels pick when the Service lives beside the rollout. */
+  async #hostSelector(clients: Clients, target: Target, options: CallOptions): Promise<Labels> {
+    const service = serviceOfHost(target.host, target.namespace);
+    return service?.namespace === target.namespace
+      ? ((await serviceSelector(clients, service, options)) ?? {})
+      : {};
   }
+
+  async #recentHostSelector(clients: Clients, target: Target, options: CallOptions): Promise<Labels> {
+    const key = `${target.context ?? ""}/${target.namespace}/${target.host}`;
+    const kept = this.#selectors.get(key);
+    if (kept && this.#now() - kept.readAt < SELECTOR_TTL_MS) return kept.labels;
+    const labels = await this.#hostSelector(clients, target, options);
+    this.#selectors.set(key, { labels, readAt: this.#now() });
+    return labels;
+  }
+}
+
+/**
+ * How long a tick's pod check trusts a Service selector it read: a selector seldom changes, and reading it on every
+ * tick doubled a tick's requests (and, on a 404, its CPU). Preflight always reads it afresh.
+ */
+const SELECTOR_TTL_MS = 60_000;
+
+function virtualServiceRef(
+  version: string,
+  target: Pick<Target, "namespace" | "virtualService">,
+): CustomObjectRef {
+  return {
+    group: ISTIO_NETWORKING_GROUP,
+    version,
+    plural: "virtualservices",
+    namespace: target.namespace,
+    name: target.virtualService,
+  };
 }

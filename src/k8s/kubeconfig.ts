@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import type { Cluster, Context, User } from "@kubernetes/client-node";
-import { CanaryError, ErrorCode } from "../errors.ts";
+import { CanaryError, ErrorCode, errorMessage } from "../errors.ts";
 
 /** Where the configuration came from, in the order they are tried. */
 export const KubeConfigSource = {
@@ -163,7 +163,7 @@ function loadFile(path: string, origin: string): KubeConfig {
   try {
     config.loadFromFile(path);
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
+    const reason = errorMessage(error);
     throw new CanaryError(
       ErrorCode.InvalidInput,
       `kubeconfig file ${path} (${origin}) cannot be read: ${reason}`,

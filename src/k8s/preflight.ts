@@ -2,36 +2,41 @@ import { CanaryError, ErrorCode } from "../errors.ts";
 import { isJsonObject } from "../json/json-value.ts";
 import type { Target } from "../rollout/types.ts";
 import { isSameHost } from "./istio-host.ts";
+import { VIRTUAL_SERVICE_DIALECT, type ManagedRoute } from "./virtual-service-route.ts";
 import {
-  baselineShape,
   headerRouteName,
-  httpRoutes,
-  selectManagedRoute,
-  virtualServiceIdentity,
-  type ManagedRoute,
-} from "./virtual-service-route.ts";
+  objectIdentity,
+  rulesOf,
+  type ManagedRule,
+  type RouteDialect,
+} from "./route-rules.ts";
 
 export type Labels = Record<string, string>;
 
 /**
- * The route a new rollout will manage, checked: selected (see `selectManagedRoute`), sending 100% to the stable
- * subset (see `baselineShape`), and no canarybot header route left over from an earlier rollout.
+ * The rule a new rollout will manage, checked: selected (see `RouteDialect.select`), sending 100% to the stable
+ * subset (see `RouteDialect.checkBaseline`), and no canarybot header rule left over from an earlier rollout.
  */
-export function managedRouteForRollout(virtualService: unknown, target: Target): ManagedRoute {
-  const managed = selectManagedRoute(virtualService, target);
-  baselineShape(managed.route, target, managed.index);
+export function managedRuleForRollout(dialect: RouteDialect, object: unknown, target: Target): ManagedRule {
+  const managed = dialect.select(object, target);
+  dialect.checkBaseline(managed.route, target, managed.index);
   const name = headerRouteName(target.canarySubset);
-  const leftover = httpRoutes(virtualService).findIndex(
-    (route) => isJsonObject(route) && route.name === name,
-  );
+  const { field, noun } = dialect.naming;
+  const leftover = rulesOf(object, field).findIndex((route) => isJsonObject(route) && route.name === name);
   if (leftover >= 0) {
     throw new CanaryError(
       ErrorCode.PreflightFailed,
-      `${virtualServiceIdentity(target)} still has canarybot's header route '${name}' (http[${leftover}]) ` +
-        `from an earlier rollout; roll that rollout back or remove the route`,
+      `${objectIdentity(dialect.naming, target)} still has canarybot's header ${noun} '${name}' (${field}[${leftover}]) ` +
+        `from an earlier rollout; roll that rollout back or remove the ${noun}`,
     );
   }
   return managed;
+}
+
+/** `managedRuleForRollout` on a VirtualService's `spec.http`. */
+export function managedRouteForRollout(virtualService: unknown, target: Target): ManagedRoute {
+  const managed = managedRuleForRollout(VIRTUAL_SERVICE_DIALECT, virtualService, target);
+  return { index: managed.index, route: managed.route };
 }
 
 function stringMap(value: unknown): Labels {
@@ -148,4 +153,36 @@ export function subsetReadinessProblem(
     .map((deployment) => `${nameOf(deployment)} has ${readyReplicas(deployment)} ready`)
     .join(", ");
   return `${prefix}: no Deployment with ready replicas matches (${unready})`;
+}
+
+function isReadyPod(pod: unknown): boolean {
+  if (!isJsonObject(pod) || !isJsonObject(pod.status) || !Array.isArray(pod.status.conditions)) return false;
+  return pod.status.conditions.some(
+    (condition) => isJsonObject(condition) && condition.type === "Ready" && condition.status === "True",
+  );
+}
+
+/**
+ * Why a backend Service cannot take traffic, or undefined when it can: it exists, has a selector, and at least one
+ * ready pod of the namespace carries the selector's labels (the pods its endpoints would list).
+ */
+export function serviceReadinessProblem(
+  name: string,
+  selector: Labels | undefined,
+  pods: readonly unknown[],
+): string | undefined {
+  if (selector === undefined) return `Service ${name} not found`;
+  if (Object.keys(selector).length === 0) {
+    return `Service ${name} has no selector: canarybot cannot tell which pods serve it`;
+  }
+  const matching = pods.filter(
+    (pod) =>
+      isJsonObject(pod) &&
+      isJsonObject(pod.metadata) &&
+      includesLabels(stringMap(pod.metadata.labels), selector),
+  );
+  if (matching.some(isReadyPod)) return undefined;
+  return matching.length === 0
+    ? `Service ${name} (${formatLabels(selector)}) has no pods`
+    : `Service ${name} (${formatLabels(selector)}) has no ready pods (${matching.length} not ready)`;
 }

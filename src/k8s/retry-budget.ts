@@ -1,4 +1,5 @@
 import { CanaryError, ErrorCode } from "../errors.ts";
+import { exponentialDelay, withJitter } from "../retry.ts";
 
 /** How long one Kubernetes request may take before it is abandoned. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
@@ -27,8 +28,7 @@ export function decideRetry(
   const { attempt, conflicts, elapsedMs, failure } = state;
   const transient = failure.code === ErrorCode.Conflict || failure.code === ErrorCode.KubernetesUnavailable;
   if (!failure.retryable || !transient) return { retry: false, error: failure };
-  const ceiling = Math.min(2_000, policy.backoffMs * 2 ** (attempt - 1));
-  const delayMs = ceiling / 2 + random() * (ceiling / 2);
+  const delayMs = withJitter(exponentialDelay(attempt, policy.backoffMs, 2_000), random);
   const outOfConflicts = failure.code === ErrorCode.Conflict && conflicts >= policy.maxConflicts;
   if (!outOfConflicts && elapsedMs + delayMs < policy.budgetMs) return { retry: true, delayMs };
   const spent = outOfConflicts ? "" : ` in ${seconds(elapsedMs)} of its ${seconds(policy.budgetMs)} budget`;

@@ -3,6 +3,17 @@ import { isJsonObject, type JsonObject } from "../json/json-value.ts";
 import type { HeaderMatch, Target } from "../rollout/types.ts";
 import { isSameHost } from "./istio-host.ts";
 import { cloneJson, omitKeys } from "./json.ts";
+import {
+  assertWeight,
+  headerRouteName,
+  objectIdentity,
+  pickRule,
+  ruleLabel,
+  rulesOf,
+  type ManagedRule,
+  type RouteDialect,
+  type RuleNaming,
+} from "./route-rules.ts";
 
 /** An Istio `HTTPRoute` as fetched: only the fields canarybot reads are typed, every other one is carried as is. */
 export type HttpRoute = JsonObject & { name?: string; match?: unknown; route?: unknown };
@@ -10,40 +21,27 @@ export type HttpRoute = JsonObject & { name?: string; match?: unknown; route?: u
 export type RouteDestination = JsonObject & { destination: Destination; weight?: number };
 export type Destination = JsonObject & { host: string; subset?: string };
 
-/** Prefix of the HTTP route canarybot inserts for the header stage; no other route may carry it. */
-export const HEADER_ROUTE_PREFIX = "canarybot-header-";
-
-/** Name of the header-stage route that sends matching requests to `canarySubset`. */
-export function headerRouteName(canarySubset: string): string {
-  return `${HEADER_ROUTE_PREFIX}${canarySubset}`;
-}
-
-export function isHeaderRoute(route: unknown): boolean {
-  return isJsonObject(route) && typeof route.name === "string" && route.name.startsWith(HEADER_ROUTE_PREFIX);
-}
+export const VIRTUAL_SERVICE_NAMING: RuleNaming = {
+  kind: "VirtualService",
+  field: "http",
+  noun: "route",
+  title: "HTTP route",
+  checkHint: "Check the target's host and subsets",
+};
 
 /** "VirtualService default/reviews": how every message names the object. */
 export function virtualServiceIdentity(target: Pick<Target, "namespace" | "virtualService">): string {
-  return `VirtualService ${target.namespace}/${target.virtualService}`;
+  return objectIdentity(VIRTUAL_SERVICE_NAMING, target);
 }
 
 /** "route 'reviews' (http[0])" or "unnamed route http[1]". */
 export function routeLabel(route: unknown, index: number): string {
-  const name = isJsonObject(route) && typeof route.name === "string" ? route.name : undefined;
-  return name === undefined ? `unnamed route http[${index}]` : `route '${name}' (http[${index}])`;
+  return ruleLabel(VIRTUAL_SERVICE_NAMING, route, index);
 }
 
 /** The `spec.http` list of a fetched VirtualService (empty when it has none). */
 export function httpRoutes(virtualService: unknown): unknown[] {
-  if (!isJsonObject(virtualService) || !isJsonObject(virtualService.spec)) return [];
-  const http = virtualService.spec.http;
-  return Array.isArray(http) ? http : [];
-}
-
-export function resourceVersionOf(object: unknown): string | undefined {
-  if (!isJsonObject(object) || !isJsonObject(object.metadata)) return undefined;
-  const version = object.metadata.resourceVersion;
-  return typeof version === "string" ? version : undefined;
+  return rulesOf(virtualService, "http");
 }
 
 /** The `route[]` entries of an HTTP route that carry a destination. */
@@ -85,57 +83,7 @@ export function isSubsetOf(entry: RouteDestination, target: Target, subset: stri
 }
 
 /** The HTTP route a rollout manages, and where it sits in `spec.http`. */
-export type ManagedRoute = { index: number; route: HttpRoute };
-
-type RouteQuery = {
-  target: Pick<Target, "namespace" | "virtualService" | "host" | "route">;
-  /** Whether a route is a candidate when no route name is given. */
-  isCandidate: (route: HttpRoute) => boolean;
-  /** What the candidates send traffic to, for messages: "host reviews subset v1". */
-  wanted: string;
-};
-
-/** The route named `target.route`, else the one candidate route; canarybot's header route is never one. */
-function pickRoute(virtualService: unknown, query: RouteQuery): ManagedRoute {
-  const { target, isCandidate, wanted } = query;
-  const identity = virtualServiceIdentity(target);
-  const routes = httpRoutes(virtualService)
-    .map((route, index) => ({ route, index }))
-    .filter((entry): entry is { route: HttpRoute; index: number } => isJsonObject(entry.route))
-    .filter((entry) => !isHeaderRoute(entry.route));
-  if (routes.length === 0) {
-    throw new CanaryError(ErrorCode.PreflightFailed, `${identity} has no HTTP routes (spec.http is empty)`);
-  }
-  if (target.route !== undefined) {
-    const named = routes.filter((entry) => entry.route.name === target.route);
-    if (named.length === 1 && named[0]) return named[0];
-    const names = routes.map((entry) => routeLabel(entry.route, entry.index)).join(", ");
-    throw new CanaryError(
-      ErrorCode.PreflightFailed,
-      named.length === 0
-        ? `${identity} has no HTTP route named '${target.route}'; its routes: ${names}`
-        : `${identity} has ${named.length} HTTP routes named '${target.route}' (${named.map((entry) => `http[${entry.index}]`).join(", ")}); route names must be unique`,
-    );
-  }
-  const candidates = routes.filter((entry) => isCandidate(entry.route));
-  if (candidates.length === 1 && candidates[0]) return candidates[0];
-  if (candidates.length === 0) {
-    const seen = routes
-      .map((entry) => `${routeLabel(entry.route, entry.index)} → ${describeWeights(entry.route, target)}`)
-      .join("; ");
-    throw new CanaryError(
-      ErrorCode.PreflightFailed,
-      `${identity} has no HTTP route sending traffic to ${wanted}; its routes: ${seen}. ` +
-        `Check the target's host and subsets, or name the route with --route <name>`,
-    );
-  }
-  throw new CanaryError(
-    ErrorCode.PreflightFailed,
-    `${identity} has ${candidates.length} HTTP routes sending traffic to ${wanted}: ` +
-      `${candidates.map((entry) => routeLabel(entry.route, entry.index)).join(", ")}. ` +
-      `Pick one with --route <name> (give the route a \`name\` first if it has none)`,
-  );
-}
+export type ManagedRoute = ManagedRule<HttpRoute>;
 
 /**
  * The one HTTP route a rollout moves traffic on: the route named `target.route` when given, otherwise the one
@@ -143,11 +91,13 @@ function pickRoute(virtualService: unknown, query: RouteQuery): ManagedRoute {
  * a candidate. None or several → `preflight_failed` naming the VirtualService, the candidates and the way out.
  */
 export function selectManagedRoute(virtualService: unknown, target: Target): ManagedRoute {
-  return pickRoute(virtualService, {
+  return pickRule<HttpRoute>(virtualService, {
+    naming: VIRTUAL_SERVICE_NAMING,
     target,
     isCandidate: (route) =>
       destinationsOf(route).some((entry) => isSubsetOf(entry, target, target.stableSubset)),
     wanted: `host ${target.host} subset ${target.stableSubset}`,
+    describeWeights: (route) => describeWeights(route, target),
   });
 }
 
@@ -162,10 +112,12 @@ export function currentSubsetOf(
 ): string {
   const onHost = (entry: RouteDestination) =>
     isSameHost(entry.destination.host, target.host, target.namespace);
-  const picked = pickRoute(virtualService, {
+  const picked = pickRule<HttpRoute>(virtualService, {
+    naming: VIRTUAL_SERVICE_NAMING,
     target,
     isCandidate: (route) => destinationsOf(route).some(onHost),
     wanted: `host ${target.host}`,
+    describeWeights: (route) => describeWeights(route, target),
   });
   const entries = destinationsOf(picked.route);
   const live = entries.filter((entry) => effectiveWeight(entry, entries.length) > 0);
@@ -234,15 +186,6 @@ export function canaryWeightOf(route: unknown, target: Target): number {
   return entries
     .filter((entry) => isSubsetOf(entry, target, target.canarySubset))
     .reduce((sum, entry) => sum + effectiveWeight(entry, entries.length), 0);
-}
-
-export function assertWeight(weight: number): void {
-  if (!Number.isInteger(weight) || weight < 0 || weight > 100) {
-    throw new CanaryError(
-      ErrorCode.InvalidInput,
-      `canary weight must be an integer from 0 to 100, got ${weight}`,
-    );
-  }
 }
 
 /**
@@ -330,3 +273,15 @@ export function headerRouteFor(baseline: unknown, target: Target, header: Header
     route: [{ destination: { ...stableEntry.destination, subset: target.canarySubset } }],
   };
 }
+
+/** The VirtualService half of the patch computation (`route-patch.ts`). */
+export const VIRTUAL_SERVICE_DIALECT: RouteDialect = {
+  naming: VIRTUAL_SERVICE_NAMING,
+  select: selectManagedRoute,
+  atWeight: routeAtWeight,
+  writtenAt: routesWrittenAt,
+  headerRule: headerRouteFor,
+  describeWeights,
+  canaryWeight: canaryWeightOf,
+  checkBaseline: baselineShape,
+};

@@ -1,4 +1,5 @@
 import type { AnalysisPolicy, MetricsSnapshot } from "../rollout/types.ts";
+import { formatUtcTime } from "../rollout/time-text.ts";
 
 /** The thresholds a chart draws as dashed lines. */
 export type ChartPolicy = Pick<AnalysisPolicy, "minSuccessRate" | "maxP99Ms">;
@@ -21,11 +22,6 @@ export type RolloutChartData = {
     p99Ms: { min: number; max: number };
   };
 };
-
-/** `HH:MM:SS` in UTC. */
-export function formatUtcTime(at: number): string {
-  return new Date(at).toISOString().slice(11, 19);
-}
 
 function finite(value: number | undefined): number | null {
   return value === undefined || !Number.isFinite(value) ? null : value;

@@ -11,7 +11,7 @@ import {
   Title,
 } from "chart.js";
 import type { ChartConfiguration, ChartDataset, Plugin } from "chart.js";
-import type { MetricsSnapshot } from "../rollout/types.ts";
+import type { MetricsSnapshot, Rollout } from "../rollout/types.ts";
 import { rolloutChartData } from "./chart-data.ts";
 import type { ChartPolicy, ChartSeries, RolloutChartData } from "./chart-data.ts";
 
@@ -280,6 +280,15 @@ export function rolloutChartConfig(
         ? [whiteBackground, noDataMessage(options.font)]
         : [whiteBackground, thresholdLabels(data, options.font)],
   };
+}
+
+/** A rollout's chart, as the command line writes it and Slack posts it: titled with the rollout and its subsets. */
+export function renderChartOf(rollout: Rollout): Promise<Buffer> {
+  return renderRolloutChart({
+    snapshots: rollout.snapshots,
+    ...(rollout.plan.analysis ? { policy: rollout.plan.analysis } : {}),
+    title: `${rollout.id} ${rollout.target.stableSubset} → ${rollout.target.canarySubset}`,
+  });
 }
 
 /**

@@ -1,5 +1,16 @@
-import { CanaryError, ErrorCode } from "../errors.ts";
 import type { Target } from "../rollout/types.ts";
+import {
+  checkLabelValue,
+  checkQuantile,
+  checkSubsetMatch,
+  escapePromString,
+  invalidQuery,
+  promDuration,
+  promString,
+  subsetMatcher,
+  type SnapshotQueries,
+  type SubsetMatch,
+} from "./promql.ts";
 
 /**
  * PromQL for Istio's standard metrics, built purely from a target and a window.
@@ -9,9 +20,6 @@ import type { Target } from "../rollout/types.ts";
  * kept in the `by (...)` clause, so the answer carries one sample per subset.
  */
 
-/** Istio label that tells the canary and stable subsets apart, and the value each subset carries. */
-export type SubsetMatch = { label: string; canary: string; stable: string };
-
 /** Everything a query needs: which service, which reporter, which subsets, over which window. */
 export type IstioQueryScope = {
   namespace: string;
@@ -20,16 +28,6 @@ export type IstioQueryScope = {
   reporter: string;
   subsets: SubsetMatch;
   windowSeconds: number;
-};
-
-/** The PromQL of one snapshot; each answers with one sample per subset, labelled by `subsets.label`. */
-export type IstioQueries = {
-  requestRate: string;
-  successRate: string;
-  p50: string;
-  p90: string;
-  p99: string;
-  latencyBuckets: string;
 };
 
 export const ISTIO_REQUESTS_TOTAL = "istio_requests_total";
@@ -51,78 +49,21 @@ export const SUBSET_LABEL_TO_METRIC_LABEL: Readonly<Record<string, string>> = {
 /** DestinationRule subset labels, e.g. `{ v1: { version: "v1" }, v2: { version: "v2" } }` (TargetInspection). */
 export type SubsetLabels = Record<string, Record<string, string>>;
 
-const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
-
-function invalid(message: string): CanaryError {
-  return new CanaryError(ErrorCode.MetricsQueryInvalid, message);
-}
-
-/** A PromQL double-quoted string literal holding exactly `value` (Go string escapes, as the PromQL lexer reads them). */
-export function promString(value: string): string {
-  let out = '"';
-  for (const ch of value) {
-    const code = ch.codePointAt(0) ?? 0;
-    if (ch === "\\") out += "\\\\";
-    else if (ch === '"') out += '\\"';
-    else if (ch === "\n") out += "\\n";
-    else if (ch === "\r") out += "\\r";
-    else if (ch === "\t") out += "\\t";
-    else if (code < 0x20 || code === 0x7f) out += `\\x${code.toString(16).padStart(2, "0")}`;
-    else out += ch;
-  }
-  return `${out}"`;
-}
-
-/** The body of a PromQL string literal (without the quotes), for filling placeholders inside a quoted template. */
-export function escapePromString(value: string): string {
-  return promString(value).slice(1, -1);
-}
-
-/** RE2 regex matching `value` literally (Go's regexp.QuoteMeta). */
-export function escapeRegex(value: string): string {
-  return value.replace(/[\\.+*?()|[\]{}^$]/g, "\\$&");
-}
-
-/** A Prometheus duration for a window: whole seconds, at least 1 (a `[0s]` range is a query error). */
-export function promDuration(seconds: number): string {
-  if (!Number.isFinite(seconds) || seconds <= 0) {
-    throw invalid(`metrics window must be a positive number of seconds, got ${String(seconds)}`);
-  }
-  return `${Math.ceil(seconds)}s`;
-}
-
-function checkLabelName(name: string, what: string): void {
-  if (!LABEL_NAME.test(name)) throw invalid(`${what} "${name}" is not a valid Prometheus label name`);
-}
-
-function checkLabelValue(value: string, what: string): void {
-  // An empty value would also match series that lack the label altogether.
-  if (value === "") throw invalid(`${what} is empty`);
-}
-
 /** Validates a scope once, so every builder can trust it. */
 function checkScope(scope: IstioQueryScope): void {
   checkLabelValue(scope.namespace, "namespace");
   checkLabelValue(scope.service, "service");
   checkLabelValue(scope.reporter, "reporter");
-  checkLabelName(scope.subsets.label, "subset label");
-  checkLabelValue(scope.subsets.canary, "canary subset label value");
-  checkLabelValue(scope.subsets.stable, "stable subset label value");
-  if (scope.subsets.canary === scope.subsets.stable) {
-    throw invalid(
-      `canary and stable both carry ${scope.subsets.label}="${scope.subsets.canary}": their metrics cannot be told apart`,
-    );
-  }
+  checkSubsetMatch(scope.subsets);
 }
 
 /** `{reporter="destination",destination_service_namespace="ns",destination_service_name="svc",<label>=~"v2|v1"}` */
 function selector(scope: IstioQueryScope, extra: string[] = []): string {
-  const { label, canary, stable } = scope.subsets;
   const matchers = [
     `reporter=${promString(scope.reporter)}`,
     `destination_service_namespace=${promString(scope.namespace)}`,
     `destination_service_name=${promString(scope.service)}`,
-    `${label}=~${promString(`${escapeRegex(canary)}|${escapeRegex(stable)}`)}`,
+    subsetMatcher(scope.subsets),
     ...extra,
   ];
   return `{${matchers.join(",")}}`;
@@ -154,7 +95,7 @@ export function successRateQuery(scope: IstioQueryScope): string {
 /** Latency quantile `q` (0..1) in milliseconds per subset, from Istio's request duration histogram. */
 export function latencyQuantileQuery(scope: IstioQueryScope, q: number): string {
   checkScope(scope);
-  if (!(q > 0 && q < 1)) throw invalid(`latency quantile must be between 0 and 1, got ${String(q)}`);
+  checkQuantile(q);
   const w = promDuration(scope.windowSeconds);
   return (
     `histogram_quantile(${String(q)}, sum by (le, ${scope.subsets.label}) ` +
@@ -174,7 +115,7 @@ export function latencyBucketsQuery(scope: IstioQueryScope): string {
 }
 
 /** Every query of one snapshot. */
-export function istioQueries(scope: IstioQueryScope): IstioQueries {
+export function istioQueries(scope: IstioQueryScope): SnapshotQueries {
   return {
     requestRate: requestRateQuery(scope),
     successRate: successRateQuery(scope),
@@ -197,13 +138,15 @@ export function subsetMatchFromLabels(
   const pick = (subset: string): { label: string; value: string } => {
     const labels = subsetLabels[subset];
     if (labels === undefined) {
-      throw invalid(`subset "${subset}" is not defined by the DestinationRule; cannot select its metrics`);
+      throw invalidQuery(
+        `subset "${subset}" is not defined by the DestinationRule; cannot select its metrics`,
+      );
     }
     for (const [podLabel, metricLabel] of Object.entries(SUBSET_LABEL_TO_METRIC_LABEL)) {
       const value = labels[podLabel];
       if (value !== undefined) return { label: metricLabel, value };
     }
-    throw invalid(
+    throw invalidQuery(
       `subset "${subset}" selects pods by ${JSON.stringify(labels)}, none of which Istio reports on its metrics ` +
         `(${Object.keys(SUBSET_LABEL_TO_METRIC_LABEL).join(", ")}); use the workload subset mode`,
     );
@@ -211,7 +154,7 @@ export function subsetMatchFromLabels(
   const canary = pick(target.canarySubset);
   const stable = pick(target.stableSubset);
   if (canary.label !== stable.label) {
-    throw invalid(
+    throw invalidQuery(
       `subsets "${target.canarySubset}" and "${target.stableSubset}" are told apart by different labels ` +
         `(${canary.label}, ${stable.label}); use the workload subset mode`,
     );
@@ -258,7 +201,7 @@ export function renderCustomQuery(template: string, vars: CustomQueryVars): stri
       case "interval":
         return interval;
       default:
-        throw invalid(
+        throw invalidQuery(
           `unknown placeholder {{${name}}} in custom query; known: ${CUSTOM_QUERY_PLACEHOLDERS.map((p) => `{{${p}}}`).join(" ")}`,
         );
     }

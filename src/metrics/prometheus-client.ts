@@ -1,8 +1,9 @@
 import http from "node:http";
 import https from "node:https";
-import axios, { type AxiosInstance, type AxiosResponse } from "axios";
-import { CanaryError, ErrorCode } from "../errors.ts";
+import axios, { type AxiosInstance } from "axios";
+import { CanaryError, ErrorCode, errorMessage } from "../errors.ts";
 import { basicAuthSecrets, redact } from "../redact.ts";
+import { exponentialDelay, retry, wait, withJitter } from "../retry.ts";
 
 /**
  * A small Prometheus HTTP API client: instant and range queries over POST forms (queries get long), bounded
@@ -90,8 +91,6 @@ export type RangeQuery = {
   end: number;
   stepSeconds: number;
 };
-
-const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Parses a Prometheus sample value string. `"NaN"`, `"+Inf"`, `"-Inf"` are kept as such; garbage throws. */
 export function parseSampleValue(raw: unknown): number {
@@ -306,7 +305,7 @@ function networkError(
   secrets: readonly string[],
 ): CanaryError {
   const code = axios.isAxiosError(error) ? error.code : undefined;
-  const text = redact(error instanceof Error ? error.message : String(error), secrets);
+  const text = redact(errorMessage(error), secrets);
   // No `cause`: an axios error carries the request's config, credentials included, into any log that dumps it.
   if (code !== undefined && TLS_CODES.has(code)) {
     return new CanaryError(
@@ -342,7 +341,7 @@ export class PrometheusClient {
     this.#retries = Math.max(0, options.retries ?? 2);
     this.#backoffMs = options.backoffMs ?? 250;
     this.#maxBackoffMs = options.maxBackoffMs ?? 5_000;
-    this.#sleep = options.sleep ?? defaultSleep;
+    this.#sleep = options.sleep ?? wait;
     this.#random = options.random ?? Math.random;
     const maxSockets = options.maxSockets ?? 32;
     const headers: Record<string, string> = { Accept: "application/json", ...options.headers };
@@ -426,29 +425,33 @@ export class PrometheusClient {
     return `${Math.max(1, Math.floor((this.#timeoutMs * 0.9) / 1000))}s`;
   }
 
-  #backoff(attempt: number): number {
-    const ceiling = Math.min(this.#maxBackoffMs, this.#backoffMs * 2 ** attempt);
-    return Math.round(ceiling / 2 + (this.#random() * ceiling) / 2);
-  }
-
   async #post(endpoint: string, form: Record<string, string>): Promise<Envelope> {
-    for (let attempt = 0; ; attempt++) {
-      let response: AxiosResponse<string> | undefined;
-      let failure: CanaryError;
-      try {
-        response = await this.#http.post<string>(endpoint, new URLSearchParams(form));
-        return interpretResponse(response.status, String(response.data ?? ""), endpoint, this.#secrets);
-      } catch (error) {
-        failure =
-          error instanceof CanaryError
+    let status: number | undefined;
+    return retry(
+      async () => {
+        status = undefined;
+        try {
+          const response = await this.#http.post<string>(endpoint, new URLSearchParams(form));
+          status = response.status;
+          return interpretResponse(response.status, String(response.data ?? ""), endpoint, this.#secrets);
+        } catch (error) {
+          throw error instanceof CanaryError
             ? error
             : networkError(error, endpoint, this.#timeoutMs, this.#secrets);
-      }
-      if (attempt >= this.#retries || !shouldRetryNow(failure, response?.status)) {
-        if (attempt > 0) failure.message = `${failure.message} (after ${attempt + 1} attempts)`;
-        throw failure;
-      }
-      await this.#sleep(this.#backoff(attempt));
-    }
+        }
+      },
+      (outcome, attempts) => {
+        if (outcome.ok) return undefined;
+        const failure = outcome.error as CanaryError;
+        if (attempts > this.#retries || !shouldRetryNow(failure, status)) {
+          if (attempts > 1) failure.message = `${failure.message} (after ${attempts} attempts)`;
+          return undefined;
+        }
+        return Math.round(
+          withJitter(exponentialDelay(attempts, this.#backoffMs, this.#maxBackoffMs), this.#random),
+        );
+      },
+      this.#sleep,
+    );
   }
 }

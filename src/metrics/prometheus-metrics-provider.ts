@@ -1,12 +1,13 @@
-import { CanaryError, ErrorCode, isCanaryError } from "../errors.ts";
+import { CanaryError, ErrorCode, isCanaryError, asError } from "../errors.ts";
 import type { MetricsProvider } from "../rollout/ports.ts";
-import type {
-  CustomCheck,
-  LatencyBucket,
-  MetricsSnapshot,
-  Rollout,
-  SubsetMetrics,
-  Target,
+import {
+  MetricsMesh,
+  type CustomCheck,
+  type LatencyBucket,
+  type MetricsSnapshot,
+  type Rollout,
+  type SubsetMetrics,
+  type Target,
 } from "../rollout/types.ts";
 import {
   DEFAULT_REPORTER,
@@ -14,10 +15,10 @@ import {
   renderCustomQuery,
   subsetMatchFromLabels,
   subsetMatchFromWorkloads,
-  type IstioQueryScope,
   type SubsetLabels,
-  type SubsetMatch,
 } from "./istio-queries.ts";
+import { linkerdQueries, linkerdSubsetMatch } from "./linkerd-queries.ts";
+import { invalidQuery, type SnapshotQueries, type SubsetMatch } from "./promql.ts";
 import type { PrometheusClient, QueryData } from "./prometheus-client.ts";
 
 /**
@@ -33,7 +34,7 @@ export function snapshotWindowSeconds(requestedSeconds: number, scrapeIntervalSe
 }
 
 /**
- * How the two subsets are told apart on Istio metrics.
+ * How the two subsets are told apart on Istio metrics (Linkerd's are always told apart by Deployment).
  * - `subset-labels`: from the DestinationRule subset labels (`version: v2` → `destination_version="v2"`).
  * - `workload`: by workload (Deployment) name, `destination_workload="reviews-v2"`.
  */
@@ -48,7 +49,10 @@ export type SubsetMode =
     }
   | {
       type: "workload";
-      /** Workload name of a subset; default `${service}-${subset}` (`reviews-v2`, the Bookinfo convention). */
+      /**
+       * Workload name of a subset when the plan's `metrics.deployments` does not name it; default
+       * `${service}-${subset}` (`reviews-v2`, the Bookinfo convention). Linkerd's Deployments too.
+       */
       workloadName?: (target: Target, subset: string) => string;
     };
 
@@ -68,10 +72,6 @@ type SubsetValues = { canary?: number; stable?: number };
 /** A finite number, or undefined: NaN ("no requests", 0/0) and ±Inf are "no data", never 0. */
 function finite(value: number | undefined): number | undefined {
   return value !== undefined && Number.isFinite(value) ? value : undefined;
-}
-
-function toError(reason: unknown): Error {
-  return reason instanceof Error ? reason : new Error(String(reason));
 }
 
 /** Reads one sample per subset out of a `by (<label>)` vector. */
@@ -160,7 +160,8 @@ export function singleValue(data: QueryData, checkName: string): number | undefi
 }
 
 /**
- * Istio metrics for a rollout's canary and stable subsets from Prometheus.
+ * A mesh's metrics for a rollout's canary and stable subsets from Prometheus: Istio's standard metrics, or the
+ * Linkerd proxy's when the plan's analysis says `metrics.mesh: linkerd` (`#queries` is the one place that knows).
  *
  * One snapshot is six PromQL queries (request rate, success rate, p50, p90, p99, and the latency histogram's
  * bucket counts for the statistical judge), each covering both subsets, plus one per custom check, all run
@@ -203,15 +204,7 @@ export class PrometheusMetricsProvider implements MetricsProvider {
       canaryWeight: rollout.appliedWeight,
     };
     const { target } = rollout;
-    const match = await this.#subsetMatch(rollout);
-    const scope: IstioQueryScope = {
-      namespace: target.namespace,
-      service: target.service,
-      reporter: this.#reporter,
-      subsets: match,
-      windowSeconds: window,
-    };
-    const queries = istioQueries(scope);
+    const { match, queries } = await this.#queries(rollout, window);
     const customChecks: CustomCheck[] = rollout.plan.analysis?.customChecks ?? [];
     const customQueries = customChecks.map((check) =>
       renderCustomQuery(check.query, {
@@ -234,7 +227,7 @@ export class PrometheusMetricsProvider implements MetricsProvider {
       ...customQueries.map(run),
     ]);
 
-    const failures = settled.flatMap((s) => (s.status === "rejected" ? [toError(s.reason)] : []));
+    const failures = settled.flatMap((s) => (s.status === "rejected" ? [asError(s.reason)] : []));
     const invalid = failures.find((e) => isCanaryError(e, ErrorCode.MetricsQueryInvalid));
     if (invalid !== undefined) throw invalid;
     const other = failures[0];
@@ -282,18 +275,55 @@ export class PrometheusMetricsProvider implements MetricsProvider {
     return snapshot;
   }
 
-  async #subsetMatch(rollout: Rollout): Promise<SubsetMatch> {
+  /**
+   * The seam between meshes: which queries, and which label tells the subsets apart in their answers. Everything
+   * after it (reading the answers, the snapshot, the verdict) is the same for every mesh.
+   */
+  async #queries(
+    rollout: Rollout,
+    windowSeconds: number,
+  ): Promise<{ match: SubsetMatch; queries: SnapshotQueries }> {
     const { target } = rollout;
+    const mesh = rollout.plan.analysis?.metrics?.mesh ?? MetricsMesh.Istio;
+    switch (mesh) {
+      case MetricsMesh.Istio: {
+        const match = await this.#istioSubsetMatch(rollout);
+        const scope = {
+          namespace: target.namespace,
+          service: target.service,
+          reporter: this.#reporter,
+          subsets: match,
+          windowSeconds,
+        };
+        return { match, queries: istioQueries(scope) };
+      }
+      case MetricsMesh.Linkerd: {
+        const deployments = this.#deployments(rollout);
+        const scope = { namespace: target.namespace, deployments, windowSeconds };
+        return { match: linkerdSubsetMatch(deployments), queries: linkerdQueries(scope) };
+      }
+      default:
+        throw invalidQuery(`${rollout.id} asks for metrics of an unknown mesh "${String(mesh)}"`);
+    }
+  }
+
+  /** The Deployments of the canary and stable subsets: the plan's mapping, else the configured naming rule. */
+  #deployments(rollout: Rollout): { canary: string; stable: string } {
+    const { target } = rollout;
+    const named = rollout.plan.analysis?.metrics?.deployments ?? {};
+    const rule =
+      (this.#subsets.type === "workload" ? this.#subsets.workloadName : undefined) ??
+      ((t: Target, subset: string) => `${t.service}-${subset}`);
+    const of = (subset: string): string => named[subset] ?? rule(target, subset);
+    return { canary: of(target.canarySubset), stable: of(target.stableSubset) };
+  }
+
+  async #istioSubsetMatch(rollout: Rollout): Promise<SubsetMatch> {
     switch (this.#subsets.type) {
       case "subset-labels":
-        return subsetMatchFromLabels(target, await this.#subsets.subsetLabels(rollout));
-      case "workload": {
-        const name = this.#subsets.workloadName ?? ((t: Target, subset: string) => `${t.service}-${subset}`);
-        return subsetMatchFromWorkloads({
-          canary: name(target, target.canarySubset),
-          stable: name(target, target.stableSubset),
-        });
-      }
+        return subsetMatchFromLabels(rollout.target, await this.#subsets.subsetLabels(rollout));
+      case "workload":
+        return subsetMatchFromWorkloads(this.#deployments(rollout));
     }
   }
 }

@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../store/redis-client.ts";
 import { withRedis } from "../store/redis-errors.ts";
 
 /** What has reached the channel for one rollout, as far as Redis knows. */
@@ -23,11 +23,11 @@ export type RedisDeliveryRecordsOptions = {
  * not post it twice.
  */
 export class RedisDeliveryRecords {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #prefix: string;
   readonly #ttlSeconds: number;
 
-  constructor(redis: Redis, options: RedisDeliveryRecordsOptions) {
+  constructor(redis: RedisClient, options: RedisDeliveryRecordsOptions) {
     this.#redis = redis;
     this.#prefix = options.prefix;
     this.#ttlSeconds = options.ttlSeconds ?? 14 * 24 * 3600;

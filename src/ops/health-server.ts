@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import type { Logger } from "../rollout/ports.ts";
 import type { OpsMetrics } from "./metrics.ts";
 import type { ReadinessCheck } from "./readiness.ts";
+import { errorMessage } from "../errors.ts";
 
 export type HealthServerOptions = {
   port: number;
@@ -43,8 +44,7 @@ export async function startHealthServer(options: HealthServerOptions): Promise<H
     if (path === "/metrics") {
       void metrics.registry.metrics().then(
         (text) => reply(200, text, metrics.registry.contentType),
-        (error: unknown) =>
-          reply(500, `metrics failed: ${error instanceof Error ? error.message : String(error)}\n`),
+        (error: unknown) => reply(500, `metrics failed: ${errorMessage(error)}\n`),
       );
       return;
     }
@@ -80,7 +80,7 @@ async function readiness(checks: readonly ReadinessCheck[], draining: boolean): 
         await check.check();
         return [check.name, "ok"] as const;
       } catch (error) {
-        return [check.name, error instanceof Error ? error.message : String(error)] as const;
+        return [check.name, errorMessage(error)] as const;
       }
     }),
   );

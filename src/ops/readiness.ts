@@ -1,7 +1,8 @@
 import { VersionApi } from "@kubernetes/client-node";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { randomUUID } from "node:crypto";
-import { Redis } from "ioredis";
+import { errorMessage } from "../errors.ts";
+import { openRedis } from "../store/redis-client.ts";
 
 /** One thing `/readyz` needs: resolves when it answers, rejects with why not. */
 export type ReadinessCheck = {
@@ -22,7 +23,7 @@ export const CHECK_TIMEOUT_MS = 2_000;
  * guess, and the process stays unready, saying so, until it is restarted.
  */
 export function redisReadiness(url: string, markerKey: string): ReadinessCheck {
-  const redis = new Redis(url, {
+  const redis = openRedis(url, {
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
@@ -69,12 +70,9 @@ export function kubernetesReadiness(kubeConfig: KubeConfig): ReadinessCheck {
         // fetch says only "fetch failed"; the cause says why (ECONNREFUSED, a certificate, …).
         const cause = (error as { cause?: { code?: string; message?: string } }).cause;
         const why = cause?.code ?? cause?.message;
-        throw new Error(
-          `${error instanceof Error ? error.message : String(error)}${why ? ` (${why})` : ""}`,
-          {
-            cause: error,
-          },
-        );
+        throw new Error(`${errorMessage(error)}${why ? ` (${why})` : ""}`, {
+          cause: error,
+        });
       }
     },
     close: () => Promise.resolve(),

@@ -1,5 +1,5 @@
 import { Queue } from "bullmq";
-import { DEFAULT_TICK_QUEUE, bullConnection } from "../jobs/tick-job.ts";
+import { DEFAULT_TICK_QUEUE, bullConnection, closeBullConnection } from "../jobs/tick-job.ts";
 import type { RedisConnectionSource } from "../jobs/tick-job.ts";
 
 export type TickQueueStats = {
@@ -12,7 +12,8 @@ const LAG_SAMPLE = 100;
 
 /** Queue depth and tick lag, read from the tick queue itself (a read-only handle of this process's own). */
 export function tickQueueStats(connection: RedisConnectionSource, prefix: string): TickQueueStats {
-  const queue = new Queue(DEFAULT_TICK_QUEUE, { connection: bullConnection(connection, "queue"), prefix });
+  const opened = bullConnection(connection, "queue");
+  const queue = new Queue(DEFAULT_TICK_QUEUE, { connection: opened, prefix });
   queue.on("error", () => undefined); // a scrape while Redis is away leaves the gauges out; readiness says why
   return {
     async read() {
@@ -22,6 +23,9 @@ export function tickQueueStats(connection: RedisConnectionSource, prefix: string
       const lagMs = Math.max(0, ...due.map((job) => now - (job.timestamp + (job.opts.delay ?? 0))));
       return { counts, lagSeconds: lagMs / 1000 };
     },
-    close: () => queue.close(),
+    async close() {
+      await queue.close();
+      closeBullConnection(opened);
+    },
   };
 }

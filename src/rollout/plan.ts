@@ -1,5 +1,5 @@
 import { LIVE_PHASES, Phase, TERMINAL_PHASES } from "./types.ts";
-import type { AnalysisPolicy, Plan, Rollout, Webhook } from "./types.ts";
+import type { AnalysisPolicy, Plan, Problem, Rollout, Webhook } from "./types.ts";
 
 /** The shortest time between steps a plan may ask for, unless the operator lowers it (load tests, demos). */
 export const MIN_INTERVAL_MS = 1_000;
@@ -8,78 +8,111 @@ export const MAX_INTERVAL_MS = 24 * 3_600_000;
 /** The highest p99 threshold: Istio's largest default latency bucket (1 h); above it nothing can be measured. */
 export const MAX_P99_MS = 3_600_000;
 
+/** A problem as one line: `steps: the last step must be 100 (…)`. */
+export function problemText(problem: Problem): string {
+  return `${problem.field}: ${problem.message}`;
+}
+
+/** Problems as one line, separated by semicolons. */
+export function problemsText(problems: readonly Problem[]): string {
+  return problems.map(problemText).join("; ");
+}
+
 /** Every problem with a plan, in words a person can act on; empty when the plan is sound. */
-export function planProblems(plan: Plan, minIntervalMs = MIN_INTERVAL_MS): string[] {
-  const problems: string[] = [];
+export function planProblems(plan: Plan, minIntervalMs = MIN_INTERVAL_MS): Problem[] {
+  const problems: Problem[] = [];
   const { steps } = plan;
-  if (steps.length === 0) problems.push("steps: at least one step is needed");
+  if (steps.length === 0) problems.push({ field: "steps", message: "at least one step is needed" });
   steps.forEach((weight, index) => {
     if (!Number.isInteger(weight) || weight < 1 || weight > 100) {
-      problems.push(`steps: ${weight} is not a whole percentage between 1 and 100`);
+      problems.push({ field: "steps", message: `${weight} is not a whole percentage between 1 and 100` });
     }
     const previous = steps[index - 1];
     if (previous !== undefined && weight <= previous) {
-      problems.push(`steps: ${weight} after ${previous}: steps must be strictly increasing`);
+      problems.push({
+        field: "steps",
+        message: `${weight} after ${previous}: steps must be strictly increasing`,
+      });
     }
   });
   if (steps.length > 0 && steps[steps.length - 1] !== 100) {
-    problems.push("steps: the last step must be 100 (promotion sends all traffic to the canary)");
+    problems.push({
+      field: "steps",
+      message: "the last step must be 100 (promotion sends all traffic to the canary)",
+    });
   }
   if (!Number.isFinite(plan.intervalMs) || plan.intervalMs < minIntervalMs) {
-    problems.push(`interval: must be at least ${formatDuration(minIntervalMs)}`);
+    problems.push({ field: "interval", message: `must be at least ${formatDuration(minIntervalMs)}` });
   } else if (plan.intervalMs > MAX_INTERVAL_MS) {
-    problems.push(`interval: must be at most ${formatDuration(MAX_INTERVAL_MS)}`);
+    problems.push({ field: "interval", message: `must be at most ${formatDuration(MAX_INTERVAL_MS)}` });
   }
   for (const gate of plan.approvalGates) {
     if (!steps.includes(gate)) {
-      problems.push(`approve-at: ${gate} is not one of the steps (${steps.join(", ")})`);
+      problems.push({
+        field: "approve-at",
+        message: `${gate} is not one of the steps (${steps.join(", ")})`,
+      });
     } else if (gate === 100) {
-      problems.push("approve-at: 100 is the promotion itself; gate an earlier step or use Promote");
+      problems.push({
+        field: "approve-at",
+        message: "100 is the promotion itself; gate an earlier step or use Promote",
+      });
     }
   }
   if (plan.headerMatch && (plan.headerMatch.name === "" || plan.headerMatch.value === "")) {
-    problems.push("header: needs name=value");
+    problems.push({ field: "header", message: "needs name=value" });
+  }
+  const deadline = plan.progressDeadlineMs;
+  if (deadline !== undefined && !(deadline >= MIN_INTERVAL_MS && deadline <= MAX_INTERVAL_MS)) {
+    problems.push({
+      field: "progress-deadline",
+      message: `must be between ${formatDuration(MIN_INTERVAL_MS)} and ${formatDuration(MAX_INTERVAL_MS)}`,
+    });
   }
   if (plan.analysis) problems.push(...analysisProblems(plan.analysis));
   if (plan.webhooks) problems.push(...webhookProblems(plan.webhooks));
   return problems;
 }
 
-function webhookProblems(hooks: readonly Webhook[]): string[] {
-  const problems: string[] = [];
+function webhookProblems(hooks: readonly Webhook[]): Problem[] {
+  const problems: Problem[] = [];
   hooks.forEach((hook, index) => {
-    const field = `webhooks: "${hook.name}"`;
-    if (hook.name.trim() === "") problems.push(`webhooks: hook ${index + 1} needs a name`);
+    const name = `"${hook.name}"`;
+    if (hook.name.trim() === "")
+      problems.push({ field: "webhooks", message: `hook ${index + 1} needs a name` });
     if (hooks.findIndex((other) => other.name === hook.name) !== index)
-      problems.push(`${field} is named twice`);
-    if (!/^https?:\/\/[^\s/]+/.test(hook.url)) problems.push(`${field}: the url must be http:// or https://`);
-    if (!(hook.timeoutMs > 0)) problems.push(`${field}: the timeout must be more than 0`);
+      problems.push({ field: "webhooks", message: `${name} is named twice` });
+    if (!/^https?:\/\/[^\s/]+/.test(hook.url))
+      problems.push({ field: "webhooks", message: `${name}: the url must be http:// or https://` });
+    if (!(hook.timeoutMs > 0))
+      problems.push({ field: "webhooks", message: `${name}: the timeout must be more than 0` });
     if (!(Number.isInteger(hook.retries) && hook.retries >= 0))
-      problems.push(`${field}: retries must be 0 or more`);
+      problems.push({ field: "webhooks", message: `${name}: retries must be 0 or more` });
   });
   return problems;
 }
 
-function analysisProblems(policy: AnalysisPolicy): string[] {
-  const problems: string[] = [];
+function analysisProblems(policy: AnalysisPolicy): Problem[] {
+  const problems: Problem[] = [];
   const share = (value: number, field: string): void => {
-    if (!(value >= 0 && value <= 1)) problems.push(`${field}: must be a percentage between 0 and 100`);
+    if (!(value >= 0 && value <= 1))
+      problems.push({ field, message: "must be a percentage between 0 and 100" });
   };
   share(policy.minSuccessRate, "min-success");
   share(policy.criticalSuccessRate, "critical-success");
   share(policy.maxErrorRateIncrease, "max-error-increase");
-  if (!(policy.maxP99Ms > 0)) problems.push("max-p99: must be more than 0ms");
+  if (!(policy.maxP99Ms > 0)) problems.push({ field: "max-p99", message: "must be more than 0ms" });
   else if (!(policy.maxP99Ms <= MAX_P99_MS))
-    problems.push(`max-p99: must be at most ${formatDuration(MAX_P99_MS)}`);
-  if (!(policy.maxP99Ratio >= 1)) problems.push("max-p99-ratio: must be at least 1");
+    problems.push({ field: "max-p99", message: `must be at most ${formatDuration(MAX_P99_MS)}` });
+  if (!(policy.maxP99Ratio >= 1)) problems.push({ field: "max-p99-ratio", message: "must be at least 1" });
   if (!(Number.isInteger(policy.minRequests) && policy.minRequests >= 0)) {
-    problems.push("min-requests: must be a whole number");
+    problems.push({ field: "min-requests", message: "must be a whole number" });
   }
   if (!(Number.isInteger(policy.failureLimit) && policy.failureLimit >= 1)) {
-    problems.push("failure-limit: must be at least 1");
+    problems.push({ field: "failure-limit", message: "must be at least 1" });
   }
   if (!(Number.isInteger(policy.inconclusiveLimit) && policy.inconclusiveLimit >= 1)) {
-    problems.push("inconclusive-limit: must be at least 1");
+    problems.push({ field: "inconclusive-limit", message: "must be at least 1" });
   }
   return problems;
 }

@@ -4,6 +4,7 @@ import type {
   HeaderMatch,
   HookResult,
   MetricsSnapshot,
+  PodHealth,
   ReleaseWindow,
   Rollout,
   Target,
@@ -70,6 +71,14 @@ export type TrafficRouter = {
     target: Target,
     desired: { canaryWeight: number; headerMatch?: HeaderMatch },
   ): Promise<string>;
+};
+
+/**
+ * Looks at the pods behind a subset in the workload cluster (`target.context`): the pods of the namespace that carry
+ * the subset's labels (and the host's Service selector). Failures are CanaryErrors; no pods is data.
+ */
+export type PodHealthProbe = {
+  observe(target: Target, subsetLabels: Record<string, string>): Promise<PodHealth>;
 };
 
 /** Judges the canary of a rollout now: a snapshot from the metrics provider, weighed against the plan's policy. */

@@ -1,11 +1,12 @@
 import { CanaryError, ErrorCode, isCanaryError } from "../errors.ts";
 import { redact } from "../redact.ts";
-import { describeWeight, desiredWeight, planProblems, wantsHeaderRoute } from "./plan.ts";
+import { describeWeight, desiredWeight, planProblems, problemsText, wantsHeaderRoute } from "./plan.ts";
 import type {
   Analyzer,
   Clock,
   Logger,
   Notifier,
+  PodHealthProbe,
   ReleaseCalendar,
   RolloutLock,
   RolloutStore,
@@ -28,16 +29,18 @@ import {
   rolloutChecksum,
 } from "./webhooks.ts";
 import type {
-  Actor,
   AuditEntry,
   ClusterRef,
   Effect,
   Freeze,
   HookResult,
   HookType,
+  HumanEvent,
   Plan,
+  PodObservation,
   Rollout,
   RolloutEvent,
+  StartRequest,
   Target,
   TargetSpec,
   Verdict,
@@ -45,24 +48,7 @@ import type {
   WebhookEvent,
 } from "./types.ts";
 
-export type StartRequest = {
-  target: TargetSpec;
-  plan: Plan;
-  by: Actor;
-  report?: { channel: string };
-  /** The service's freezes: a start inside one is refused... */
-  freezes?: readonly Freeze[];
-  /** ...unless a person breaks the glass (CLI `--ignore-freeze`), which the audit records. */
-  ignoreFreeze?: boolean;
-};
-
 export type DryRun = { plan: Plan; target: Target; change: string };
-
-/** An event a person sends; system events come from ticks and adapters. */
-export type HumanEvent = Extract<
-  RolloutEvent,
-  { type: "approve" | "promote" | "pause" | "resume" | "rollback" }
->;
 
 export type ServiceDeps = {
   store: RolloutStore;
@@ -79,13 +65,16 @@ export type ServiceDeps = {
   /** Reads plans' release windows; absent, a plan with windows cannot start. */
   calendar?: ReleaseCalendar;
   /**
-   * The cluster (API server) this process's router reaches for a target: its context's, or the current context's.
+   * The cluster (API server) this process's router reaches for a target's route: its mesh context's (`meshContext`,
+   * else `context`), or the current context's.
    * Undefined when this process cannot reach the target's context at all. Rollouts record it at start, and a process
    * acts only on rollouts it reaches the same cluster for.
    */
-  clusterOf?: (target: Pick<Target, "context">) => ClusterRef | undefined;
+  clusterOf?: (target: Pick<Target, "context" | "meshContext">) => ClusterRef | undefined;
   /** Calls the plans' webhooks; absent, a plan with webhooks cannot start. */
   webhooks?: WebhookCaller;
+  /** Looks at the canary's pods every tick; absent, nobody looks and the progress deadline never runs. */
+  pods?: PodHealthProbe;
 };
 
 type Notification = { kind: NotificationKind; text: string };
@@ -248,11 +237,13 @@ export class RolloutService {
         // Rollout webhooks run before the checks (a load test feeds the metrics the checks then read).
         const hooks = await this.#callHooks(moved);
         const verdict = moved.phase === Phase.Progressing ? await this.#judge(moved) : undefined;
+        const pods = await this.#lookAtPods(moved);
         const windowOpensAt = this.#windowOpensAt(moved);
         await this.#apply(session, {
           type: "tick",
           tick,
           ...(verdict ? { verdict } : {}),
+          ...(pods ? { pods } : {}),
           ...(windowOpensAt === undefined ? {} : { windowOpensAt }),
           ...(hooks.length > 0 ? { hooks } : {}),
         });
@@ -536,6 +527,18 @@ export class RolloutService {
     return this.#deps.analyzer.analyze(rollout, this.#deps.clock.now());
   }
 
+  /** The canary's pods now; a failure to read them is an observation too (the core decides nothing on it). */
+  async #lookAtPods(rollout: Rollout): Promise<PodObservation | undefined> {
+    const probe = this.#deps.pods;
+    if (!probe) return undefined;
+    const labels = rollout.subsetLabels?.[rollout.target.canarySubset] ?? {};
+    try {
+      return await probe.observe(rollout.target, labels);
+    } catch (error) {
+      return { unreadable: errorMessage(error) };
+    }
+  }
+
   /** The deliverer renders the newest state itself: the state this session saved last names the rollout. */
   async #notify({ rollout, notifications }: Session): Promise<void> {
     const { notifier } = this.#deps;
@@ -559,7 +562,7 @@ export class RolloutService {
 
 function assertPlan(plan: Plan, minIntervalMs: number | undefined): void {
   const problems = planProblems(plan, minIntervalMs);
-  if (problems.length > 0) throw new CanaryError(ErrorCode.InvalidInput, problems.join("; "));
+  if (problems.length > 0) throw new CanaryError(ErrorCode.InvalidInput, problemsText(problems));
 }
 
 function activeFreeze(freezes: readonly Freeze[], now: number): Freeze | undefined {

@@ -5,6 +5,11 @@ export function formatUtcDateTime(ms: number): string {
   return `${new Date(ms).toISOString().slice(0, 16).replace("T", " ")} UTC`;
 }
 
+/** "14:02:09", in UTC (for labels that say the zone elsewhere). */
+export function formatUtcTime(ms: number): string {
+  return new Date(ms).toISOString().slice(11, 19);
+}
+
 /** "14:02 UTC" */
 export function formatUtc(ms: number): string {
   return `${new Date(ms).toISOString().slice(11, 16)} UTC`;

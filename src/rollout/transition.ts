@@ -1,4 +1,5 @@
 import { describeCheck } from "./check-text.ts";
+import { watchPods } from "./pod-health.ts";
 import { formatUtc, formatUtcDateTime } from "./time-text.ts";
 import {
   describeWeight,
@@ -14,6 +15,7 @@ import type {
   CheckResult,
   Effect,
   HookResult,
+  PodObservation,
   Rollout,
   RolloutEvent,
   TransitionResult,
@@ -33,6 +35,8 @@ import {
   unconfirmedAdvance,
   withHookChecks,
 } from "./webhooks.ts";
+
+type TickEvent = Extract<RolloutEvent, { type: "tick" }>;
 
 /** How often a rollback whose restore failed is tried again. */
 export const RESTORE_RETRY_MS = 5_000;
@@ -94,7 +98,7 @@ function decide(rollout: Rollout, event: RolloutEvent, now: number): TransitionR
       if (rollout.phase !== Phase.Preflight) return refuse(rollout, event, now, "preflight is over");
       return finish(rollout, now, { phase: Phase.Failed, by: SYSTEM_ACTOR, reason: event.reason }, "failed");
     case "tick":
-      return onHookedTick(rollout, event.tick, event.verdict, now, event.windowOpensAt, event.hooks ?? []);
+      return onHookedTick(rollout, event, now);
     case "approve":
       return onApprove(rollout, event.by, now);
     case "promote":
@@ -132,15 +136,12 @@ function onWebhooksCalled(rollout: Rollout, results: HookResult[], now: number):
  * A tick with the webhooks the service called for it: every call is recorded and audited, a `rollback` hook that
  * answered 2xx rolls back, and the rest is the tick as ever, with the hooks' answers as gates and checks.
  */
-function onHookedTick(
-  rollout: Rollout,
-  tick: number,
-  verdict: Verdict | undefined,
-  now: number,
-  windowOpensAt: number | undefined,
-  hooks: HookResult[],
-): TransitionResult {
-  if (tick !== rollout.tick || hooks.length === 0) return onTick(rollout, tick, verdict, now, windowOpensAt);
+function onHookedTick(rollout: Rollout, event: TickEvent, now: number): TransitionResult {
+  const { tick, verdict, windowOpensAt, pods } = event;
+  const hooks = event.hooks ?? [];
+  if (tick !== rollout.tick || hooks.length === 0) {
+    return onTick(rollout, tick, verdict, now, windowOpensAt, [], pods);
+  }
   const recorded = recordHookResults(rollout, hooks);
   const audits = hookAudits(rollout, hooks, now, desiredWeight(rollout));
   const rollback = rollbackRequest(hooks);
@@ -148,7 +149,7 @@ function onHookedTick(
     ? onRollback(recorded, SYSTEM_ACTOR, `rollback requested by the rollback webhook "${rollback.name}"`, now)
     : isAwaitingStartGate(rollout)
       ? onStartGateTick(recorded, now, hooks)
-      : onTick(recorded, tick, verdict, now, windowOpensAt, hooks);
+      : onTick(recorded, tick, verdict, now, windowOpensAt, hooks, pods);
   // Refused or not, the calls happened: their audit entries go in either way.
   return { ...result, effects: [...audits, ...result.effects] };
 }
@@ -294,15 +295,18 @@ function onTick(
   now: number,
   windowOpensAt: number | undefined,
   hooks: HookResult[] = [],
+  pods?: PodObservation,
 ): TransitionResult {
   if (tick !== rollout.tick) return ignore(rollout, `stale tick ${tick} (current ${rollout.tick})`);
   switch (rollout.phase) {
     case Phase.RollingBack:
       return withTick({ rollout, effects: [{ type: "restore-route" }] }, now, RESTORE_RETRY_MS);
     case Phase.HeaderStage:
-      return holdRoute(rollout, now);
+      return withPodWatch(rollout, pods, now, (watched) => holdRoute(watched, now));
     case Phase.Progressing:
-      return onProgressTick(rollout, withHookChecks(rollout.plan, verdict, hooks), now, windowOpensAt, hooks);
+      return withPodWatch(rollout, pods, now, (watched) =>
+        onProgressTick(watched, withHookChecks(watched.plan, verdict, hooks), now, windowOpensAt, hooks),
+      );
     case Phase.Preflight:
       // Waiting for the start gate webhooks: a tick whose calls did not happen holds and looks again.
       if (isAwaitingStartGate(rollout)) return onStartGateTick(rollout, now, hooks);
@@ -314,6 +318,27 @@ function onTick(
     case Phase.Failed:
       return ignore(rollout, `no tick is due while ${rollout.phase}`);
   }
+}
+
+/**
+ * The canary's pods come first, as in Flagger: while they are unready or crash-looping the rollout holds its weight
+ * (no step, no judging: a canary that cannot serve shows no errors, it gets no traffic), and once they have been so
+ * for the whole progress deadline it rolls back, metrics or not. Otherwise the tick goes on as ever.
+ */
+function withPodWatch(
+  rollout: Rollout,
+  pods: PodObservation | undefined,
+  now: number,
+  next: (rollout: Rollout) => TransitionResult,
+): TransitionResult {
+  if (pods === undefined) return next(rollout);
+  const watched = watchPods(rollout, pods, now);
+  const result = watched.expired
+    ? onRollback(watched.rollout, SYSTEM_ACTOR, watched.expired, now)
+    : watched.rollout.pods?.unhealthySince !== undefined
+      ? holdRoute(watched.rollout, now)
+      : next(watched.rollout);
+  return { ...result, effects: [...watched.effects, ...result.effects] };
 }
 
 function onProgressTick(

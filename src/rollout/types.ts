@@ -1,11 +1,25 @@
 /** Where a rollout moves traffic: one HTTP route of one VirtualService, between two DestinationRule subsets. */
 export type Target = {
-  /** kubeconfig context; undefined means the current context (or in-cluster). */
+  /**
+   * kubeconfig context of the workloads: where the subsets' Deployments and pods are checked (and, without
+   * `meshContext`, the route too); undefined means the current context (or in-cluster).
+   */
   context?: string;
+  /**
+   * kubeconfig context of the mesh, when its control plane lives in another cluster (a managed mesh, an external
+   * Istio): where the VirtualService and DestinationRules are read and written. Undefined: `context`.
+   */
+  meshContext?: string;
   namespace: string;
   /** The service being released, as people name it (`reviews`); also the metrics' destination service name. */
   service: string;
+  /** Name of the route object: the VirtualService, or with `router: "httproute"` the HTTPRoute. */
   virtualService: string;
+  /**
+   * What carries the split: an Istio VirtualService (absent or `istio`), or a Gateway API HTTPRoute (`httproute`),
+   * whose subsets are backend Services (`reviews-v1` → `reviews-v2`).
+   */
+  router?: RouterKind;
   /** Name of the managed HTTP route; undefined means "the one route that sends traffic to the stable subset". */
   route?: string;
   /** Destination host of the managed route (`reviews`, `reviews.default.svc.cluster.local`). */
@@ -13,6 +27,9 @@ export type Target = {
   stableSubset: string;
   canarySubset: string;
 };
+
+export const ROUTER_KINDS = ["istio", "httproute"] as const;
+export type RouterKind = (typeof ROUTER_KINDS)[number];
 
 /**
  * The Kubernetes cluster a rollout was started on. The API server URL is the identity (two kubeconfigs naming one
@@ -49,6 +66,25 @@ export type AnalysisPolicy = {
   judge?: RelativeJudge;
   /** Confidence the statistical judge needs to fail a relative check, 0.5..0.9999; absent: 0.95. */
   confidence?: number;
+  /** Whose metrics judge the canary; absent: Istio's, subsets found as the deployment says. */
+  metrics?: MetricsSource;
+};
+
+/** The mesh whose proxies report the metrics a rollout is judged by (see docs/metrics.md). */
+export const MetricsMesh = {
+  Istio: "istio",
+  Linkerd: "linkerd",
+} as const;
+export type MetricsMesh = (typeof MetricsMesh)[keyof typeof MetricsMesh];
+
+export type MetricsSource = {
+  mesh: MetricsMesh;
+  /**
+   * The Deployment of each subset, where the metrics tell subsets apart by workload (Linkerd's `deployment`,
+   * Istio's `destination_workload`): `{ v1: "reviews-main", v2: "reviews-canary" }`; a subset not named here is
+   * `<service>-<subset>` (`reviews-v2`).
+   */
+  deployments?: Record<string, string>;
 };
 
 /**
@@ -94,6 +130,11 @@ export type Plan = {
   windows?: ReleaseWindow[];
   /** Flagger-compatible webhooks, copied from the config file and the start, so a rollout is self-contained. */
   webhooks?: Webhook[];
+  /**
+   * How long the canary's pods may stay unready or crash-looping before the rollout rolls back (Flagger's
+   * `progressDeadlineSeconds`). Absent: 10 minutes.
+   */
+  progressDeadlineMs?: number;
 };
 
 /** Flagger's webhook types; see docs/webhooks.md for when each is called and what its answer decides. */
@@ -248,6 +289,31 @@ export type Verdict = {
   snapshot?: MetricsSnapshot;
 };
 
+/** What a tick saw of the canary's pods: how many there are, how many are ready, and their restarts in total. */
+export type PodHealth = {
+  pods: number;
+  ready: number;
+  restarts: number;
+  /** Why a container waits, when one does (`CrashLoopBackOff`, `ImagePullBackOff`). */
+  waiting?: string;
+};
+
+/** A tick's look at the canary's pods: what it saw, or why it could not see them. */
+export type PodObservation = PodHealth | { unreadable: string };
+
+/** The canary's pods as the ticks have seen them. */
+export type PodWatch = {
+  /** When they were last looked at, and what was seen. */
+  at: number;
+  observed: PodObservation;
+  /** Restarts in total at the last look that could read them: a rise since is a crash. */
+  restarts?: number;
+  /** Since when they have been unhealthy without a healthy look between; absent while healthy. */
+  unhealthySince?: number;
+  /** Why they are unhealthy, in words; absent while healthy. */
+  problem?: string;
+};
+
 export type Rollout = {
   /** Short and human: `reviews-12`. */
   id: string;
@@ -311,6 +377,8 @@ export type Rollout = {
   hookResults?: HookResult[];
   /** Set while a webhook gate holds the rollout (confirm-rollout, pre-rollout, confirm-*): what it waits for. */
   waitingFor?: string;
+  /** The canary's pods as the ticks last saw them; absent before the first look. */
+  pods?: PodWatch;
 };
 
 export type RolloutEvent =
@@ -320,7 +388,15 @@ export type RolloutEvent =
    * A due tick. `windowOpensAt` is set when the plan has release windows and now is outside all of them: when the
    * next one opens (when none opens within the calendar's look-ahead, the end of it).
    */
-  | { type: "tick"; tick: number; verdict?: Verdict; windowOpensAt?: number; hooks?: HookResult[] }
+  | {
+      type: "tick";
+      tick: number;
+      verdict?: Verdict;
+      windowOpensAt?: number;
+      hooks?: HookResult[];
+      /** The canary's pods as the tick saw them; absent when nobody looked. */
+      pods?: PodObservation;
+    }
   | { type: "approve"; by: Actor }
   | { type: "promote"; by: Actor }
   | { type: "pause"; by: Actor; reason?: string }
@@ -341,6 +417,27 @@ export type RolloutEvent =
   | { type: "webhooks-called"; results: HookResult[] };
 
 export type RolloutEventType = RolloutEvent["type"];
+
+/** What is wrong with one field of what a person typed or configured (`steps`, `approve-at`, `--host`, …). */
+export type Problem = { field: string; message: string };
+
+/** An event a person sends; system events come from ticks and adapters. */
+export type HumanEvent = Extract<
+  RolloutEvent,
+  { type: "approve" | "promote" | "pause" | "resume" | "rollback" }
+>;
+
+/** A start as both inputs (Slack, the CLI) hand it to the service. */
+export type StartRequest = {
+  target: TargetSpec;
+  plan: Plan;
+  by: Actor;
+  report?: { channel: string };
+  /** The service's freezes: a start inside one is refused... */
+  freezes?: readonly Freeze[];
+  /** ...unless a person breaks the glass (CLI `--ignore-freeze`), which the audit records. */
+  ignoreFreeze?: boolean;
+};
 
 export const NotificationKind = {
   /** A snapshot reply in the rollout's thread. */

@@ -14,6 +14,12 @@ import type {
 
 /** Failed checks that roll back a plan judged by its rollout webhooks alone (no metric analysis): Flagger's usual 2. */
 export const HOOK_FAILURE_LIMIT = 2;
+/** Flagger's default webhook timeout, per attempt. */
+export const DEFAULT_WEBHOOK_TIMEOUT_MS = 10_000;
+/** A tick waits for its webhooks: none may take longer than this per attempt. */
+export const MAX_WEBHOOK_TIMEOUT_MS = 5 * 60_000;
+/** Further attempts a hook may ask for. */
+export const MAX_WEBHOOK_RETRIES = 5;
 /** Results kept on a rollout: the latest call of each hook. */
 const MAX_HOOK_RESULTS = 32;
 

@@ -1,4 +1,4 @@
-import type { Parsed } from "../commands/values.ts";
+import type { Parsed } from "../rollout/values.ts";
 import { isTimeZone } from "./release-calendar.ts";
 
 const LOCAL = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?:\s+([A-Za-z_]+(?:\/[A-Za-z0-9_+-]+)*))?$/;
@@ -28,10 +28,31 @@ function parseWallClock(text: string): number | string | undefined {
   }
   const [, year, month, day, hour, minute, zone = "UTC"] = local;
   if (!isTimeZone(zone)) return `${zone} is not an IANA time zone (e.g. Europe/Berlin)`;
-  const wall = Date.UTC(Number(year), Number(month) - 1, Number(day), Number(hour), Number(minute));
+  return zonedTime({ year: Number(year), month: Number(month), day: Number(day) }, zone, {
+    hour: Number(hour),
+    minute: Number(minute),
+  });
+}
+
+/** A calendar date: `month` 1–12. */
+export type CalendarDate = { year: number; month: number; day: number };
+
+/** The ms since epoch of a wall-clock time in `zone` (midnight when no time is given). */
+export function zonedTime(
+  date: CalendarDate,
+  zone: string,
+  time: { hour: number; minute: number } = { hour: 0, minute: 0 },
+): number {
+  const wall = Date.UTC(date.year, date.month - 1, date.day, time.hour, time.minute);
   // The zone's offset at that moment; a second pass settles times next to a daylight-saving change.
   const first = wall - offsetMs(wall, zone);
   return wall - offsetMs(first, zone);
+}
+
+/** The date the wall clocks of `zone` show at `at`. */
+export function zonedDate(at: number, zone: string): CalendarDate {
+  const wall = new Date(Math.floor(at / 1000) * 1000 + offsetMs(at, zone));
+  return { year: wall.getUTCFullYear(), month: wall.getUTCMonth() + 1, day: wall.getUTCDate() };
 }
 
 /** How far the zone's wall clock is ahead of UTC at `at`. */

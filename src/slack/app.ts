@@ -1,12 +1,12 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { App, SocketModeReceiver } from "@slack/bolt";
-import type { BlockAction, ButtonAction, Receiver } from "@slack/bolt";
+import type { Receiver } from "@slack/bolt";
 import { ErrorCode as SlackErrorCode, WebClient } from "@slack/web-api";
 import type { WebClientOptions } from "@slack/web-api";
-import type { StartDefaults } from "../commands/start-request.ts";
+import type { StartDefaults } from "../rollout/start-request.ts";
 import type { ServiceDirectory } from "../config/services.ts";
-import { CanaryError, ErrorCode } from "../errors.ts";
+import { CanaryError, ErrorCode, errorMessage } from "../errors.ts";
 import type { Logger, RolloutStore } from "../rollout/ports.ts";
 import type { RolloutService } from "../rollout/service.ts";
 import type { RedisScheduledStarts } from "../store/redis-scheduled-starts.ts";
@@ -14,13 +14,11 @@ import { slackLogger } from "./bolt-logger.ts";
 import type { Deduper } from "./dedupe.ts";
 import { GuardedHTTPReceiver } from "./guarded-receiver.ts";
 import { SlackHandlers } from "./handlers.ts";
-import type { Respond } from "./handlers.ts";
-import { isActionId } from "./render-rollout-message.ts";
-import { errorReply } from "./replies.ts";
-import type { Reply } from "./replies.ts";
+import { registerActionListeners } from "./listeners/actions.ts";
+import { registerCommandListeners } from "./listeners/commands.ts";
+import { registerViewListeners } from "./listeners/views.ts";
 import { isSocketMode } from "./settings.ts";
 import type { SlackSettings } from "./settings.ts";
-import { renderStartModal, START_VIEW_ID } from "./start-modal.ts";
 import { UsergroupResolver, usergroupFetcher } from "./usergroups.ts";
 
 /** Where Slack sends commands and clicks in HTTP mode (the manifest's request URLs). */
@@ -76,7 +74,7 @@ function startError(error: unknown, apiUrl: string): CanaryError {
   const reason =
     failure.code === SlackErrorCode.HTTPError
       ? `HTTP ${failure.statusCode ?? "error"}`
-      : (cause?.message ?? (error instanceof Error ? error.message : String(error)));
+      : (cause?.message ?? errorMessage(error));
   return new CanaryError(
     ErrorCode.SlackUnavailable,
     `Slack API at ${apiUrl} unreachable (${reason}); check SLACK_API_URL and the network`,
@@ -91,8 +89,9 @@ function fetchWithTimeout(timeoutMs: number): typeof fetch {
 }
 
 /**
- * The Bolt app: `/canary`, the rollout message's buttons and the start form. Listeners ack first, always, then
- * do the work (`processBeforeResponse: false`: the HTTP answer leaves before any Kubernetes or Redis call).
+ * The Bolt app: `/canary`, the rollout message's buttons and the start form. Set-up here (receiver, client,
+ * identity, handlers); the listeners live in `listeners/` and ack first, always, then do the work
+ * (`processBeforeResponse: false`: the HTTP answer leaves before any Kubernetes or Redis call).
  */
 export function createSlackApp(options: SlackAppOptions): SlackApp {
   const { settings, logger } = options;
@@ -172,97 +171,9 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     ...(options.scheduled ? { scheduled: options.scheduled } : {}),
   });
 
-  /** Replies never fail a listener: a reply that cannot be delivered is logged. */
-  const safely =
-    (send: (reply: Reply) => Promise<unknown>): Respond =>
-    async (reply) => {
-      try {
-        await send(reply);
-      } catch (error) {
-        logger.warn({ err: error instanceof Error ? error.message : String(error) }, "slack reply failed");
-      }
-    };
-
-  app.command(/.*/, async ({ command, ack, respond, client }) => {
-    await ack();
-    const origin = {
-      user: command.user_id,
-      channel: command.channel_id,
-      team: command.team_id,
-      deliveryId: command.trigger_id,
-    };
-    const reply = safely((message) => respond({ response_type: "ephemeral", ...message }));
-    // Slack omits `text` for a bare `/canary`: that is the help, not a crash.
-    await handlers.command(command.text ?? "", origin, reply, async () => {
-      await client.views.open({
-        trigger_id: command.trigger_id,
-        view: renderStartModal({
-          services: options.services.names,
-          defaults: options.defaults,
-          channel: command.channel_id,
-        }),
-      });
-    });
-  });
-
-  app.action<BlockAction<ButtonAction>>(
-    { type: "block_actions", action_id: /^canary_/ },
-    async ({ ack, body, action, respond }) => {
-      await ack();
-      const reply = safely((message) =>
-        respond({ response_type: "ephemeral", replace_original: false, ...message }),
-      );
-      const container = body.container as { channel_id?: string } | undefined;
-      const channel = body.channel?.id ?? container?.channel_id ?? "";
-      if (!isActionId(action.action_id)) {
-        await reply(errorReply("That button is not one canarybot knows; nothing changed."));
-        return;
-      }
-      await handlers.button(
-        action.action_id,
-        action.value,
-        {
-          user: body.user.id,
-          channel: String(channel),
-          team: body.team?.id ?? body.user.team_id ?? "",
-          deliveryId: body.trigger_id ?? `${body.user.id}:${action.action_ts}`,
-        },
-        reply,
-      );
-    },
-  );
-
-  app.view(START_VIEW_ID, async ({ ack, body, view, client }) => {
-    const checked = handlers.checkStartForm(view);
-    if (!checked.ok) {
-      await ack({ response_action: "errors", errors: checked.errors });
-      return;
-    }
-    await ack();
-    const user = body.user.id;
-    const channel = checked.channel ?? user;
-    const reply = safely((message) => client.chat.postEphemeral({ channel, user, ...message }));
-    const trigger = (body as { trigger_id?: string }).trigger_id;
-    await handlers.startFromForm(
-      checked.options,
-      { user, channel, team: body.team?.id ?? "", deliveryId: trigger ?? `${view.id}:${view.hash}` },
-      reply,
-    );
-  });
-
-  // Anything else Slack may deliver to this request URL is acknowledged, so Slack never retries it.
-  app.action(/^(?!canary_)/, async ({ ack }) => {
-    await ack();
-  });
-  app.view({ type: "view_submission", callback_id: /^(?!canary_)/ }, async ({ ack }) => {
-    await ack();
-  });
-  app.view({ type: "view_closed", callback_id: /.*/ }, async ({ ack }) => {
-    await ack();
-  });
-  app.shortcut(/.*/, async ({ ack }) => {
-    await ack();
-  });
+  registerCommandListeners(app, { handlers, services: options.services, defaults: options.defaults, logger });
+  registerActionListeners(app, { handlers, logger });
+  registerViewListeners(app, { handlers, logger });
   app.error((error) => {
     logger.warn({ err: error.message }, "slack listener error");
     return Promise.resolve();

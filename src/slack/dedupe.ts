@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../store/redis-client.ts";
 
 /**
  * Claims that make a delivery or an action happen once across every replica: `SET key NX PX ttl` in the shared
@@ -13,11 +13,11 @@ export type Deduper = {
 };
 
 export class RedisDeduper implements Deduper {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #prefix: string;
 
   /** `prefix` is the deployment's key prefix (`canarybot:`); keys live under `<prefix>slack:dedupe:`. */
-  constructor(redis: Redis, prefix: string) {
+  constructor(redis: RedisClient, prefix: string) {
     this.#redis = redis;
     this.#prefix = `${prefix}slack:dedupe:`;
   }

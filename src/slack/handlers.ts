@@ -1,22 +1,23 @@
 import pLimit from "p-limit";
+import { findRollout } from "../commands/find-rollout.ts";
 import { humanEvent } from "../commands/human-event.ts";
 import { authorize, groupsToResolve, Permission } from "../commands/authorize.ts";
 import type { Access, Decision } from "../commands/authorize.ts";
-import { closestMatch, parseCommand, USAGE } from "../commands/parse-command.ts";
+import { parseCommand, USAGE } from "../commands/parse-command.ts";
+import { closestMatch } from "../rollout/closest-match.ts";
 import type { Command } from "../commands/parse-command.ts";
-import { buildStartSpec } from "../commands/start-request.ts";
-import type { StartDefaults, StartOptions } from "../commands/start-request.ts";
-import { startDefaultsFor, startOptionsFor } from "../config/services.ts";
+import type { StartDefaults, StartOptions } from "../rollout/start-request.ts";
+import { startRequestFor, startSpecFor } from "../config/services.ts";
 import type { ServiceDirectory } from "../config/services.ts";
-import { ErrorCode, isCanaryError } from "../errors.ts";
+import { ErrorCode, isCanaryError, errorMessage } from "../errors.ts";
 import { awaitMessagePosted } from "../notify/await-message.ts";
 import { describeWeight, isTerminal } from "../rollout/plan.ts";
 import { formatUtc } from "../rollout/time-text.ts";
 import type { Logger, RolloutStore } from "../rollout/ports.ts";
-import type { HumanEvent, RolloutService, StartRequest } from "../rollout/service.ts";
+import type { RolloutService } from "../rollout/service.ts";
 import type { RedisScheduledStarts } from "../store/redis-scheduled-starts.ts";
 import { Phase } from "../rollout/types.ts";
-import type { Actor, Rollout } from "../rollout/types.ts";
+import type { Actor, HumanEvent, Rollout, StartRequest } from "../rollout/types.ts";
 import type { Deduper } from "./dedupe.ts";
 import { mrkdwn, message, withMentions, withSlackReferences } from "./mrkdwn.ts";
 import { ACTION_EVENTS, parseButtonValue } from "./render-rollout-message.ts";
@@ -157,10 +158,8 @@ export class SlackHandlers {
     const { options, channel } = readStartModal(view);
     if (options.service === "") return { ok: false, errors: { service: "Which service?" } };
     const service = this.#deps.services.find(options.service);
-    const merged = startOptionsFor(options, service);
-    if (!merged.ok) return { ok: false, errors: formErrors(merged.error) };
-    const spec = buildStartSpec(merged.value, startDefaultsFor(this.#deps.defaults, service));
-    if (!spec.ok) return { ok: false, errors: formErrors(spec.error) };
+    const spec = startSpecFor(options, service, this.#deps.defaults);
+    if (!spec.ok) return { ok: false, errors: formErrors(spec.problems) };
     return { ok: true, options, ...(channel ? { channel } : {}) };
   }
 
@@ -184,8 +183,8 @@ export class SlackHandlers {
       }
       await work();
     } catch (error) {
-      logger.error({ user: origin.user, kind, err: errorText(error) }, "slack handler failed");
-      await respond(errorReply(`Something went wrong: ${errorText(error)}`));
+      logger.error({ user: origin.user, kind, err: errorMessage(error) }, "slack handler failed");
+      await respond(errorReply(`Something went wrong: ${errorMessage(error)}`));
     }
   }
 
@@ -214,7 +213,7 @@ export class SlackHandlers {
           await respond(listReply(await store.listActive(), await this.#deps.workspaceUrl()));
           return;
         }
-        const rollout = await this.#find(command.ref);
+        const rollout = await findRollout(store, command.ref);
         await respond(
           rollout
             ? statusReply(rollout, this.#deps.now(), await this.#deps.workspaceUrl())
@@ -268,22 +267,15 @@ export class SlackHandlers {
       await respond(errorReply(withSlackReferences(decision.reason)));
       return;
     }
-    const merged = startOptionsFor(command.options, service);
-    if (!merged.ok) {
-      await respond(errorReply(merged.error, USAGE.start));
-      return;
-    }
-    const spec = buildStartSpec(merged.value, startDefaultsFor(this.#deps.defaults, service));
-    if (!spec.ok) {
-      await respond(errorReply(spec.error, USAGE.start));
-      return;
-    }
-    const request = {
-      ...spec.value,
+    const start = startRequestFor(command.options, service, this.#deps.defaults, {
       by: origin.user,
       report: { channel: origin.channel },
-      ...(service?.freezes ? { freezes: service.freezes } : {}),
-    };
+    });
+    if (!start.ok) {
+      await respond(errorReply(start.error, USAGE.start));
+      return;
+    }
+    const request = start.value;
     try {
       if (command.dryRun) {
         await respond(dryRunReply(await rollouts.dryRun(request)));
@@ -416,17 +408,8 @@ export class SlackHandlers {
         detail,
       });
     } catch (error) {
-      this.#deps.logger.warn({ user, what, err: errorText(error) }, "refusal not audited");
+      this.#deps.logger.warn({ user, what, err: errorMessage(error) }, "refusal not audited");
     }
-  }
-
-  /** A rollout by id, else the live (or newest) rollout of a service. */
-  async #find(ref: string): Promise<Rollout | undefined> {
-    const { store } = this.#deps;
-    const byId = await store.get(ref);
-    if (byId) return byId;
-    const recent = await store.history({ service: ref, limit: 20 });
-    return recent.find((rollout) => !isTerminal(rollout.phase)) ?? recent[0];
   }
 
   async #notFound(ref: string): Promise<string> {
@@ -454,8 +437,4 @@ export function staleness(rollout: Rollout, version: number): string | undefined
 
 function capitalize(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

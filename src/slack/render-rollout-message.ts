@@ -2,9 +2,11 @@ import type { types } from "@slack/bolt";
 import { snapshotTable } from "../commands/render-text.ts";
 import { formatMs, formatPercent } from "../metrics/analysis.ts";
 import { describeProgress, describeWeight, isTerminal } from "../rollout/plan.ts";
-import { formatUtc, formatUtcDateTime } from "../rollout/time-text.ts";
+import { describePods } from "../rollout/pod-health.ts";
+import { formatUtc, formatUtcDateTime, formatUtcTime } from "../rollout/time-text.ts";
 import { CheckStatus, Phase } from "../rollout/types.ts";
-import type { CheckResult, MetricsSnapshot, Rollout, SubsetMetrics } from "../rollout/types.ts";
+import type { CheckResult, HookResult, MetricsSnapshot, Rollout, SubsetMetrics } from "../rollout/types.ts";
+import { redact } from "../redact.ts";
 import {
   bold,
   code,
@@ -73,13 +75,9 @@ export function messageLink(
   return `${base}archives/${report.channel}/p${report.ts.replace(".", "")}`;
 }
 
-function clock(ms: number): string {
-  return new Date(ms).toISOString().slice(11, 19);
-}
-
 /** A time every reader sees in their own zone, with a UTC fallback. */
 function slackTime(ms: number): Mrkdwn {
-  return date(ms, "{time_secs}", `${clock(ms)} UTC`);
+  return date(ms, "{time_secs}", `${formatUtcTime(ms)} UTC`);
 }
 
 export function formatDuration(ms: number): string {
@@ -99,7 +97,8 @@ export function progressBar(weight: number): string {
   return `${"█".repeat(filled)}${"░".repeat(BAR_CELLS - filled)}`;
 }
 
-const PHASE_LABEL: Readonly<Record<Phase, string>> = {
+/** A phase for people, with its emoji. */
+export const PHASE_LABEL: Readonly<Record<Phase, string>> = {
   [Phase.Preflight]: ":mag: preflight",
   [Phase.HeaderStage]: ":test_tube: header stage",
   [Phase.Progressing]: ":arrow_forward: progressing",
@@ -238,6 +237,9 @@ function nextLine(rollout: Rollout, now: number): Mrkdwn | undefined {
     }
     case Phase.Progressing: {
       if (rollout.overdue) return mrkdwn`:warning: ${bold("Not being stepped")}: ${rollout.overdue.detail}`;
+      if (rollout.pods?.unhealthySince !== undefined) {
+        return mrkdwn`Holding at ${describeWeight(rollout)} until the canary's pods are healthy.`;
+      }
       if (rollout.heldUntil !== undefined) {
         const opens = date(
           rollout.heldUntil,
@@ -314,6 +316,32 @@ function metricBlocks(rollout: Rollout): KnownBlock[] {
   return blocks;
 }
 
+/** Webhook calls shown on the message: the latest of each hook, newest last; the audit keeps every call. */
+const SHOWN_HOOK_RESULTS = 8;
+/** Characters of a hook's answer on the message (the audit keeps 300). */
+const SHOWN_ANSWER_CHARS = 120;
+
+/** `:x: rollout *load* → 500 in 41 ms (2 attempts): boom`. The answer is redacted again: older rollouts stored more. */
+export function hookResultLine(result: HookResult): Mrkdwn {
+  const status = result.status === undefined ? "no answer" : String(result.status);
+  const attempts = result.attempts > 1 ? ` (${result.attempts} attempts)` : "";
+  const answer = result.answer === "" ? "" : `: ${redact(result.answer, [], SHOWN_ANSWER_CHARS)}`;
+  const took = result.durationMs < 1_000 ? formatMs(result.durationMs) : formatDuration(result.durationMs);
+  return mrkdwn`${result.ok ? MARK[CheckStatus.Pass] : MARK[CheckStatus.Fail]} ${result.type} ${bold(result.name)} → ${status} in ${took}${attempts}${answer}`;
+}
+
+/** What the webhooks said: the gate that holds the rollout, then each hook's latest call. */
+function hookBlocks(rollout: Rollout): KnownBlock[] {
+  const results = (rollout.hookResults ?? []).slice(-SHOWN_HOOK_RESULTS);
+  const waiting = rollout.waitingFor && !isTerminal(rollout.phase) ? rollout.waitingFor : undefined;
+  if (results.length === 0 && waiting === undefined) return [];
+  const lines = [
+    ...(waiting === undefined ? [] : [mrkdwn`:hourglass_flowing_sand: Waiting for ${redact(waiting)}`]),
+    ...results.map(hookResultLine),
+  ];
+  return [section(mrkdwn`*Webhooks*\n${join(lines, "\n")}`)];
+}
+
 function approvalsLine(rollout: Rollout): Mrkdwn | undefined {
   if (rollout.approvals.length === 0) return undefined;
   return join(
@@ -362,11 +390,21 @@ export function renderRolloutMessage(rollout: Rollout, now: number): SlackMessag
     if (next) blocks.push(section(next));
   }
   blocks.push(...metricBlocks(rollout));
+  const pods = podsLine(rollout);
+  if (pods) blocks.push(context(pods));
+  blocks.push(...hookBlocks(rollout));
   const approvals = approvalsLine(rollout);
   if (approvals) blocks.push(context(approvals));
   const actions = isTerminal(rollout.phase) ? [] : buttons(rollout);
   if (actions.length > 0) blocks.push({ type: "actions", block_id: "rollout_actions", elements: actions });
   return message(summaryText(rollout), blocks);
+}
+
+/** The canary's pods as the last tick saw them, while the rollout is live: a warning while they are unhealthy. */
+function podsLine(rollout: Rollout): Mrkdwn | undefined {
+  const pods = isTerminal(rollout.phase) ? undefined : describePods(rollout);
+  if (pods === undefined) return undefined;
+  return rollout.pods?.unhealthySince === undefined ? escape(pods) : mrkdwn`:warning: ${pods}`;
 }
 
 /** A snapshot reply in the rollout's thread: the verdict and the canary-vs-stable table. */

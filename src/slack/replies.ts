@@ -1,6 +1,6 @@
 import { GENERAL_USAGE, USAGE } from "../commands/parse-command.ts";
 import type { Subcommand } from "../commands/parse-command.ts";
-import { auditLine } from "../commands/render-text.ts";
+import { auditLine, dryRunText } from "../commands/render-text.ts";
 import { describeProgress } from "../rollout/plan.ts";
 import type { DryRun } from "../rollout/service.ts";
 import { formatUtcDateTime } from "../rollout/time-text.ts";
@@ -81,20 +81,10 @@ export function auditReply(rolloutId: string, entries: readonly AuditEntry[]): R
 }
 
 export function dryRunReply(dry: DryRun): Reply {
-  const { plan, target } = dry;
-  const gates = plan.approvalGates.length > 0 ? `, approval at ${plan.approvalGates.join(", ")}%` : "";
-  const header = plan.headerMatch
-    ? mrkdwn`, header stage ${code(`${plan.headerMatch.name}=${plan.headerMatch.value}`)}`
-    : "";
-  const lines = [
-    bold("Dry run: nothing changed."),
-    mrkdwn`Target: ${code(`${target.namespace}/${target.virtualService}`)} ${target.stableSubset} → ${target.canarySubset}`,
-    mrkdwn`Steps: ${plan.steps.join(" → ")}% every ${plan.intervalMs / 1000}s${gates}${header}${plan.analysis ? ", metric analysis on" : ", no metric analysis"}`,
-    escape("First change:"),
-  ];
-  return message(`Dry run of ${target.service}: nothing changed`, [
-    section(join(lines, "\n")),
-    section(codeBlock(dry.change)),
+  const text = dryRunText(dry);
+  return message(`Dry run of ${dry.target.service}: nothing changed`, [
+    section(join([bold(text.heading), ...text.lines.map(escape)], "\n")),
+    section(codeBlock(text.change)),
   ]);
 }
 

@@ -1,12 +1,13 @@
 import { ErrorCode as SlackErrorCode, WebClient } from "@slack/web-api";
 import type { Logger as SlackLogger, WebClientOptions } from "@slack/web-api";
 import { redact } from "../redact.ts";
-import { CanaryError, ErrorCode } from "../errors.ts";
+import { CanaryError, ErrorCode, errorMessage } from "../errors.ts";
 import { DeliveryRateLimited } from "../jobs/notification-job.ts";
 import type { NotificationJobData } from "../jobs/notification-job.ts";
 import type { RedisDeliveryRecords } from "../notify/delivery-records.ts";
 import type { Logger, RolloutLock, RolloutStore } from "../rollout/ports.ts";
 import type { Rollout } from "../rollout/types.ts";
+import type { KnownBlock } from "./mrkdwn.ts";
 import {
   messageLink,
   renderAlert,
@@ -90,6 +91,7 @@ export class SlackDeliverer {
   }
 
   async deliver(jobId: string, job: NotificationJobData): Promise<void> {
+    if (job.kind === "digest") return this.#digest(jobId, job);
     await this.#options.deliveryLock.withLock(job.rolloutId, async () => {
       const rollout = await this.#options.store.get(job.rolloutId);
       if (!rollout) throw gone(job.rolloutId);
@@ -222,13 +224,31 @@ export class SlackDeliverer {
     await records.markSent(rollout.id, jobId, "chart", "done");
   }
 
+  /** A digest belongs to no rollout: its delivery record is the digest's own, so a re-run job posts it once. */
+  async #digest(jobId: string, job: Extract<NotificationJobData, { kind: "digest" }>): Promise<void> {
+    const { records, deliveryLock } = this.#options;
+    const record = `digest.${job.digest}`;
+    await deliveryLock.withLock(record, async () => {
+      if (await records.sent(record, jobId, "digest")) return;
+      const posted = await this.#call(() =>
+        this.#client.chat.postMessage({
+          channel: job.channel,
+          text: job.text,
+          blocks: job.blocks as KnownBlock[],
+          unfurl_links: false,
+        }),
+      );
+      await records.markSent(record, jobId, "digest", posted.ts ?? "?");
+    });
+  }
+
   async #renderChart(rollout: Rollout): Promise<Buffer | undefined> {
     if (!this.#options.chart || rollout.snapshots.length === 0) return undefined;
     try {
       return await this.#options.chart(rollout);
     } catch (error) {
       this.#options.logger.warn(
-        { rollout: rollout.id, err: errorText(error) },
+        { rollout: rollout.id, err: errorMessage(error) },
         "chart rendering failed; table only",
       );
       return undefined;
@@ -290,7 +310,7 @@ function classify(error: unknown): Error {
     });
   }
   // Request errors (connection refused, reset, timeout) and anything unexpected: Slack may be back soon.
-  return new CanaryError(ErrorCode.SlackUnavailable, `slack unreachable: ${redact(errorText(error))}`, {
+  return new CanaryError(ErrorCode.SlackUnavailable, `slack unreachable: ${redact(errorMessage(error))}`, {
     retryable: true,
     cause: error,
   });
@@ -307,8 +327,4 @@ function gone(rolloutId: string): CanaryError {
 
 function permanent(message: string): CanaryError {
   return new CanaryError(ErrorCode.SlackUnavailable, message, { retryable: false });
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

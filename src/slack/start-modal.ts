@@ -1,5 +1,7 @@
 import type { types } from "@slack/bolt";
-import type { StartDefaults, StartOptions } from "../commands/start-request.ts";
+import type { StartDefaults, StartOptions } from "../rollout/start-request.ts";
+import { problemText } from "../rollout/plan.ts";
+import type { Problem } from "../rollout/types.ts";
 
 /** `callback_id` of the start form. */
 export const START_VIEW_ID = "canary_start";
@@ -145,14 +147,13 @@ const FIELD_OF_PROBLEM: Readonly<Record<string, StartField>> = {
   "approve-at": StartField.ApproveAt,
 };
 
-/** `buildStartSpec`'s problems ("steps: …; interval: …") as the form's inline errors, by block id. */
-export function formErrors(problems: string): Partial<Record<StartField, string>> {
+/** A start's problems as the form's inline errors, by block id. */
+export function formErrors(problems: readonly Problem[]): Partial<Record<StartField, string>> {
   const errors: Partial<Record<StartField, string>> = {};
-  for (const problem of problems.split("; ")) {
-    const name = /^([-\w]+): /.exec(problem)?.[1] ?? "";
-    const field = FIELD_OF_PROBLEM[name];
+  for (const problem of problems) {
+    const field = FIELD_OF_PROBLEM[problem.field];
     // Under its own field a problem needs no field name; anything else shows under the service.
-    const [where, text] = field ? [field, problem.slice(name.length + 2)] : [StartField.Service, problem];
+    const [where, text] = field ? [field, problem.message] : [StartField.Service, problemText(problem)];
     errors[where] = errors[where] ? `${errors[where]}; ${text}` : text;
   }
   return errors;

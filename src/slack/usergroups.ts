@@ -1,5 +1,6 @@
 import type { WebClient } from "@slack/web-api";
 import type { Logger } from "../rollout/ports.ts";
+import { errorMessage } from "../errors.ts";
 
 /** Fetches the member ids of one user group. */
 export type FetchGroupMembers = (groupId: string) => Promise<string[]>;
@@ -78,10 +79,7 @@ export class UsergroupResolver {
       this.#cache.set(groupId, { members, expiresAt: this.#options.now() + this.#options.ttlMs });
       return members;
     } catch (error) {
-      this.#logger.warn(
-        { usergroup: groupId, err: error instanceof Error ? error.message : String(error) },
-        "user group lookup failed",
-      );
+      this.#logger.warn({ usergroup: groupId, err: errorMessage(error) }, "user group lookup failed");
       return undefined;
     } finally {
       clearTimeout(timer);

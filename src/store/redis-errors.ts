@@ -1,6 +1,6 @@
-import type { Redis } from "ioredis";
-import { CanaryError, ErrorCode } from "../errors.ts";
+import { CanaryError, ErrorCode, errorMessage } from "../errors.ts";
 import { describeUnreachable } from "./redis-client.ts";
+import type { RedisClient } from "./redis-client.ts";
 
 /** Error replies that mean "the server cannot answer right now", not "the command is wrong". */
 const TRANSIENT_REPLY = /^(LOADING|BUSY|READONLY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|NOREPLICAS|MOVED|ASK)\b/;
@@ -21,9 +21,9 @@ export function isTransientRedisError(error: unknown): boolean {
  * being done; a failed connection says where Redis is and why it cannot be reached (when `client` is known), which
  * is what a person can act on.
  */
-export function translateRedisError(error: unknown, what: string, client?: Redis): CanaryError {
+export function translateRedisError(error: unknown, what: string, client?: RedisClient): CanaryError {
   if (error instanceof CanaryError) return error;
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorMessage(error);
   const retryable = isTransientRedisError(error);
   const text = !retryable
     ? `Redis: ${what} failed: ${message}`
@@ -34,7 +34,7 @@ export function translateRedisError(error: unknown, what: string, client?: Redis
 }
 
 /** Run one Redis interaction on `client`, translating whatever ioredis throws at this boundary. */
-export async function withRedis<T>(what: string, fn: () => Promise<T>, client?: Redis): Promise<T> {
+export async function withRedis<T>(what: string, fn: () => Promise<T>, client?: RedisClient): Promise<T> {
   try {
     return await fn();
   } catch (error) {

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
-import { setTimeout as sleep } from "node:timers/promises";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./redis-client.ts";
 import { CanaryError, ErrorCode } from "../errors.ts";
+import { exponentialDelay, retry, withJitter } from "../retry.ts";
 import type { RolloutLock } from "../rollout/ports.ts";
 import { luaScript, runScript } from "./lua.ts";
 import { DEFAULT_KEY_PREFIX } from "./redis-rollout-store.ts";
@@ -53,7 +53,7 @@ const MAX_RETRY_DELAY_MS = 100;
  * longer than `ttlMs` (a long GC pause, a frozen VM), which the rollout's version check covers.
  */
 export class RedisRolloutLock implements RolloutLock {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #prefix: string;
   readonly #ttlMs: number;
   readonly #renewEveryMs: number;
@@ -61,7 +61,7 @@ export class RedisRolloutLock implements RolloutLock {
   readonly #retryDelayMs: number;
   readonly #onLockLost: (rolloutId: string) => void;
 
-  constructor(redis: Redis, options: RedisRolloutLockOptions = {}) {
+  constructor(redis: RedisClient, options: RedisRolloutLockOptions = {}) {
     this.#redis = redis;
     this.#prefix = options.prefix ?? DEFAULT_KEY_PREFIX;
     this.#ttlMs = positive("ttlMs", options.ttlMs ?? 30_000);
@@ -96,24 +96,26 @@ export class RedisRolloutLock implements RolloutLock {
 
   async #acquire(rolloutId: string, key: string, token: string): Promise<void> {
     const deadline = Date.now() + this.#waitMs;
-    for (let attempt = 0; ; attempt += 1) {
-      const taken = await withRedis(
-        `lock rollout ${rolloutId}`,
-        () => this.#redis.set(key, token, "PX", this.#ttlMs, "NX"),
-        this.#redis,
-      );
-      if (taken === "OK") return;
-      const left = deadline - Date.now();
-      if (left <= 0) {
-        throw new CanaryError(
-          ErrorCode.Locked,
-          `rollout ${rolloutId} is busy: another change to it is in progress; try again in a moment`,
-          { retryable: true },
-        );
-      }
-      const backoff = Math.min(this.#retryDelayMs * 2 ** Math.min(attempt, 10), MAX_RETRY_DELAY_MS);
-      await sleep(Math.min(left, backoff / 2 + Math.random() * (backoff / 2)));
-    }
+    await retry(
+      () =>
+        withRedis(
+          `lock rollout ${rolloutId}`,
+          () => this.#redis.set(key, token, "PX", this.#ttlMs, "NX"),
+          this.#redis,
+        ),
+      (outcome, attempt) => {
+        if (!outcome.ok || outcome.value === "OK") return undefined;
+        const left = deadline - Date.now();
+        if (left <= 0) {
+          throw new CanaryError(
+            ErrorCode.Locked,
+            `rollout ${rolloutId} is busy: another change to it is in progress; try again in a moment`,
+            { retryable: true },
+          );
+        }
+        return Math.min(left, withJitter(exponentialDelay(attempt, this.#retryDelayMs, MAX_RETRY_DELAY_MS)));
+      },
+    );
   }
 
   #keepAlive(rolloutId: string, key: string, token: string): { stop(): void } {

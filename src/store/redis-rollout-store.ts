@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./redis-client.ts";
 import { CanaryError, ErrorCode } from "../errors.ts";
 import type { HistoryQuery, RolloutStore } from "../rollout/ports.ts";
 import { targetKey } from "../rollout/target.ts";
@@ -125,13 +125,13 @@ return id
  * expired are swept lazily (when read, and in bounded batches each time a rollout finishes).
  */
 export class RedisRolloutStore implements RolloutStore {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #prefix: string;
   readonly #retentionMs: number;
   readonly #auditRetentionMs: number;
   readonly #now: () => number;
 
-  constructor(redis: Redis, options: RedisRolloutStoreOptions = {}) {
+  constructor(redis: RedisClient, options: RedisRolloutStoreOptions = {}) {
     this.#redis = redis;
     this.#prefix = options.prefix ?? DEFAULT_KEY_PREFIX;
     this.#retentionMs = retentionOption(

@@ -1,6 +1,6 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./redis-client.ts";
 import { CanaryError, ErrorCode } from "../errors.ts";
-import type { StartRequest } from "../rollout/service.ts";
+import type { StartRequest } from "../rollout/types.ts";
 import { luaScript, runScript } from "./lua.ts";
 import { withRedis } from "./redis-errors.ts";
 
@@ -42,10 +42,10 @@ return json
  * removes it in the same step.
  */
 export class RedisScheduledStarts {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #prefix: string;
 
-  constructor(redis: Redis, prefix: string) {
+  constructor(redis: RedisClient, prefix: string) {
     this.#redis = redis;
     this.#prefix = prefix;
   }

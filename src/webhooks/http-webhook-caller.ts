@@ -2,6 +2,8 @@ import type { WebhookCall, WebhookCaller } from "../rollout/ports.ts";
 import type { HookResult } from "../rollout/types.ts";
 import { flaggerPayload } from "./payload.ts";
 import { redact } from "../redact.ts";
+import { exponentialDelay, retry } from "../retry.ts";
+import { errorMessage } from "../errors.ts";
 
 /** Flagger's success: its loadtester and gates answer 200-202; anything else (or no answer) fails the call. */
 export function isFlaggerSuccess(status: number): boolean {
@@ -42,7 +44,7 @@ export class HttpWebhookCaller implements WebhookCaller {
     this.#maxAnswerChars = options.maxAnswerChars ?? DEFAULT_MAX_ANSWER_CHARS;
     this.#maxTimeoutMs = options.maxTimeoutMs ?? DEFAULT_MAX_TIMEOUT_MS;
     this.#maxRetries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
-    this.#backoffMs = options.backoffMs ?? ((attempt) => Math.min(250 * 2 ** (attempt - 1), 4_000));
+    this.#backoffMs = options.backoffMs ?? ((attempt) => exponentialDelay(attempt, 250, 4_000));
     this.#now = options.now ?? (() => Date.now());
   }
 
@@ -53,14 +55,16 @@ export class HttpWebhookCaller implements WebhookCaller {
     const retries = Math.min(Math.max(hook.retries, 0), this.#maxRetries);
     const started = this.#now();
     let attempts = 0;
-    let last: Attempt;
-    for (;;) {
-      attempts += 1;
-      last = await this.#attempt(hook.url, body, timeoutMs);
-      const retryable = last.status === undefined || last.status >= 500;
-      if (!retryable || attempts > retries) break;
-      await new Promise((resolve) => setTimeout(resolve, this.#backoffMs(attempts)));
-    }
+    const last = await retry(
+      (n) => {
+        attempts = n;
+        return this.#attempt(hook.url, body, timeoutMs);
+      },
+      (outcome, n) => {
+        const retryable = !outcome.ok || outcome.value.status === undefined || outcome.value.status >= 500;
+        return retryable && n <= retries ? this.#backoffMs(n) : undefined;
+      },
+    );
     return {
       name: hook.name,
       type: hook.type,
@@ -97,6 +101,6 @@ function describeFailure(error: unknown, timeoutMs: number): string {
     return `no answer within ${timeoutMs} ms`;
   }
   const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : undefined;
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorMessage(error);
   return cause ? `${message}: ${cause}` : message;
 }

@@ -94,6 +94,7 @@ describe("with Redis refusing connections", () => {
     [["snapshot", "reviews"]],
     [["start", "reviews", "--canary", "v2", "--stable", "v1"]],
     [["rollback", "reviews-1"]],
+    [["wait", "reviews-1"]],
   ])("%j prints one line saying so and exits 2", async (args) => {
     const result = await runCanarybot(args, env);
     expect(result.stderr).toBe(`Redis at ${url} unreachable: connection refused\n`);

@@ -1,19 +1,14 @@
 import { describe, expect, it } from "vitest";
-import {
-  closestMatch,
-  editDistance,
-  parseCommand,
-  tokenize,
-  USAGE,
-} from "../../src/commands/parse-command.ts";
-import { BUILTIN_DEFAULTS, buildStartSpec } from "../../src/commands/start-request.ts";
+import { parseCommand, tokenize, USAGE } from "../../src/commands/parse-command.ts";
+import { closestMatch, editDistance } from "../../src/rollout/closest-match.ts";
+import { BUILTIN_DEFAULTS, buildStartSpec } from "../../src/rollout/start-request.ts";
 
 describe("parseCommand: start", () => {
   it("reads every flag, in both --flag value and --flag=value forms", () => {
     const parsed = parseCommand(
       "start reviews --canary v2 --stable=v1 --steps 10,50,100 --interval=30s --header qa=canary-test " +
         "--approve-at 50 --min-success 99.5 --max-p99=400ms --max-error-increase 0.5 --max-p99-ratio 1.5 " +
-        "--min-requests 50 --failure-limit 3",
+        "--min-requests 50 --failure-limit 3 --progress-deadline 5m --mesh-context=asm",
     );
     expect(parsed).toEqual({
       ok: true,
@@ -34,6 +29,8 @@ describe("parseCommand: start", () => {
           maxP99Ratio: "1.5",
           minRequests: "50",
           failureLimit: "3",
+          progressDeadline: "5m",
+          meshContext: "asm",
         },
       },
     });
@@ -60,6 +57,22 @@ describe("parseCommand: start", () => {
         target: { service: "reviews", virtualService: "reviews", canarySubset: "v2", namespace: "default" },
         plan: { steps: [25, 50, 100], intervalMs: 120_000, approvalGates: [50], twoPersonRule: true },
       },
+    });
+  });
+
+  it("takes --http-route for a Gateway API target, and refuses it beside --virtual-service", () => {
+    const parsed = parseCommand("start reviews --http-route reviews-route --canary reviews-v2");
+    if (!parsed.ok || parsed.command.name !== "start") throw new Error("expected a start");
+    expect(buildStartSpec(parsed.command.options, BUILTIN_DEFAULTS)).toMatchObject({
+      ok: true,
+      value: { target: { router: "httproute", virtualService: "reviews-route", canarySubset: "reviews-v2" } },
+    });
+    const both = parseCommand("start reviews --http-route r --virtual-service v --canary v2");
+    if (!both.ok || both.command.name !== "start") throw new Error("expected a start");
+    expect(buildStartSpec(both.command.options, BUILTIN_DEFAULTS)).toMatchObject({
+      ok: false,
+      error: "virtual-service, http-route: name one route object, not both",
+      problems: [{ field: "virtual-service, http-route", message: "name one route object, not both" }],
     });
   });
 

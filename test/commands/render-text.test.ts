@@ -77,6 +77,26 @@ describe("the weight a screen shows (issue 8.2)", () => {
     });
     expect(statusLine(overdue)).toContain("(not being stepped: no worker for cluster x)");
   });
+
+  it("says when the canary's pods are unhealthy, and when the deadline rolls it back; healthy pods say nothing", () => {
+    const observed = { pods: 2, ready: 1, restarts: 4 };
+    const unhealthy = makeRollout({
+      pods: {
+        at: FIXTURE_NOW,
+        observed,
+        restarts: 4,
+        unhealthySince: FIXTURE_NOW,
+        problem: "1/2 pods ready",
+      },
+    });
+    expect(statusLine(unhealthy)).toContain(
+      "(pods unhealthy since 12:00 UTC: 1/2 pods ready; rolls back at 12:10 UTC)",
+    );
+    const healthy = makeRollout({
+      pods: { at: FIXTURE_NOW, observed: { ...observed, ready: 2 }, restarts: 4 },
+    });
+    expect(statusJson(healthy).note).toBeUndefined();
+  });
 });
 
 describe("the history table", () => {

@@ -2,9 +2,14 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BUILTIN_DEFAULTS, buildStartSpec } from "../../src/commands/start-request.ts";
+import { BUILTIN_DEFAULTS, buildStartSpec } from "../../src/rollout/start-request.ts";
 import { configPathFrom, loadConfigFile, parseConfigFile } from "../../src/config/file.ts";
-import { serviceDirectory, startDefaultsFor, startOptionsFor } from "../../src/config/services.ts";
+import {
+  reportChannel,
+  serviceDirectory,
+  startDefaultsFor,
+  startOptionsFor,
+} from "../../src/config/services.ts";
 import { DEFAULT_ANALYSIS_POLICY } from "../../src/metrics/analysis.ts";
 
 const EXAMPLE = `
@@ -175,7 +180,60 @@ describe("a service's start defaults and options", () => {
     ).toEqual({
       ok: false,
       error: "--namespace, --host: the target of reviews comes from the config file",
+      problems: [
+        { field: "--namespace, --host", message: "the target of reviews comes from the config file" },
+      ],
     });
+  });
+
+  it("takes a service's mesh and workload contexts and its progress deadline; a start may set the deadline, not the contexts", () => {
+    const service = parseConfigFile(
+      "services:\n  reviews:\n    context: workloads\n    meshContext: asm\n    defaults:\n      progressDeadline: 5m\n",
+    ).services.reviews;
+    const merged = startOptionsFor({ service: "reviews", canary: "v2" }, service);
+    if (!merged.ok) throw new Error(merged.error);
+    expect(buildStartSpec(merged.value, startDefaultsFor(BUILTIN_DEFAULTS, service))).toMatchObject({
+      ok: true,
+      value: { target: { context: "workloads", meshContext: "asm" }, plan: { progressDeadlineMs: 300_000 } },
+    });
+    const own = buildStartSpec(
+      { ...merged.value, progressDeadline: "90s" },
+      startDefaultsFor(BUILTIN_DEFAULTS, service),
+    );
+    expect(own.ok && own.value.plan.progressDeadlineMs).toBe(90_000);
+    expect(buildStartSpec({ ...merged.value, progressDeadline: "0s" }, BUILTIN_DEFAULTS)).toEqual({
+      ok: false,
+      error: "progress-deadline: must be between 1s and 24h",
+      problems: [{ field: "progress-deadline", message: "must be between 1s and 24h" }],
+    });
+    expect(startOptionsFor({ service: "reviews", canary: "v2", meshContext: "elsewhere" }, service)).toEqual({
+      ok: false,
+      error: "--mesh-context: the target of reviews comes from the config file",
+      problems: [{ field: "--mesh-context", message: "the target of reviews comes from the config file" }],
+    });
+  });
+
+  it("turns `router: httproute` into an HTTPRoute target, and refuses the fields of the other router", () => {
+    const config = parseConfigFile(`services: {reviews: {router: httproute, stable: reviews-v1}}`);
+    const service = serviceDirectory(config).find("reviews");
+    const merged = startOptionsFor({ service: "reviews", canary: "reviews-v2" }, service);
+    expect(merged).toMatchObject({ ok: true, value: { httpRoute: "reviews" } });
+    if (!merged.ok) return;
+    expect(buildStartSpec(merged.value, startDefaultsFor(base, service))).toMatchObject({
+      ok: true,
+      value: { target: { router: "httproute", virtualService: "reviews", stableSubset: "reviews-v1" } },
+    });
+    expect(startOptionsFor({ service: "reviews", canary: "v2", httpRoute: "other" }, service)).toMatchObject({
+      ok: false,
+      error: "--http-route: the target of reviews comes from the config file",
+    });
+    expect(errorOf(`services: {reviews: {httpRoute: reviews}}`)).toMatch(
+      /services\.reviews\.httpRoute: needs `router: httproute`/,
+    );
+    expect(errorOf(`services: {reviews: {router: httproute, virtualService: reviews}}`)).toMatch(
+      /services\.reviews\.virtualService: is for `router: istio`/,
+    );
+    expect(errorOf(`services: {reviews: {router: linkerd}}`)).toMatch(/services\.reviews\.router/);
   });
 
   it("suggests a configured service for a typo", () => {
@@ -245,5 +303,30 @@ services:
     expect(message).toContain("services.reviews.windows[0].timezone: must be an IANA time zone");
     expect(message).toContain("services.reviews.freezes[0].to: must be after from");
     expect(message).toContain("services.reviews.freezes[1].from: must be a date or date-time");
+  });
+});
+
+describe("reportChannel: where a command-line start reports", () => {
+  it("takes a channel id, one of the service's channels when the config file names them", () => {
+    expect(reportChannel(undefined, { channels: ["C0DEPLOYS"] }, "reviews")).toEqual({
+      ok: true,
+      value: undefined,
+    });
+    expect(reportChannel("C0DEPLOYS", { channels: ["C0DEPLOYS"] }, "reviews")).toEqual({
+      ok: true,
+      value: { channel: "C0DEPLOYS" },
+    });
+    expect(reportChannel("C0ANY", undefined, "reviews")).toEqual({ ok: true, value: { channel: "C0ANY" } });
+  });
+
+  it("refuses a #name and a channel the service does not report in, in one line", () => {
+    expect(reportChannel("#deploys", undefined, "reviews")).toEqual({
+      ok: false,
+      error: "--channel #deploys: expected a Slack channel id (C…), not a #name",
+    });
+    expect(reportChannel("C0OTHER", { channels: ["C0DEPLOYS", "C0OPS"] }, "reviews")).toEqual({
+      ok: false,
+      error: "--channel C0OTHER: reviews reports only in C0DEPLOYS, C0OPS (the config file's channels)",
+    });
   });
 });

@@ -2,15 +2,11 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadImage } from "@napi-rs/canvas";
-import { KubeConfig } from "@kubernetes/client-node";
-import type { AuditJson, RolloutStatusJson } from "../../src/commands/render-text.ts";
-import type { Rollout } from "../../src/rollout/types.ts";
-import { startMeshSandbox } from "../../src/sandbox/mesh/mesh-sandbox.ts";
 import type { MeshSandbox } from "../../src/sandbox/mesh/mesh-sandbox.ts";
-import { engineHarness, waitFor } from "../support/engine.ts";
+import { engineHarness } from "../support/engine.ts";
 import type { EngineHarness } from "../support/engine.ts";
+import { rolloutReader, startJudgedMesh } from "../support/judged-mesh.ts";
 import { meshService } from "../support/mesh-services.ts";
-import { startPrometheus, waitForIstioRates } from "../support/prometheus.ts";
 import type { TestPrometheus } from "../support/prometheus.ts";
 import { recordWeights } from "../support/route-weights.ts";
 
@@ -26,29 +22,15 @@ describe("rollouts judged by a real Prometheus", () => {
 
   beforeAll(async () => {
     h = await engineHarness("analysis", { objects: [...meshed, "svc-quiet"].flatMap(meshService) });
-    const kubeConfig = new KubeConfig();
-    kubeConfig.loadFromString(h.kube.kubeconfig);
-    mesh = await startMeshSandbox({
-      kubeConfig,
-      namespace: "default",
+    ({ mesh, prometheus } = await startJudgedMesh(h, {
       services: meshed,
-      rps: 200,
-      pollMs: 100,
       subsets: {
         // Tight latencies, so that sampling noise never looks like a regression.
         "*": { errorRate: 0, latencyMs: { p50: 20, p99: 30 } },
         "svc-errors/v2": { errorRate: 0.05 },
         "svc-slow/v2": { latencyMs: { p50: 60, p99: 300 } },
       },
-    });
-    prometheus = await startPrometheus({
-      targets: [new URL(mesh.metricsUrl).host],
-      scrapeIntervalSeconds: 1,
-    });
-    // Prometheus takes a few seconds to scrape for the first time; judge nothing before it has rates.
-    await waitForIstioRates(prometheus);
-    h.env.PROMETHEUS_URL = prometheus.url;
-    h.env.PROMETHEUS_SCRAPE_INTERVAL_SECONDS = "1";
+    }));
     await h.worker();
   }, 90_000);
   afterAll(async () => {
@@ -60,20 +42,7 @@ describe("rollouts judged by a real Prometheus", () => {
   const start = (service: string, ...extra: string[]): Promise<string> =>
     h.start(service, "--canary", "v2", "--steps", "20,50,100", "--interval", "2s", "--as", "alice", ...extra);
 
-  const rollout = async (id: string): Promise<Rollout> => {
-    const found = await h.runtime().store.get(id);
-    if (!found) throw new Error(`${id} is gone`);
-    return found;
-  };
-  const settles = (id: string, phases: string[]) =>
-    waitFor(
-      `${id} to reach ${phases.join(" or ")}`,
-      async () => {
-        const shown = JSON.parse((await h.cli("status", id, "--json")).stdout) as RolloutStatusJson;
-        return phases.includes(shown.phase) ? shown.phase : undefined;
-      },
-      60_000,
-    );
+  const { rollout, settles, history } = rolloutReader(() => h);
 
   it("promotes a healthy canary, with a snapshot for every step it judged", async () => {
     const id = await start("svc-ok");
@@ -86,8 +55,8 @@ describe("rollouts judged by a real Prometheus", () => {
       expect(snapshot.canary.successRate).toBe(1);
       expect(snapshot.stable.p99Ms).toBeGreaterThan(0);
     }
-    const history = JSON.parse((await h.cli("history", id, "--json")).stdout) as AuditJson[];
-    expect(history.filter((entry) => entry.action === "step").map((entry) => entry.canaryWeight)).toEqual([
+    const trail = await history(id);
+    expect(trail.filter((entry) => entry.action === "step").map((entry) => entry.canaryWeight)).toEqual([
       20, 50, 100,
     ]);
 
@@ -110,12 +79,12 @@ describe("rollouts judged by a real Prometheus", () => {
     // Failed checks before the rollback: exactly the failure limit (2), one held and the next rolled back.
     // A tick whose window is too thin to judge is inconclusive and counts for nothing. Under heavy load a
     // canary's first error series can still be too young for rate() to see, so a first step may pass.
-    const history = JSON.parse((await h.cli("history", id, "--json")).stdout) as AuditJson[];
-    const judged = history
+    const trail = await history(id);
+    const judged = trail
       .map((entry) => entry.action)
       .filter((action) => ["hold", "rollback"].includes(action));
     expect(judged).toEqual(["hold", "rollback"]);
-    expect(history.find((entry) => entry.action === "rollback")?.actor).toBe("canarybot");
+    expect(trail.find((entry) => entry.action === "rollback")?.actor).toBe("canarybot");
     expect(done.outcome?.reason).toMatch(/2 failed checks \(limit 2\): success-rate 9\d(\.\d+)?% vs ≥ 99%/);
     expect(recorder.sequence.slice(0, 2)).toEqual(["v1=100", "v1=80,v2=20"]);
     expect(recorder.sequence.at(-1)).toBe("v1=100");

@@ -7,7 +7,7 @@ import { startTickSweeper } from "../../src/jobs/tick-sweeper.ts";
 import { createLogger } from "../../src/logger.ts";
 import { openRuntime, startWorker } from "../../src/main.ts";
 import type { Runtime } from "../../src/main.ts";
-import type { StartRequest } from "../../src/rollout/service.ts";
+import type { StartRequest } from "../../src/rollout/types.ts";
 import { startKubeSandbox } from "../../src/sandbox/kube/server.ts";
 import type { KubeSandbox } from "../../src/sandbox/kube/server.ts";
 import { engineHarness, waitFor } from "../support/engine.ts";

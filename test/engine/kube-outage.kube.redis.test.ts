@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { StartRequest } from "../../src/rollout/service.ts";
+import type { StartRequest } from "../../src/rollout/types.ts";
 import { engineHarness, waitFor } from "../support/engine.ts";
 import type { EngineHarness } from "../support/engine.ts";
 import { meshService } from "../support/mesh-services.ts";

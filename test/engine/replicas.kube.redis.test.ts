@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { startSlackSandbox } from "../../src/sandbox/slack/web-api-sandbox.ts";
 import type { SlackSandbox } from "../../src/sandbox/slack/web-api-sandbox.ts";
-import type { StartRequest } from "../../src/rollout/service.ts";
+import type { StartRequest } from "../../src/rollout/types.ts";
 import { engineHarness, waitFor } from "../support/engine.ts";
 import type { EngineHarness } from "../support/engine.ts";
 import { meshService } from "../support/mesh-services.ts";

@@ -75,13 +75,15 @@ describe("round trips per operation", () => {
     expect((await stored(id)).appliedWeight).toBe(10);
   });
 
-  it("a tick that moves a step: one GET of the route, one PATCH, the rollout loaded once", async () => {
+  it("a tick that moves a step: one GET of the route, the canary's pods, one PATCH, the rollout loaded once", async () => {
     const { tick } = await stored(id);
     const cost = await costOf(() => runtime.service.tick(id, tick));
     // SET: the lock; HGET: the load. EVALSHA: save the step, schedule the next tick, save the confirmed weight,
     // release the lock, queue the message update.
     expect(cost.redis).toEqual({ SET: 1, HGET: 1, EVALSHA: 5 });
-    expect(cost.kube).toEqual({ GET: 1, PATCH: 1 });
+    // GET: the VirtualService once, and the pod health check: the LIST of the canary's pods and, on a rollout's
+    // first tick (kept a minute after), the Service selector that narrows it.
+    expect(cost.kube).toEqual({ GET: 3, PATCH: 1 });
     expect((await stored(id)).appliedWeight).toBe(20);
   });
 
@@ -108,5 +110,39 @@ describe("round trips per operation", () => {
     expect(cost.redis).toEqual({ SET: 1, HGET: 1, EVALSHA: 6, ZRANGEBYSCORE: 3 });
     expect(cost.kube).toEqual({ GET: 1, PATCH: 1 });
     expect((await stored(id)).phase).toBe("rolled-back");
+  });
+});
+
+// The HTTPRoute router shares its reads the same way: its route object is read once per tick as well.
+describe("round trips of an HTTPRoute rollout", () => {
+  let gateway: EngineHarness;
+
+  beforeAll(async () => {
+    gateway = await engineHarness("round-trips-httproute", { scenario: "bookinfo-gateway-api" });
+  });
+  afterAll(async () => {
+    await gateway.cleanup();
+  });
+
+  const routeRequests = () => {
+    const counts: Record<string, number> = {};
+    for (const record of gateway.kube.requests.all()) {
+      if (record.path.includes("/httproutes/reviews"))
+        counts[record.method] = (counts[record.method] ?? 0) + 1;
+    }
+    gateway.kube.requests.clear();
+    return counts;
+  };
+
+  it("start reads the HTTPRoute twice (the stable backend, preflight) and a tick once, each writing it once", async () => {
+    const { service, store } = gateway.runtime();
+    const target: TargetSpec = { ...SPEC, router: "httproute", canarySubset: "reviews-v2" };
+    gateway.kube.requests.clear();
+    const { id } = await service.start({ target, plan: PLAN, by: "cli:test" });
+    expect(routeRequests()).toEqual({ GET: 2, PATCH: 1 });
+    const started = await store.get(id);
+    await service.tick(id, started?.tick ?? -1);
+    expect(routeRequests()).toEqual({ GET: 1, PATCH: 1 });
+    expect((await store.get(id))?.appliedWeight).toBe(20);
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  digestJobId,
   isNotificationJobData,
   messageDeduplicationId,
   notificationJobId,
@@ -11,6 +12,7 @@ describe("notification jobs", () => {
     expect(notificationJobId("reviews-12", "alert", "u1")).toBe("rollout.reviews-12.alert.u1");
     expect(() => messageDeduplicationId("a:b")).toThrow(/cannot name a notification job/);
     expect(() => notificationJobId("", "snapshot", "u1")).toThrow(/cannot name a notification job/);
+    expect(digestJobId("reviews.2026-12-05")).toBe("digest.reviews.2026-12-05");
   });
 
   it.each([
@@ -21,6 +23,8 @@ describe("notification jobs", () => {
     [{ kind: "alert", rolloutId: "reviews-1" }, false],
     [{ kind: "message", rolloutId: "" }, false],
     [{ kind: "tick", rolloutId: "reviews-1" }, false],
+    [{ kind: "digest", digest: "reviews.2026-12-05", channel: "C1", text: "t", blocks: [] }, true],
+    [{ kind: "digest", digest: "reviews.2026-12-05", channel: "C1", text: "t" }, false],
     [null, false],
   ])("tells a notification job's data from anything else: %j → %s", (data, expected) => {
     expect(isNotificationJobData(data)).toBe(expected);

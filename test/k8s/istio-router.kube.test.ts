@@ -12,6 +12,7 @@ import { startKubeSandbox, workloadObjects, type KubeSandbox } from "../../src/s
 import { omitKeys } from "../../src/k8s/json.ts";
 import { waitFor } from "../support/engine.ts";
 import { BOOKINFO, istioDocuments, reviewsTarget } from "./istio-fixtures.ts";
+import { rejection } from "../support/errors.ts";
 
 // Given a Kubernetes API sandbox over HTTPS with Istio's bookinfo (reviews 100% to v1; subsets v1..v3; one
 // ready pod per version), when the router talks to it through the real client-node, then …
@@ -24,15 +25,6 @@ type Vs = { metadata: { resourceVersion: string; generation: number }; spec: { h
 let sandbox: KubeSandbox;
 let router: IstioVirtualServiceRouter;
 let directory: string;
-
-async function rejection(promise: Promise<unknown>): Promise<CanaryError> {
-  return promise.then(
-    () => {
-      throw new Error("expected a rejection");
-    },
-    (error: unknown) => error as CanaryError,
-  );
-}
 
 function stored(name = "reviews"): Vs {
   const object = sandbox.get("VirtualService", "default", name);

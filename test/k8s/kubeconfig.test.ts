@@ -3,8 +3,9 @@ import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ErrorCode, type CanaryError } from "../../src/errors.ts";
+import { ErrorCode } from "../../src/errors.ts";
 import { clusterIdentity, KubeConfigSource, loadKubeConfig, withContext } from "../../src/k8s/kubeconfig.ts";
+import { thrown } from "../support/errors.ts";
 
 let dir: string;
 
@@ -27,15 +28,6 @@ async function file(name: string, text: string): Promise<string> {
   await mkdir(join(path, ".."), { recursive: true });
   await writeFile(path, text);
   return path;
-}
-
-function failure(fn: () => unknown): CanaryError {
-  try {
-    fn();
-  } catch (error) {
-    return error as CanaryError;
-  }
-  throw new Error("expected a throw");
 }
 
 beforeEach(async () => {
@@ -72,7 +64,7 @@ describe("loadKubeConfig", () => {
   });
 
   it("refuses a KUBECONFIG that names no existing file", () => {
-    const error = failure(() => loadKubeConfig({ env: { KUBECONFIG: join(dir, "nope") } }));
+    const error = thrown(() => loadKubeConfig({ env: { KUBECONFIG: join(dir, "nope") } }));
     expect(error.code).toBe(ErrorCode.InvalidInput);
     expect(error.message).toContain("KUBECONFIG names no existing file");
   });
@@ -112,7 +104,7 @@ describe("loadKubeConfig", () => {
   });
 
   it("says what to do when there is no configuration at all", () => {
-    const error = failure(() =>
+    const error = thrown(() =>
       loadKubeConfig({ env: { HOME: join(dir, "empty") }, serviceAccountDir: join(dir, "no-sa") }),
     );
     expect(error.code).toBe(ErrorCode.InvalidInput);
@@ -120,11 +112,11 @@ describe("loadKubeConfig", () => {
   });
 
   it("names a --kubeconfig file that does not exist, and one that cannot be parsed", async () => {
-    expect(failure(() => loadKubeConfig({ kubeconfigPath: join(dir, "x"), env: {} })).message).toBe(
+    expect(thrown(() => loadKubeConfig({ kubeconfigPath: join(dir, "x"), env: {} })).message).toBe(
       `kubeconfig file ${join(dir, "x")} (--kubeconfig) does not exist`,
     );
     const broken = await file("broken", "clusters: [");
-    const error = failure(() => loadKubeConfig({ kubeconfigPath: broken, env: {} }));
+    const error = thrown(() => loadKubeConfig({ kubeconfigPath: broken, env: {} }));
     expect(error.code).toBe(ErrorCode.InvalidInput);
     expect(error.message).toContain(`kubeconfig file ${broken} (--kubeconfig) cannot be read`);
   });
@@ -134,7 +126,7 @@ describe("loadKubeConfig", () => {
     expect(
       loadKubeConfig({ kubeconfigPath: path, context: "staging", env: {} }).kubeConfig.getCurrentContext(),
     ).toBe("staging");
-    const error = failure(() => loadKubeConfig({ kubeconfigPath: path, context: "qa", env: {} }));
+    const error = thrown(() => loadKubeConfig({ kubeconfigPath: path, context: "qa", env: {} }));
     expect(error.code).toBe(ErrorCode.InvalidInput);
     expect(error.message).toBe(
       `kubeconfig context "qa" not found in --kubeconfig (${path}); contexts: prod, staging`,
@@ -143,7 +135,7 @@ describe("loadKubeConfig", () => {
 
   it("refuses a configuration without a current context unless --context is given", async () => {
     const path = await file("config", kubeconfig(["prod"], ""));
-    expect(failure(() => loadKubeConfig({ kubeconfigPath: path, env: {} })).message).toContain(
+    expect(thrown(() => loadKubeConfig({ kubeconfigPath: path, env: {} })).message).toContain(
       "has no current context",
     );
     expect(
@@ -198,10 +190,10 @@ describe("clusterIdentity", () => {
   });
 
   it("refuses a context the kubeconfig lacks, or one whose cluster is missing", () => {
-    const missing = failure(() => clusterIdentity(config("https://api.example.invalid"), "nope"));
+    const missing = thrown(() => clusterIdentity(config("https://api.example.invalid"), "nope"));
     expect(missing.code).toBe(ErrorCode.InvalidInput);
     expect(missing.message).toBe('kubeconfig context "nope" not found; contexts: prod');
-    expect(failure(() => clusterIdentity(config("https://api.example.invalid", "gone"))).message).toBe(
+    expect(thrown(() => clusterIdentity(config("https://api.example.invalid", "gone"))).message).toBe(
       'kubeconfig context "prod" names cluster "gone", which the kubeconfig does not define',
     );
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ErrorCode, type CanaryError } from "../../src/errors.ts";
+import { ErrorCode } from "../../src/errors.ts";
 import {
   formatLabels,
   managedRouteForRollout,
@@ -8,15 +8,7 @@ import {
 } from "../../src/k8s/preflight.ts";
 import { headerRouteFor, httpRoutes } from "../../src/k8s/virtual-service-route.ts";
 import { BOOKINFO, istioDocuments, istioObject, reviewsTarget } from "./istio-fixtures.ts";
-
-function failure(fn: () => unknown): CanaryError {
-  try {
-    fn();
-  } catch (error) {
-    return error as CanaryError;
-  }
-  throw new Error("expected a throw");
-}
+import { thrown } from "../support/errors.ts";
 
 function deployment(name: string, labels: Record<string, string>, readyReplicas?: number) {
   return {
@@ -39,7 +31,7 @@ describe("managedRouteForRollout", () => {
     const vs = allV1();
     const http = vs.spec.http as unknown[];
     http.unshift(headerRouteFor(httpRoutes(vs)[0], reviewsTarget(), { name: "x-canary", value: "1" }));
-    const error = failure(() => managedRouteForRollout(vs, reviewsTarget()));
+    const error = thrown(() => managedRouteForRollout(vs, reviewsTarget()));
     expect(error.code).toBe(ErrorCode.PreflightFailed);
     expect(error.message).toBe(
       "VirtualService default/reviews still has canarybot's header route 'canarybot-header-v2' (http[0]) " +
@@ -49,7 +41,7 @@ describe("managedRouteForRollout", () => {
 
   it("refuses a route that already splits traffic (virtual-service-reviews-80-20.yaml)", () => {
     const vs = istioObject(`${BOOKINFO}virtual-service-reviews-80-20.yaml`, "VirtualService", "reviews");
-    expect(failure(() => managedRouteForRollout(vs, reviewsTarget())).message).toBe(
+    expect(thrown(() => managedRouteForRollout(vs, reviewsTarget())).message).toBe(
       "VirtualService default/reviews unnamed route http[0] already splits traffic: v1=80, v2=20; a rollout starts " +
         "from a route that sends 100% to reviews subset v1 (other destinations, v2 among them, only at weight 0)",
     );
@@ -82,7 +74,7 @@ describe("subsetLabelsFor", () => {
   });
 
   it("names the host when no DestinationRule has it", () => {
-    const error = failure(() => subsetLabelsFor(bookinfoRules, reviewsTarget({ host: "payments" })));
+    const error = thrown(() => subsetLabelsFor(bookinfoRules, reviewsTarget({ host: "payments" })));
     expect(error.code).toBe(ErrorCode.PreflightFailed);
     expect(error.message).toBe(
       "no DestinationRule in namespace default has host payments; define subsets v1 and v2 for it",
@@ -91,7 +83,7 @@ describe("subsetLabelsFor", () => {
 
   it("names the missing subset and the ones that exist (analyzer fixture: reviews has only v1)", () => {
     const rules = istioDocuments("config-analysis/analyzer.virtualservice_destinationrules.yaml");
-    const error = failure(() => subsetLabelsFor(rules, reviewsTarget()));
+    const error = thrown(() => subsetLabelsFor(rules, reviewsTarget()));
     expect(error.code).toBe(ErrorCode.PreflightFailed);
     expect(error.message).toBe(
       "DestinationRule default/reviews has no subset 'v2' for host reviews (subsets: v1)",

@@ -1,14 +1,14 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ErrorCode, type CanaryError } from "../../src/errors.ts";
+import { ErrorCode } from "../../src/errors.ts";
 import { applyJsonPatch, type JsonPatchOperation } from "../../src/json/json-patch.ts";
 import { managedRouteForRollout } from "../../src/k8s/preflight.ts";
 import {
   computeRestorePatch,
   computeRoutePatch,
   locateManagedRoute,
-  type RouteChange,
 } from "../../src/k8s/virtual-service-patch.ts";
+import type { RouteChange } from "../../src/k8s/route-patch.ts";
 import {
   canaryWeightOf,
   destinationsOf,
@@ -21,17 +21,9 @@ import {
 import type { RouteExpectation } from "../../src/rollout/ports.ts";
 import type { HeaderMatch, Target } from "../../src/rollout/types.ts";
 import { BOOKINFO, istioObject, reviewsTarget } from "./istio-fixtures.ts";
+import { thrown } from "../support/errors.ts";
 
 type Vs = ReturnType<typeof istioObject>;
-
-function thrown(fn: () => unknown): CanaryError {
-  try {
-    fn();
-  } catch (error) {
-    return error as CanaryError;
-  }
-  throw new Error("expected a throw");
-}
 
 /** What the API server does with an accepted patch: apply it and bump the resourceVersion. */
 function serverApply(vs: Vs, change: RouteChange): Vs {

@@ -1,26 +1,18 @@
 import { describe, expect, it } from "vitest";
-import { ErrorCode, type CanaryError } from "../../src/errors.ts";
+import { ErrorCode } from "../../src/errors.ts";
 import { isSameHost, normalizeHost, serviceOfHost } from "../../src/k8s/istio-host.ts";
 import {
   baselineShape,
   canaryWeightOf,
   describeWeights,
   headerRouteFor,
-  headerRouteName,
   httpRoutes,
   routeAtWeight,
   selectManagedRoute,
 } from "../../src/k8s/virtual-service-route.ts";
+import { headerRouteName } from "../../src/k8s/route-rules.ts";
 import { BOOKINFO, istioObject, reviewsTarget } from "./istio-fixtures.ts";
-
-function thrown(fn: () => unknown): CanaryError {
-  try {
-    fn();
-  } catch (error) {
-    return error as CanaryError;
-  }
-  throw new Error("expected a throw");
-}
+import { thrown } from "../support/errors.ts";
 
 const allV1 = () => istioObject(`${BOOKINFO}virtual-service-all-v1.yaml`, "VirtualService", "reviews");
 const jasonV2V3 = () =>

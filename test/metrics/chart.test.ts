@@ -1,7 +1,8 @@
 import { createCanvas, loadImage } from "@napi-rs/canvas";
 import { describe, expect, it } from "vitest";
-import { formatUtcTime, rolloutChartData } from "../../src/metrics/chart-data.ts";
+import { rolloutChartData } from "../../src/metrics/chart-data.ts";
 import { renderRolloutChart } from "../../src/metrics/chart.ts";
+import { formatUtcTime } from "../../src/rollout/time-text.ts";
 import type { MetricsSnapshot } from "../../src/rollout/types.ts";
 
 const T0 = Date.UTC(2026, 0, 1, 14, 0, 0);

@@ -1,11 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { isCanaryError } from "../../src/errors.ts";
+import { escapeRegex, promDuration, promString } from "../../src/metrics/promql.ts";
 import {
-  escapeRegex,
   istioQueries,
   latencyQuantileQuery,
-  promDuration,
-  promString,
   renderCustomQuery,
   requestRateQuery,
   subsetMatchFromLabels,

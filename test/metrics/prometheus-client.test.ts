@@ -11,7 +11,7 @@ import type { AddressInfo } from "node:net";
 import forge from "node-forge";
 import { parse as parseYaml } from "yaml";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { isCanaryError, type CanaryError } from "../../src/errors.ts";
+import type { CanaryError } from "../../src/errors.ts";
 import {
   interpretResponse,
   parseSampleValue,
@@ -20,6 +20,7 @@ import {
   type QueryData,
 } from "../../src/metrics/prometheus-client.ts";
 import { fixturePath } from "../support/fixtures.ts";
+import { rejection } from "../support/errors.ts";
 
 const FIXTURES = fixturePath("prometheus");
 
@@ -105,16 +106,6 @@ function recordSleep(delays: number[]): (ms: number) => Promise<void> {
     delays.push(ms);
     return Promise.resolve();
   };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<CanaryError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isCanaryError(error)) return error;
-    throw error;
-  }
-  throw new Error("expected a CanaryError");
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -6,8 +6,9 @@ import {
   subsetMatchFromLabels,
   subsetMatchFromWorkloads,
   type IstioQueryScope,
-  type SubsetMatch,
 } from "../../src/metrics/istio-queries.ts";
+import { linkerdQueries } from "../../src/metrics/linkerd-queries.ts";
+import type { SubsetMatch } from "../../src/metrics/promql.ts";
 import { PrometheusClient } from "../../src/metrics/prometheus-client.ts";
 import { startPrometheus, type TestPrometheus } from "../support/prometheus.ts";
 import { renderIstioMetrics, serveMetrics, type MetricsPage, type Workload } from "./istio-exposition.ts";
@@ -130,6 +131,22 @@ describe("PromQL accepted by a real Prometheus", () => {
     const all = scopes.flatMap((scope) => Object.values(istioQueries(scope)));
     expect(all.length).toBe(scopes.length * 6);
     for (const promql of all) await expectAccepted(promql);
+  });
+
+  it("all Linkerd queries, for the same odd namespaces and the subsets' values as Deployment names", async () => {
+    const all = subsetMatches.flatMap(({ canary, stable }, i) =>
+      targets.map(([namespace], j) =>
+        linkerdQueries({
+          namespace,
+          deployments: { canary, stable },
+          windowSeconds: windows[(i + j) % windows.length] ?? 60,
+        }),
+      ),
+    );
+    for (const promql of all.flatMap((queries) => Object.values(queries))) {
+      await expectAccepted(promql);
+      expect(await client.formatQuery(promql)).toMatch(/response_/);
+    }
   });
 
   it("Prometheus' own formatter parses them too", async () => {

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { engineHarness, waitFor } from "../support/engine.ts";
+import { engineHarness } from "../support/engine.ts";
+import { runGatedRollout } from "../support/gated-rollout.ts";
 import type { EngineHarness } from "../support/engine.ts";
 import { connectRedis, deleteKeysWithPrefix } from "../support/redis.ts";
 
@@ -34,27 +35,7 @@ describe("CANARYBOT_PREFIX as a Redis Cluster hash tag", () => {
 
   it("puts every key a rollout, its audit, locks and tick queue write in the one slot of the tag", async () => {
     expect(keySlot("123456789")).toBe(12739); // the check value of CRC16/XMODEM, as Redis's cluster spec gives it
-    await h.worker();
-    const id = await h.start(
-      "reviews",
-      "--canary",
-      "v2",
-      "--steps",
-      "10,50,100",
-      "--interval",
-      "200ms",
-      "--approve-at",
-      "50",
-      "--as",
-      "alice",
-    );
-    await waitFor("the approval gate", async () =>
-      (await h.runtime().store.get(id))?.phase === "awaiting-approval" ? true : undefined,
-    );
-    expect((await h.cli("approve", id, "--as", "bob")).code).toBe(0);
-    await waitFor("promoted", async () =>
-      (await h.runtime().store.get(id))?.phase === "promoted" ? true : undefined,
-    );
+    const id = await runGatedRollout(h);
 
     const redis = await connectRedis();
     try {

@@ -10,7 +10,7 @@ import {
   planProblems,
   wantsHeaderRoute,
 } from "../../src/rollout/plan.ts";
-import type { HumanEvent } from "../../src/rollout/service.ts";
+import type { HumanEvent } from "../../src/rollout/types.ts";
 import { CheckStatus, PauseCause, Phase, SYSTEM_ACTOR } from "../../src/rollout/types.ts";
 import type { Plan, Rollout, Verdict } from "../../src/rollout/types.ts";
 import { FakeProcess, ProcessCrash, fakeWorld, silentLogger } from "../support/fakes.ts";

@@ -8,6 +8,7 @@ import {
   lastStepIndex,
   MIN_INTERVAL_MS,
   planProblems,
+  problemText,
   wantsHeaderRoute,
 } from "../../src/rollout/plan.ts";
 import { Phase } from "../../src/rollout/types.ts";
@@ -100,7 +101,10 @@ describe("planProblems", () => {
     },
   ])("names the field for $name", ({ plan, problems }) => {
     const found = planProblems(makePlan(plan));
-    expect(found).toEqual(problems.map((pattern): string => expect.stringMatching(pattern) as string));
+    expect(found.map(problemText)).toEqual(
+      problems.map((pattern): string => expect.stringMatching(pattern) as string),
+    );
+    for (const problem of found) expect(problem.field).toMatch(/^[-a-z0-9]+$/);
   });
 });
 
@@ -110,7 +114,7 @@ describe("planProblems with a lowered interval floor", () => {
     { intervalMs: 99, floor: 100, problems: ["interval: must be at least 100ms"] },
     { intervalMs: 1_500, floor: 2_000, problems: ["interval: must be at least 2s"] },
   ])("$intervalMs ms against a floor of $floor ms: $problems", ({ intervalMs, floor, problems }) => {
-    expect(planProblems(makePlan({ intervalMs }), floor)).toEqual(problems);
+    expect(planProblems(makePlan({ intervalMs }), floor).map(problemText)).toEqual(problems);
   });
 });
 

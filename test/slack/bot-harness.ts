@@ -63,6 +63,8 @@ export type BotHarness = {
   endpoint: string;
   signingSecret: string;
   kubeconfigPath: string;
+  /** The Redis key prefix (CANARYBOT_PREFIX) the bot runs under: a command line beside it uses the same. */
+  prefix: string;
   /** `/canary <text>` typed by `user` in `channel` (default #deploys): the HTTP status, or 200 once acked in Socket Mode. */
   command(
     user: { id: string },
@@ -155,6 +157,7 @@ export async function botHarness(
     endpoint,
     signingSecret,
     kubeconfigPath,
+    prefix,
     async command(user, text, channel = DEPLOYS, sendOptions) {
       if (socket) {
         await envelopes.slashCommand({ text, userId: user.id, channelId: channel.id });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { BUILTIN_DEFAULTS } from "../../src/commands/start-request.ts";
+import { BUILTIN_DEFAULTS } from "../../src/rollout/start-request.ts";
 import { SUBCOMMANDS } from "../../src/commands/parse-command.ts";
 import type { DryRun } from "../../src/rollout/service.ts";
 import { Phase } from "../../src/rollout/types.ts";
@@ -74,6 +74,16 @@ function hostile(overrides: Partial<Rollout> = {}): Rollout {
       lastError: `VirtualService <a&b>: ${HOSTILE}`,
       alertedAt: FIXTURE_NOW,
     },
+    waitingFor: `confirm-promotion "${HOSTILE}" (403: ${HOSTILE})`,
+    hookResults: Array.from({ length: 32 }, (_, i) => ({
+      name: `hook-${i} ${HOSTILE}`,
+      type: "rollout" as const,
+      ok: i % 2 === 0,
+      status: 500,
+      durationMs: 1_234,
+      attempts: 2,
+      answer: `${HOSTILE} ${"y".repeat(400)}`,
+    })),
     ...overrides,
   });
 }
@@ -192,7 +202,11 @@ describe("the mrkdwn builder", () => {
 
   it("is the only place in src/slack that writes a mrkdwn text object", () => {
     const dir = join(import.meta.dirname, "../../src/slack");
-    const writers = readdirSync(dir).filter(
+    const files = readdirSync(dir, { recursive: true, encoding: "utf8" }).filter((file) =>
+      file.endsWith(".ts"),
+    );
+    expect(files).toContain("listeners/actions.ts");
+    const writers = files.filter(
       (file) => file !== "mrkdwn.ts" && /type: "mrkdwn"/.test(readFileSync(join(dir, file), "utf8")),
     );
     expect(writers).toEqual([]);

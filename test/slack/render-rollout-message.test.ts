@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { BUILTIN_DEFAULTS } from "../../src/commands/start-request.ts";
+import { BUILTIN_DEFAULTS } from "../../src/rollout/start-request.ts";
 import {
   messageBlockProblems,
   messageTextProblems,
@@ -95,6 +95,26 @@ describe("renderRolloutMessage", () => {
       },
       { type: "actions", block_id: "rollout_actions" },
     ]);
+  });
+
+  it("shows the canary's pods as the last tick saw them, with a warning while they are unhealthy", () => {
+    const healthy = {
+      ...progressing,
+      pods: { at: FIXTURE_NOW, observed: { pods: 2, ready: 2, restarts: 0 } },
+    };
+    expect(valid(renderRolloutMessage(healthy, FIXTURE_NOW)).blocks).toContainEqual({
+      type: "context",
+      elements: [{ type: "mrkdwn", text: "pods 2/2 ready, 0 restarts" }],
+    });
+    const observed = { pods: 2, ready: 0, restarts: 7, waiting: "CrashLoopBackOff" };
+    const problem = "0/2 pods ready (CrashLoopBackOff)";
+    const unhealthy = {
+      ...progressing,
+      pods: { at: FIXTURE_NOW, observed, unhealthySince: FIXTURE_NOW, problem },
+    };
+    const text = allText(valid(renderRolloutMessage(unhealthy, FIXTURE_NOW)));
+    expect(text).toContain(`:warning: pods unhealthy since 12:00 UTC: ${problem}; rolls back at 12:10 UTC`);
+    expect(text).toContain("Holding at 25% until the canary's pods are healthy.");
   });
 
   it("offers Promote, Pause and Rollback while progressing; Promote and Rollback ask for confirmation", () => {
@@ -212,6 +232,48 @@ describe("renderRolloutMessage", () => {
     const paused = makeRollout({ phase: Phase.Paused, reason: "paused by U0BOB001: <!channel> look & see" });
     const text = allText(valid(renderRolloutMessage(paused, FIXTURE_NOW)));
     expect(text).toContain("Paused: paused by <@U0BOB001>: &lt;!channel&gt; look &amp; see");
+  });
+
+  it("shows each webhook's latest call with its status, duration and a short answer, secrets redacted", () => {
+    const held = makeRollout({
+      phase: Phase.Progressing,
+      waitingFor: 'confirm-promotion "promotion gate" (403: Forbidden)',
+      hookResults: [
+        { name: "load", type: "rollout", ok: true, status: 202, durationMs: 41, attempts: 1, answer: "" },
+        {
+          name: "smoke",
+          type: "pre-rollout",
+          ok: false,
+          status: 500,
+          durationMs: 12_400,
+          attempts: 3,
+          answer: `boom: token=abcdefgh12345678 ${"x".repeat(400)}`,
+        },
+        {
+          name: "events",
+          type: "event",
+          ok: false,
+          durationMs: 10_000,
+          attempts: 1,
+          answer: "no answer within 10000 ms",
+        },
+      ],
+    });
+    const text = allText(valid(renderRolloutMessage(held, FIXTURE_NOW)));
+    expect(text).toContain("*Webhooks*");
+    expect(text).toContain('Waiting for confirm-promotion \\"promotion gate\\" (403: Forbidden)');
+    expect(text).toContain(":white_check_mark: rollout *load* → 202 in 41ms");
+    expect(text).toContain(":x: pre-rollout *smoke* → 500 in 12s (3 attempts): boom: token=[redacted]");
+    expect(text).not.toContain("abcdefgh12345678");
+    expect(text).toMatch(/x{90}… \(\d+ more characters\)/);
+    expect(text).not.toMatch(/x{121}/);
+    expect(text).toContain(":x: event *events* → no answer in 10s: no answer within 10000 ms");
+  });
+
+  it("shows no webhook section for a rollout without hooks, and no wait once it has ended", () => {
+    expect(allText(renderRolloutMessage(progressing, FIXTURE_NOW))).not.toContain("Webhooks");
+    const ended = makeRollout({ phase: Phase.Promoted, waitingFor: 'confirm-promotion "gate" (403)' });
+    expect(allText(renderRolloutMessage(ended, FIXTURE_NOW))).not.toContain("Waiting for");
   });
 
   it("stays within Slack's limits whatever the plan holds", () => {
@@ -353,10 +415,15 @@ describe("replies and the start form", () => {
       options: { service: "reviews", canary: "v2", steps: "10,100" },
     });
     expect(
-      formErrors("steps: 5 after 10: steps must be strictly increasing; interval: must be at least 1s"),
+      formErrors([
+        { field: "steps", message: "5 after 10: steps must be strictly increasing" },
+        { field: "interval", message: "must be at least 1s" },
+        { field: "--host", message: "the target of reviews comes from the config file" },
+      ]),
     ).toEqual({
       steps: "5 after 10: steps must be strictly increasing",
       interval: "must be at least 1s",
+      service: "--host: the target of reviews comes from the config file",
     });
   });
 

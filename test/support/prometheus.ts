@@ -48,9 +48,13 @@ export async function startPrometheus(options: PrometheusOptions = {}): Promise<
   return { ...prometheus, restart };
 }
 
-/** Wait until Prometheus has scraped often enough to answer rates of Istio's request counter. */
-export async function waitForIstioRates(prometheus: TestPrometheus, timeoutMs = 30_000): Promise<void> {
-  const query = encodeURIComponent("sum(rate(istio_requests_total[4s]))");
+/** Wait until Prometheus has scraped often enough to answer rates of `counter` (a mesh's request counter). */
+export async function waitForRates(
+  prometheus: TestPrometheus,
+  counter: string,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const query = encodeURIComponent(`sum(rate(${counter}[4s]))`);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const answer = (await (await fetch(`${prometheus.url}/api/v1/query?query=${query}`)).json()) as {
@@ -58,7 +62,12 @@ export async function waitForIstioRates(prometheus: TestPrometheus, timeoutMs = 
     };
     if ((answer.data?.result?.length ?? 0) > 0) return;
     if (Date.now() > deadline)
-      throw new Error(`Prometheus had no rates of istio_requests_total within ${timeoutMs} ms`);
+      throw new Error(`Prometheus had no rates of ${counter} within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
+}
+
+/** Wait until Prometheus has scraped often enough to answer rates of Istio's request counter. */
+export function waitForIstioRates(prometheus: TestPrometheus, timeoutMs = 30_000): Promise<void> {
+  return waitForRates(prometheus, "istio_requests_total", timeoutMs);
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { BUILTIN_DEFAULTS, buildStartSpec } from "../../src/commands/start-request.ts";
+import { BUILTIN_DEFAULTS, buildStartSpec } from "../../src/rollout/start-request.ts";
 import { parseConfigFile } from "../../src/config/file.ts";
 import { startDefaultsFor } from "../../src/config/services.ts";
 
@@ -78,6 +78,10 @@ describe("webhooks in the config file", () => {
 
     const spec = buildStartSpec({ service: "reviews", canary: "v2" }, BUILTIN_DEFAULTS, { webhooks: [bad] });
 
-    expect(spec).toEqual({ ok: false, error: 'webhooks: "x": the url must be http:// or https://' });
+    expect(spec).toEqual({
+      ok: false,
+      error: 'webhooks: "x": the url must be http:// or https://',
+      problems: [{ field: "webhooks", message: '"x": the url must be http:// or https://' }],
+    });
   });
 });

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { istioFixturePath } from "./fixtures.ts";
+import { gatewayApiFixturePath, istioFixturePath } from "./fixtures.ts";
 
 export type JsonSchema = { [keyword: string]: unknown };
 
@@ -35,11 +35,19 @@ export type Crd = {
 const CRD_FILES = ["virtualservice.crd.json", "destinationrule.crd.json"] as const;
 
 let loaded: readonly Crd[] | undefined;
+let gatewayApi: Crd | undefined;
 
 /** The Istio CRDs we serve, read once per process: they are large. */
 export function istioCrds(): readonly Crd[] {
   loaded ??= CRD_FILES.map((file) => toCrd(JSON.parse(readFileSync(istioFixturePath(file), "utf8")), file));
   return loaded;
+}
+
+/** Gateway API's HTTPRoute CRD (standard channel), served at the versions it defines; read once per process. */
+export function httpRouteCrd(): Crd {
+  const file = "httproute.crd.json";
+  gatewayApi ??= toCrd(JSON.parse(readFileSync(gatewayApiFixturePath(file), "utf8")), file);
+  return gatewayApi;
 }
 
 type CrdDocument = {

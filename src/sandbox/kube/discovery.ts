@@ -75,7 +75,9 @@ function resourceList(resources: readonly ApiResource[], group: string, version:
       singularName: resource.singular,
       namespaced: resource.namespaced,
       kind: resource.kind,
-      verbs: resource.writable ? WRITABLE_VERBS : READ_ONLY_VERBS,
+      verbs: resource.writable
+        ? WRITABLE_VERBS
+        : [...READ_ONLY_VERBS, ...(resource.deletable ? ["delete"] : [])],
       ...(resource.shortNames.length > 0 ? { shortNames: resource.shortNames } : {}),
       ...(resource.categories.length > 0 ? { categories: resource.categories } : {}),
     })),

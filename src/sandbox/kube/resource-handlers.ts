@@ -55,7 +55,9 @@ export function handleResourceRequest(
   if (request.query.has("watch") && request.query.get("watch") !== "false") {
     throw new KubeStatusError(badRequest("the canarybot kube sandbox does not serve watches"));
   }
-  if (request.method !== "GET" && !resource.writable) throw new KubeStatusError(methodNotAllowed());
+  const allowed =
+    request.method === "GET" || resource.writable || (request.method === "DELETE" && resource.deletable);
+  if (!allowed) throw new KubeStatusError(methodNotAllowed());
   // kubectl sends built-in kinds in protobuf (`kubectl create namespace`); the sandbox reads JSON bodies only.
   if (/protobuf/i.test(request.contentType)) {
     throw new KubeStatusError(unsupportedMediaType(["application/json", ...PATCH_CONTENT_TYPES]));

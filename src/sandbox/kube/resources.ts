@@ -1,4 +1,4 @@
-import { istioCrds, type JsonSchema, type PrinterColumn } from "./crds.ts";
+import { httpRouteCrd, istioCrds, type Crd, type JsonSchema, type PrinterColumn } from "./crds.ts";
 
 /** What a resource path names: a collection (no name) or one object, at one served version. */
 export type ResourceTarget = {
@@ -24,8 +24,10 @@ export type ApiResource = {
   readonly categories: readonly string[];
   /** A custom resource (CRD-defined, schema-validated) rather than a built-in type. */
   readonly custom: boolean;
-  /** Deployments and pods are seeded by scenarios and read by the bot; nobody writes them over the API. */
+  /** Deployments, pods and Services are seeded by scenarios and read by the bot; nobody writes them over the API. */
   readonly writable: boolean;
+  /** Not writable, but deleted over the API: a pipeline's cleanup deletes the old version's Deployment. */
+  readonly deletable?: boolean;
   /** With a status subresource the main endpoint ignores status changes and bumps generation on the rest. */
   readonly statusSubresource: boolean;
   /** openAPIV3Schema per version, for custom resources. */
@@ -69,6 +71,9 @@ const BUILT_IN_RESOURCES: readonly ApiResource[] = [
     categories: ["all"],
     custom: false,
     writable: false,
+    // `kubectl delete deployment reviews-v1`, a release's last step. Its pods stay: the sandbox has no garbage
+    // collector, and nothing reads pods to route or to judge.
+    deletable: true,
     statusSubresource: true,
     schemas: new Map(),
     printerColumns: new Map(),
@@ -89,6 +94,22 @@ const BUILT_IN_RESOURCES: readonly ApiResource[] = [
     schemas: new Map(),
     printerColumns: new Map(),
   },
+  {
+    group: "",
+    versions: ["v1"],
+    plural: "services",
+    singular: "service",
+    kind: "Service",
+    listKind: "ServiceList",
+    namespaced: true,
+    shortNames: ["svc"],
+    categories: ["all"],
+    custom: false,
+    writable: false,
+    statusSubresource: true,
+    schemas: new Map(),
+    printerColumns: new Map(),
+  },
 ];
 
 export function servedResources(istioVersions: readonly string[]): ApiResource[] {
@@ -100,24 +121,36 @@ export function servedResources(istioVersions: readonly string[]): ApiResource[]
         `${crd.plural}.${crd.group} has no version ${unknown.join(", ")} (known: ${known.join(", ")})`,
       );
     }
-    return {
-      group: crd.group,
-      versions: [...istioVersions].sort(compareKubeVersions),
-      plural: crd.plural,
-      singular: crd.singular,
-      kind: crd.kind,
-      listKind: crd.listKind,
-      namespaced: crd.namespaced,
-      shortNames: crd.shortNames,
-      categories: crd.categories,
-      custom: true,
-      writable: true,
-      statusSubresource: true,
-      schemas: new Map(crd.versions.map((version) => [version.name, version.schema])),
-      printerColumns: new Map(crd.versions.map((version) => [version.name, version.printerColumns])),
-    };
+    return customResource(crd, istioVersions);
   });
-  return [...BUILT_IN_RESOURCES, ...istio];
+  const httpRoute = httpRouteCrd();
+  return [
+    ...BUILT_IN_RESOURCES,
+    ...istio,
+    customResource(
+      httpRoute,
+      httpRoute.versions.map((version) => version.name),
+    ),
+  ];
+}
+
+function customResource(crd: Crd, versions: readonly string[]): ApiResource {
+  return {
+    group: crd.group,
+    versions: [...versions].sort(compareKubeVersions),
+    plural: crd.plural,
+    singular: crd.singular,
+    kind: crd.kind,
+    listKind: crd.listKind,
+    namespaced: crd.namespaced,
+    shortNames: crd.shortNames,
+    categories: crd.categories,
+    custom: true,
+    writable: true,
+    statusSubresource: true,
+    schemas: new Map(crd.versions.map((version) => [version.name, version.schema])),
+    printerColumns: new Map(crd.versions.map((version) => [version.name, version.printerColumns])),
+  };
 }
 
 export function groupVersion(group: string, version: string): string {

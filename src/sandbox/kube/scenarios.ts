@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
-import { istioFixturePath, readManifests } from "./fixtures.ts";
+import { gatewayApiFixturePath, istioFixturePath, readManifests } from "./fixtures.ts";
 import type { KubeObject } from "./object-store.ts";
 
-export const SCENARIOS = ["bookinfo", "empty"] as const;
+export const SCENARIOS = ["bookinfo", "bookinfo-gateway-api", "empty"] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 /** The objects a scenario starts with; seed them (or your own list) with `sandbox.seed(objects)`. */
@@ -10,6 +10,8 @@ export function scenarioObjects(name: ScenarioName): unknown[] {
   switch (name) {
     case "bookinfo":
       return bookinfoObjects();
+    case "bookinfo-gateway-api":
+      return bookinfoGatewayApiObjects();
     case "empty":
       return [];
   }
@@ -34,6 +36,57 @@ function bookinfoObjects(): unknown[] {
     ...readManifests(istioFixturePath("samples/bookinfo-networking/destination-rule-all.yaml")),
     ...BOOKINFO_WORKLOADS.flatMap((workload) => workloadObjects(workload)),
   ];
+}
+
+/**
+ * bookinfo routed by Gateway API instead of Istio's own objects: a Service per app and one per reviews version
+ * (`reviews-v1` … `reviews-v3`, selecting `version`), the pods behind them, and Istio's mesh (GAMMA) HTTPRoute
+ * `reviews` sending everything to `reviews-v1` (upstream route-reviews-v1.yaml). No VirtualService, no
+ * DestinationRule.
+ */
+function bookinfoGatewayApiObjects(): unknown[] {
+  const apps = [...new Set(BOOKINFO_WORKLOADS.map((workload) => workload.app))];
+  const reviews = BOOKINFO_WORKLOADS.filter((workload) => workload.app === "reviews");
+  return [
+    ...readManifests(gatewayApiFixturePath("samples/istio-bookinfo-route-reviews-v1.yaml")).map((route) => ({
+      ...(route as Record<string, unknown>),
+      metadata: { ...(route as { metadata: object }).metadata, namespace: "default" },
+    })),
+    ...apps.map((app, index) => serviceObject({ name: app, app, index })),
+    ...reviews.map((workload, index) =>
+      serviceObject({
+        name: `${workload.app}-${workload.version}`,
+        app: workload.app,
+        version: workload.version,
+        index: apps.length + index,
+      }),
+    ),
+    ...BOOKINFO_WORKLOADS.flatMap((workload) => workloadObjects(workload)),
+  ];
+}
+
+/** A ClusterIP Service on port 9080 selecting `app` (and `version`, for a per-version backend Service). */
+export function serviceObject(options: {
+  name: string;
+  app: string;
+  version?: string;
+  namespace?: string;
+  index?: number;
+}): KubeObject {
+  const { name, app, version, namespace = "default", index = 0 } = options;
+  const clusterIP = `10.96.${Math.floor(index / 200)}.${10 + (index % 200)}`;
+  return {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name, namespace, labels: { app, service: app } },
+    spec: {
+      type: "ClusterIP",
+      clusterIP,
+      clusterIPs: [clusterIP],
+      ports: [{ name: "http", port: 9080, protocol: "TCP", targetPort: 9080 }],
+      selector: version === undefined ? { app } : { app, version },
+    },
+  };
 }
 
 export type WorkloadOptions = {
@@ -90,7 +143,7 @@ export function workloadObjects(options: WorkloadOptions): KubeObject[] {
 }
 
 // Go's omitempty drops zero counts: a deployment with no ready pods has no readyReplicas at all.
-function deploymentStatus(replicas: number, ready: number): Record<string, unknown> {
+export function deploymentStatus(replicas: number, ready: number): Record<string, unknown> {
   const count = (field: string, value: number) => (value === 0 ? {} : { [field]: value });
   return {
     observedGeneration: 1,
@@ -169,8 +222,8 @@ function podStatus(pod: {
   };
 }
 
-// Stable, pod-like name suffixes from the alphabet the real name generator uses.
-function hashSuffix(seed: string, length: number): string {
+// Stable, pod-like name suffixes from the alphabet the real name generator uses (the mesh sandbox names pods so too).
+export function hashSuffix(seed: string, length: number): string {
   const alphabet = "bcdfghjklmnpqrstvwxz2456789";
   const digest = createHash("sha256").update(seed).digest();
   return Array.from({ length }, (_, i) => alphabet[(digest[i] ?? 0) % alphabet.length]).join("");

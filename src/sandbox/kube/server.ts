@@ -9,6 +9,13 @@ import { Faults, parseFaultSpec } from "./faults.ts";
 import { isJsonObject } from "../../json/json-value.ts";
 import { buildKubeconfig } from "./kubeconfig.ts";
 import { ObjectStore, type KubeObject } from "./object-store.ts";
+import {
+  deploymentsAfter,
+  isChangedBy,
+  parsePodHealthChange,
+  withPodHealthChange,
+  type PodHealthChange,
+} from "./pod-health-control.ts";
 import { RequestLog } from "./request-log.ts";
 import { handleResourceRequest, putObject, type ApiResponse } from "./resource-handlers.ts";
 import { openApiDocument, v2Document } from "./openapi.ts";
@@ -43,7 +50,8 @@ export type KubeSandboxOptions = {
 };
 
 /** The kinds tests can read and write directly. */
-export type SandboxKind = "VirtualService" | "DestinationRule" | "Deployment" | "Pod" | "Namespace";
+export type SandboxKind =
+  "VirtualService" | "DestinationRule" | "HTTPRoute" | "Service" | "Deployment" | "Pod" | "Namespace";
 
 /** Namespaces every cluster has; a seeded object's namespace is created with it. */
 const SYSTEM_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"];
@@ -66,6 +74,8 @@ export type KubeSandbox = {
   put(object: unknown): KubeObject;
   delete(kind: SandboxKind, namespace: string, name: string): boolean;
   seed(objects: readonly unknown[]): void;
+  /** Makes the pods a change names unready, ready or restarted (also `POST /_sandbox/pods`); the pods changed. */
+  changePods(change: PodHealthChange): KubeObject[];
   close(): Promise<void>;
 };
 
@@ -149,6 +159,7 @@ export async function startKubeSandbox(options: KubeSandboxOptions = {}): Promis
     put,
     delete: (kind, namespace, name) => store.delete(resourceOfKind(kind), namespace, name) !== undefined,
     seed,
+    changePods: (change) => changePods({ resources, store }, change),
     close: () => close(server, sockets),
   };
 }
@@ -166,7 +177,10 @@ async function handle(context: Context, request: IncomingMessage, response: Serv
   const method = request.method ?? "GET";
   const body = await readBody(request);
   if (url.pathname.startsWith(CONTROL_PREFIX)) {
-    const { status, json } = control(context.faults, method, url.pathname, body);
+    const { status, json } =
+      url.pathname === `${CONTROL_PREFIX}pods`
+        ? podControl(context, method, body)
+        : control(context.faults, method, url.pathname, body);
     writeJson(response, status, json);
     return;
   }
@@ -302,6 +316,36 @@ function control(
   } catch (error) {
     return { status: 400, json: { error: error instanceof Error ? error.message : String(error) } };
   }
+}
+
+/** `POST /_sandbox/pods` (a PodHealthChange): the names of the pods changed. */
+function podControl(context: Context, method: string, body: string): { status: number; json: unknown } {
+  if (method !== "POST") return { status: 405, json: { error: `${method} not allowed` } };
+  try {
+    const changed = changePods(context, parsePodHealthChange(JSON.parse(body)));
+    return { status: 200, json: { pods: changed.map((pod) => pod.metadata.name) } };
+  } catch (error) {
+    return { status: 400, json: { error: error instanceof Error ? error.message : String(error) } };
+  }
+}
+
+function changePods(context: Pick<Context, "resources" | "store">, change: PodHealthChange): KubeObject[] {
+  const pods = context.resources.find((resource) => resource.kind === "Pod");
+  if (pods === undefined) throw new Error("the kube sandbox serves no pods");
+  const at = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+  const matching = context.store.list(pods, change.namespace).filter((pod) => isChangedBy(change, pod));
+  if (matching.length === 0) {
+    throw new Error(`no pod in namespace ${change.namespace} has labels ${JSON.stringify(change.labels)}`);
+  }
+  const changed = matching.map((pod) => putObject(context.store, pods, withPodHealthChange(pod, change, at)));
+  const deployments = context.resources.find((resource) => resource.kind === "Deployment");
+  if (deployments !== undefined) {
+    const all = context.store.list(pods, change.namespace);
+    for (const updated of deploymentsAfter(context.store.list(deployments, change.namespace), all, changed)) {
+      putObject(context.store, deployments, updated);
+    }
+  }
+  return changed;
 }
 
 function writeJson(

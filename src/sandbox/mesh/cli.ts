@@ -1,5 +1,6 @@
 import { CanaryError, ErrorCode } from "../../errors.ts";
 import { loadKubeConfig } from "../../k8s/kubeconfig.ts";
+import { MetricsMesh } from "../../rollout/types.ts";
 import { startMeshSandbox } from "./mesh-sandbox.ts";
 import type { MeshSandbox, MeshSandboxOptions } from "./mesh-sandbox.ts";
 import type { HeaderTraffic, SubsetBehaviourPatch } from "./settings.ts";
@@ -11,6 +12,7 @@ import type { HeaderTraffic, SubsetBehaviourPatch } from "./settings.ts";
  *   --rps 50 --port 15090 --host 0.0.0.0 --seed 7 --poll-ms 250
  *   --subset v2:errorRate=0.05,p50=20,p99=900   (repeatable; key `v2`, `reviews/v2` or `*`)
  *   --header qa=canary-test:5%                   (repeatable; name=value:share, share as 0.05 or 5%)
+ *   --metrics linkerd                            (whose metrics /metrics serves: istio, the default, or linkerd)
  */
 export type MeshSandboxFlags = {
   kubeconfig?: string;
@@ -24,6 +26,7 @@ export type MeshSandboxFlags = {
   pollMs?: string;
   subset?: string[];
   header?: string[];
+  metrics?: string;
 };
 
 /** Port the CLI listens on by default: Envoy's Prometheus stats port, as on a real sidecar. */
@@ -79,6 +82,13 @@ export function parseHeaderFlag(flag: string): HeaderTraffic {
   return { name: flag.slice(0, eq).trim().toLowerCase(), value: flag.slice(eq + 1, colon), share: value };
 }
 
+function parseMetricsFlag(text: string | undefined): MetricsMesh | undefined {
+  if (text === undefined) return undefined;
+  const meshes: readonly string[] = Object.values(MetricsMesh);
+  if (meshes.includes(text)) return text as MetricsMesh;
+  throw new CanaryError(ErrorCode.InvalidInput, `--metrics ${text}: expected ${meshes.join(" or ")}`);
+}
+
 function integer(flag: string, text: string | undefined, min: number, max: number): number | undefined {
   if (text === undefined) return undefined;
   const value = Number(text);
@@ -126,6 +136,7 @@ export function meshOptionsFromFlags(flags: MeshSandboxFlags): Omit<MeshSandboxO
     subsets[key] = { ...previous, ...patch, ...(Object.keys(latencyMs).length > 0 ? { latencyMs } : {}) };
   }
   const headers = (flags.header ?? []).map((flag) => attempt(() => parseHeaderFlag(flag)));
+  const metrics = attempt(() => parseMetricsFlag(flags.metrics));
   if (problems.length > 0) throw new CanaryError(ErrorCode.InvalidInput, problems.join("; "));
 
   const services = flags.service ?? ["reviews"];
@@ -137,6 +148,7 @@ export function meshOptionsFromFlags(flags: MeshSandboxFlags): Omit<MeshSandboxO
     ...(rps === undefined ? {} : { rps }),
     ...(seed === undefined ? {} : { seed }),
     ...(pollMs === undefined ? {} : { pollMs }),
+    ...(metrics === undefined ? {} : { metrics }),
     subsets,
     headers: headers.filter((h): h is HeaderTraffic => h !== undefined),
   };
@@ -166,7 +178,8 @@ export async function runMeshSandbox(flags: MeshSandboxFlags, io: RunIo = {}): P
   const sandbox = await startMeshSandbox({ ...options, kubeConfig });
   const settings = sandbox.settings();
   log(`mesh sandbox: ${sandbox.url}`);
-  log(`  metrics  ${sandbox.metricsUrl}   (Istio standard metrics; scrape every 1s)`);
+  const whose = options.metrics === MetricsMesh.Linkerd ? "Linkerd proxy metrics" : "Istio standard metrics";
+  log(`  metrics  ${sandbox.metricsUrl}   (${whose}; scrape every 1s)`);
   log(
     `  control  ${sandbox.controlUrl}   (GET settings and totals; POST {"subsets":{"v2":{"errorRate":0.05}}})`,
   );

@@ -1,4 +1,5 @@
-// The mesh sandbox: a traffic simulator that follows the live VirtualService and exposes Istio's standard metrics.
+// The mesh sandbox: a traffic simulator that follows the live VirtualService and exposes Istio's standard metrics
+// (or the Linkerd proxy's).
 export { startMeshSandbox } from "./mesh-sandbox.ts";
 export type { MeshRoutesStatus, MeshSandbox, MeshSandboxOptions } from "./mesh-sandbox.ts";
 export {
@@ -20,3 +21,4 @@ export type {
 export { NO_SUBSET, UNROUTED } from "./simulator.ts";
 export type { MeshTotals, ServiceTotals, SubsetTotals } from "./simulator.ts";
 export { ISTIO_DURATION_BUCKETS_MS, ISTIO_REQUEST_LABELS } from "./istio-metrics.ts";
+export { LINKERD_LABELS, LINKERD_LATENCY_BUCKETS_MS } from "./linkerd-metrics.ts";

@@ -1,6 +1,8 @@
 import { Counter, Histogram, Registry } from "prom-client";
 import type { RouteOutcome } from "./routing.ts";
 import { serviceFqdn } from "./routing.ts";
+import { workloadOf } from "./simulator.ts";
+import type { MeshMetrics, Reporter } from "./simulator.ts";
 
 /**
  * Istio's standard request metrics, named and labelled as the Istio proxy stats filter emits them (label names and
@@ -89,8 +91,6 @@ export function createIstioMetrics(): IstioMetrics {
   return { registry, requests, duration };
 }
 
-export type Reporter = "source" | "destination";
-
 /**
  * Labels for one request as reported by `reporter`. A request answered before a workload (no route, fault abort)
  * has only a source report and unknown destination workload labels, as in a real mesh.
@@ -112,11 +112,7 @@ export function istioRequestLabels(input: {
     ? (outcome.labels["service.istio.io/canonical-revision"] ?? (version === "unknown" ? "latest" : version))
     : "latest";
   const app = reached ? (outcome.labels.app ?? outcome.service) : "unknown";
-  const workload = reached
-    ? version === "unknown"
-      ? outcome.service
-      : `${outcome.service}-${version}`
-    : "unknown";
+  const workload = reached ? workloadOf(outcome) : "unknown";
   return {
     reporter,
     source_workload: source.workload,
@@ -148,5 +144,24 @@ export function istioRequestLabels(input: {
     response_flags: input.responseFlags,
     // The client sidecar cannot know the server's policy and reports `unknown`; the server reports mTLS.
     connection_security_policy: reporter === "destination" ? "mutual_tls" : "unknown",
+  };
+}
+
+/** Istio's metrics of the simulated requests, reported as the proxies of `source` and of `namespace`'s pods would. */
+export function createIstioMeshMetrics(context: { source: SourceWorkload; namespace: string }): MeshMetrics {
+  const metrics = createIstioMetrics();
+  return {
+    registry: metrics.registry,
+    record({ reporter, outcome, code, flags, ms }) {
+      const labels = istioRequestLabels({
+        reporter,
+        ...context,
+        outcome,
+        responseCode: code,
+        responseFlags: flags,
+      });
+      metrics.requests.inc(labels);
+      metrics.duration.observe(labels, ms);
+    },
   };
 }

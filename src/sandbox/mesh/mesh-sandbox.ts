@@ -1,13 +1,16 @@
 import { createServer } from "node:http";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { ApiException, CustomObjectsApi } from "@kubernetes/client-node";
+import { ApiException, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { CanaryError, ErrorCode, isCanaryError } from "../../errors.ts";
-import { createIstioMetrics, DEFAULT_SOURCE } from "./istio-metrics.ts";
+import { MetricsMesh } from "../../rollout/types.ts";
+import { createIstioMeshMetrics, DEFAULT_SOURCE } from "./istio-metrics.ts";
 import type { SourceWorkload } from "./istio-metrics.ts";
+import { createLinkerdMeshMetrics } from "./linkerd-metrics.ts";
 import { seededRandom } from "./prng.ts";
-import { meshRoutes } from "./routing.ts";
+import { withGatewayApiRoutes } from "./gateway-api-routing.ts";
+import { meshRoutes, routeRequest } from "./routing.ts";
 import type { MeshRoutes, ServiceRoutes } from "./routing.ts";
 import { initialMeshSettings } from "./settings.ts";
 import type { HeaderTraffic, MeshControl, MeshSettings, SubsetBehaviourPatch } from "./settings.ts";
@@ -42,6 +45,8 @@ export type MeshSandboxOptions = {
   istioVersion?: string;
   /** The calling workload on the metrics. Default bookinfo's productpage-v1 in `namespace`. */
   source?: Partial<SourceWorkload>;
+  /** Whose metrics `/metrics` serves: Istio's standard metrics (default) or the Linkerd proxy's. */
+  metrics?: MetricsMesh;
 };
 
 /** What the mesh sandbox saw when it last read the routing objects. */
@@ -55,7 +60,10 @@ export type MeshRoutesStatus = {
 };
 
 export type MeshSandbox = {
-  /** Base URL: `/metrics` (also `/stats/prometheus`), `/control`, `/healthz`. */
+  /**
+   * Base URL: `/metrics` (also `/stats/prometheus`), `/control`, `/healthz`, and `/services/<service>/…`, which
+   * routes that one request (its headers, method and path) by the live VirtualService and answers where it landed.
+   */
   url: string;
   metricsUrl: string;
   controlUrl: string;
@@ -75,6 +83,7 @@ export type MeshSandbox = {
 };
 
 const ISTIO_GROUP = "networking.istio.io";
+const GATEWAY_API_GROUP = "gateway.networking.k8s.io";
 const MAX_BODY_BYTES = 1 << 20;
 /** Longest stretch one timer tick makes up for (after a suspended laptop, say), ms. */
 const MAX_CATCH_UP_MS = 5_000;
@@ -114,7 +123,8 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 
 /**
  * Starts the mesh traffic simulator: reads the live VirtualServices and DestinationRules of `namespace` (and keeps
- * re-reading them), generates requests to `services` routed as Istio would, and serves Istio's standard metrics.
+ * re-reading them), generates requests to `services` routed as Istio would, and serves Istio's standard metrics
+ * (or, with `metrics: "linkerd"`, the Linkerd proxy's).
  * Fails with `kubernetes_unavailable` when the first read fails.
  */
 export async function startMeshSandbox(options: MeshSandboxOptions): Promise<MeshSandbox> {
@@ -125,22 +135,51 @@ export async function startMeshSandbox(options: MeshSandboxOptions): Promise<Mes
   const tickMs = options.tickMs ?? 100;
   const version = options.istioVersion ?? "v1";
   const api = options.kubeConfig.makeApiClient(CustomObjectsApi);
-  const metrics = createIstioMetrics();
+  const core = options.kubeConfig.makeApiClient(CoreV1Api);
   const source: SourceWorkload = { ...DEFAULT_SOURCE, namespace, ...options.source };
+  const metrics =
+    options.metrics === MetricsMesh.Linkerd
+      ? createLinkerdMeshMetrics({ source, namespace })
+      : createIstioMeshMetrics({ source, namespace });
 
   async function readRoutes(): Promise<MeshRoutes> {
     const list = async (plural: string): Promise<unknown> =>
       (await api.listNamespacedCustomObject({ group: ISTIO_GROUP, version, namespace, plural })) as unknown;
     // Both reads finish before either failure is reported: no request is left in flight behind an error.
-    const [vs, dr] = await Promise.allSettled([list("virtualservices"), list("destinationrules")]);
+    const [vs, dr, gateway] = await Promise.allSettled([
+      list("virtualservices"),
+      list("destinationrules"),
+      readGatewayApi(),
+    ]);
     if (vs.status === "rejected") throw vs.reason;
     if (dr.status === "rejected") throw dr.reason;
-    return meshRoutes({
+    if (gateway.status === "rejected") throw gateway.reason;
+    const istio = meshRoutes({
       namespace,
       services,
       virtualServices: itemsOf(vs.value),
       destinationRules: itemsOf(dr.value),
     });
+    return withGatewayApiRoutes(istio, gateway.value);
+  }
+
+  /** HTTPRoutes and Services; a cluster without Gateway API's CRDs has no HTTPRoutes rather than an error. */
+  async function readGatewayApi(): Promise<{ httpRoutes: unknown[]; kubeServices: unknown[] }> {
+    const [httpRoutes, kubeServices] = await Promise.all([
+      api
+        .listNamespacedCustomObject({
+          group: GATEWAY_API_GROUP,
+          version: "v1",
+          namespace,
+          plural: "httproutes",
+        })
+        .then(itemsOf, (error: unknown) => {
+          if (error instanceof ApiException && error.code === 404) return [];
+          throw error;
+        }),
+      core.listNamespacedService({ namespace }).then((list) => list.items as unknown[]),
+    ]);
+    return { httpRoutes, kubeServices };
   }
 
   let initial: MeshRoutes;
@@ -208,6 +247,32 @@ export async function startMeshSandbox(options: MeshSandboxOptions): Promise<Mes
 
   const control = (input: MeshControl): MeshSettings => simulator.control(input);
 
+  // One request a person or a pipeline's test sends (`curl -H 'x-canary: 1' …/services/reviews/`), routed as the
+  // simulated traffic is, after a fresh read of the routes: a header route written a moment ago is in force.
+  const probeRandom = seededRandom((options.seed ?? 1) + 1);
+  async function probeRoute(res: ServerResponse, service: string, rest: string, req: IncomingMessage) {
+    if (!services.includes(service)) {
+      sendJson(res, 404, { error: `no simulated service ${service}`, services });
+      return;
+    }
+    await poll();
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(",") : value;
+    }
+    const outcome = routeRequest(
+      simulator.routes(),
+      service,
+      { headers, method: req.method ?? "GET", path: rest, sourceLabels: {}, sourceNamespace: namespace },
+      probeRandom,
+    );
+    if (outcome.kind === "local") {
+      sendJson(res, outcome.code, { service, flags: outcome.flags, route: outcome.route });
+      return;
+    }
+    sendJson(res, 200, { service, subset: outcome.subset, route: outcome.route });
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = new URL(req.url ?? "/", "http://mesh").pathname;
     const method = req.method ?? "GET";
@@ -254,13 +319,18 @@ export async function startMeshSandbox(options: MeshSandboxOptions): Promise<Mes
       }
       return;
     }
+    const probe = /^\/services\/([^/]+)(\/.*)?$/.exec(path);
+    if (probe?.[1] !== undefined) {
+      await probeRoute(res, probe[1], probe[2] ?? "/", req);
+      return;
+    }
     if (["/metrics", "/stats/prometheus", "/healthz", "/control"].includes(path)) {
       sendJson(res, 405, { error: `${method} not allowed on ${path}` });
       return;
     }
     sendJson(res, 404, {
       error: `no such path ${path}`,
-      paths: ["/metrics", "/stats/prometheus", "/control", "/healthz"],
+      paths: ["/metrics", "/stats/prometheus", "/control", "/healthz", "/services/<service>/"],
     });
   }
 

@@ -59,8 +59,10 @@ export type VirtualServiceRef = { name: string; resourceVersion?: string; genera
 /** Routing for one service as the mesh sees it right now. */
 export type ServiceRoutes = {
   service: string;
-  /** The VirtualService in force, if any; without one, traffic spreads over all the service's pods. */
+  /** The VirtualService in force, if any; without one (or an HTTPRoute), traffic spreads over all the service's pods. */
   virtualService?: VirtualServiceRef;
+  /** The Gateway API HTTPRoute in force when no VirtualService is (see `gateway-api-routing.ts`). */
+  httpRoute?: VirtualServiceRef;
   http: HttpRoute[];
 };
 
@@ -104,19 +106,19 @@ const SUPPORTED_MATCH_KEYS = new Set([
   "gateways",
 ]);
 
-function isObject(value: unknown): value is Record<string, unknown> {
+export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-function asArray(value: unknown): unknown[] {
+export function asArray(value: unknown): unknown[] {
   return Array.isArray(value) ? value : [];
 }
 
-function asString(value: unknown): string | undefined {
+export function asString(value: unknown): string | undefined {
   return typeof value === "string" ? value : undefined;
 }
 
-function stringRecord(value: unknown): Record<string, string> {
+export function stringRecord(value: unknown): Record<string, string> {
   const out: Record<string, string> = {};
   if (!isObject(value)) return out;
   for (const [k, v] of Object.entries(value)) if (typeof v === "string") out[k] = v;
@@ -270,12 +272,12 @@ function httpRoute(value: unknown): HttpRoute {
   return route;
 }
 
-type KubeObject = {
+export type KubeObject = {
   metadata: { name: string; resourceVersion?: string; generation?: number; creationTimestamp?: string };
   spec: Record<string, unknown>;
 };
 
-function kubeObject(value: unknown): KubeObject | undefined {
+export function kubeObject(value: unknown): KubeObject | undefined {
   if (!isObject(value) || !isObject(value.metadata) || !isObject(value.spec)) return undefined;
   const name = asString(value.metadata.name);
   if (name === undefined) return undefined;
@@ -294,7 +296,7 @@ function appliesToMesh(spec: Record<string, unknown>): boolean {
 }
 
 /** Oldest first, then by name: Istio's tie-break when several VirtualServices claim one host for sidecars. */
-function byAge(a: KubeObject, b: KubeObject): number {
+export function byAge(a: KubeObject, b: KubeObject): number {
   const ta = a.metadata.creationTimestamp ?? "";
   const tb = b.metadata.creationTimestamp ?? "";
   return ta === tb ? a.metadata.name.localeCompare(b.metadata.name) : ta < tb ? -1 : 1;
@@ -384,7 +386,9 @@ export function routeRequest(
   random: Random,
 ): RouteOutcome {
   const serviceRoutes = routes.services[service];
-  if (serviceRoutes?.virtualService === undefined) return anySubset(service, routes.subsets[service], random);
+  if (serviceRoutes?.virtualService === undefined && serviceRoutes?.httpRoute === undefined) {
+    return anySubset(service, routes.subsets[service], random);
+  }
 
   const route = serviceRoutes.http.find(
     (r) => r.matches.length === 0 || r.matches.some((m) => matchesBlock(m, request)),

@@ -1,5 +1,5 @@
-import type { IstioMetrics, Reporter, SourceWorkload } from "./istio-metrics.ts";
-import { istioRequestLabels } from "./istio-metrics.ts";
+import type { Registry } from "prom-client";
+import type { SourceWorkload } from "./istio-metrics.ts";
 import { logNormalMs } from "./prng.ts";
 import type { Random } from "./prng.ts";
 import type { MeshRoutes, RequestAttributes, RouteOutcome } from "./routing.ts";
@@ -30,6 +30,30 @@ export type MeshTotals = {
   /** By destination service, then by subset (or `UNROUTED` / `NO_SUBSET`). */
   services: Record<string, ServiceTotals>;
 };
+
+export type Reporter = "source" | "destination";
+
+/** One request as one proxy saw it: the client's (`source`) or the server's (`destination`). */
+export type ProxyReport = {
+  reporter: Reporter;
+  outcome: RouteOutcome;
+  code: number;
+  /** Envoy response flags (`-`, `DI`, `NR`, ...). */
+  flags: string;
+  ms: number;
+};
+
+/** A mesh's metrics: how the simulator's requests are recorded and exposed (Istio's, Linkerd's). */
+export type MeshMetrics = {
+  registry: Registry;
+  record(report: ProxyReport): void;
+};
+
+/** The Deployment a request reached: the service and its pod's version (`reviews-v2`, the Bookinfo convention). */
+export function workloadOf(outcome: Extract<RouteOutcome, { kind: "upstream" }>): string {
+  const version = outcome.labels.version ?? outcome.labels["app.kubernetes.io/version"];
+  return version === undefined ? outcome.service : `${outcome.service}-${version}`;
+}
 
 export type Simulator = {
   settings(): MeshSettings;
@@ -75,7 +99,7 @@ function count(
 
 /**
  * The traffic generator: for each simulated request it draws the configured headers, routes it like Istio
- * would, draws the subset's answer (error or not, latency) and records it on the Istio metrics, as reported by
+ * would, draws the subset's answer (error or not, latency) and records it on the mesh's metrics, as reported by
  * the destination proxy and by the source proxy (requests that never reach a pod only by the source).
  * Deterministic for a given seed, routes and call sequence; no clock, no I/O.
  */
@@ -84,29 +108,19 @@ export function createSimulator(input: {
   services: readonly string[];
   source: SourceWorkload;
   random: Random;
-  metrics: IstioMetrics;
+  metrics: MeshMetrics;
   settings: MeshSettings;
   routes: MeshRoutes;
 }): Simulator {
-  const { namespace, source, random, metrics } = input;
+  const { source, random, metrics } = input;
   let settings = input.settings;
   let routes = input.routes;
   const totals = emptyTotals();
   const carry = new Map<string, number>(input.services.map((s) => [s, 0]));
   const sourceLabels = { app: source.app, version: source.version };
 
-  function record(reporter: Reporter, outcome: RouteOutcome, code: number, flags: string, ms: number): void {
-    const labels = istioRequestLabels({
-      reporter,
-      source,
-      namespace,
-      outcome,
-      responseCode: code,
-      responseFlags: flags,
-    });
-    metrics.requests.inc(labels);
-    metrics.duration.observe(labels, ms);
-  }
+  const record = (reporter: Reporter, outcome: RouteOutcome, code: number, flags: string, ms: number): void =>
+    metrics.record({ reporter, outcome, code, flags, ms });
 
   function request(service: string): void {
     const headers: Record<string, string> = {};

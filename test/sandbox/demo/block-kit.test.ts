@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { renderRolloutMessage } from "../../../src/slack/render-rollout-message.ts";
 import { renderBlocks } from "../../../src/sandbox/demo/page/block-kit.ts";
 import { renderStartModal } from "../../../src/slack/start-modal.ts";
-import { BUILTIN_DEFAULTS } from "../../../src/commands/start-request.ts";
+import { BUILTIN_DEFAULTS } from "../../../src/rollout/start-request.ts";
 import { Phase } from "../../../src/rollout/types.ts";
 import { FIXTURE_NOW, makeRollout } from "../../support/rollouts.ts";
 

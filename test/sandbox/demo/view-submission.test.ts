@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { stateValues } from "../../../src/sandbox/demo/view-submission.ts";
 import { readStartModal, renderStartModal } from "../../../src/slack/start-modal.ts";
-import { BUILTIN_DEFAULTS } from "../../../src/commands/start-request.ts";
+import { BUILTIN_DEFAULTS } from "../../../src/rollout/start-request.ts";
 
 describe("the start form, submitted from the page", () => {
   const view = renderStartModal({ services: ["reviews"], defaults: BUILTIN_DEFAULTS, channel: "C0DEPLOYS" });

@@ -103,9 +103,13 @@ describe("discovery", () => {
     const { sandbox, config, core, apps } = await sandboxWith();
 
     expect((await config.makeApiClient(CoreApi).getAPIVersions()).versions).toEqual(["v1"]);
-    expect((await core.getAPIResources()).resources.map((r) => r.name)).toEqual(["namespaces", "pods"]);
+    expect((await core.getAPIResources()).resources.map((r) => r.name)).toEqual([
+      "namespaces",
+      "pods",
+      "services",
+    ]);
     expect((await apps.getAPIResources()).resources).toMatchObject([
-      { name: "deployments", kind: "Deployment", namespaced: true, verbs: ["get", "list"] },
+      { name: "deployments", kind: "Deployment", namespaced: true, verbs: ["get", "list", "delete"] },
     ]);
     const groups = (await config.makeApiClient(ApisApi).getAPIVersions()).groups;
     expect(groups.find((group) => group.name === ISTIO)).toEqual({
@@ -118,6 +122,10 @@ describe("discovery", () => {
       preferredVersion: { groupVersion: `${ISTIO}/v1`, version: "v1" },
     });
     expect(groups.map((group) => group.name)).toContain("apps");
+    expect(groups.find((group) => group.name === "gateway.networking.k8s.io")).toMatchObject({
+      versions: [{ version: "v1" }, { version: "v1beta1" }],
+      preferredVersion: { version: "v1" },
+    });
     expect((await config.makeApiClient(VersionApi).getCode()).major).toBe("1");
 
     const group = await rawRequest(sandbox, "GET", `/apis/${ISTIO}`);

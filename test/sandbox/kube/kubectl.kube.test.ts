@@ -173,4 +173,14 @@ describe.each(kubectls())("%s against the kube sandbox", (kubectl) => {
     const status = await k("rollout", "status", "deploy/reviews-v2", "--timeout", "20s");
     expect(status).toMatchObject({ code: 0, stdout: 'deployment "reviews-v2" successfully rolled out\n' });
   });
+
+  it("deletes a deployment, a release's clean-up, but changes none", async () => {
+    const scaled = await k("annotate", "deploy/reviews-v3", "owner=ci");
+    expect(scaled.code).not.toBe(0);
+    expect(scaled.stderr).toMatch(/MethodNotAllowed|not allowed/i);
+    const deleted = await k("delete", "deployment", "reviews-v3");
+    expect(deleted).toMatchObject({ code: 0, stdout: 'deployment.apps "reviews-v3" deleted\n' });
+    const left = await k("get", "deploy", "-l", "app=reviews", "-o", "name");
+    expect(left.stdout).toBe("deployment.apps/reviews-v1\ndeployment.apps/reviews-v2\n");
+  });
 });

@@ -186,6 +186,29 @@ describe("mesh sandbox on the bookinfo kube sandbox", () => {
     expect(sumOf(samples, REQUESTS, { ...DEST, destination_version: "v1" })).toBe(totals.withoutHeaders);
   });
 
+  it("routes one request sent to /services/<service>/ by its headers, reading a route written just before", async () => {
+    const sandbox = await mesh({ pollMs: 60_000 });
+    kube.put(
+      reviewsVirtualService([
+        { name: "canary-header", match: [{ headers: { "x-canary": { exact: "1" } } }], route: [to("v2")] },
+        { name: "primary", route: [to("v1")] },
+      ]),
+    );
+    const probe = async (headers: Record<string, string> = {}, path = "/services/reviews/health") => {
+      const response = await fetch(`${sandbox.url}${path}`, { headers });
+      return [response.status, await response.json()];
+    };
+    expect(await probe({ "x-canary": "1" })).toEqual([
+      200,
+      { service: "reviews", subset: "v2", route: "canary-header" },
+    ]);
+    expect(await probe()).toEqual([200, { service: "reviews", subset: "v1", route: "primary" }]);
+    expect(await probe({}, "/services/ratings/")).toEqual([
+      404,
+      { error: "no simulated service ratings", services: ["reviews"] },
+    ]);
+  });
+
   it("shows error rate and latency settings in the exposed metrics", async () => {
     kube.put(reviewsVirtualService([{ route: [to("v1", 50), to("v2", 50)] }]));
     const sandbox = await mesh();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseDuration } from "../../src/commands/values.ts";
+import { parseDuration } from "../../src/rollout/values.ts";
 import { loadEnvConfig } from "../../src/config/env.ts";
 import { MAX_INTERVAL_MS, planProblems } from "../../src/rollout/plan.ts";
 import { makeAnalysisPolicy, makePlan } from "../support/rollouts.ts";
@@ -21,9 +21,11 @@ describe("durations have an upper bound", () => {
 
   it("a plan built without the parser is held to the same bounds", () => {
     expect(planProblems(makePlan({ intervalMs: MAX_INTERVAL_MS }))).toEqual([]);
-    expect(planProblems(makePlan({ intervalMs: 1e26 }))).toEqual(["interval: must be at most 24h"]);
+    expect(planProblems(makePlan({ intervalMs: 1e26 }))).toEqual([
+      { field: "interval", message: "must be at most 24h" },
+    ]);
     expect(planProblems(makePlan({ analysis: makeAnalysisPolicy({ maxP99Ms: 7_200_000 }) }))).toEqual([
-      "max-p99: must be at most 1h",
+      { field: "max-p99", message: "must be at most 1h" },
     ]);
   });
 

@@ -1,7 +1,8 @@
-import { MIN_INTERVAL_MS, planProblems } from "../rollout/plan.ts";
-import type { AnalysisPolicy, Plan, ReleaseWindow, TargetSpec, Webhook } from "../rollout/types.ts";
+import { MIN_INTERVAL_MS, planProblems, problemsText } from "./plan.ts";
+import type { AnalysisPolicy, Plan, Problem, ReleaseWindow, TargetSpec, Webhook } from "./types.ts";
+import { parseWebhookFlag } from "./webhook-flag.ts";
 import { parseDuration, parseHeader, parsePercentage, parsePercentList } from "./values.ts";
-import type { Parsed } from "./values.ts";
+import type { Checked, ParsedField } from "./values.ts";
 
 /** `start` options as typed by a person, in Slack or on the command line: one grammar for both. */
 export type StartOptions = {
@@ -10,12 +11,17 @@ export type StartOptions = {
   stable?: string;
   namespace?: string;
   virtualService?: string;
+  /** A Gateway API HTTPRoute carries the split instead of a VirtualService: its name. */
+  httpRoute?: string;
   route?: string;
   host?: string;
   context?: string;
+  meshContext?: string;
   steps?: string;
   interval?: string;
   approveAt?: string;
+  /** How long the canary's pods may stay unhealthy before a rollback (`10m`). */
+  progressDeadline?: string;
   header?: string;
   /** false lets the starter approve their own gates (the rule is on by default). */
   twoPerson?: boolean;
@@ -29,6 +35,8 @@ export type StartOptions = {
   failureLimit?: string;
   /** Start later, at this wall-clock time (`2026-12-01 09:00 Europe/Berlin`): a scheduled start. */
   at?: string;
+  /** Webhooks of this start only, one `--webhook` each (`type=rollout,url=http://…`; see webhook-flag.ts). */
+  webhook?: string[];
 };
 
 /** What a start brings beyond the typed options: webhooks for this start only, after the service's own. */
@@ -49,6 +57,8 @@ export type StartDefaults = {
   windows?: ReleaseWindow[];
   /** The service's webhooks, carried by every plan (a start's own come after them). */
   webhooks?: Webhook[];
+  /** The service's progress deadline; absent, the core's default. */
+  progressDeadlineMs?: number;
 };
 
 export const BUILTIN_DEFAULTS: StartDefaults = {
@@ -67,19 +77,20 @@ export function buildStartSpec(
   options: StartOptions,
   defaults: StartDefaults,
   extras: StartExtras = {},
-): Parsed<StartSpec> {
-  const problems: string[] = [];
-  const take = <T>(parsed: Parsed<T> | undefined, fallback: T): T => {
+): Checked<StartSpec> {
+  const problems: Problem[] = [];
+  const take = <T>(parsed: ParsedField<T> | undefined, fallback: T): T => {
     if (!parsed) return fallback;
     if (parsed.ok) return parsed.value;
-    problems.push(parsed.error);
+    problems.push(parsed.problem);
     return fallback;
   };
   const service = options.service.trim();
   if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(service)) {
-    problems.push(`service: "${options.service}" is not a Kubernetes name`);
+    problems.push({ field: "service", message: `"${options.service}" is not a Kubernetes name` });
   }
-  if (!options.canary) problems.push("canary: which subset is the canary? (--canary v2)");
+  if (!options.canary)
+    problems.push({ field: "canary", message: "which subset is the canary? (--canary v2)" });
   const steps = take(
     options.steps === undefined ? undefined : parsePercentList(options.steps),
     defaults.steps,
@@ -92,8 +103,18 @@ export function buildStartSpec(
     options.approveAt === undefined ? undefined : parsePercentList(options.approveAt, "approve-at"),
     defaults.approvalGates,
   );
+  const progressDeadlineMs = take(
+    options.progressDeadline === undefined
+      ? undefined
+      : parseDuration(options.progressDeadline, "progress-deadline"),
+    defaults.progressDeadlineMs,
+  );
   const headerMatch = options.header === undefined ? undefined : take(parseHeader(options.header), undefined);
   const analysis = buildAnalysis(options, defaults, problems);
+  const flagHooks = (options.webhook ?? []).flatMap((text) => {
+    const hook = take<Webhook | undefined>(parseWebhookFlag(text), undefined);
+    return hook ? [hook] : [];
+  });
 
   const plan: Plan = {
     steps,
@@ -103,23 +124,31 @@ export function buildStartSpec(
     ...(headerMatch ? { headerMatch } : {}),
     ...(analysis ? { analysis } : {}),
     ...(defaults.windows ? { windows: defaults.windows } : {}),
-    ...webhooksFor(defaults, extras),
+    ...webhooksFor(defaults, { webhooks: [...(extras.webhooks ?? []), ...flagHooks] }),
+    ...(progressDeadlineMs === undefined ? {} : { progressDeadlineMs }),
   };
   if (problems.length === 0) problems.push(...planProblems(plan, defaults.minIntervalMs));
-  if (problems.length > 0) return { ok: false, error: problems.join("; ") };
+  if (problems.length > 0) return { ok: false, error: problemsText(problems), problems };
 
+  if (options.httpRoute !== undefined && options.virtualService !== undefined) {
+    const problem = { field: "virtual-service, http-route", message: "name one route object, not both" };
+    return { ok: false, error: problemsText([problem]), problems: [problem] };
+  }
   const target: TargetSpec = {
     namespace: options.namespace ?? defaults.namespace,
     service,
-    virtualService: options.virtualService ?? service,
+    virtualService: options.httpRoute ?? options.virtualService ?? service,
+    ...(options.httpRoute === undefined ? {} : { router: "httproute" as const }),
     host: options.host ?? service,
     canarySubset: options.canary ?? "",
     ...(options.stable ? { stableSubset: options.stable } : {}),
     ...(options.route ? { route: options.route } : {}),
     ...(options.context ? { context: options.context } : {}),
+    ...(options.meshContext ? { meshContext: options.meshContext } : {}),
   };
   if (target.stableSubset === target.canarySubset) {
-    return { ok: false, error: `canary: "${target.canarySubset}" is also the stable subset` };
+    const problem = { field: "canary", message: `"${target.canarySubset}" is also the stable subset` };
+    return { ok: false, error: problemsText([problem]), problems: [problem] };
   }
   return { ok: true, value: { target, plan } };
 }
@@ -133,7 +162,7 @@ function webhooksFor(defaults: StartDefaults, extras: StartExtras): { webhooks?:
 function buildAnalysis(
   options: StartOptions,
   defaults: StartDefaults,
-  problems: string[],
+  problems: Problem[],
 ): AnalysisPolicy | undefined {
   const tuned = [
     options.minSuccess,
@@ -144,20 +173,23 @@ function buildAnalysis(
     options.failureLimit,
   ].some((value) => value !== undefined);
   if (options.analysis === false) {
-    if (tuned) problems.push("analysis: thresholds given together with --no-analysis");
+    if (tuned) problems.push({ field: "analysis", message: "thresholds given together with --no-analysis" });
     return undefined;
   }
   const base = defaults.analysis;
   if (!base) {
     if (tuned)
-      problems.push("analysis: thresholds given, but no metrics provider is configured (PROMETHEUS_URL)");
+      problems.push({
+        field: "analysis",
+        message: "thresholds given, but no metrics provider is configured (PROMETHEUS_URL)",
+      });
     return undefined;
   }
   const number = (text: string | undefined, field: string, fallback: number, min: number): number => {
     if (text === undefined) return fallback;
     const value = Number(text.replace(/x$/, ""));
     if (!Number.isFinite(value) || value < min) {
-      problems.push(`${field}: "${text}" is not a number of at least ${min}`);
+      problems.push({ field, message: `"${text}" is not a number of at least ${min}` });
       return fallback;
     }
     return value;
@@ -166,11 +198,11 @@ function buildAnalysis(
     if (text === undefined) return fallback;
     const parsed = parsePercentage(text, field);
     if (parsed.ok) return parsed.value;
-    problems.push(parsed.error);
+    problems.push(parsed.problem);
     return fallback;
   };
   const maxP99 = options.maxP99 === undefined ? undefined : parseDuration(options.maxP99, "max-p99", "ms");
-  if (maxP99 && !maxP99.ok) problems.push(maxP99.error);
+  if (maxP99 && !maxP99.ok) problems.push(maxP99.problem);
   return {
     ...base,
     minSuccessRate: percent(options.minSuccess, "min-success", base.minSuccessRate),
