@@ -1,4 +1,4 @@
-// Slack ack latency of canarybot's Bolt app: `node bench/slack-ack.bench.ts [requests per kind]`.
+// Slack ack latency of canarybot's Bolt app: `node bench/slack-ack.bench.ts [requests per kind] [bursts=50,200]`.
 //
 // canarybot runs as `canarybot serve --no-worker` does (startServe: HTTP receiver, RedisDeduper, SlackNotifier, the
 // real runtime on Redis and the Kubernetes sandbox), its Web API client pointed at the Slack sandbox. One rollout is
@@ -10,16 +10,16 @@
 // listeners only ack. Requests go one at a time, floor then canarybot; after each canarybot request the bench waits
 // until its work after the ack is done (its reply or message update arrived, then 5 ms), so every ack is measured
 // on an idle process. Client, apps and sandboxes share this process (and the machine's cores with Redis).
-import { mkdtemp, rm } from "node:fs/promises";
+//
+// Bursts: then, for each burst size K, K `/canary start` commands (K services of their own, 10 per namespace) are
+// sent at once to the floor, then at once to canarybot, whose starts (preflight, first step) run after the acks on
+// the same event loop while the later acks are still due; ack p50/p99 of each burst, and the time until canarybot
+// has answered every start.
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { App, HTTPReceiver } from "@slack/bolt";
-import { loadEnvConfig } from "../src/config/env.ts";
-import { createLogger } from "../src/logger.ts";
 import { EVENTS_PATH } from "../src/slack/app.ts";
 import { ActionId } from "../src/slack/render-rollout-message.ts";
 import { startKubeSandbox } from "../src/sandbox/kube/server.ts";
@@ -27,12 +27,13 @@ import { createSignedRequestClient } from "../src/sandbox/slack/signed-request-c
 import type { InteractionSent, SignedRequestClient } from "../src/sandbox/slack/signed-request-client.ts";
 import { startSlackSandbox } from "../src/sandbox/slack/web-api-sandbox.ts";
 import type { SlackSandbox } from "../src/sandbox/slack/web-api-sandbox.ts";
-import { startServe } from "../src/serve.ts";
 import { reviewsTarget } from "../test/k8s/istio-fixtures.ts";
-import { REDIS_URL, connectRedis, deleteKeysWithPrefix, uniqueName } from "../test/support/redis.ts";
+import { meshService } from "../test/support/mesh-services.ts";
+import { serveInProcess } from "../test/support/serve-in-process.ts";
 import { quietLogger } from "../test/sandbox/slack/support.ts";
 
 const requests = Number(process.argv[2] ?? 300);
+const bursts = (process.argv[3] ?? "50,200").split(",").filter(Boolean).map(Number);
 const WARMUP = 20;
 const SIGNING_SECRET = "benchSigningSecret0123456789abcd";
 const CHANNEL = "C0RELEASES";
@@ -86,7 +87,6 @@ const percentile = (values: number[], p: number): number => {
 };
 
 async function main(): Promise<void> {
-  const redis = await connectRedis();
   const slack = await startSlackSandbox({
     users: [
       { id: STARTER, name: "alice" },
@@ -95,30 +95,13 @@ async function main(): Promise<void> {
     channels: [{ id: CHANNEL, name: "releases" }],
   });
   const kube = await startKubeSandbox({ scenario: "bookinfo" });
-  const dir = await mkdtemp(join(tmpdir(), "canarybot-bench-"));
-  const kubeconfigPath = join(dir, "kubeconfig");
-  await kube.writeKubeconfig(kubeconfigPath);
-  const prefix = uniqueName("bench-slack");
-  const processEnv = {
-    REDIS_URL,
-    CANARYBOT_PREFIX: prefix,
-    KUBECONFIG: kubeconfigPath,
-    HOME: process.env.HOME ?? dir,
-    LOG_LEVEL: "silent",
-    SLACK_BOT_TOKEN: slack.botToken,
-    SLACK_SIGNING_SECRET: SIGNING_SECRET,
-    SLACK_API_URL: slack.apiUrl,
-    PORT: "0",
-  };
-  let stop: () => void = () => undefined;
-  const stopSignal = new Promise<void>((resolve) => (stop = resolve));
-  const serve = await startServe({
-    env: loadEnvConfig(processEnv),
-    processEnv,
-    logger: createLogger("silent"),
-    mode: { slack: true, worker: false },
-    stopSignal,
+  const canarybotServe = await serveInProcess({
+    slack,
+    kube,
+    signingSecret: SIGNING_SECRET,
+    label: "bench-slack",
   });
+  const { serve } = canarybotServe;
 
   const floorApp = new App({
     token: slack.botToken,
@@ -214,15 +197,49 @@ async function main(): Promise<void> {
     );
     console.log(line("/canary status <id>", samples.status, samples.floorStatus));
     console.log(line("button (pause/resume)", samples.click, samples.floorClick));
+
+    for (const [b, size] of bursts.entries()) {
+      const services = Array.from({ length: size }, (_, i) => ({
+        name: `burst${b}-${String(i).padStart(3, "0")}`,
+        namespace: `burst${b}-${Math.floor(i / 10)}`,
+      }));
+      kube.seed(
+        services.flatMap(({ name, namespace }) =>
+          meshService(name).map((object) => {
+            const typed = object as { metadata: Record<string, unknown> };
+            return { ...typed, metadata: { ...typed.metadata, namespace } };
+          }),
+        ),
+      );
+      const command = ({ name, namespace }: { name: string; namespace: string }): string =>
+        `start ${name} --namespace ${namespace} --canary v2 --interval 1h --no-analysis`;
+      const burst = (target: SignedRequestClient): Promise<number[]> =>
+        Promise.all(
+          services.map((service) =>
+            timed(() => target.slashCommand({ text: command(service), userId: STARTER, channelId: CHANNEL })),
+          ),
+        );
+      const floorAcks = await burst(floor);
+      const replies = slack.responses().length;
+      const began = performance.now();
+      const acks = await burst(canarybot);
+      await until(`${size} start replies`, () => slack.responses().length >= replies + size, 180_000);
+      const answered = performance.now() - began;
+      const failed = slack
+        .responses()
+        .slice(replies)
+        .filter((response) => !/Started /.test(JSON.stringify(response.body)));
+      console.log(
+        line(`${size} starts at once`, acks, floorAcks) +
+          `; all answered in ${(answered / 1000).toFixed(1)} s` +
+          (failed.length > 0 ? `, ${failed.length} not started: ${JSON.stringify(failed[0]?.body)}` : ""),
+      );
+    }
   } finally {
     await floorApp.stop();
-    stop();
-    await serve.close();
+    await canarybotServe.close();
     await kube.close();
     await slack.close();
-    await deleteKeysWithPrefix(redis, `${prefix}:`);
-    redis.disconnect();
-    await rm(dir, { recursive: true, force: true });
   }
 }
 

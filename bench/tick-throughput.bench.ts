@@ -17,8 +17,8 @@
 // canarybot handled: lag and CPU per tick without a backlog.
 //
 // Lag comes from BullMQ's own job hashes read after each window (due = timestamp + opts.delay; picked up =
-// processedOn; done = finishedOn), so measuring it costs the worker nothing. It covers the last 10,000 ticks of a
-// window (the tick queue keeps that many completed jobs).
+// processedOn; done = finishedOn), so measuring it costs the worker nothing. It covers the last 1,000 ticks of a
+// window (the tick queue keeps that many completed jobs, DEFAULT_KEEP_COMPLETED).
 //
 // By default the sandbox runs in a child process (this file, re-run with --kube-sandbox-child): the machine's cores
 // are shared by the worker, the sandbox and Redis either way; `--kube inproc` puts the sandbox on the worker's
@@ -38,6 +38,7 @@ import type { Redis } from "ioredis";
 import { loadEnvConfig } from "../src/config/env.ts";
 import { bullConnection, DEFAULT_TICK_QUEUE, tickJobId } from "../src/jobs/tick-job.ts";
 import type { TickJobData } from "../src/jobs/tick-job.ts";
+import { DEFAULT_KEEP_COMPLETED, DEFAULT_KEEP_FAILED } from "../src/jobs/tick-queue.ts";
 import { createTickWorker } from "../src/jobs/tick-worker.ts";
 import { createLogger } from "../src/logger.ts";
 import { openRuntime } from "../src/main.ts";
@@ -263,7 +264,50 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
 }
 
-type Result = { window: Window; lag: Lag; startsPerSecond?: number };
+/** Bytes Redis holds for one run's keys (MEMORY USAGE), by kind of key, and the worker process's RSS. */
+type Footprint = {
+  bytes: Record<string, number>;
+  rssIdleMiB: number;
+  rssLiveMiB: number;
+  /** The highest V8 heap in use and allocated, sampled with the RSS. */
+  heapUsedMiB: number;
+  heapTotalMiB: number;
+  /** V8 heap in use right after the window, after a full GC (run with --expose-gc; NaN without). */
+  heapLiveMiB: number;
+};
+
+type Result = { window: Window; lag: Lag; startsPerSecond?: number; footprint?: Footprint };
+
+/** What a key under the run's prefix is, for the footprint table. */
+function keyKind(key: string, prefix: string): string {
+  const rest = key.slice(prefix.length + 1);
+  if (rest.startsWith(`${DEFAULT_TICK_QUEUE}:`)) {
+    const part = rest.slice(DEFAULT_TICK_QUEUE.length + 1);
+    return /^rollout\./.test(part) ? "tick jobs" : "tick queue indexes";
+  }
+  if (rest.startsWith("canarybot-notifications:")) return "notification queue";
+  const kind = rest.split(":")[0] ?? "";
+  return ["rollout", "audit"].includes(kind) ? kind : "other canarybot keys";
+}
+
+async function redisFootprint(redis: Redis, prefix: string): Promise<Record<string, number>> {
+  const bytes: Record<string, number> = {};
+  let cursor = "0";
+  do {
+    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
+    cursor = next;
+    const pipeline = redis.pipeline();
+    for (const key of keys) pipeline.memory("USAGE", key, "SAMPLES", "0");
+    const replies = (await pipeline.exec()) ?? [];
+    keys.forEach((key, i) => {
+      const kind = keyKind(key, prefix);
+      bytes[kind] = (bytes[kind] ?? 0) + Number(replies[i]?.[1] ?? 0);
+    });
+  } while (cursor !== "0");
+  return bytes;
+}
+
+const rssMiB = (): number => process.memoryUsage.rss() / 2 ** 20;
 
 type PhaseOptions = {
   n: number;
@@ -298,6 +342,7 @@ async function runCanarybot(redis: Redis, kube: KubeEndpoint, options: PhaseOpti
   });
   const counters: Counters = { ticks: 0, errors: 0 };
   let worker: ReturnType<typeof createTickWorker> | undefined;
+  let rssIdleMiB = Number.NaN;
   const startWorker = async (): Promise<void> => {
     // What startWorker() in src/main.ts builds, with a counter around the handler.
     worker = createTickWorker({
@@ -323,6 +368,8 @@ async function runCanarybot(redis: Redis, kube: KubeEndpoint, options: PhaseOpti
     if (options.spread) {
       // Paced: the worker runs while rollouts start at the offered rate, so first ticks fall due evenly.
       await startWorker();
+      globalThis.gc?.();
+      rssIdleMiB = rssMiB();
       const gapMs = options.intervalMs / options.n;
       const began = performance.now();
       await startRollouts(runtime, options, (i) => sleep(Math.max(0, began + i * gapMs - performance.now())));
@@ -335,9 +382,37 @@ async function runCanarybot(redis: Redis, kube: KubeEndpoint, options: PhaseOpti
       await onePass(counters, options.n);
     }
     await sleep(options.warmupSeconds * 1000);
+    const peak = { rss: 0, heapUsed: 0, heapTotal: 0 };
+    const sampler = setInterval(() => {
+      const usage = process.memoryUsage();
+      peak.rss = Math.max(peak.rss, usage.rss / 2 ** 20);
+      peak.heapUsed = Math.max(peak.heapUsed, usage.heapUsed / 2 ** 20);
+      peak.heapTotal = Math.max(peak.heapTotal, usage.heapTotal / 2 ** 20);
+    }, 250);
     const window = await measure(counters, redis, kube, options.seconds);
+    clearInterval(sampler);
+    let heapLiveMiB = Number.NaN;
+    if (globalThis.gc) {
+      globalThis.gc();
+      heapLiveMiB = process.memoryUsage().heapUsed / 2 ** 20;
+    }
     const lag = await readLag(redis, prefix, window);
-    return { window, lag, ...(startsPerSecond === undefined ? {} : { startsPerSecond }) };
+    const footprint = options.spread
+      ? {
+          bytes: await redisFootprint(redis, prefix),
+          rssIdleMiB,
+          rssLiveMiB: peak.rss,
+          heapUsedMiB: peak.heapUsed,
+          heapTotalMiB: peak.heapTotal,
+          heapLiveMiB,
+        }
+      : undefined;
+    return {
+      window,
+      lag,
+      ...(startsPerSecond === undefined ? {} : { startsPerSecond }),
+      ...(footprint ? { footprint } : {}),
+    };
   } finally {
     await worker?.close();
     await runtime.close();
@@ -383,8 +458,8 @@ async function runFloor(redis: Redis, kube: KubeEndpoint, options: PhaseOptions)
     delay,
     attempts: 5,
     backoff: { type: "exponential", delay: 1000 },
-    removeOnComplete: { age: 24 * 3600, count: 10_000 },
-    removeOnFail: { age: 7 * 24 * 3600, count: 10_000 },
+    removeOnComplete: DEFAULT_KEEP_COMPLETED,
+    removeOnFail: DEFAULT_KEEP_FAILED,
   });
   const queue = new Queue<TickJobData>(DEFAULT_TICK_QUEUE, {
     connection: bullConnection(REDIS_URL, "queue"),
@@ -459,6 +534,20 @@ function describe(label: string, r: Result): string {
   ].join("\n");
 }
 
+function describeFootprint(footprint: Footprint, n: number): string {
+  const total = Object.values(footprint.bytes).reduce((a, b) => a + b, 0);
+  const parts = Object.entries(footprint.bytes)
+    .sort(([, a], [, b]) => b - a)
+    .map(([kind, bytes]) => `${kind} ${fmt(bytes / n / 1024, 2)}`)
+    .join(", ");
+  return (
+    `            worker RSS ${fmt(footprint.rssIdleMiB, 0)} MiB idle (runtime open, no rollout), ` +
+    `${fmt(footprint.rssLiveMiB, 0)} MiB at most with ${n} live (V8 heap at most ${fmt(footprint.heapUsedMiB, 0)} ` +
+    `MiB used of ${fmt(footprint.heapTotalMiB, 0)} MiB, ${fmt(footprint.heapLiveMiB, 0)} MiB live after a full GC); ` +
+    `Redis ${fmt(total / n / 1024, 2)} KiB per live rollout (${parts})`
+  );
+}
+
 function ratioLine(canarybot: Result, floor: Result): string {
   const ticks = perSecond(canarybot) / perSecond(floor);
   const cpu = canarybot.window.cpuMs / canarybot.window.ticks / (floor.window.cpuMs / floor.window.ticks);
@@ -479,6 +568,9 @@ async function main(): Promise<void> {
       concurrency: { type: "string", default: "16" },
       kube: { type: "string", default: "child" },
       "paced-share": { type: "string", default: "0.5" },
+      // A fixed interval for the paced run instead of share × capacity (e.g. 5000: 1,000 rollouts every 5 s); then
+      // only the paced run is made.
+      "paced-interval-ms": { type: "string" },
     },
   });
   const sizes = values.n.split(",").map(Number);
@@ -500,7 +592,8 @@ async function main(): Promise<void> {
   try {
     let offset = 0;
     let capacityAtLargest = Number.NaN;
-    for (const n of sizes) {
+    // With a fixed paced interval only the paced run is made: nothing before it inflates the worker's RSS.
+    for (const n of values["paced-interval-ms"] === undefined ? sizes : []) {
       const phase = { n, offset, intervalMs, concurrency, warmupSeconds, seconds, spread: false };
       offset += n;
       const canarybot = await runCanarybot(redis, kube, phase);
@@ -511,9 +604,11 @@ async function main(): Promise<void> {
       console.log(describe("floor", floor));
       console.log(ratioLine(canarybot, floor));
     }
-    if (pacedShare > 0 && Number.isFinite(capacityAtLargest)) {
-      const rate = capacityAtLargest * pacedShare;
-      const pacedInterval = Math.round((largest / rate) * 1000);
+    if (pacedShare > 0 && (Number.isFinite(capacityAtLargest) || values["paced-interval-ms"] !== undefined)) {
+      const fixed =
+        values["paced-interval-ms"] === undefined ? undefined : Number(values["paced-interval-ms"]);
+      const rate = fixed === undefined ? capacityAtLargest * pacedShare : (largest / fixed) * 1000;
+      const pacedInterval = fixed ?? Math.round((largest / rate) * 1000);
       // Due times are spread evenly, so a window shorter than the interval still samples the steady rate.
       const phase = {
         n: largest,
@@ -530,9 +625,10 @@ async function main(): Promise<void> {
       const floor = await runFloor(redis, kube, { ...phase, intervalMs: floorInterval });
       console.log(
         `N=${largest}, interval ${pacedInterval} ms (paced: offered ${fmt(rate, 0)} ticks/s = ` +
-          `${fmt(pacedShare * 100, 0)}% of the capacity above; floor interval ${floorInterval} ms)`,
+          `${fmt((rate / capacityAtLargest) * 100, 0)}% of the capacity above; floor interval ${floorInterval} ms)`,
       );
       console.log(describe("canarybot", canarybot));
+      if (canarybot.footprint) console.log(describeFootprint(canarybot.footprint, largest));
       console.log(describe("floor", floor));
       console.log(ratioLine(canarybot, floor));
     }

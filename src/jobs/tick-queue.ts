@@ -11,6 +11,15 @@ import {
 } from "./tick-job.ts";
 import type { RedisConnectionSource, TickJobData } from "./tick-job.ts";
 
+/**
+ * Finished tick jobs kept: an hour, at most 1,000 (about 0.5 MB), whatever the number of rollouts. A job only needs
+ * to outlive its own run: a duplicated schedule of a tick already run finds the rollout's tick counter moved on, and
+ * the sweeper re-adds the job a rollout still waits for if it is gone.
+ */
+export const DEFAULT_KEEP_COMPLETED: KeepJobs = { age: 3600, count: 1000 };
+/** Failed tick jobs kept for inspection: a week, at most 1,000. */
+export const DEFAULT_KEEP_FAILED: KeepJobs = { age: 7 * 24 * 3600, count: 1000 };
+
 export type BullMqTickSchedulerOptions = {
   connection: RedisConnectionSource;
   /** Default `canarybot-ticks`. Producers and workers must agree on it (and on `prefix`). */
@@ -21,12 +30,9 @@ export type BullMqTickSchedulerOptions = {
   attempts?: number;
   /** First retry delay; doubles each retry (exponential backoff). Default 1 s: 1, 2, 4, 8 s. */
   backoffDelayMs?: number;
-  /**
-   * Finished tick jobs kept, which is also how long a duplicated schedule of an already-run tick stays a no-op
-   * (the rollout's tick counter makes a later duplicate harmless anyway). Default 1 day, at most 10,000.
-   */
+  /** Finished tick jobs kept. Default `DEFAULT_KEEP_COMPLETED`. */
   keepCompleted?: KeepJobs;
-  /** Failed tick jobs kept for inspection. Default 7 days, at most 10,000. */
+  /** Failed tick jobs kept for inspection. Default `DEFAULT_KEEP_FAILED`. */
   keepFailed?: KeepJobs;
   /** Connection-level errors of the queue (reconnects are automatic). Default: written to stderr. */
   onError?: (error: Error) => void;
@@ -46,8 +52,8 @@ export class BullMqTickScheduler implements TickScheduler {
     this.queueName = options.queueName ?? DEFAULT_TICK_QUEUE;
     this.#attempts = Math.max(1, Math.trunc(options.attempts ?? 5));
     this.#backoffDelayMs = Math.max(1, Math.trunc(options.backoffDelayMs ?? 1000));
-    this.#keepCompleted = options.keepCompleted ?? { age: 24 * 3600, count: 10_000 };
-    this.#keepFailed = options.keepFailed ?? { age: 7 * 24 * 3600, count: 10_000 };
+    this.#keepCompleted = options.keepCompleted ?? DEFAULT_KEEP_COMPLETED;
+    this.#keepFailed = options.keepFailed ?? DEFAULT_KEEP_FAILED;
     this.#connection = bullConnection(options.connection, "queue");
     this.#queue = new Queue<TickJobData>(this.queueName, {
       connection: this.#connection,

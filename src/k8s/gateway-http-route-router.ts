@@ -1,7 +1,13 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import { CanaryError, ErrorCode } from "../errors.ts";
 import type { JsonPatchOperation } from "../json/json-patch.ts";
-import type { PodHealthProbe, RouteExpectation, TargetInspection, TrafficRouter } from "../rollout/ports.ts";
+import type {
+  PodHealthProbe,
+  RouteExpectation,
+  RouteReads,
+  TargetInspection,
+  TrafficRouter,
+} from "../rollout/ports.ts";
 import { meshContextOf } from "../rollout/target.ts";
 import type { HeaderMatch, PodHealth, Target } from "../rollout/types.ts";
 import { describeRuleChange } from "./describe-change.ts";
@@ -21,6 +27,7 @@ import {
   goneOnRestore,
   KubeOperations,
   patchCustomObject,
+  routeReadsKey,
   serviceSelector,
   type CallOptions,
   type Clients,
@@ -34,6 +41,8 @@ import { computeRulePatch, computeRuleRestorePatch, type RouteChange } from "./r
 export const GATEWAY_API_GROUP = "gateway.networking.k8s.io";
 /** The HTTPRoute version the router reads and writes: GA since Gateway API 1.0. */
 export const GATEWAY_API_VERSION = "v1";
+/** This router's objects in an operation's `RouteReads`. */
+const READS_KIND = "gateway-httproute";
 
 /**
  * `TrafficRouter` on a Gateway API HTTPRoute (Linkerd 2.14+, Envoy Gateway, Istio's Gateway API mode, Cilium):
@@ -52,13 +61,14 @@ export class GatewayHttpRouteRouter implements TrafficRouter, PodHealthProbe {
     return this.#kube.close();
   }
 
-  async inspect(target: Target): Promise<TargetInspection> {
+  async inspect(target: Target, reads?: RouteReads): Promise<TargetInspection> {
     return this.#kube.run(`${httpRouteIdentity(target)}: inspect failed`, async (options) => {
       const httpRoute = await this.#readForPreflight(
         this.#kube.clientsFor(meshContextOf(target)),
         target,
         options,
       );
+      reads?.set(routeReadsKey(READS_KIND, target), httpRoute);
       const clients = this.#kube.clientsFor(target.context);
       const managed = managedRuleForRollout(HTTP_ROUTE_DIALECT, httpRoute, target);
       const subsets = [target.stableSubset, target.canarySubset];
@@ -91,16 +101,23 @@ export class GatewayHttpRouteRouter implements TrafficRouter, PodHealthProbe {
     target: Target,
     desired: { canaryWeight: number; headerMatch?: HeaderMatch; headerRouteActive: boolean },
     expected: RouteExpectation,
+    reads?: RouteReads,
   ): Promise<void> {
-    await this.#write(target, "set weights", (httpRoute) =>
-      computeRulePatch(HTTP_ROUTE_DIALECT, httpRoute, target, expected, desired),
+    await this.#write(
+      target,
+      "set weights",
+      (httpRoute) => computeRulePatch(HTTP_ROUTE_DIALECT, httpRoute, target, expected, desired),
+      reads,
     );
   }
 
-  async restore(target: Target, baseline: unknown): Promise<void> {
+  async restore(target: Target, baseline: unknown, reads?: RouteReads): Promise<void> {
     try {
-      await this.#write(target, "restore", (httpRoute) =>
-        computeRuleRestorePatch(HTTP_ROUTE_DIALECT, httpRoute, target, baseline),
+      await this.#write(
+        target,
+        "restore",
+        (httpRoute) => computeRuleRestorePatch(HTTP_ROUTE_DIALECT, httpRoute, target, baseline),
+        reads,
       );
     } catch (error) {
       goneOnRestore(error, httpRouteIdentity(target));
@@ -160,12 +177,25 @@ export class GatewayHttpRouteRouter implements TrafficRouter, PodHealthProbe {
     }
   }
 
-  async #write(target: Target, action: string, plan: (httpRoute: unknown) => RouteChange): Promise<void> {
-    await this.#kube.write(target, `${httpRouteIdentity(target)}: ${action} failed`, {
-      read: (clients, options) => this.#get(clients, target, options),
-      plan,
-      patch: (clients, operations, options) => this.#patch(clients, target, operations, options),
-    });
+  /** A guarded write of the HTTPRoute (see `KubeOperations.write`). */
+  async #write(
+    target: Target,
+    action: string,
+    plan: (httpRoute: unknown) => RouteChange,
+    reads: RouteReads | undefined,
+  ): Promise<void> {
+    const prefix = `${httpRouteIdentity(target)}: ${action} failed`;
+    await this.#kube.write(
+      target,
+      prefix,
+      {
+        key: routeReadsKey(READS_KIND, target),
+        read: (clients, options) => this.#get(clients, target, options),
+        plan,
+        patch: (clients, operations, options) => this.#patch(clients, target, operations, options),
+      },
+      reads,
+    );
   }
 
   #get(clients: Clients, target: Pick<Target, "namespace" | "virtualService">, options: CallOptions) {

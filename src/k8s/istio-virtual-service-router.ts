@@ -2,7 +2,13 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import { CanaryError, ErrorCode } from "../errors.ts";
 import type { JsonPatchOperation } from "../json/json-patch.ts";
 import { isJsonObject } from "../json/json-value.ts";
-import type { PodHealthProbe, RouteExpectation, TargetInspection, TrafficRouter } from "../rollout/ports.ts";
+import type {
+  PodHealthProbe,
+  RouteExpectation,
+  RouteReads,
+  TargetInspection,
+  TrafficRouter,
+} from "../rollout/ports.ts";
 import { meshContextOf } from "../rollout/target.ts";
 import type { HeaderMatch, PodHealth, Target } from "../rollout/types.ts";
 import { describeRouteChange } from "./describe-change.ts";
@@ -14,6 +20,7 @@ import {
   goneOnRestore,
   KubeOperations,
   patchCustomObject,
+  routeReadsKey,
   serviceSelector,
   type CallOptions,
   type Clients,
@@ -29,6 +36,8 @@ import { canaryWeightOf, currentSubsetOf, virtualServiceIdentity } from "./virtu
 export const ISTIO_NETWORKING_GROUP = "networking.istio.io";
 /** Versions of networking.istio.io the router speaks, most preferred first. */
 export const ISTIO_NETWORKING_VERSIONS = ["v1", "v1beta1", "v1alpha3"] as const;
+/** This router's objects in an operation's `RouteReads`. */
+const READS_KIND = "istio-virtualservice";
 
 /**
  * `TrafficRouter` on an Istio VirtualService, through the real Kubernetes API. Decides nothing itself: it reads
@@ -55,9 +64,10 @@ export class IstioVirtualServiceRouter implements TrafficRouter, PodHealthProbe 
     return this.#kube.close();
   }
 
-  async inspect(target: Target): Promise<TargetInspection> {
+  async inspect(target: Target, reads?: RouteReads): Promise<TargetInspection> {
     return this.#kube.run(`${virtualServiceIdentity(target)}: inspect failed`, async (options) => {
       const { clients, version, virtualService } = await this.#readForPreflight(target, options);
+      reads?.set(routeReadsKey(READS_KIND, target), virtualService);
       const managed = managedRouteForRollout(virtualService, target);
       const workloads = this.#kube.clientsFor(target.context);
       const [destinationRules, deployments, selector] = await Promise.all([
@@ -95,9 +105,13 @@ export class IstioVirtualServiceRouter implements TrafficRouter, PodHealthProbe 
     target: Target,
     desired: { canaryWeight: number; headerMatch?: HeaderMatch; headerRouteActive: boolean },
     expected: RouteExpectation,
+    reads?: RouteReads,
   ): Promise<void> {
-    await this.#write(target, "set weights", (virtualService) =>
-      computeRoutePatch(virtualService, target, expected, desired),
+    await this.#write(
+      target,
+      "set weights",
+      (virtualService) => computeRoutePatch(virtualService, target, expected, desired),
+      reads,
     );
   }
 
@@ -105,10 +119,13 @@ export class IstioVirtualServiceRouter implements TrafficRouter, PodHealthProbe 
    * A VirtualService deleted mid-rollout leaves nothing to restore, and never will: that is a `not_found` of its
    * own (not retryable), so a rollback can end instead of retrying forever.
    */
-  async restore(target: Target, baseline: unknown): Promise<void> {
+  async restore(target: Target, baseline: unknown, reads?: RouteReads): Promise<void> {
     try {
-      await this.#write(target, "restore", (virtualService) =>
-        computeRestorePatch(virtualService, target, baseline),
+      await this.#write(
+        target,
+        "restore",
+        (virtualService) => computeRestorePatch(virtualService, target, baseline),
+        reads,
       );
     } catch (error) {
       goneOnRestore(error, virtualServiceIdentity(target));
@@ -171,25 +188,33 @@ export class IstioVirtualServiceRouter implements TrafficRouter, PodHealthProbe 
     target: Target,
     action: string,
     plan: (virtualService: unknown) => RouteChange,
+    reads: RouteReads | undefined,
   ): Promise<void> {
-    await this.#kube.write(target, `${virtualServiceIdentity(target)}: ${action} failed`, {
-      read: async (clients, options) =>
-        this.#getVirtualService(
-          clients,
-          await this.#networkingVersion(target, clients, options),
-          target,
-          options,
-        ),
-      plan,
-      patch: async (clients, operations, options) =>
-        this.#patchVirtualService(
-          clients,
-          await this.#networkingVersion(target, clients, options),
-          target,
-          operations,
-          options,
-        ),
-    });
+    const prefix = `${virtualServiceIdentity(target)}: ${action} failed`;
+    await this.#kube.write(
+      target,
+      prefix,
+      {
+        key: routeReadsKey(READS_KIND, target),
+        read: async (clients, options) =>
+          this.#getVirtualService(
+            clients,
+            await this.#networkingVersion(target, clients, options),
+            target,
+            options,
+          ),
+        plan,
+        patch: async (clients, operations, options) =>
+          this.#patchVirtualService(
+            clients,
+            await this.#networkingVersion(target, clients, options),
+            target,
+            operations,
+            options,
+          ),
+      },
+      reads,
+    );
   }
 
   /** The networking.istio.io version to use (v1, else v1beta1, else v1alpha3), discovered once per context. */
@@ -240,7 +265,7 @@ export class IstioVirtualServiceRouter implements TrafficRouter, PodHealthProbe 
     target: Target,
     operations: JsonPatchOperation[],
     options: CallOptions,
-  ): Promise<void> {
+  ): Promise<unknown> {
     return patchCustomObject(clients, virtualServiceRef(version, target), operations, options);
   }
 

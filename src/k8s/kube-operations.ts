@@ -11,8 +11,11 @@ import {
   type ObservableMiddleware,
   type RequestContext,
 } from "@kubernetes/client-node";
+import pLimit, { type LimitFunction } from "p-limit";
 import { CanaryError, ErrorCode } from "../errors.ts";
 import type { JsonPatchOperation } from "../json/json-patch.ts";
+import { isJsonObject } from "../json/json-value.ts";
+import type { RouteReads } from "../rollout/ports.ts";
 import { meshContextOf } from "../rollout/target.ts";
 import type { Target } from "../rollout/types.ts";
 import { httpStatusOf, serverMessage, translateKubeError } from "./kube-errors.ts";
@@ -40,6 +43,12 @@ export type RouterOptions = {
   requestTimeoutMs?: number;
   /** Total time of one operation, every request and retry included. Default 20 s. */
   operationBudgetMs?: number;
+  /**
+   * Requests in flight at once per kubeconfig context; the rest wait their turn. Each one in flight beyond the
+   * pooled connections opens a new TLS connection (a handshake and a new SecureContext), which under a burst of
+   * starts costs more than the wait. Default 8.
+   */
+  maxConcurrentRequests?: number;
   sleep?: (ms: number) => Promise<void>;
   now?: () => number;
 };
@@ -50,7 +59,7 @@ export type CallOptions = {
   patch: ConfigurationOptions<ObservableMiddleware>;
 };
 
-/** One set of API clients per kubeconfig context, made once and reused. */
+/** One set of API clients per kubeconfig context, made once and reused; their requests share the context's bound. */
 export type Clients = {
   custom: CustomObjectsApi;
   apps: AppsV1Api;
@@ -58,24 +67,51 @@ export type Clients = {
   apis: ApisApi;
 };
 
-/** How a guarded write reads its object and sends a patch; `plan` is the pure half. */
+/**
+ * How a guarded write reads its object and sends a patch (answering the object as patched); `plan` is the pure
+ * half. `key` is where the operation's `RouteReads` keep the object (`routeReadsKey`).
+ */
 export type GuardedWrite = {
+  key: string;
   read: (clients: Clients, options: CallOptions) => Promise<unknown>;
   plan: (object: unknown) => RouteChange;
-  patch: (clients: Clients, operations: JsonPatchOperation[], options: CallOptions) => Promise<void>;
+  patch: (clients: Clients, operations: JsonPatchOperation[], options: CallOptions) => Promise<unknown>;
 };
+
+/** Where a router keeps a route object in an operation's `RouteReads`: its kind, cluster, namespace and name. */
+export function routeReadsKey(
+  kind: string,
+  target: Pick<Target, "context" | "meshContext" | "namespace" | "virtualService">,
+): string {
+  return `${kind}:${meshContextOf(target) ?? ""}:${target.namespace}/${target.virtualService}`;
+}
+
+/**
+ * An API client whose every call waits for a slot of its context's `limit`. Every method of a generated client-node
+ * API is a request returning a Promise, so bounding them here bounds every router's and probe's requests alike.
+ */
+function limited<Api extends object>(api: Api, limit: LimitFunction): Api {
+  return new Proxy(api, {
+    get(target, property, receiver) {
+      const value: unknown = Reflect.get(target, property, receiver);
+      if (typeof value !== "function") return value;
+      const method = value as (...args: unknown[]) => Promise<unknown>;
+      return (...args: unknown[]) => limit(() => method.apply(target, args));
+    },
+  });
+}
 
 /** A failed `test` guard (422) that the next round must explain: the object changed, or the patch is invalid. */
 type Rejected = { resourceVersion: string | undefined; operations: string; error: unknown };
 
-type Dispatcher = NonNullable<ReturnType<RequestContext["getDispatcher"]>>;
+export type Dispatcher = NonNullable<ReturnType<RequestContext["getDispatcher"]>>;
 
 /**
  * client-node 2 builds a new undici Agent for every request, so every GET and PATCH pays a TCP connect and a TLS
  * handshake (about 80% of a worker's CPU at 1,000 rollouts, see docs/benchmarks.md). Reuse the first Agent built
  * for each API server instead: its keep-alive connections then serve every later request.
  */
-function sharedConnectionsMiddleware(dispatchers: Map<string, Dispatcher>): ObservableMiddleware {
+export function sharedConnectionsMiddleware(dispatchers: Map<string, Dispatcher>): ObservableMiddleware {
   return {
     pre: (context) => {
       const origin = new URL(context.getUrl()).origin;
@@ -114,6 +150,7 @@ export class KubeOperations {
   readonly #clients = new Map<string, Clients>();
   readonly #policy: RetryPolicy;
   readonly #requestTimeoutMs: number;
+  readonly #maxConcurrentRequests: number;
   readonly #sleep: (ms: number) => Promise<void>;
   readonly #now: () => number;
   readonly #dispatchers = new Map<string, Dispatcher>();
@@ -126,6 +163,7 @@ export class KubeOperations {
       budgetMs: options.operationBudgetMs ?? DEFAULT_OPERATION_BUDGET_MS,
     };
     this.#requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.#maxConcurrentRequests = Math.max(1, Math.trunc(options.maxConcurrentRequests ?? 8));
     this.#sleep = options.sleep ?? wait;
     this.#now = options.now ?? Date.now;
   }
@@ -143,11 +181,12 @@ export class KubeOperations {
     let clients = this.#clients.get(key);
     if (clients === undefined) {
       const config = context === undefined ? this.#kubeConfig : withContext(this.#kubeConfig, context);
+      const limit = pLimit(this.#maxConcurrentRequests);
       clients = {
-        custom: config.makeApiClient(CustomObjectsApi),
-        apps: config.makeApiClient(AppsV1Api),
-        core: config.makeApiClient(CoreV1Api),
-        apis: config.makeApiClient(ApisApi),
+        custom: limited(config.makeApiClient(CustomObjectsApi), limit),
+        apps: limited(config.makeApiClient(AppsV1Api), limit),
+        core: limited(config.makeApiClient(CoreV1Api), limit),
+        apis: limited(config.makeApiClient(ApisApi), limit),
       };
       this.#clients.set(key, clients);
     }
@@ -157,19 +196,36 @@ export class KubeOperations {
   /**
    * Read, compute, patch; on a conflict (409), a failed `test` guard (422) or a transient failure, read again
    * and recompute, within the operation's budget. Drift and preflight errors from the pure half end it at once.
+   * The first round starts from the object this operation last read or wrote (`reads`), if any: the patch's
+   * `test` guard on its resourceVersion makes the server refuse it if the object has changed since, and the next
+   * round reads it afresh; "nothing to write" is only concluded from a fresh read. What the server answers is kept
+   * for the operation's next write.
    */
   async write(
     target: Pick<Target, "context" | "meshContext">,
     prefix: string,
     write: GuardedWrite,
+    reads?: RouteReads,
   ): Promise<void> {
+    let known = reads?.get(write.key);
+    reads?.delete(write.key);
     let rejected: Rejected | undefined;
     await this.run(prefix, async (options) => {
       // Route objects are the mesh cluster's.
       const clients = this.clientsFor(meshContextOf(target));
-      const object = await write.read(clients, options);
-      const change = write.plan(object);
-      if (change.kind === "unchanged") return;
+      const shared = known;
+      known = undefined;
+      let object = shared ?? (await write.read(clients, options));
+      let change = write.plan(object);
+      if (change.kind === "unchanged" && shared !== undefined) {
+        // A shared read may be stale, and "nothing to write" has no guard to catch that: say it of a fresh read only.
+        object = await write.read(clients, options);
+        change = write.plan(object);
+      }
+      if (change.kind === "unchanged") {
+        reads?.set(write.key, object);
+        return;
+      }
       const attempted = {
         resourceVersion: resourceVersionOf(object),
         operations: JSON.stringify(change.operations),
@@ -184,7 +240,8 @@ export class KubeOperations {
         throw translateKubeError(rejected.error, prefix);
       }
       try {
-        await write.patch(clients, change.operations, options);
+        const patched = await write.patch(clients, change.operations, options);
+        if (isJsonObject(patched)) reads?.set(write.key, patched);
       } catch (error) {
         if (httpStatusOf(error) !== 422) throw error;
         // A failed `test` guard: the object changed between our GET and PATCH. Read it again; the next round
@@ -258,17 +315,17 @@ export async function getCustomObject(
   return (await clients.custom.getNamespacedCustomObject(ref, options.request)) as unknown;
 }
 
-/** A JSON patch, recorded under canarybot's field manager. */
+/** A JSON patch, recorded under canarybot's field manager; answers the object as the server stored it. */
 export async function patchCustomObject(
   clients: Clients,
   ref: CustomObjectRef,
   operations: JsonPatchOperation[],
   options: CallOptions,
-): Promise<void> {
-  await clients.custom.patchNamespacedCustomObject(
+): Promise<unknown> {
+  return (await clients.custom.patchNamespacedCustomObject(
     { ...ref, body: operations, fieldManager: FIELD_MANAGER },
     options.patch,
-  );
+  )) as unknown;
 }
 
 /** A Service's selector; undefined when there is no such Service. */

@@ -1,5 +1,11 @@
 import type { KubeConfig } from "@kubernetes/client-node";
-import type { PodHealthProbe, RouteExpectation, TargetInspection, TrafficRouter } from "../rollout/ports.ts";
+import type {
+  PodHealthProbe,
+  RouteExpectation,
+  RouteReads,
+  TargetInspection,
+  TrafficRouter,
+} from "../rollout/ports.ts";
 import type { HeaderMatch, PodHealth, RouterKind, Target } from "../rollout/types.ts";
 import { GatewayHttpRouteRouter } from "./gateway-http-route-router.ts";
 import { IstioVirtualServiceRouter } from "./istio-virtual-service-router.ts";
@@ -22,20 +28,21 @@ export class RouterByKind implements TrafficRouter, PodHealthProbe {
     return this.#routers[target.router ?? "istio"];
   }
 
-  inspect(target: Target): Promise<TargetInspection> {
-    return this.#for(target).inspect(target);
+  inspect(target: Target, reads?: RouteReads): Promise<TargetInspection> {
+    return this.#for(target).inspect(target, reads);
   }
 
   setWeights(
     target: Target,
     desired: { canaryWeight: number; headerMatch?: HeaderMatch; headerRouteActive: boolean },
     expected: RouteExpectation,
+    reads?: RouteReads,
   ): Promise<void> {
-    return this.#for(target).setWeights(target, desired, expected);
+    return this.#for(target).setWeights(target, desired, expected, reads);
   }
 
-  restore(target: Target, baseline: unknown): Promise<void> {
-    return this.#for(target).restore(target, baseline);
+  restore(target: Target, baseline: unknown, reads?: RouteReads): Promise<void> {
+    return this.#for(target).restore(target, baseline, reads);
   }
 
   currentSubset(target: Omit<Target, "stableSubset" | "canarySubset">): Promise<string> {

@@ -11,12 +11,12 @@ export function instrumentRouter(router: TrafficRouter, metrics: OpsMetrics): Tr
   const time = <T>(operation: string, call: () => Promise<T>) =>
     metrics.timeCall("kubernetes", operation, call);
   return {
-    inspect: (target) => time("inspect", () => router.inspect(target)),
-    async setWeights(target, desired, expected) {
-      await time("setWeights", () => router.setWeights(target, desired, expected));
+    inspect: (target, reads) => time("inspect", () => router.inspect(target, reads)),
+    async setWeights(target, desired, expected, reads) {
+      await time("setWeights", () => router.setWeights(target, desired, expected, reads));
       if (desired.canaryWeight !== expected.appliedWeight) metrics.stepTaken();
     },
-    restore: (target, baseline) => time("restore", () => router.restore(target, baseline)),
+    restore: (target, baseline, reads) => time("restore", () => router.restore(target, baseline, reads)),
     currentSubset: (target) => time("currentSubset", () => router.currentSubset(target)),
     describeChange: (target, desired) => time("describeChange", () => router.describeChange(target, desired)),
   };

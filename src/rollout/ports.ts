@@ -36,21 +36,31 @@ export type RouteExpectation = {
 };
 
 /**
+ * The route objects one operation has read or written, shared by the router calls of that operation (a start's
+ * preflight and first write; a tick's reconcile and its step) so that each object is read once. A router keeps
+ * what it read or wrote under a key of its own choosing, and may compute its next write from it instead of reading
+ * again: such a write must stay guarded (the object may have changed since), and on a conflict it reads afresh. A
+ * router may ignore it. Opaque to the service, which makes one per operation.
+ */
+export type RouteReads = Map<string, unknown>;
+
+/**
  * Moves traffic for one target. Istio VirtualService first; the shape fits Gateway API HTTPRoute backendRefs too.
  * Failures are CanaryErrors: `preflight_failed` (names what is missing), `drift` (the route is not what we left),
  * `not_found`, `kubernetes_unavailable` (retryable), `conflict` (retryable, after bounded re-reads).
  */
 export type TrafficRouter = {
   /** Preflight: route, subsets, readiness of the pods behind each subset. Touches nothing. */
-  inspect(target: Target): Promise<TargetInspection>;
+  inspect(target: Target, reads?: RouteReads): Promise<TargetInspection>;
   /** Set the canary weight (and the header route on or off); a no-op when the route already matches. */
   setWeights(
     target: Target,
     desired: { canaryWeight: number; headerMatch?: HeaderMatch; headerRouteActive: boolean },
     expected: RouteExpectation,
+    reads?: RouteReads,
   ): Promise<void>;
   /** Put the managed route back to the baseline byte for byte and remove the header route. */
-  restore(target: Target, baseline: unknown): Promise<void>;
+  restore(target: Target, baseline: unknown, reads?: RouteReads): Promise<void>;
   /**
    * The subset the managed route sends traffic to now, for a start that names no stable subset: the route named
    * `target.route`, else the one route to `target.host`; it must have exactly one destination subset.

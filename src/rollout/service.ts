@@ -10,6 +10,7 @@ import type {
   ReleaseCalendar,
   RolloutLock,
   RolloutStore,
+  RouteReads,
   TickScheduler,
   TrafficRouter,
   WebhookCaller,
@@ -81,8 +82,19 @@ type Notification = { kind: NotificationKind; text: string };
 /** An event or post-rollout webhook a change asked for, with the rollout as it was when it asked. */
 type HookCall = { rollout: Rollout; effect: Extract<Effect, { type: "call-webhook" }> };
 
-/** What one operation collected: webhook calls to make before the lock is released, what to tell people after. */
-type Session = { notifications: Notification[]; changed: boolean; calls?: HookCall[] };
+/**
+ * One operation under the rollout's lock. It loads the rollout once and then holds the state it saved last: the lock
+ * keeps other writers out, and the version check of every save refuses a write if the lock lapsed meanwhile. It
+ * shares the route objects its router calls read (`reads`), collects the webhook calls to make before the lock is
+ * released, and what to tell people after.
+ */
+type Session = {
+  rollout: Rollout;
+  reads: RouteReads;
+  notifications: Notification[];
+  changed: boolean;
+  calls?: HookCall[];
+};
 
 /**
  * The one writer of rollout state. Every change goes: lock, load, transition (pure), save with a version check,
@@ -140,10 +152,10 @@ export class RolloutService {
           (freeze ? `; started during the freeze "${freeze.reason}" with --ignore-freeze` : ""),
       },
     ]);
-    return this.#withLock(rollout.id, async (session) => {
+    return this.#withLock(rollout.id, rollout, async (session) => {
       let event: RolloutEvent;
       try {
-        const inspection = await router.inspect(target);
+        const inspection = await router.inspect(target, session.reads);
         if (inspection.canaryWeight !== 0) {
           throw new CanaryError(
             ErrorCode.PreflightFailed,
@@ -158,7 +170,7 @@ export class RolloutService {
       } catch (error) {
         event = { type: "preflight-failed", reason: errorMessage(error) };
       }
-      const started = await this.#apply(session, rollout.id, event);
+      const started = await this.#apply(session, event);
       if (started.phase === Phase.Failed) {
         throw new CanaryError(
           ErrorCode.PreflightFailed,
@@ -203,17 +215,17 @@ export class RolloutService {
 
   /** A person's action. A refusal (two-person rule, wrong phase, finished) throws `forbidden`/`invalid_input`. */
   async act(rolloutId: string, event: HumanEvent): Promise<Rollout> {
-    return this.#withLock(rolloutId, async (session) => {
-      const foreign = this.foreignReason(await this.#load(rolloutId));
+    return this.#withLock(rolloutId, undefined, async (session) => {
+      const foreign = this.foreignReason(session.rollout);
       if (foreign) throw new CanaryError(ErrorCode.WrongCluster, foreign);
-      return this.#apply(session, rolloutId, event);
+      return this.#apply(session, event);
     });
   }
 
   /** A due tick: reconcile the route, judge the canary, decide. A stale or duplicated tick does nothing. */
   async tick(rolloutId: string, tick: number): Promise<void> {
-    await this.#withLock(rolloutId, async (session) => {
-      const rollout = await this.#load(rolloutId);
+    await this.#withLock(rolloutId, undefined, async (session) => {
+      const rollout = session.rollout;
       if (rollout.tick !== tick) return;
       const foreign = this.foreignReason(rollout);
       if (foreign) throw new CanaryError(ErrorCode.WrongCluster, foreign, { retryable: true });
@@ -227,7 +239,7 @@ export class RolloutService {
         const verdict = moved.phase === Phase.Progressing ? await this.#judge(moved) : undefined;
         const pods = await this.#lookAtPods(moved);
         const windowOpensAt = this.#windowOpensAt(moved);
-        await this.#apply(session, rolloutId, {
+        await this.#apply(session, {
           type: "tick",
           tick,
           ...(verdict ? { verdict } : {}),
@@ -239,20 +251,19 @@ export class RolloutService {
       }
       if (isAwaitingStartGate(rollout)) {
         const hooks = await this.#callHooks(rollout);
-        await this.#apply(session, rolloutId, { type: "tick", tick, ...(hooks.length > 0 ? { hooks } : {}) });
+        await this.#apply(session, { type: "tick", tick, ...(hooks.length > 0 ? { hooks } : {}) });
         return;
       }
-      await this.#apply(session, rolloutId, { type: "tick", tick });
+      await this.#apply(session, { type: "tick", tick });
     });
   }
 
   /** A tick kept failing on an outside system past its retries: hold the weight and tell the channel. */
   async tickExhausted(rolloutId: string, tick: number, error: unknown): Promise<void> {
-    await this.#withLock(rolloutId, async (session) => {
-      const rollout = await this.#load(rolloutId);
-      if (rollout.tick !== tick) return;
+    await this.#withLock(rolloutId, undefined, async (session) => {
+      if (session.rollout.tick !== tick) return;
       const kind = isCanaryError(error) ? error.code : ErrorCode.Internal;
-      await this.#apply(session, rolloutId, { type: "error", kind, detail: errorMessage(error) });
+      await this.#apply(session, { type: "error", kind, detail: errorMessage(error) });
     });
   }
 
@@ -273,26 +284,38 @@ export class RolloutService {
 
   /** The sweeper found tick `tick` long overdue: the rollout says so, once. Touches no route. */
   async tickOverdue(rolloutId: string, tick: number, detail: string): Promise<void> {
-    await this.#withLock(rolloutId, async (session) => {
-      await this.#apply(session, rolloutId, { type: "tick-overdue", tick, detail });
+    await this.#withLock(rolloutId, undefined, async (session) => {
+      await this.#apply(session, { type: "tick-overdue", tick, detail });
     });
   }
 
-  async #withLock<T>(rolloutId: string, fn: (session: Session) => Promise<T>): Promise<T> {
-    const session: Session = { notifications: [], changed: false };
+  /** Lock, load the rollout (unless `created` just now), run `fn`, call the queued webhooks, unlock, notify. */
+  async #withLock<T>(
+    rolloutId: string,
+    created: Rollout | undefined,
+    fn: (session: Session) => Promise<T>,
+  ): Promise<T> {
+    let session: Session | undefined;
     try {
       return await this.#deps.lock.withLock(rolloutId, async () => {
+        const opened: Session = {
+          rollout: created ?? (await this.#load(rolloutId)),
+          reads: new Map(),
+          notifications: [],
+          changed: false,
+        };
+        session = opened;
         try {
-          return await fn(session);
+          return await fn(opened);
         } finally {
           // Event and post-rollout webhooks go out before the lock is released, so that they reach their receivers
           // in the order of the changes, whichever process makes the next one.
-          await this.#callQueuedHooks(session, rolloutId);
+          await this.#callQueuedHooks(opened);
         }
       });
     } finally {
       // People are told after the lock is released: a slow or failing Slack never holds up a rollout.
-      if (session.changed) await this.#notify(rolloutId, session.notifications);
+      if (session?.changed) await this.#notify(session);
     }
   }
 
@@ -341,7 +364,7 @@ export class RolloutService {
   }
 
   /** Event and post-rollout calls: their answers never change the rollout, but they are audited and shown. */
-  async #callQueuedHooks(session: Session, rolloutId: string): Promise<void> {
+  async #callQueuedHooks(session: Session): Promise<void> {
     const calls = session.calls ?? [];
     if (calls.length === 0) return;
     session.calls = [];
@@ -356,9 +379,12 @@ export class RolloutService {
       results.push(result);
     }
     try {
-      await this.#apply(session, rolloutId, { type: "webhooks-called", results });
+      await this.#apply(session, { type: "webhooks-called", results });
     } catch (error) {
-      this.#deps.logger.warn({ rolloutId, err: errorMessage(error) }, "webhook results not recorded");
+      this.#deps.logger.warn(
+        { rolloutId: session.rollout.id, err: errorMessage(error) },
+        "webhook results not recorded",
+      );
     }
   }
 
@@ -368,10 +394,10 @@ export class RolloutService {
     return rollout;
   }
 
-  /** Load, decide, save, act. Returns the rollout as saved. */
-  async #apply(session: Session, rolloutId: string, event: RolloutEvent): Promise<Rollout> {
+  /** Decide, save, act, from the session's state. Returns the rollout as saved last. */
+  async #apply(session: Session, event: RolloutEvent): Promise<Rollout> {
     const { store, clock } = this.#deps;
-    const current = await this.#load(rolloutId);
+    const current = session.rollout;
     const result = transition(current, event, clock.now());
     if (result.refused !== undefined) {
       for (const entry of auditEntries(result.effects)) await store.appendAudit(entry);
@@ -380,6 +406,7 @@ export class RolloutService {
       return current;
     }
     const saved = await store.save(result.rollout, current.version, auditEntries(result.effects));
+    session.rollout = saved;
     session.changed = true;
     this.#log(saved).info(
       { event: event.type, phase: saved.phase, weight: desiredWeight(saved) },
@@ -443,17 +470,18 @@ export class RolloutService {
           headerRouteActive: rollout.headerRouteActive,
           ...(desired.force ? { force: true } : {}),
         },
+        session.reads,
       );
     } catch (error) {
       if (isCanaryError(error, ErrorCode.Drift)) {
-        return this.#apply(session, rollout.id, { type: "drift-detected", detail: error.message });
+        return this.#apply(session, { type: "drift-detected", detail: error.message });
       }
       throw error;
     }
     if (rollout.appliedWeight === desired.canaryWeight && rollout.headerRouteActive === desired.headerRoute) {
       return rollout;
     }
-    return this.#apply(session, rollout.id, {
+    return this.#apply(session, {
       type: "weights-applied",
       weight: desired.canaryWeight,
       headerRouteActive: desired.headerRoute,
@@ -476,16 +504,16 @@ export class RolloutService {
 
   async #restore(session: Session, rollout: Rollout): Promise<Rollout> {
     try {
-      await this.#deps.router.restore(rollout.target, rollout.baseline);
+      await this.#deps.router.restore(rollout.target, rollout.baseline, session.reads);
     } catch (error) {
       if (isCanaryError(error, ErrorCode.NotFound)) {
-        return this.#apply(session, rollout.id, { type: "route-gone", detail: errorMessage(error) });
+        return this.#apply(session, { type: "route-gone", detail: errorMessage(error) });
       }
       this.#log(rollout).warn({ err: errorMessage(error) }, "restore failed; retrying");
       const kind = isCanaryError(error) ? error.code : ErrorCode.Internal;
-      return this.#apply(session, rollout.id, { type: "error", kind, detail: errorMessage(error) });
+      return this.#apply(session, { type: "error", kind, detail: errorMessage(error) });
     }
-    return this.#apply(session, rollout.id, { type: "route-restored" });
+    return this.#apply(session, { type: "route-restored" });
   }
 
   #windowOpensAt(rollout: Rollout): number | undefined {
@@ -511,10 +539,10 @@ export class RolloutService {
     }
   }
 
-  async #notify(rolloutId: string, notifications: Notification[]): Promise<void> {
+  /** The deliverer renders the newest state itself: the state this session saved last names the rollout. */
+  async #notify({ rollout, notifications }: Session): Promise<void> {
     const { notifier } = this.#deps;
     try {
-      const rollout = await this.#load(rolloutId);
       // The message first, so that alerts and snapshot replies can link to it and thread under it. The
       // deliverer records where the message lives on the rollout once it has posted it.
       await notifier.update(rollout);
@@ -523,7 +551,7 @@ export class RolloutService {
         else await notifier.snapshot(rollout, note.text);
       }
     } catch (error) {
-      this.#deps.logger.warn({ rolloutId, err: errorMessage(error) }, "notification failed");
+      this.#deps.logger.warn({ rolloutId: rollout.id, err: errorMessage(error) }, "notification failed");
     }
   }
 

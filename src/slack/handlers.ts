@@ -1,3 +1,4 @@
+import pLimit from "p-limit";
 import { findRollout } from "../commands/find-rollout.ts";
 import { humanEvent } from "../commands/human-event.ts";
 import { authorize, groupsToResolve, Permission } from "../commands/authorize.ts";
@@ -70,6 +71,13 @@ const DELIVERY_TTL_MS = 60 * 60_000;
 /** How long a click claims the state version it acted on. */
 const VERSION_CLAIM_TTL_MS = 10 * 60_000;
 
+/**
+ * Starts running at once (preflight and first step: several Kubernetes requests and tens of milliseconds of this
+ * process's CPU each). A burst of starts then waits its turn after the acks instead of delaying the acks still due;
+ * clicks and the other commands never wait for it.
+ */
+const MAX_CONCURRENT_STARTS = 4;
+
 /** Errors a person caused or can act on: shown as they are. The rest are the world's fault. */
 const REFUSALS: readonly string[] = [
   ErrorCode.Forbidden,
@@ -86,6 +94,7 @@ const REFUSALS: readonly string[] = [
  */
 export class SlackHandlers {
   readonly #deps: HandlerDeps;
+  readonly #starts = pLimit(MAX_CONCURRENT_STARTS);
 
   constructor(deps: HandlerDeps) {
     this.#deps = deps;
@@ -276,9 +285,11 @@ export class SlackHandlers {
         await respond(await this.#schedule(command.options.at, request));
         return;
       }
-      const started = await rollouts.start(request);
-      // The message is posted in the background: say whether it is there once it is, or after a short wait.
-      await respond(startedReply(await awaitMessagePosted(this.#deps.store, started)));
+      await this.#starts(async () => {
+        const started = await rollouts.start(request);
+        // The message is posted in the background: say whether it is there once it is, or after a short wait.
+        await respond(startedReply(await awaitMessagePosted(this.#deps.store, started)));
+      });
     } catch (error) {
       if (!isCanaryError(error) || !REFUSALS.includes(error.code)) throw error;
       // A failed preflight is in the rollout's own audit trail already; the other refusals have no rollout.

@@ -10,6 +10,12 @@ import { translateRedisError, withRedis } from "./redis-errors.ts";
 export const DEFAULT_KEY_PREFIX = "canarybot:";
 /** Finished rollouts and their audit streams expire this long after they finish. */
 export const DEFAULT_FINISHED_RETENTION_MS = 90 * 24 * 60 * 60 * 1000;
+/**
+ * Audit entries are kept this long: older ones are trimmed from a stream as new ones are appended, and a finished
+ * rollout's stream expires this long after it finished (the rollout itself, its outcome and snapshots, stays for
+ * `finishedRetentionMs`, so history still lists it).
+ */
+export const DEFAULT_AUDIT_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
 export const DEFAULT_HISTORY_LIMIT = 20;
 export const MAX_HISTORY_LIMIT = 500;
 /** How many expired index entries one finishing rollout sweeps from each history index. */
@@ -23,6 +29,10 @@ export type RedisRolloutStoreOptions = {
    * that finished it. `null` keeps them forever. Default 90 days.
    */
   finishedRetentionMs?: number | null;
+  /** How long audit entries are kept (see `DEFAULT_AUDIT_RETENTION_MS`). `null` keeps them as long as the rollout. */
+  auditRetentionMs?: number | null;
+  /** The clock audit trimming reads. Default `Date.now`. */
+  now?: () => number;
 };
 
 /*
@@ -58,7 +68,8 @@ return {'ok'}
  * the live index and start the retention clock.
  * KEYS: 1 rollout hash, 2 target claim, 3 active zset, 4 audit stream
  * ARGV: 1 id, 2 expected version, 3 rollout JSON (carrying expected + 1), 4 '1' when terminal,
- *       5 retention ms ('0' = keep forever), 6.. audit entries as JSON
+ *       5 retention ms ('0' = keep forever), 6 audit retention ms ('0' = as long as the rollout),
+ *       7 oldest audit id kept ('0' = all), 8.. audit entries as JSON
  */
 const SAVE = luaScript(
   "save",
@@ -67,30 +78,33 @@ local current = redis.call('HGET', KEYS[1], 'version')
 if not current then return {'missing'} end
 if tonumber(current) ~= tonumber(ARGV[2]) then return {'stale', current} end
 redis.call('HSET', KEYS[1], 'json', ARGV[3], 'version', tonumber(ARGV[2]) + 1)
-for i = 6, #ARGV do redis.call('XADD', KEYS[4], '*', 'entry', ARGV[i]) end
+for i = 8, #ARGV do redis.call('XADD', KEYS[4], 'MINID', ARGV[7], '*', 'entry', ARGV[i]) end
 if ARGV[4] == '1' then
   if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
   redis.call('ZREM', KEYS[3], ARGV[1])
   local retention = tonumber(ARGV[5])
-  if retention > 0 then
-    redis.call('PEXPIRE', KEYS[1], retention)
-    redis.call('PEXPIRE', KEYS[4], retention)
-  end
+  local audit = tonumber(ARGV[6])
+  if retention > 0 then redis.call('PEXPIRE', KEYS[1], retention) end
+  if audit > 0 and (retention == 0 or audit < retention) then retention = audit end
+  if retention > 0 then redis.call('PEXPIRE', KEYS[4], retention) end
 end
 return {'ok'}
 `,
 );
 
 /*
- * Append an audit entry; a finished rollout's stream inherits the rollout's remaining lifetime.
+ * Append an audit entry, trimming entries older than the audit retention; a finished rollout's stream lives as long
+ * as the rollout, at most the audit retention.
  * KEYS: 1 audit stream, 2 rollout hash
- * ARGV: 1 entry JSON
+ * ARGV: 1 entry JSON, 2 oldest audit id kept ('0' = all), 3 audit retention ms ('0' = as long as the rollout)
  */
 const APPEND_AUDIT = luaScript(
   "append-audit",
   `
-local id = redis.call('XADD', KEYS[1], '*', 'entry', ARGV[1])
+local id = redis.call('XADD', KEYS[1], 'MINID', ARGV[2], '*', 'entry', ARGV[1])
 local ttl = redis.call('PTTL', KEYS[2])
+local audit = tonumber(ARGV[3])
+if ttl > 0 and audit > 0 and audit < ttl then ttl = audit end
 if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
 return id
 `,
@@ -114,19 +128,23 @@ export class RedisRolloutStore implements RolloutStore {
   readonly #redis: RedisClient;
   readonly #prefix: string;
   readonly #retentionMs: number;
+  readonly #auditRetentionMs: number;
+  readonly #now: () => number;
 
   constructor(redis: RedisClient, options: RedisRolloutStoreOptions = {}) {
     this.#redis = redis;
     this.#prefix = options.prefix ?? DEFAULT_KEY_PREFIX;
-    const retention =
-      options.finishedRetentionMs === undefined ? DEFAULT_FINISHED_RETENTION_MS : options.finishedRetentionMs;
-    if (retention !== null && (!Number.isSafeInteger(retention) || retention <= 0)) {
-      throw new CanaryError(
-        ErrorCode.InvalidInput,
-        `finishedRetentionMs must be a positive integer or null, got ${retention}`,
-      );
-    }
-    this.#retentionMs = retention ?? 0;
+    this.#retentionMs = retentionOption(
+      "finishedRetentionMs",
+      options.finishedRetentionMs,
+      DEFAULT_FINISHED_RETENTION_MS,
+    );
+    this.#auditRetentionMs = retentionOption(
+      "auditRetentionMs",
+      options.auditRetentionMs,
+      DEFAULT_AUDIT_RETENTION_MS,
+    );
+    this.#now = options.now ?? Date.now;
   }
 
   async nextId(service: string): Promise<string> {
@@ -220,6 +238,8 @@ export class RedisRolloutStore implements RolloutStore {
           JSON.stringify(saved),
           terminal ? "1" : "0",
           this.#retentionMs,
+          this.#auditRetentionMs,
+          this.#oldestAuditKept(),
           ...audit.map((entry) => JSON.stringify(entry)),
         ],
       ),
@@ -283,7 +303,7 @@ export class RedisRolloutStore implements RolloutStore {
         this.#redis,
         APPEND_AUDIT,
         [this.#key("audit", entry.rolloutId), this.#rolloutKey(entry.rolloutId)],
-        [JSON.stringify(entry)],
+        [JSON.stringify(entry), this.#oldestAuditKept(), this.#auditRetentionMs],
       ),
     );
   }
@@ -316,6 +336,11 @@ export class RedisRolloutStore implements RolloutStore {
 
   #rolloutKey(id: string): string {
     return this.#key("rollout", id);
+  }
+
+  /** The stream id (ms since the epoch) before which audit entries are trimmed; "0" keeps them all. */
+  #oldestAuditKept(): string {
+    return this.#auditRetentionMs > 0 ? `${Math.max(0, this.#now() - this.#auditRetentionMs)}-0` : "0";
   }
 
   /** Read rollouts by id in order, skipping (and unindexing from `indexes`) ids whose rollout has expired. */
@@ -356,19 +381,40 @@ export class RedisRolloutStore implements RolloutStore {
       this.#key("history", "namespace", rollout.target.namespace),
     ];
     try {
-      for (const index of indexes) {
-        const ids = await this.#redis.zrangebyscore(index, "-inf", `(${cutoff}`, "LIMIT", 0, PRUNE_BATCH);
-        if (ids.length === 0) continue;
-        const pipeline = this.#redis.pipeline();
-        for (const id of ids) pipeline.exists(this.#rolloutKey(id));
-        const exists = (await pipeline.exec()) ?? [];
-        const gone = ids.filter((_, i) => exists[i]?.[1] === 0);
-        if (gone.length > 0) await this.#redis.zrem(index, ...gone);
-      }
+      // One round trip for the three indexes, another only when some of them hold expired candidates.
+      const reads = this.#redis.pipeline();
+      for (const index of indexes) reads.zrangebyscore(index, "-inf", `(${cutoff}`, "LIMIT", 0, PRUNE_BATCH);
+      const candidates = ((await reads.exec()) ?? []).map(([, ids]) =>
+        Array.isArray(ids) ? ids.map(String) : [],
+      );
+      const ids = [...new Set(candidates.flat())];
+      if (ids.length === 0) return;
+      const exists = this.#redis.pipeline();
+      for (const id of ids) exists.exists(this.#rolloutKey(id));
+      const replies = (await exists.exec()) ?? [];
+      const gone = new Set(ids.filter((_, i) => replies[i]?.[1] === 0));
+      const removals = this.#redis.pipeline();
+      indexes.forEach((index, i) => {
+        const expired = (candidates[i] ?? []).filter((id) => gone.has(id));
+        if (expired.length > 0) removals.zrem(index, ...expired);
+      });
+      if (removals.length > 0) await removals.exec();
     } catch {
       // Swept again when the next rollout finishes or the index is read.
     }
   }
+}
+
+/** A retention option in ms: a positive integer, `null` for "forever" (0 here), the default when absent. */
+function retentionOption(name: string, value: number | null | undefined, fallback: number): number {
+  const retention = value === undefined ? fallback : value;
+  if (retention !== null && (!Number.isSafeInteger(retention) || retention <= 0)) {
+    throw new CanaryError(
+      ErrorCode.InvalidInput,
+      `${name} must be a positive integer or null, got ${retention}`,
+    );
+  }
+  return retention ?? 0;
 }
 
 function scriptReply(result: unknown): [string, string | undefined] {

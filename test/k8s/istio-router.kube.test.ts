@@ -237,8 +237,12 @@ describe("IstioVirtualServiceRouter against the kube sandbox", () => {
     expect(patches()).toHaveLength(5);
   });
 
-  it("detects a human edit as drift and does not overwrite it", async () => {
-    await router.setWeights(target, { canaryWeight: 10, headerRouteActive: false }, expectation(0));
+  it.each([
+    ["read afresh", undefined, [200]],
+    // The second write starts from what the first one's PATCH answered: its guard refuses it, the re-read finds it.
+    ["after the operation's shared read", new Map<string, unknown>(), [200, 422]],
+  ])("detects a human edit %s as drift and does not overwrite it", async (_, reads, statuses) => {
+    await router.setWeights(target, { canaryWeight: 10, headerRouteActive: false }, expectation(0), reads);
     const edited = stored();
     edited.spec.http[0]!.route = [
       { destination: { host: "reviews", subset: "v1" }, weight: 70 },
@@ -246,12 +250,12 @@ describe("IstioVirtualServiceRouter against the kube sandbox", () => {
     ];
     const human = sandbox.put(edited);
     const error = await rejection(
-      router.setWeights(target, { canaryWeight: 25, headerRouteActive: false }, expectation(10)),
+      router.setWeights(target, { canaryWeight: 25, headerRouteActive: false }, expectation(10), reads),
     );
     expect(error.code).toBe(ErrorCode.Drift);
     expect(error.message).toContain("weights are v1=70, v2=30; canarybot last set v1=90, v2=10");
     expect(stored()).toEqual(human);
-    expect(patches()).toHaveLength(1);
+    expect(patches().map((entry) => entry.status)).toEqual(statuses);
   });
 
   it("catches a human edit that races the PATCH through the test guard (422), then reports drift", async () => {
@@ -296,6 +300,53 @@ describe("IstioVirtualServiceRouter against the kube sandbox", () => {
       },
       edited.spec.http[1],
     ]);
+  });
+
+  describe("an operation's shared reads (RouteReads)", () => {
+    const vsRequests = (method: string): number =>
+      sandbox.requests
+        .all()
+        .filter((entry) => entry.method === method && entry.path.includes("/virtualservices/reviews")).length;
+
+    it("reads the VirtualService once for a preflight and two writes", async () => {
+      const reads = new Map<string, unknown>();
+      await router.inspect(target, reads);
+      await router.setWeights(target, { canaryWeight: 10, headerRouteActive: false }, expectation(0), reads);
+      await router.setWeights(target, { canaryWeight: 50, headerRouteActive: false }, expectation(10), reads);
+      expect([vsRequests("GET"), vsRequests("PATCH")]).toEqual([1, 2]);
+      expect(patches().map((entry) => entry.status)).toEqual([200, 200]);
+      expect(stored().spec.http[0]?.route).toEqual([
+        { destination: { host: "reviews", subset: "v1" }, weight: 50 },
+        { destination: { host: "reviews", subset: "v2" }, weight: 50 },
+      ]);
+      // What the last PATCH answered is kept: it is the object as stored now.
+      expect([...reads.values()]).toEqual([stored()]);
+    });
+
+    it("concludes there is nothing to write only from a fresh read", async () => {
+      const reads = new Map<string, unknown>();
+      await router.inspect(target, reads);
+      const edited = stored();
+      edited.spec.http[0]!.timeout = "3s";
+      sandbox.put(edited);
+      // The shared read shows the route at the baseline already; the route itself no longer is.
+      await router.restore(target, BASELINE, reads);
+      expect([vsRequests("GET"), vsRequests("PATCH")]).toEqual([2, 1]);
+      expect(stored().spec.http).toEqual([BASELINE]);
+    });
+  });
+
+  it("keeps at most maxConcurrentRequests requests in flight; the others wait their turn", async () => {
+    const bounded = routerWith({ maxConcurrentRequests: 2 });
+    const withoutSubsets = omitKeys(target, "stableSubset", "canarySubset");
+    await bounded.currentSubset(withoutSubsets); // API discovery, before the clock starts
+    sandbox.faults.add({ method: "GET", resource: "virtualservices", delayMs: 300 });
+    const started = Date.now();
+    const subsets = await Promise.all(Array.from({ length: 4 }, () => bounded.currentSubset(withoutSubsets)));
+    // Four 300 ms reads, two at a time: two rounds at the least, however fast the machine.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(600);
+    expect(subsets).toEqual(["v1", "v1", "v1", "v1"]);
+    await bounded.close();
   });
 
   it("restores a multi-route VirtualService exactly, leaving the other routes deep-equal", async () => {

@@ -147,12 +147,54 @@ describe("RedisRolloutStore", () => {
     expect(await ctx.redis.pttl(`${ctx.prefix}audit:${rollout.id}`)).toBe(-1);
 
     await store.save({ ...rollout, phase: Phase.Promoted }, 1);
-    const ninetyDays = 90 * 24 * 3600 * 1000;
-    for (const key of [`rollout:${rollout.id}`, `audit:${rollout.id}`]) {
+    const day = 24 * 3600 * 1000;
+    // The rollout (history lists it) for 90 days, its audit log for 30.
+    for (const [key, days] of [
+      [`rollout:${rollout.id}`, 90],
+      [`audit:${rollout.id}`, 30],
+    ] as const) {
       const ttl = await ctx.redis.pttl(ctx.prefix + key);
-      expect(ttl).toBeGreaterThan(ninetyDays - 60_000);
-      expect(ttl).toBeLessThanOrEqual(ninetyDays);
+      expect(ttl).toBeGreaterThan(days * day - 60_000);
+      expect(ttl).toBeLessThanOrEqual(days * day);
     }
+  });
+
+  it("trims audit entries older than the audit retention as new ones are appended", async () => {
+    const rollout = makeRollout();
+    await store.create(rollout);
+    // Entries written 40 and 20 days ago (stream ids are their times).
+    const day = 24 * 3600 * 1000;
+    const key = `${ctx.prefix}audit:${rollout.id}`;
+    await ctx.redis.xadd(
+      key,
+      `${Date.now() - 40 * day}-0`,
+      "entry",
+      JSON.stringify(auditEntry(rollout.id, 0)),
+    );
+    await ctx.redis.xadd(
+      key,
+      `${Date.now() - 20 * day}-0`,
+      "entry",
+      JSON.stringify(auditEntry(rollout.id, 1)),
+    );
+    await store.save(rollout, 1, [auditEntry(rollout.id, 2)]);
+    expect((await store.audit(rollout.id)).map((entry) => entry.action)).toEqual(["event-1", "event-2"]);
+    await store.appendAudit(auditEntry(rollout.id, 3));
+    expect((await store.audit(rollout.id)).map((entry) => entry.action)).toEqual([
+      "event-1",
+      "event-2",
+      "event-3",
+    ]);
+    const keepAll = new RedisRolloutStore(ctx.redis, { prefix: ctx.prefix, auditRetentionMs: null });
+    await ctx.redis.del(key);
+    await ctx.redis.xadd(
+      key,
+      `${Date.now() - 400 * day}-0`,
+      "entry",
+      JSON.stringify(auditEntry(rollout.id, 0)),
+    );
+    await keepAll.appendAudit(auditEntry(rollout.id, 4));
+    expect((await store.audit(rollout.id)).map((entry) => entry.action)).toEqual(["event-0", "event-4"]);
   });
 
   it("forgets expired rollouts in history and heals a claim left by a rollout that is gone", async () => {

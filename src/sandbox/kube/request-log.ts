@@ -9,13 +9,15 @@ export type RequestRecord = {
   readonly body: string;
   /** True when an injected fault answered instead of the API. */
   readonly faulted: boolean;
+  /** When the API answered (its change, if any, made), in ms since the epoch with sub-ms precision. */
+  readonly at: number;
 };
 
 export class RequestLog {
   readonly #records: RequestRecord[] = [];
 
-  record(entry: RequestRecord): void {
-    this.#records.push(entry);
+  record(entry: Omit<RequestRecord, "at">): void {
+    this.#records.push({ ...entry, at: performance.timeOrigin + performance.now() });
   }
 
   all(): RequestRecord[] {
