@@ -127,10 +127,11 @@ describe("RedisRolloutLock", () => {
   });
 
   it("renews the lock while a long fn runs, past its TTL", async () => {
-    const lock = new RedisRolloutLock(ctx.redis, { prefix: ctx.prefix, ttlMs: 100, renewEveryMs: 30 });
+    // A TTL of several renewals: on a busy machine a renewal timer may fire late, and the lock must not lapse then.
+    const lock = new RedisRolloutLock(ctx.redis, { prefix: ctx.prefix, ttlMs: 600, renewEveryMs: 100 });
     const rival = new RedisRolloutLock(await ctx.connect(), { prefix: ctx.prefix, waitMs: 0 });
     await lock.withLock("reviews-1", async () => {
-      await sleep(300);
+      await sleep(1_500);
       const error = await rival.withLock("reviews-1", () => Promise.resolve()).catch((e: unknown) => e);
       expect((error as CanaryError).code).toBe(ErrorCode.Locked);
     });
