@@ -84,7 +84,10 @@ describe("rollouts judged by Linkerd metrics through a real Prometheus", () => {
       .filter((action) => ["hold", "rollback"].includes(action));
     expect(judged.at(-1)).toBe("rollback");
     const done = await rollout(id);
-    expect(done.outcome?.reason).toMatch(/2 failed checks \(limit 2\): success-rate 9\d(\.\d+)?% vs ≥ 99%/);
+    // On a busy machine a window of ~150 canary requests can read below the 90% critical floor: rolled back at once.
+    expect(done.outcome?.reason).toMatch(
+      /^(2 failed checks \(limit 2\)|critical breach): success-rate \d+(\.\d+)?% vs ≥ 99%/,
+    );
     const failing = done.snapshots.at(-1);
     expect(failing?.canary.errors).toBeGreaterThan(0);
     const vsStable = done.lastVerdict?.checks.find((check) => check.name === "error-rate-vs-stable");
