@@ -4,9 +4,11 @@
 import { createCanvas } from "@napi-rs/canvas";
 import { renderRolloutChart } from "../src/metrics/chart.ts";
 import type { MetricsSnapshot } from "../src/rollout/types.ts";
+import { benchArgs, percentile, recordResults, runDescription } from "./results.ts";
 
-const renders = Number(process.argv[2] ?? 50);
-const points = Number(process.argv[3] ?? 60);
+const [rendersArg, pointsArg] = benchArgs();
+const renders = Number(rendersArg ?? 50);
+const points = Number(pointsArg ?? 60);
 const t0 = Date.UTC(2026, 0, 1, 14, 0, 0);
 const steps = [1, 5, 10, 25, 50, 100];
 
@@ -27,7 +29,6 @@ for (let i = 0; i < renders; i++) {
   bytes = (await renderRolloutChart(input)).length;
   times.push(performance.now() - start);
 }
-times.sort((a, b) => a - b);
 const mean = times.reduce((a, b) => a + b, 0) / times.length;
 
 const blankPng = async (): Promise<Buffer> => {
@@ -44,17 +45,17 @@ for (let i = 0; i < renders; i++) {
   await blankPng();
   floorTimes.push(performance.now() - start);
 }
-floorTimes.sort((a, b) => a - b);
 const floorMean = floorTimes.reduce((a, b) => a + b, 0) / floorTimes.length;
-const floorP50 = floorTimes[Math.floor(0.5 * floorTimes.length)] ?? Number.NaN;
-const pct = (p: number): number =>
-  times[Math.min(times.length - 1, Math.floor(p * times.length))] ?? Number.NaN;
-console.log(
-  `renderRolloutChart 800x400, ${points} snapshots, ${renders} renders: ` +
-    `mean ${mean.toFixed(1)} ms, p50 ${pct(0.5).toFixed(1)} ms, p95 ${pct(0.95).toFixed(1)} ms, ` +
-    `png ${(bytes / 1024).toFixed(1)} KiB`,
-);
-console.log(
-  `floor: blank 800x400 canvas to PNG, ${renders} encodes: mean ${floorMean.toFixed(2)} ms, ` +
-    `p50 ${floorP50.toFixed(2)} ms; ratio chart/floor (mean) ${(mean / floorMean).toFixed(1)}`,
-);
+await recordResults("chart", [
+  runDescription(
+    `node bench/chart.bench.ts ${renders} ${points}`,
+    `${renders} renders of ${points} snapshots, 800×400`,
+  ),
+  "",
+  "| | mean | p50 | p95 | PNG |",
+  "|---|---|---|---|---|",
+  `| \`renderRolloutChart\` | ${mean.toFixed(1)} ms | ${percentile(times, 0.5).toFixed(1)} ms | ${percentile(times, 0.95).toFixed(1)} ms | ${(bytes / 1024).toFixed(1)} KiB |`,
+  `| floor: blank canvas to PNG | ${floorMean.toFixed(2)} ms | ${percentile(floorTimes, 0.5).toFixed(2)} ms | ${percentile(floorTimes, 0.95).toFixed(2)} ms | |`,
+  "",
+  `Ratio chart / floor (means): **${(mean / floorMean).toFixed(1)}×** (no target: it shows a change in drawing cost).`,
+]);

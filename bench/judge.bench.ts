@@ -15,9 +15,6 @@
 //   the restore path alone, in the same run and under the same load.
 // Ends when every rollout is promoted, paused or rolled back (at most 6 intervals after the last start). Writes
 // its table between the judge-bench markers of docs/benchmarks.md unless --no-write.
-import { cpus, loadavg } from "node:os";
-import { readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { KubeConfig } from "@kubernetes/client-node";
@@ -28,15 +25,13 @@ import { engineHarness } from "../test/support/engine.ts";
 import { meshService } from "../test/support/mesh-services.ts";
 import { startPrometheus, waitForIstioRates } from "../test/support/prometheus.ts";
 import { routeWeights } from "../test/support/route-weights.ts";
+import { percentile, recordResults, runDescription } from "./results.ts";
 
 const HEALTHY_WEIGHTS = [1, 5, 20];
 const ERROR_RATES = [0.02, 0.05, 0.5];
 const FAILING_WEIGHT = 20;
 const START_CONCURRENCY = 4;
 const POLL_MS = 100;
-const DOCS = join(import.meta.dirname, "../docs/benchmarks.md");
-const MARK_START = "<!-- judge-bench:start -->";
-const MARK_END = "<!-- judge-bench:end -->";
 
 const { values: args } = parseArgs({
   options: {
@@ -112,10 +107,6 @@ const planFor = (weight: number): Plan => ({
 
 const TERMINAL = new Set(["promoted", "rolled-back", "failed", "paused"]);
 
-function percentile(values: number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? Number.NaN;
-}
 const seconds = (ms: number): string => (Number.isFinite(ms) ? `${(ms / 1000).toFixed(1)} s` : "—");
 
 async function main(): Promise<void> {
@@ -236,14 +227,13 @@ async function main(): Promise<void> {
       audits.map((entries) => entries.map((e) => e.action)),
       Date.now() - began,
     );
-    console.log(report);
-    if (!args["no-write"]) await writeSection(report);
+    await recordResults("judge-bench", report);
   } finally {
     for (const close of closers) await close().catch((error: unknown) => console.error(error));
   }
 }
 
-function render(all: Run[], actions: string[][], elapsedMs: number): string {
+function render(all: Run[], actions: string[][], elapsedMs: number): string[] {
   const withActions = all.map((run, i) => ({ run, actions: actions[i] ?? [] }));
   const count = (list: string[], action: string): number => list.filter((a) => a === action).length;
   const phase = (run: Run): string => run.final?.phase ?? "still live";
@@ -258,13 +248,12 @@ function render(all: Run[], actions: string[][], elapsedMs: number): string {
   const floorP50 = percentile(floorTimes, 0.5);
 
   lines.push(
-    `Run ${new Date().toISOString().slice(0, 16)}Z: \`node bench/judge.bench.ts --canaries ${canaries} --failing ${failingPerRate}` +
-      ` --rps ${rps} --interval ${intervalS} --scrape ${scrapeS}${args.judge ? ` --judge ${args.judge}` : ""}\`; ` +
+    runDescription(
+      `node bench/judge.bench.ts --canaries ${canaries} --failing ${failingPerRate} --rps ${rps} ` +
+        `--interval ${intervalS} --scrape ${scrapeS}${args.judge ? ` --judge ${args.judge}` : ""}`,
       `judge ${policy.judge ?? "threshold (no statistical judge in this version)"}, failure limit ${limit}, ` +
-      `${runs.length} rollouts at once in ${seconds(elapsedMs)}; ${cpus().length} cores (${cpus()[0]?.model.trim() ?? "?"}), ` +
-      `load average ${loadavg()
-        .map((l) => l.toFixed(1))
-        .join(" / ")} at the end; Node ${process.version}.`,
+        `${runs.length} rollouts at once in ${seconds(elapsedMs)}`,
+    ),
     "",
     "Healthy canaries (plan `[w, 100]`; a false rollback is any rollback):",
     "",
@@ -315,19 +304,7 @@ function render(all: Run[], actions: string[][], elapsedMs: number): string {
         `${seconds(percentile(times, 0.5))} | ${seconds(max)} | **${(max / target).toFixed(2)}** | ${seconds(percentile(times, 0.5) - floorP50)} |`,
     );
   }
-  return lines.join("\n");
-}
-
-async function writeSection(report: string): Promise<void> {
-  const text = await readFile(DOCS, "utf8");
-  const start = text.indexOf(MARK_START);
-  const end = text.indexOf(MARK_END);
-  if (start < 0 || end < start) {
-    console.error(`${DOCS} has no ${MARK_START} … ${MARK_END} block: results not written`);
-    return;
-  }
-  await writeFile(DOCS, `${text.slice(0, start + MARK_START.length)}\n${report}\n${text.slice(end)}`);
-  console.error(`results written to ${DOCS}`);
+  return lines;
 }
 
 await main();

@@ -38,6 +38,7 @@ import { ActionId } from "../src/slack/render-rollout-message.ts";
 import { meshService } from "../test/support/mesh-services.ts";
 import { serveInProcess } from "../test/support/serve-in-process.ts";
 import { REDIS_URL, connectRedis, deleteKeysWithPrefix, uniqueName } from "../test/support/redis.ts";
+import { percentile, recordResults, runDescription, verdict } from "./results.ts";
 import {
   countByName,
   monitorRedisCommands,
@@ -60,11 +61,6 @@ function spec(service: string): TargetSpec {
 
 const now = (): number => performance.timeOrigin + performance.now();
 
-const percentile = (values: number[], p: number): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
-};
-
 const show = (counts: Record<string, number>): string =>
   Object.entries(counts)
     .sort(([a], [b]) => a.localeCompare(b))
@@ -73,7 +69,8 @@ const show = (counts: Record<string, number>): string =>
 
 const total = (counts: Record<string, number>): number => Object.values(counts).reduce((a, b) => a + b, 0);
 
-async function countOperations(dir: string): Promise<void> {
+/** Table rows of the round trips of each operation. */
+async function countOperations(dir: string): Promise<string[]> {
   const kube = await startKubeSandbox({ scenario: "empty", objects: meshService("svc-count") });
   const kubeconfigPath = join(dir, "kubeconfig-count");
   await kube.writeKubeconfig(kubeconfigPath);
@@ -125,12 +122,13 @@ async function countOperations(dir: string): Promise<void> {
     await measure("pause", () => service.act(id, { type: "pause", by: "cli:bench" }));
     await measure("resume", () => service.act(id, { type: "resume", by: "cli:bench" }));
     await measure("rollback", () => service.act(id, { type: "rollback", by: "cli:bench", reason: "bench" }));
-    console.log("Round trips per operation (RolloutService; Redis keys of this bench only):\n");
-    console.log(
+    return [
+      "Round trips per operation (RolloutService; Redis keys of this bench only):",
+      "",
       "| operation | Redis commands sent (by name) | executed by Redis (Lua included) | Kubernetes requests |",
-    );
-    console.log("|---|---|---|---|");
-    for (const row of rows) console.log(row);
+      "|---|---|---|---|",
+      ...rows,
+    ];
   } finally {
     sent.stop();
     await executed.stop();
@@ -187,7 +185,8 @@ async function until(
   }
 }
 
-async function timeClicks(clicks: number): Promise<void> {
+/** Lines on the time from a Rollback click to the route's PATCH, against a warm PATCH. */
+async function timeClicks(clicks: number): Promise<string[]> {
   const slack = await startSlackSandbox({
     users: [{ id: CLICKER, name: "bob" }],
     channels: [{ id: CHANNEL, name: "releases" }],
@@ -254,16 +253,17 @@ async function timeClicks(clicks: number): Promise<void> {
     }
     const floor50 = percentile(floorMs.slice(warmup * 3), 0.5);
     const click50 = percentile(clickMs, 0.5);
-    console.log(
-      `\nRollback click → route PATCH answered, ${clicks} clicks (HTTP mode, signed, 1 at a time):`,
-    );
-    console.log(
-      `  click p50 ${click50.toFixed(2)} ms, p90 ${percentile(clickMs, 0.9).toFixed(2)} ms; ` +
-        `floor (warm client-node PATCH) p50 ${floor50.toFixed(2)} ms; ratio p50 ${(click50 / floor50).toFixed(2)}`,
-    );
-    console.log(
-      `  Redis commands sent per click, until rolled back (message delivery included): median ${percentile(perClick, 0.5)}`,
-    );
+    const ratio = click50 / floor50;
+    return [
+      "",
+      `Rollback click → route PATCH answered, ${clicks} clicks (HTTP mode, signed, one at a time):`,
+      "",
+      "| click p50 | click p90 | floor: warm client-node PATCH p50 | **ratio p50** | Redis commands per click (median) |",
+      "|---|---|---|---|---|",
+      `| ${click50.toFixed(2)} ms | ${percentile(clickMs, 0.9).toFixed(2)} ms | ${floor50.toFixed(2)} ms | **${ratio.toFixed(2)}** | ${percentile(perClick, 0.5)} |`,
+      "",
+      `Target click → route written ≤ 3× a warm PATCH: ${verdict(ratio <= 3)}.`,
+    ];
   } finally {
     sent.stop();
     await canarybot.close();
@@ -274,12 +274,18 @@ async function timeClicks(clicks: number): Promise<void> {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { clicks: { type: "string", default: "30" }, "no-clicks": { type: "boolean", default: false } },
+    options: {
+      clicks: { type: "string", default: "30" },
+      "no-clicks": { type: "boolean", default: false },
+      "no-write": { type: "boolean", default: false },
+    },
   });
   const dir = await mkdtemp(join(tmpdir(), "canarybot-bench-"));
   try {
-    await countOperations(dir);
-    if (!values["no-clicks"]) await timeClicks(Number(values.clicks));
+    const counts = await countOperations(dir);
+    const timing = values["no-clicks"] ? [] : await timeClicks(Number(values.clicks));
+    const command = `node bench/round-trips.bench.ts${values["no-clicks"] ? " --no-clicks" : ` --clicks ${values.clicks}`}`;
+    await recordResults("round-trips", [runDescription(command), "", ...counts, ...timing]);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -31,9 +31,11 @@ import { reviewsTarget } from "../test/k8s/istio-fixtures.ts";
 import { meshService } from "../test/support/mesh-services.ts";
 import { serveInProcess } from "../test/support/serve-in-process.ts";
 import { quietLogger } from "../test/sandbox/slack/support.ts";
+import { benchArgs, percentile, recordResults, runDescription, verdict } from "./results.ts";
 
-const requests = Number(process.argv[2] ?? 300);
-const bursts = (process.argv[3] ?? "50,200").split(",").filter(Boolean).map(Number);
+const [requestsArg, burstsArg] = benchArgs();
+const requests = Number(requestsArg ?? 300);
+const bursts = (burstsArg ?? "50,200").split(",").filter(Boolean).map(Number);
 const WARMUP = 20;
 const SIGNING_SECRET = "benchSigningSecret0123456789abcd";
 const CHANNEL = "C0RELEASES";
@@ -80,11 +82,6 @@ async function timed(send: () => Promise<InteractionSent>): Promise<number> {
   if (answer.status !== 200) throw new Error(`HTTP ${answer.status}: ${answer.body}`);
   return elapsed;
 }
-
-const percentile = (values: number[], p: number): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
-};
 
 async function main(): Promise<void> {
   const slack = await startSlackSandbox({
@@ -181,22 +178,22 @@ async function main(): Promise<void> {
       }
     }
 
-    const line = (label: string, values: number[], floorValues: number[]): string => {
-      const p50 = percentile(values, 0.5);
+    /** One table row: canarybot's and the floor's ack p50/p99, the p99 ratio, and the target when there is one. */
+    const row = (label: string, values: number[], floorValues: number[], target?: number): string => {
       const p99 = percentile(values, 0.99);
-      const f50 = percentile(floorValues, 0.5);
-      const f99 = percentile(floorValues, 0.99);
+      const ratio = p99 / percentile(floorValues, 0.99);
+      const ms = (value: number): string => `${value.toFixed(1)} ms`;
       return (
-        `  ${label.padEnd(22)} canarybot p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms; ` +
-        `floor p50 ${f50.toFixed(2)} ms, p99 ${f99.toFixed(2)} ms; ratio p50 ${(p50 / f50).toFixed(2)}, ` +
-        `p99 ${(p99 / f99).toFixed(2)}`
+        `| ${label} | ${ms(percentile(values, 0.5))} | ${ms(p99)} | ${ms(percentile(floorValues, 0.5))} | ` +
+        `${ms(percentile(floorValues, 0.99))} | **${ratio.toFixed(2)}** | ` +
+        `${target === undefined ? "" : `≤ ${target}×: ${verdict(ratio <= target)}`} |`
       );
     };
-    console.log(
-      `slack ack latency, ${requests} requests per kind after ${WARMUP} warm-up (HTTP mode, signed):`,
-    );
-    console.log(line("/canary status <id>", samples.status, samples.floorStatus));
-    console.log(line("button (pause/resume)", samples.click, samples.floorClick));
+    const rows = [
+      row("`/canary status <id>`", samples.status, samples.floorStatus),
+      row("button (Pause / Resume)", samples.click, samples.floorClick),
+    ];
+    const notes: string[] = [];
 
     for (const [b, size] of bursts.entries()) {
       const services = Array.from({ length: size }, (_, i) => ({
@@ -229,12 +226,24 @@ async function main(): Promise<void> {
         .responses()
         .slice(replies)
         .filter((response) => !/Started /.test(JSON.stringify(response.body)));
-      console.log(
-        line(`${size} starts at once`, acks, floorAcks) +
-          `; all answered in ${(answered / 1000).toFixed(1)} s` +
+      rows.push(row(`${size} \`/canary start\` at once`, acks, floorAcks, 1.5));
+      notes.push(
+        `${size} at once: all answered in ${(answered / 1000).toFixed(1)} s` +
           (failed.length > 0 ? `, ${failed.length} not started: ${JSON.stringify(failed[0]?.body)}` : ""),
       );
     }
+    await recordResults("slack-ack", [
+      runDescription(
+        `node bench/slack-ack.bench.ts ${requests} ${bursts.join(",")}`,
+        `${requests} requests per kind after ${WARMUP} warm-up, HTTP mode, signed`,
+      ),
+      "",
+      "| requests | canarybot ack p50 | p99 | floor p50 | floor p99 | **p99 ratio** | target |",
+      "|---|---|---|---|---|---|---|",
+      ...rows,
+      "",
+      ...notes.map((note) => `- ${note}.`),
+    ]);
   } finally {
     await floorApp.stop();
     await canarybotServe.close();

@@ -7,26 +7,26 @@
 // measured in the same rounds (a before/after comparison on one loaded machine). `hyperfine`, when installed:
 // `hyperfine -N -w 3 'node -e 0' './bin/canarybot.js --help'`.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { loadavg, tmpdir } from "node:os";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
+import {
+  benchArgs,
+  median,
+  recordResults,
+  runDescription,
+  verdict,
+  writeUnreachableKubeconfig,
+} from "./results.ts";
 
-const runs = Number(process.argv[2] ?? 15);
+const [runsArg, ...others] = benchArgs();
+const runs = Number(runsArg ?? 15);
 const BIN = resolve(import.meta.dirname, "../bin/canarybot.js");
 const dir = mkdtempSync(join(tmpdir(), "canarybot-startup-"));
 const kubeconfig = join(dir, "kubeconfig");
 // A loadable kubeconfig pointing nowhere: commands that need no Kubernetes must not care.
-writeFileSync(
-  kubeconfig,
-  `apiVersion: v1
-kind: Config
-clusters: [{ name: c, cluster: { server: "https://127.0.0.1:1" } }]
-users: [{ name: u, user: { token: x } }]
-contexts: [{ name: c, context: { cluster: c, user: u } }]
-current-context: c
-`,
-);
+writeUnreachableKubeconfig(kubeconfig);
 const env = {
   ...process.env,
   CANARYBOT_PREFIX: `bench-startup-${process.pid}`,
@@ -34,7 +34,7 @@ const env = {
   LOG_LEVEL: "silent",
 };
 
-const bins = [BIN, ...process.argv.slice(3).map((path) => resolve(path))];
+const bins = [BIN, ...others.map((path) => resolve(path))];
 const label = (bin: string): string => (bin === BIN ? "canarybot" : `${bin}:`);
 const commands: { name: string; args: string[] }[] = [
   { name: "node -e 0 (floor)", args: ["-e", "0"] },
@@ -62,23 +62,21 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
-};
 const floor = median(times[0] ?? []);
-console.log(
-  `Node ${process.version}, ${runs} runs each, load average ${loadavg()
-    .map((l) => l.toFixed(2))
-    .join(" ")}`,
-);
-console.log("| command | median | min | max | ratio to `node -e 0` |");
-console.log("|---|---|---|---|---|");
-commands.forEach((command, i) => {
-  const own = times[i] ?? [];
-  const m = median(own);
-  console.log(
-    `| \`${command.name}\` | ${m.toFixed(0)} ms | ${Math.min(...own).toFixed(0)} ms | ${Math.max(...own).toFixed(0)} ms | ${(m / floor).toFixed(1)}× |`,
-  );
-});
+const ratio = (name: string): number =>
+  median(times[commands.findIndex((c) => c.name === name)] ?? []) / floor;
+const help = ratio("canarybot --help");
+const status = ratio("canarybot status");
+await recordResults("startup", [
+  runDescription(`node bench/startup.bench.ts ${runs}`, `${runs} runs each, compile cache on`),
+  "",
+  "| command | median | min | max | ratio to `node -e 0` |",
+  "|---|---|---|---|---|",
+  ...commands.map((command, i) => {
+    const own = times[i] ?? [];
+    const m = median(own);
+    return `| \`${command.name}\` | ${m.toFixed(0)} ms | ${Math.min(...own).toFixed(0)} ms | ${Math.max(...own).toFixed(0)} ms | ${(m / floor).toFixed(1)}× |`;
+  }),
+  "",
+  `Targets: \`--help\` ≤ 3× ${verdict(help <= 3)} (${help.toFixed(1)}×); \`status\` ≤ 5× ${verdict(status <= 5)} (${status.toFixed(1)}×).`,
+]);

@@ -48,6 +48,7 @@ import { startKubeSandbox } from "../src/sandbox/kube/server.ts";
 import type { KubeSandbox } from "../src/sandbox/kube/server.ts";
 import { meshService } from "../test/support/mesh-services.ts";
 import { REDIS_URL, connectRedis, deleteKeysWithPrefix } from "../test/support/redis.ts";
+import { percentile, recordResults, runDescription, verdict } from "./results.ts";
 
 const CHILD_FLAG = "--kube-sandbox-child";
 const SERVICES_PER_NAMESPACE = 10;
@@ -249,8 +250,6 @@ async function readLag(redis: Redis, bullPrefix: string, window: Window): Promis
     pickup.push(Number(processedOn) - due);
     done.push(Number(finishedOn) - due);
   }
-  pickup.sort((a, b) => a - b);
-  done.sort((a, b) => a - b);
   return {
     count: pickup.length,
     pickupP50: percentile(pickup, 0.5),
@@ -258,10 +257,6 @@ async function readLag(redis: Redis, bullPrefix: string, window: Window): Promis
     doneP50: percentile(done, 0.5),
     doneP99: percentile(done, 0.99),
   };
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
 }
 
 /** Bytes Redis holds for one run's keys (MEMORY USAGE), by kind of key, and the worker process's RSS. */
@@ -548,6 +543,19 @@ function describeFootprint(footprint: Footprint, n: number): string {
   );
 }
 
+/** Issue 13's targets for one worker with N live rollouts, from the paced run. */
+function targetsLine(canarybot: Result, floor: Result, n: number): string {
+  const cpu = canarybot.window.cpuMs / canarybot.window.ticks / (floor.window.cpuMs / floor.window.ticks);
+  const footprint = canarybot.footprint;
+  const kib = footprint ? Object.values(footprint.bytes).reduce((a, b) => a + b, 0) / n / 1024 : Number.NaN;
+  return [
+    `Targets (paced run, ${n} live): tick lag p99 < 500 ms ${verdict(canarybot.lag.pickupP99 < 500)} (${fmt(canarybot.lag.pickupP99, 0)} ms)`,
+    `worker CPU per tick ≤ 5× the floor ${verdict(cpu <= 5)} (${fmt(cpu, 1)}×)`,
+    `RSS < 300 MiB ${verdict((footprint?.rssLiveMiB ?? Number.NaN) < 300)} (${fmt(footprint?.rssLiveMiB ?? Number.NaN, 0)} MiB)`,
+    `Redis < 10 KB per live rollout ${verdict(kib * 1024 < 10_000)} (${fmt(kib, 2)} KiB).`,
+  ].join("; ");
+}
+
 function ratioLine(canarybot: Result, floor: Result): string {
   const ticks = perSecond(canarybot) / perSecond(floor);
   const cpu = canarybot.window.cpuMs / canarybot.window.ticks / (floor.window.cpuMs / floor.window.ticks);
@@ -571,6 +579,7 @@ async function main(): Promise<void> {
       // A fixed interval for the paced run instead of share × capacity (e.g. 5000: 1,000 rollouts every 5 s); then
       // only the paced run is made.
       "paced-interval-ms": { type: "string" },
+      "no-write": { type: "boolean", default: false },
     },
   });
   const sizes = values.n.split(",").map(Number);
@@ -585,10 +594,8 @@ async function main(): Promise<void> {
   const redis = await connectRedis();
   const dir = await mkdtemp(join(tmpdir(), "canarybot-bench-"));
   const kube = await openKube(values.kube, total, dir);
-  console.log(
-    `tick throughput: 1 worker, concurrency ${concurrency}, plans of ${STEPS.length} steps, ` +
-      `kube sandbox ${kube.where}, Redis ${REDIS_URL}, ${seconds} s windows after ${warmupSeconds} s warm-up`,
-  );
+  const report: string[] = [];
+  let targets = "";
   try {
     let offset = 0;
     let capacityAtLargest = Number.NaN;
@@ -599,10 +606,12 @@ async function main(): Promise<void> {
       const canarybot = await runCanarybot(redis, kube, phase);
       const floor = await runFloor(redis, kube, phase);
       if (n === largest) capacityAtLargest = perSecond(canarybot);
-      console.log(`N=${n}, interval ${intervalMs} ms (always due: saturated)`);
-      console.log(describe("canarybot", canarybot));
-      console.log(describe("floor", floor));
-      console.log(ratioLine(canarybot, floor));
+      report.push(
+        `N=${n}, interval ${intervalMs} ms (always due: saturated)`,
+        describe("canarybot", canarybot),
+        describe("floor", floor),
+        ratioLine(canarybot, floor),
+      );
     }
     if (pacedShare > 0 && (Number.isFinite(capacityAtLargest) || values["paced-interval-ms"] !== undefined)) {
       const fixed =
@@ -623,15 +632,36 @@ async function main(): Promise<void> {
       // The floor runs at the rate canarybot actually handled (its starts may not have kept the offered pace).
       const floorInterval = Math.round((largest / perSecond(canarybot)) * 1000);
       const floor = await runFloor(redis, kube, { ...phase, intervalMs: floorInterval });
-      console.log(
-        `N=${largest}, interval ${pacedInterval} ms (paced: offered ${fmt(rate, 0)} ticks/s = ` +
-          `${fmt((rate / capacityAtLargest) * 100, 0)}% of the capacity above; floor interval ${floorInterval} ms)`,
+      report.push(
+        `N=${largest}, interval ${pacedInterval} ms (paced: offered ${fmt(rate, 0)} ticks/s` +
+          (Number.isFinite(capacityAtLargest)
+            ? ` = ${fmt((rate / capacityAtLargest) * 100, 0)}% of the capacity above`
+            : "") +
+          `; floor interval ${floorInterval} ms)`,
+        describe("canarybot", canarybot),
+        ...(canarybot.footprint ? [describeFootprint(canarybot.footprint, largest)] : []),
+        describe("floor", floor),
+        ratioLine(canarybot, floor),
       );
-      console.log(describe("canarybot", canarybot));
-      if (canarybot.footprint) console.log(describeFootprint(canarybot.footprint, largest));
-      console.log(describe("floor", floor));
-      console.log(ratioLine(canarybot, floor));
+      targets = targetsLine(canarybot, floor, largest);
     }
+    const command =
+      `node ${process.execArgv.includes("--expose-gc") ? "--expose-gc " : ""}bench/tick-throughput.bench.ts ${process.argv
+        .slice(2)
+        .filter((arg) => arg !== "--no-write")
+        .join(" ")}`.trim();
+    await recordResults("tick-throughput", [
+      runDescription(
+        command,
+        `1 worker, concurrency ${concurrency}, plans of ${STEPS.length} steps, Kubernetes sandbox ${kube.where}, ` +
+          `${seconds} s windows after ${warmupSeconds} s warm-up`,
+      ),
+      "",
+      "```",
+      ...report,
+      "```",
+      ...(targets ? ["", targets] : []),
+    ]);
   } finally {
     await kube.close();
     redis.disconnect();

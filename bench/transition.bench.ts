@@ -11,6 +11,7 @@ import { newRollout } from "../src/rollout/new-rollout.ts";
 import { makeAnalysisPolicy } from "../test/support/rollouts.ts";
 import { transition } from "../src/rollout/transition.ts";
 import { CheckStatus, Phase } from "../src/rollout/types.ts";
+import { benchArgs, median, recordResults, runDescription } from "./results.ts";
 import type {
   CheckResult,
   Plan,
@@ -20,8 +21,9 @@ import type {
   Verdict,
 } from "../src/rollout/types.ts";
 
-const rolloutCount = Number(process.argv[2] ?? 300);
-const rounds = Number(process.argv[3] ?? 7);
+const [rolloutsArg, roundsArg] = benchArgs();
+const rolloutCount = Number(rolloutsArg ?? 300);
+const rounds = Number(roundsArg ?? 7);
 const ROUND_MS = 400;
 
 /** mulberry32: a small seeded PRNG, so every run replays the same corpus. */
@@ -253,11 +255,6 @@ function timeRound(run: () => number): number {
   return ((performance.now() - start) * 1e6) / events;
 }
 
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
-};
-
 // Warm-up: let both reach the optimizing tier before timing.
 timeRound(runTransition);
 timeRound(runClone);
@@ -269,18 +266,23 @@ for (let round = 0; round < rounds; round++) {
 }
 const t = median(transitionNs);
 const floor = median(cloneNs);
-console.log(
-  `transition(): ${corpus.length} events from ${rolloutCount} simulated rollouts ` +
-    `(rollout JSON ${(meanBytes / 1024).toFixed(1)} KiB mean, ${meanSnapshots.toFixed(1)} snapshots mean)`,
-);
-console.log(
-  `  mix: ${[...mix]
-    .sort((a, b) => b[1] - a[1])
-    .map(([type, count]) => `${type} ${((count / corpus.length) * 100).toFixed(1)}%`)
-    .join(", ")}`,
-);
-console.log(
-  `  transition ${(t / 1000).toFixed(2)} µs/event, floor structuredClone(rollout) ${(floor / 1000).toFixed(2)} µs/event, ` +
-    `ratio ${(t / floor).toFixed(2)} (median of ${rounds} rounds)`,
-);
+const mixText = [...mix]
+  .sort((a, b) => b[1] - a[1])
+  .map(([type, count]) => `${type} ${((count / corpus.length) * 100).toFixed(1)}%`)
+  .join(", ");
+await recordResults("transition", [
+  runDescription(
+    `node bench/transition.bench.ts ${rolloutCount} ${rounds}`,
+    `${corpus.length} events from ${rolloutCount} simulated rollouts (rollout JSON ${(meanBytes / 1024).toFixed(1)} KiB mean, ${meanSnapshots.toFixed(1)} snapshots mean)`,
+  ),
+  "",
+  `Event mix: ${mixText}.`,
+  "",
+  "| | µs per event (median of rounds) |",
+  "|---|---|",
+  `| \`transition()\` | ${(t / 1000).toFixed(2)} |`,
+  `| floor: \`structuredClone(rollout)\` | ${(floor / 1000).toFixed(2)} |`,
+  "",
+  `Ratio: **${(t / floor).toFixed(2)}×** (median of ${rounds} rounds; no target).`,
+]);
 if (sink === 0) console.log("");
