@@ -44,8 +44,8 @@ import { createLogger } from "../src/logger.ts";
 import { openRuntime } from "../src/main.ts";
 import type { Runtime } from "../src/main.ts";
 import type { Plan, TargetSpec } from "../src/rollout/types.ts";
-import { startKubeSandbox } from "../src/sandbox/kube/server.ts";
-import type { KubeSandbox } from "../src/sandbox/kube/server.ts";
+import { startKubeSandbox } from "../sandbox/kube/server.ts";
+import type { KubeSandbox } from "../sandbox/kube/server.ts";
 import { meshService } from "../test/support/mesh-services.ts";
 import { REDIS_URL, connectRedis, deleteKeysWithPrefix } from "../test/support/redis.ts";
 
