@@ -20,7 +20,7 @@ import { parseArgs } from "node:util";
 import { KubeConfig } from "@kubernetes/client-node";
 import { DEFAULT_ANALYSIS_POLICY } from "../src/metrics/analysis.ts";
 import type { AnalysisPolicy, Plan, Rollout, Target } from "../src/rollout/types.ts";
-import { startMeshSandbox } from "../src/sandbox/mesh/mesh-sandbox.ts";
+import { startMeshSandbox } from "../sandbox/mesh/mesh-sandbox.ts";
 import { engineHarness } from "../test/support/engine.ts";
 import { meshService } from "../test/support/mesh-services.ts";
 import { startPrometheus, waitForIstioRates } from "../test/support/prometheus.ts";

@@ -45,7 +45,7 @@ async function main(): Promise<void> {
     { benchArgs, median, recordResults, runDescription, writeUnreachableKubeconfig },
   ] = await Promise.all([
     import("../src/slack/app.ts"),
-    import("../src/sandbox/slack/web-api-sandbox.ts"),
+    import("../sandbox/slack/web-api-sandbox.ts"),
     import("./results.ts"),
   ]);
   const runs = Number(benchArgs()[0] ?? 10);

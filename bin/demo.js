@@ -3,4 +3,4 @@
 import { requireRecentNode } from "./node-check.js";
 
 requireRecentNode();
-await import("../src/sandbox/demo/main.ts");
+await import("../sandbox/demo/main.ts");

@@ -20,8 +20,8 @@ import { redact, secretValues } from "./redact.ts";
 import type { Runtime } from "./main.ts";
 import type { RolloutStore } from "./rollout/ports.ts";
 import type { HumanEvent } from "./rollout/types.ts";
-import type { MeshSandboxFlags } from "./sandbox/mesh/cli.ts";
-import type { WebhookSandboxFlags } from "./sandbox/webhooks/run.ts";
+import type { MeshSandboxFlags } from "../sandbox/mesh/cli.ts";
+import type { WebhookSandboxFlags } from "../sandbox/webhooks/run.ts";
 import type { Rollout } from "./rollout/types.ts";
 import type { RedisRole } from "./store/redis-client.ts";
 import type { RedisScheduledStarts } from "./store/redis-scheduled-starts.ts";
@@ -473,7 +473,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       "a /canary rollout end to end against the Slack and Kubernetes sandboxes, printed as it goes",
     )
     .action(async () => {
-      const { runSlackDemo } = await sandboxModule(() => import("./slack/demo.ts"));
+      const { runSlackDemo } = await sandboxModule(() => import("../sandbox/slack-demo.ts"));
       await runSlackDemo({ print: (line) => io.stdout(`${line}\n`), env: io.env });
     });
   sandbox
@@ -498,7 +498,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .option("--detach", "run in the background; return once the kubeconfig is written")
     .action(async (options: KubeSandboxFlags) => {
       if (options.detach) {
-        const { runDetached } = await sandboxModule(() => import("./sandbox/kube/detach.ts"));
+        const { runDetached } = await sandboxModule(() => import("../sandbox/kube/detach.ts"));
         exitCode = await runDetached(argv, options.kubeconfigOut, io.stdout);
         return;
       }
@@ -510,7 +510,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         stopSignal: io.stopSignal(),
       };
       if (!options.mesh) {
-        const { runKubeSandbox } = await sandboxModule(() => import("./sandbox/kube/run.ts"));
+        const { runKubeSandbox } = await sandboxModule(() => import("../sandbox/kube/run.ts"));
         await runKubeSandbox(kube);
         return;
       }
@@ -523,7 +523,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         ...(header ? { header } : {}),
         ...(meshPort ? { port: meshPort } : {}),
       };
-      const { runKubeWithMesh } = await sandboxModule(() => import("./sandbox/run-kube-with-mesh.ts"));
+      const { runKubeWithMesh } = await sandboxModule(() => import("../sandbox/run-kube-with-mesh.ts"));
       await runKubeWithMesh({ ...kube, mesh, env: io.env });
     });
 
@@ -539,7 +539,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       (spec: string, previous: string[] | undefined) => [...(previous ?? []), spec],
     )
     .action(async (flags: WebhookSandboxFlags) => {
-      const { runWebhookSandbox } = await sandboxModule(() => import("./sandbox/webhooks/run.ts"));
+      const { runWebhookSandbox } = await sandboxModule(() => import("../sandbox/webhooks/run.ts"));
       await runWebhookSandbox({ flags, print: io.stdout, stopSignal: io.stopSignal() });
     });
 
@@ -562,7 +562,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       const global = program.opts<Global>();
       const stop = new AbortController();
       void io.stopSignal().then(() => stop.abort());
-      const { runMeshSandbox } = await sandboxModule(() => import("./sandbox/mesh/cli.ts"));
+      const { runMeshSandbox } = await sandboxModule(() => import("../sandbox/mesh/cli.ts"));
       await runMeshSandbox(
         {
           ...options,

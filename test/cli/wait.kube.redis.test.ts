@@ -1,7 +1,7 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startWebhookSandbox } from "../../src/sandbox/webhooks/index.ts";
-import type { WebhookSandbox } from "../../src/sandbox/webhooks/index.ts";
+import { startWebhookSandbox } from "../../sandbox/webhooks/index.ts";
+import type { WebhookSandbox } from "../../sandbox/webhooks/index.ts";
 import { RedisRolloutStore } from "../../src/store/redis-rollout-store.ts";
 import { ownRedisServer } from "../ops/processes.ts";
 import { runCanarybot } from "../support/cli-process.ts";

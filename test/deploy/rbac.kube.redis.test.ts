@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
-import type { KubeSandbox } from "../../src/sandbox/kube/server.ts";
+import type { KubeSandbox } from "../../sandbox/kube/server.ts";
 import { engineHarness, waitFor } from "../support/engine.ts";
 import type { EngineHarness } from "../support/engine.ts";
 import { MESH_ONLY, meshAndWorkloads } from "../support/two-clusters.ts";

@@ -2,7 +2,7 @@ import { dirname } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { KubeConfig } from "@kubernetes/client-node";
 import type { RolloutStatusJson } from "../../src/commands/render-text.ts";
-import { startMeshSandbox, type MeshSandboxOptions } from "../../src/sandbox/mesh/index.ts";
+import { startMeshSandbox, type MeshSandboxOptions } from "../../sandbox/mesh/index.ts";
 import { engineHarness, waitFor } from "../support/engine.ts";
 import type { EngineHarness } from "../support/engine.ts";
 import { backendWeights, kubectl } from "../support/kubectl.ts";

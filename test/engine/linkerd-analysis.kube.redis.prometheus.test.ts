@@ -1,7 +1,7 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { MeshSandbox } from "../../src/sandbox/mesh/mesh-sandbox.ts";
+import type { MeshSandbox } from "../../sandbox/mesh/mesh-sandbox.ts";
 import { engineHarness } from "../support/engine.ts";
 import type { EngineHarness } from "../support/engine.ts";
 import { rolloutReader, startJudgedMesh } from "../support/judged-mesh.ts";

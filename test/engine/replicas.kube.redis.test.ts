@@ -1,8 +1,8 @@
 import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { startSlackSandbox } from "../../src/sandbox/slack/web-api-sandbox.ts";
-import type { SlackSandbox } from "../../src/sandbox/slack/web-api-sandbox.ts";
+import { startSlackSandbox } from "../../sandbox/slack/web-api-sandbox.ts";
+import type { SlackSandbox } from "../../sandbox/slack/web-api-sandbox.ts";
 import type { StartRequest } from "../../src/rollout/types.ts";
 import { engineHarness, waitFor } from "../support/engine.ts";
 import type { EngineHarness } from "../support/engine.ts";

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { readManifests } from "../../src/sandbox/kube/fixtures.ts";
+import { readManifests } from "../../sandbox/kube/fixtures.ts";
 import { istioFixturePath } from "../support/fixtures.ts";
 import type { AuditJson, RolloutStatusJson } from "../../src/commands/render-text.ts";
 import { engineHarness, waitFor } from "../support/engine.ts";

@@ -8,7 +8,7 @@ import { loadKubeConfig } from "../../src/k8s/kubeconfig.ts";
 import type { HttpRoute } from "../../src/k8s/virtual-service-route.ts";
 import type { RouteExpectation } from "../../src/rollout/ports.ts";
 import type { Target } from "../../src/rollout/types.ts";
-import { startKubeSandbox, workloadObjects, type KubeSandbox } from "../../src/sandbox/kube/index.ts";
+import { startKubeSandbox, workloadObjects, type KubeSandbox } from "../../sandbox/kube/index.ts";
 import { omitKeys } from "../../src/k8s/json.ts";
 import { waitFor } from "../support/engine.ts";
 import { BOOKINFO, istioDocuments, reviewsTarget } from "./istio-fixtures.ts";

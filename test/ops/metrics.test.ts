@@ -3,7 +3,7 @@ import { instrumentRouter, instrumentSlackClient, instrumentStore } from "../../
 import { OpsMetrics } from "../../src/ops/metrics.ts";
 import type { RolloutStore, TrafficRouter } from "../../src/rollout/ports.ts";
 import type { AuditEntry } from "../../src/rollout/types.ts";
-import { startSlackSandbox } from "../../src/sandbox/slack/web-api-sandbox.ts";
+import { startSlackSandbox } from "../../sandbox/slack/web-api-sandbox.ts";
 import { createNotifierClient } from "../../src/slack/slack-notifier.ts";
 import { makeTarget } from "../support/rollouts.ts";
 

@@ -6,7 +6,7 @@ import { createServer } from "node:net";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { startKubeSandbox } from "../../src/sandbox/kube/server.ts";
+import { startKubeSandbox } from "../../sandbox/kube/server.ts";
 import { waitFor } from "../support/engine.ts";
 
 const BIN = resolve(import.meta.dirname, "../../bin/canarybot.js");

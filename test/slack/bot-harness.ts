@@ -5,18 +5,15 @@ import { join } from "node:path";
 import { loadEnvConfig } from "../../src/config/env.ts";
 import { createLogger } from "../../src/logger.ts";
 import type { AuditEntry, Rollout } from "../../src/rollout/types.ts";
-import { startKubeSandbox } from "../../src/sandbox/kube/server.ts";
-import type { KubeSandbox } from "../../src/sandbox/kube/server.ts";
-import { createEnvelopeClient } from "../../src/sandbox/slack/envelope-client.ts";
-import type { EnvelopeClient } from "../../src/sandbox/slack/envelope-client.ts";
-import { createSignedRequestClient } from "../../src/sandbox/slack/signed-request-client.ts";
-import type {
-  SignedRequestClient,
-  SignedSendOptions,
-} from "../../src/sandbox/slack/signed-request-client.ts";
-import type { EphemeralMessage, SlackMessage } from "../../src/sandbox/slack/slack-workspace.ts";
-import { startSlackSandbox } from "../../src/sandbox/slack/web-api-sandbox.ts";
-import type { SlackSandbox } from "../../src/sandbox/slack/web-api-sandbox.ts";
+import { startKubeSandbox } from "../../sandbox/kube/server.ts";
+import type { KubeSandbox } from "../../sandbox/kube/server.ts";
+import { createEnvelopeClient } from "../../sandbox/slack/envelope-client.ts";
+import type { EnvelopeClient } from "../../sandbox/slack/envelope-client.ts";
+import { createSignedRequestClient } from "../../sandbox/slack/signed-request-client.ts";
+import type { SignedRequestClient, SignedSendOptions } from "../../sandbox/slack/signed-request-client.ts";
+import type { EphemeralMessage, SlackMessage } from "../../sandbox/slack/slack-workspace.ts";
+import { startSlackSandbox } from "../../sandbox/slack/web-api-sandbox.ts";
+import type { SlackSandbox } from "../../sandbox/slack/web-api-sandbox.ts";
 import { startServe } from "../../src/serve.ts";
 import type { ServeHandle } from "../../src/serve.ts";
 import { waitFor } from "../support/engine.ts";

@@ -1,8 +1,8 @@
 import { KubeConfig } from "@kubernetes/client-node";
 import { afterEach, describe, expect, it } from "vitest";
-import { startMeshSandbox } from "../../src/sandbox/mesh/index.ts";
-import type { MeshSandbox } from "../../src/sandbox/mesh/index.ts";
-import { replaySlackFixtures } from "../../src/sandbox/slack/fixture-replay.ts";
+import { startMeshSandbox } from "../../sandbox/mesh/index.ts";
+import type { MeshSandbox } from "../../sandbox/mesh/index.ts";
+import { replaySlackFixtures } from "../../sandbox/slack/fixture-replay.ts";
 import { ActionId } from "../../src/slack/render-rollout-message.ts";
 import { START_VIEW_ID } from "../../src/slack/start-modal.ts";
 import { routeWeights } from "../support/route-weights.ts";

@@ -10,7 +10,7 @@ import {
   messageBlockProblems,
   messageTextProblems,
   modalViewProblems,
-} from "../../src/sandbox/slack/block-kit-limits.ts";
+} from "../../sandbox/slack/block-kit-limits.ts";
 import { codeBlock, date, link, mrkdwn, mention, truncate } from "../../src/slack/mrkdwn.ts";
 import {
   renderAlert,

@@ -3,7 +3,7 @@ import { digestEntry, isOnDigestDay } from "../../src/rollout/daily-digest.ts";
 import type { DigestEntry } from "../../src/rollout/daily-digest.ts";
 import { Phase } from "../../src/rollout/types.ts";
 import type { AuditEntry } from "../../src/rollout/types.ts";
-import { messageBlockProblems, messageTextProblems } from "../../src/sandbox/slack/block-kit-limits.ts";
+import { messageBlockProblems, messageTextProblems } from "../../sandbox/slack/block-kit-limits.ts";
 import { renderDigest } from "../../src/slack/render-digest.ts";
 import { makeRollout } from "../support/rollouts.ts";
 

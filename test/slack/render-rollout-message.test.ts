@@ -4,7 +4,7 @@ import {
   messageBlockProblems,
   messageTextProblems,
   modalViewProblems,
-} from "../../src/sandbox/slack/block-kit-limits.ts";
+} from "../../sandbox/slack/block-kit-limits.ts";
 import {
   ActionId,
   buttonValue,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { slackSignature } from "../../src/sandbox/slack/request-signing.ts";
+import { slackSignature } from "../../sandbox/slack/request-signing.ts";
 import {
   checkPayload,
   checkSignature,

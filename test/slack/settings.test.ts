@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Logger } from "../../src/rollout/ports.ts";
-import { startSlackSandbox } from "../../src/sandbox/slack/web-api-sandbox.ts";
-import type { SlackSandbox } from "../../src/sandbox/slack/web-api-sandbox.ts";
+import { startSlackSandbox } from "../../sandbox/slack/web-api-sandbox.ts";
+import type { SlackSandbox } from "../../sandbox/slack/web-api-sandbox.ts";
 import { isSocketMode, loadSlackSettings } from "../../src/slack/settings.ts";
 import { UsergroupResolver, usergroupFetcher } from "../../src/slack/usergroups.ts";
 import { createNotifierClient } from "../../src/slack/slack-notifier.ts";

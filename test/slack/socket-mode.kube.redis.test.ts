@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { replaySocketModeFixtures } from "../../src/sandbox/slack/envelope-client.ts";
-import { ACK_TIMEOUT_MS } from "../../src/sandbox/slack/socket-mode.ts";
+import { replaySocketModeFixtures } from "../../sandbox/slack/envelope-client.ts";
+import { ACK_TIMEOUT_MS } from "../../sandbox/slack/socket-mode.ts";
 import { ActionId } from "../../src/slack/render-rollout-message.ts";
 import { routeWeights } from "../support/route-weights.ts";
 import { SLACK_REQUESTS_DIR } from "../sandbox/slack/support.ts";

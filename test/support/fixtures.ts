@@ -1,12 +1,12 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { SANDBOX_FIXTURES_DIR } from "../../src/sandbox/kube/fixtures.ts";
+import { SANDBOX_FIXTURES_DIR } from "../../sandbox/kube/fixtures.ts";
 
 /**
  * Upstream files the tests read, copied into the repository with their origin and licence (the README beside
  * them), in the layout of the collection they came from: test-only files under test/fixtures/, the files the
- * Kubernetes sandbox serves under src/sandbox/kube/fixtures/. Both are read through here.
+ * Kubernetes sandbox serves under sandbox/kube/fixtures/. Both are read through here.
  */
 const ROOTS = [fileURLToPath(new URL("../fixtures/", import.meta.url)), SANDBOX_FIXTURES_DIR];
 
@@ -14,7 +14,7 @@ const ROOTS = [fileURLToPath(new URL("../fixtures/", import.meta.url)), SANDBOX_
 export function fixturePath(relativePath: string): string {
   const found = ROOTS.map((root) => join(root, relativePath)).find((path) => existsSync(path));
   if (found === undefined) {
-    throw new Error(`no fixture ${relativePath} in test/fixtures/ or src/sandbox/kube/fixtures/`);
+    throw new Error(`no fixture ${relativePath} in test/fixtures/ or sandbox/kube/fixtures/`);
   }
   return found;
 }

@@ -1,8 +1,8 @@
 import { KubeConfig } from "@kubernetes/client-node";
 import type { AuditJson, RolloutStatusJson } from "../../src/commands/render-text.ts";
 import type { MetricsMesh, Rollout } from "../../src/rollout/types.ts";
-import { startMeshSandbox } from "../../src/sandbox/mesh/mesh-sandbox.ts";
-import type { MeshSandbox, MeshSandboxOptions } from "../../src/sandbox/mesh/mesh-sandbox.ts";
+import { startMeshSandbox } from "../../sandbox/mesh/mesh-sandbox.ts";
+import type { MeshSandbox, MeshSandboxOptions } from "../../sandbox/mesh/mesh-sandbox.ts";
 import { waitFor } from "./engine.ts";
 import type { EngineHarness } from "./engine.ts";
 import { startPrometheus, waitForRates } from "./prometheus.ts";

@@ -1,8 +1,8 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { request } from "node:https";
 import { ApiException, AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
-import type { KubeSandbox } from "../../src/sandbox/kube/server.ts";
-import type { KubeStatus } from "../../src/sandbox/kube/status.ts";
+import type { KubeSandbox } from "../../sandbox/kube/server.ts";
+import type { KubeStatus } from "../../sandbox/kube/status.ts";
 
 /** The real client-node APIs, configured from the sandbox's kubeconfig exactly as the bot loads one. */
 export function kubeClients(sandbox: KubeSandbox) {

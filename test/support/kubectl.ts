@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { findOnPath } from "../../src/sandbox/demo/processes.ts";
+import { findOnPath } from "../../sandbox/demo/processes.ts";
 
 const run = promisify(execFile);
 

@@ -1,4 +1,4 @@
-import { workloadObjects } from "../../src/sandbox/kube/scenarios.ts";
+import { workloadObjects } from "../../sandbox/kube/scenarios.ts";
 
 /** A service with a VirtualService all on v1, a DestinationRule with v1/v2, and a ready Deployment per subset. */
 export function meshService(name: string): unknown[] {

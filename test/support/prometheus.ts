@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { startPrometheusProcess } from "../../src/sandbox/demo/prometheus-process.ts";
+import { startPrometheusProcess } from "../../sandbox/demo/prometheus-process.ts";
 
 /** The Debian package's binary; `PROMETHEUS_BIN` overrides it. */
 export const PROMETHEUS_BIN = process.env.PROMETHEUS_BIN ?? "/usr/bin/prometheus";

@@ -1,5 +1,5 @@
 import { PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
-import { workloadObjects, type KubeSandbox } from "../../src/sandbox/kube/index.ts";
+import { workloadObjects, type KubeSandbox } from "../../sandbox/kube/index.ts";
 import { kubeClients } from "./kube-sandbox.ts";
 
 /** `spec.http` of the reviews VirtualService as a person writes "all traffic to `subset`". */

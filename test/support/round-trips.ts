@@ -1,6 +1,6 @@
 import { subscribe, unsubscribe } from "node:diagnostics_channel";
 import type { Redis } from "ioredis";
-import type { KubeSandbox } from "../../src/sandbox/kube/server.ts";
+import type { KubeSandbox } from "../../sandbox/kube/server.ts";
 
 /** One command a client of this process sent to Redis (a pipeline's commands count one each). */
 export type SentCommand = { command: string; args: readonly string[] };

@@ -1,4 +1,4 @@
-import type { KubeSandbox } from "../../src/sandbox/kube/server.ts";
+import type { KubeSandbox } from "../../sandbox/kube/server.ts";
 
 type Destination = { destination?: { subset?: string }; weight?: number };
 type HttpRoute = { name?: string; route?: Destination[] };

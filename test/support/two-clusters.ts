@@ -1,9 +1,9 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import { istioFixturePath, readManifests, workloadObjects } from "../../src/sandbox/kube/index.ts";
-import { startKubeSandbox } from "../../src/sandbox/kube/server.ts";
-import type { KubeSandbox, KubeSandboxOptions } from "../../src/sandbox/kube/server.ts";
+import { istioFixturePath, readManifests, workloadObjects } from "../../sandbox/kube/index.ts";
+import { startKubeSandbox } from "../../sandbox/kube/server.ts";
+import type { KubeSandbox, KubeSandboxOptions } from "../../sandbox/kube/server.ts";
 import type { EngineHarness } from "./engine.ts";
 
 /** A mesh cluster as a managed mesh has it: bookinfo's VirtualServices and DestinationRules, no workloads at all. */

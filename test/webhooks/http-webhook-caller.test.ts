@@ -5,8 +5,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { WebhookCall } from "../../src/rollout/ports.ts";
 import { FlaggerPhase, HookType } from "../../src/rollout/types.ts";
 import type { Webhook } from "../../src/rollout/types.ts";
-import { startWebhookSandbox } from "../../src/sandbox/webhooks/index.ts";
-import type { WebhookSandbox } from "../../src/sandbox/webhooks/index.ts";
+import { startWebhookSandbox } from "../../sandbox/webhooks/index.ts";
+import type { WebhookSandbox } from "../../sandbox/webhooks/index.ts";
 import { HttpWebhookCaller } from "../../src/webhooks/http-webhook-caller.ts";
 
 const FIXTURES = resolve(import.meta.dirname, "../fixtures/flagger");

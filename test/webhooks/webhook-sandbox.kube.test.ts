@@ -1,11 +1,11 @@
 import { KubeConfig } from "@kubernetes/client-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { startKubeSandbox } from "../../src/sandbox/kube/index.ts";
-import type { KubeSandbox } from "../../src/sandbox/kube/index.ts";
-import { startMeshSandbox } from "../../src/sandbox/mesh/index.ts";
-import type { MeshSandbox } from "../../src/sandbox/mesh/index.ts";
-import { parseHeyCommand, startWebhookSandbox } from "../../src/sandbox/webhooks/index.ts";
-import type { WebhookSandbox } from "../../src/sandbox/webhooks/index.ts";
+import { startKubeSandbox } from "../../sandbox/kube/index.ts";
+import type { KubeSandbox } from "../../sandbox/kube/index.ts";
+import { startMeshSandbox } from "../../sandbox/mesh/index.ts";
+import type { MeshSandbox } from "../../sandbox/mesh/index.ts";
+import { parseHeyCommand, startWebhookSandbox } from "../../sandbox/webhooks/index.ts";
+import type { WebhookSandbox } from "../../sandbox/webhooks/index.ts";
 import { waitFor } from "../support/engine.ts";
 
 // The webhook sandbox as flagger-loadtester: commands, gates, and a load test driving the mesh sandbox's traffic.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { renderRolloutMessage } from "../../../src/slack/render-rollout-message.ts";
-import { renderBlocks } from "../../../src/sandbox/demo/page/block-kit.ts";
+import { renderBlocks } from "../../../sandbox/demo/page/block-kit.ts";
 import { renderStartModal } from "../../../src/slack/start-modal.ts";
 import { BUILTIN_DEFAULTS } from "../../../src/rollout/start-request.ts";
 import { Phase } from "../../../src/rollout/types.ts";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { routeWeights, subsetsFor } from "../../../src/sandbox/demo/channel-view.ts";
-import type { KubeObject } from "../../../src/sandbox/kube/object-store.ts";
+import { routeWeights, subsetsFor } from "../../../sandbox/demo/channel-view.ts";
+import type { KubeObject } from "../../../sandbox/kube/object-store.ts";
 
 const virtualService = (route: unknown[]): KubeObject => ({
   apiVersion: "networking.istio.io/v1",

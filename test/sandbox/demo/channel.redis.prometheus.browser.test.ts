@@ -2,12 +2,12 @@ import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import type { Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchChromium } from "../../../src/sandbox/demo/browser.ts";
-import type { Browser } from "../../../src/sandbox/demo/browser.ts";
-import { openChannelPage } from "../../../src/sandbox/demo/channel-page.ts";
-import type { ChannelPage } from "../../../src/sandbox/demo/channel-page.ts";
-import { startDemo } from "../../../src/sandbox/demo/start-demo.ts";
-import type { Demo } from "../../../src/sandbox/demo/start-demo.ts";
+import { launchChromium } from "../../../sandbox/demo/browser.ts";
+import type { Browser } from "../../../sandbox/demo/browser.ts";
+import { openChannelPage } from "../../../sandbox/demo/channel-page.ts";
+import type { ChannelPage } from "../../../sandbox/demo/channel-page.ts";
+import { startDemo } from "../../../sandbox/demo/start-demo.ts";
+import type { Demo } from "../../../sandbox/demo/start-demo.ts";
 import { PROMETHEUS_BIN } from "../../support/prometheus.ts";
 import { connectRedis } from "../../support/redis.ts";
 

@@ -1,7 +1,7 @@
 import { dirname } from "node:path";
 import { describe, expect, it } from "vitest";
-import { DemoSetupError, provideRedis, redisAnswers } from "../../../src/sandbox/demo/demo-redis.ts";
-import { findOnPath } from "../../../src/sandbox/demo/processes.ts";
+import { DemoSetupError, provideRedis, redisAnswers } from "../../../sandbox/demo/demo-redis.ts";
+import { findOnPath } from "../../../sandbox/demo/processes.ts";
 
 /** Nothing listens on port 1. */
 const NOBODY = "redis://127.0.0.1:1";

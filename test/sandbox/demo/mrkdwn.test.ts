@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatSlackDate, renderMrkdwn, unescapeSlack } from "../../../src/sandbox/demo/page/mrkdwn.ts";
+import { formatSlackDate, renderMrkdwn, unescapeSlack } from "../../../sandbox/demo/page/mrkdwn.ts";
 
 const directory = {
   users: { U0ALICE01: "alice" },

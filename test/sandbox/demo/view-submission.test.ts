@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { stateValues } from "../../../src/sandbox/demo/view-submission.ts";
+import { stateValues } from "../../../sandbox/demo/view-submission.ts";
 import { readStartModal, renderStartModal } from "../../../src/slack/start-modal.ts";
 import { BUILTIN_DEFAULTS } from "../../../src/rollout/start-request.ts";
 

@@ -1,7 +1,7 @@
 import { X509Certificate } from "node:crypto";
 import { createSecureContext } from "node:tls";
 import { describe, expect, it } from "vitest";
-import { generateTlsMaterial, positiveSerial } from "../../../src/sandbox/kube/certificates.ts";
+import { generateTlsMaterial, positiveSerial } from "../../../sandbox/kube/certificates.ts";
 
 describe("sandbox TLS material", () => {
   it.each([0x00, 0x01, 0x7f, 0x80, 0xff])(

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { applyJsonPatch, JsonPatchError } from "../../../src/json/json-patch.ts";
-import { jsonPatchStatus } from "../../../src/sandbox/kube/json-patch-status.ts";
+import { jsonPatchStatus } from "../../../sandbox/kube/json-patch-status.ts";
 
 const statusOf = (document: unknown, patch: unknown) => {
   try {

@@ -9,15 +9,11 @@ import {
   type V1Pod,
 } from "@kubernetes/client-node";
 import { afterEach, describe, expect, it } from "vitest";
-import { readManifests } from "../../../src/sandbox/kube/fixtures.ts";
+import { readManifests } from "../../../sandbox/kube/fixtures.ts";
 import { istioFixturePath } from "../../support/fixtures.ts";
-import type { KubeObject } from "../../../src/sandbox/kube/object-store.ts";
-import { workloadObjects } from "../../../src/sandbox/kube/scenarios.ts";
-import {
-  startKubeSandbox,
-  type KubeSandbox,
-  type KubeSandboxOptions,
-} from "../../../src/sandbox/kube/server.ts";
+import type { KubeObject } from "../../../sandbox/kube/object-store.ts";
+import { workloadObjects } from "../../../sandbox/kube/scenarios.ts";
+import { startKubeSandbox, type KubeSandbox, type KubeSandboxOptions } from "../../../sandbox/kube/server.ts";
 import { apiFailure, kubeClients, rawRequest } from "../../support/kube-sandbox.ts";
 
 const ISTIO = "networking.istio.io";

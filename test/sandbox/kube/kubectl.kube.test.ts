@@ -4,9 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { findOnPath } from "../../../src/sandbox/demo/processes.ts";
-import { startKubeSandbox } from "../../../src/sandbox/kube/server.ts";
-import type { KubeSandbox } from "../../../src/sandbox/kube/server.ts";
+import { findOnPath } from "../../../sandbox/demo/processes.ts";
+import { startKubeSandbox } from "../../../sandbox/kube/server.ts";
+import type { KubeSandbox } from "../../../sandbox/kube/server.ts";
 import { waitFor } from "../../support/engine.ts";
 
 const run = promisify(execFile);

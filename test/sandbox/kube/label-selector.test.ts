@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { matchesLabels, parseLabelSelector } from "../../../src/sandbox/kube/label-selector.ts";
+import { matchesLabels, parseLabelSelector } from "../../../sandbox/kube/label-selector.ts";
 
 const labels = { app: "reviews", version: "v2", "app.kubernetes.io/part-of": "bookinfo" };
 const matches = (selector: string) => matchesLabels(parseLabelSelector(selector), labels);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { applyMergePatch } from "../../../src/sandbox/kube/merge-patch.ts";
+import { applyMergePatch } from "../../../sandbox/kube/merge-patch.ts";
 
 describe("applyMergePatch (RFC 7386, appendix A)", () => {
   it.each([

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { podHealthOf } from "../../../src/k8s/pod-health.ts";
-import { startKubeSandbox } from "../../../src/sandbox/kube/server.ts";
-import type { KubeSandbox } from "../../../src/sandbox/kube/server.ts";
-import { workloadObjects } from "../../../src/sandbox/kube/scenarios.ts";
+import { startKubeSandbox } from "../../../sandbox/kube/server.ts";
+import type { KubeSandbox } from "../../../sandbox/kube/server.ts";
+import { workloadObjects } from "../../../sandbox/kube/scenarios.ts";
 import { kubeClients, rawRequest } from "../../support/kube-sandbox.ts";
 
 const running: KubeSandbox[] = [];

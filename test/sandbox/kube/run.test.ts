@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AppsV1Api, KubeConfig } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
-import { runKubeSandbox } from "../../../src/sandbox/kube/run.ts";
+import { runKubeSandbox } from "../../../sandbox/kube/run.ts";
 
 describe("runKubeSandbox", () => {
   it("serves bookinfo on a free port, writes a private kubeconfig, and stops when told", async () => {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { istioCrds } from "../../../src/sandbox/kube/crds.ts";
-import { readManifests } from "../../../src/sandbox/kube/fixtures.ts";
+import { istioCrds } from "../../../sandbox/kube/crds.ts";
+import { readManifests } from "../../../sandbox/kube/fixtures.ts";
 import { fixtureFiles, istioFixturePath } from "../../support/fixtures.ts";
-import { checkAgainstSchema } from "../../../src/sandbox/kube/schema-validation.ts";
+import { checkAgainstSchema } from "../../../sandbox/kube/schema-validation.ts";
 
 type Manifest = Record<string, unknown> & { kind: string; metadata: { name: string } };
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { humanDuration, toTable, wantsTable } from "../../../src/sandbox/kube/table.ts";
-import { servedResources } from "../../../src/sandbox/kube/resources.ts";
-import type { KubeObject } from "../../../src/sandbox/kube/object-store.ts";
+import { humanDuration, toTable, wantsTable } from "../../../sandbox/kube/table.ts";
+import { servedResources } from "../../../sandbox/kube/resources.ts";
+import type { KubeObject } from "../../../sandbox/kube/object-store.ts";
 
 const [virtualServices] = servedResources(["v1"]).filter((resource) => resource.kind === "VirtualService");
 const NOW = new Date("2026-01-01T12:00:00Z");

@@ -1,7 +1,7 @@
 import { Watch } from "@kubernetes/client-node";
 import { afterEach, describe, expect, it } from "vitest";
-import { startKubeSandbox } from "../../../src/sandbox/kube/server.ts";
-import type { KubeSandbox } from "../../../src/sandbox/kube/server.ts";
+import { startKubeSandbox } from "../../../sandbox/kube/server.ts";
+import type { KubeSandbox } from "../../../sandbox/kube/server.ts";
 import { waitFor } from "../../support/engine.ts";
 import { kubeClients } from "../../support/kube-sandbox.ts";
 

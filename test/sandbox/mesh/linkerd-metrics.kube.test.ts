@@ -1,14 +1,14 @@
 import { KubeConfig } from "@kubernetes/client-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { isCanaryError } from "../../../src/errors.ts";
-import { startKubeSandbox } from "../../../src/sandbox/kube/index.ts";
-import type { KubeSandbox } from "../../../src/sandbox/kube/index.ts";
+import { startKubeSandbox } from "../../../sandbox/kube/index.ts";
+import type { KubeSandbox } from "../../../sandbox/kube/index.ts";
 import {
   LINKERD_LATENCY_BUCKETS_MS,
   meshOptionsFromFlags,
   startMeshSandbox,
-} from "../../../src/sandbox/mesh/index.ts";
-import type { MeshSandbox } from "../../../src/sandbox/mesh/index.ts";
+} from "../../../sandbox/mesh/index.ts";
+import type { MeshSandbox } from "../../../sandbox/mesh/index.ts";
 import { bucketsOf, parseExposition, sumOf } from "./exposition.ts";
 import type { Sample } from "./exposition.ts";
 

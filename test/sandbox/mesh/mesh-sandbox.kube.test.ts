@@ -5,12 +5,12 @@ import { join } from "node:path";
 import { CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { isCanaryError } from "../../../src/errors.ts";
-import { readManifests, startKubeSandbox } from "../../../src/sandbox/kube/index.ts";
+import { readManifests, startKubeSandbox } from "../../../sandbox/kube/index.ts";
 import { waitFor } from "../../support/engine.ts";
 import { istioFixturePath } from "../../support/fixtures.ts";
-import type { KubeSandbox } from "../../../src/sandbox/kube/index.ts";
-import { runMeshSandbox, startMeshSandbox, UNROUTED } from "../../../src/sandbox/mesh/index.ts";
-import type { MeshSandbox, MeshSandboxOptions } from "../../../src/sandbox/mesh/index.ts";
+import type { KubeSandbox } from "../../../sandbox/kube/index.ts";
+import { runMeshSandbox, startMeshSandbox, UNROUTED } from "../../../sandbox/mesh/index.ts";
+import type { MeshSandbox, MeshSandboxOptions } from "../../../sandbox/mesh/index.ts";
 import { bucketsOf, labelNamesOf, parseExposition, sumOf, templateLabelNames } from "./exposition.ts";
 import type { Sample } from "./exposition.ts";
 

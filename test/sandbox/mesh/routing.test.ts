@@ -1,15 +1,15 @@
 import { describe, expect, it } from "vitest";
-import { readManifests } from "../../../src/sandbox/kube/index.ts";
+import { readManifests } from "../../../sandbox/kube/index.ts";
 import { istioFixturePath } from "../../support/fixtures.ts";
-import { seededRandom } from "../../../src/sandbox/mesh/prng.ts";
+import { seededRandom } from "../../../sandbox/mesh/prng.ts";
 import {
   durationMs,
   hostMatchesService,
   matchesString,
   meshRoutes,
   routeRequest,
-} from "../../../src/sandbox/mesh/routing.ts";
-import type { MeshRoutes, RequestAttributes, RouteOutcome } from "../../../src/sandbox/mesh/routing.ts";
+} from "../../../sandbox/mesh/routing.ts";
+import type { MeshRoutes, RequestAttributes, RouteOutcome } from "../../../sandbox/mesh/routing.ts";
 
 const NS = "default";
 const bookinfo = (file: string): unknown[] =>

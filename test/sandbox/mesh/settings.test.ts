@@ -1,13 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { isCanaryError } from "../../../src/errors.ts";
-import { meshOptionsFromFlags, parseHeaderFlag, parseSubsetFlag } from "../../../src/sandbox/mesh/cli.ts";
-import { logNormalMs, seededRandom } from "../../../src/sandbox/mesh/prng.ts";
+import { meshOptionsFromFlags, parseHeaderFlag, parseSubsetFlag } from "../../../sandbox/mesh/cli.ts";
+import { logNormalMs, seededRandom } from "../../../sandbox/mesh/prng.ts";
 import {
   applyMeshControl,
   behaviourOf,
   DEFAULT_BEHAVIOUR,
   initialMeshSettings,
-} from "../../../src/sandbox/mesh/settings.ts";
+} from "../../../sandbox/mesh/settings.ts";
 
 describe("mesh settings", () => {
   it("layers defaults, *, subset and service/subset", () => {

@@ -1,7 +1,7 @@
 import { ErrorCode } from "@slack/web-api";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { startSlackSandbox } from "../../../src/sandbox/slack/web-api-sandbox.ts";
-import type { SlackSandbox } from "../../../src/sandbox/slack/web-api-sandbox.ts";
+import { startSlackSandbox } from "../../../sandbox/slack/web-api-sandbox.ts";
+import type { SlackSandbox } from "../../../sandbox/slack/web-api-sandbox.ts";
 import { sandboxClient } from "./support.ts";
 
 const CHANNEL = "C0DEPLOYS";

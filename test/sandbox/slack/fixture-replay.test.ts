@@ -3,9 +3,9 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { App } from "@slack/bolt";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { replaySlackFixtures } from "../../../src/sandbox/slack/fixture-replay.ts";
-import { startSlackSandbox } from "../../../src/sandbox/slack/web-api-sandbox.ts";
-import type { SlackSandbox } from "../../../src/sandbox/slack/web-api-sandbox.ts";
+import { replaySlackFixtures } from "../../../sandbox/slack/fixture-replay.ts";
+import { startSlackSandbox } from "../../../sandbox/slack/web-api-sandbox.ts";
+import type { SlackSandbox } from "../../../sandbox/slack/web-api-sandbox.ts";
 import { SLACK_REQUESTS_DIR, startBoltApp } from "./support.ts";
 import type { RunningBoltApp } from "./support.ts";
 

@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { verifySlackRequest } from "@slack/bolt";
 import { describe, expect, it } from "vitest";
-import { signedHeaders, slackSignature } from "../../../src/sandbox/slack/request-signing.ts";
+import { signedHeaders, slackSignature } from "../../../sandbox/slack/request-signing.ts";
 import { SLACK_REQUESTS_DIR } from "./support.ts";
 
 interface SignatureVector {

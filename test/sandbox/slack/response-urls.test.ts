@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { startSlackSandbox } from "../../../src/sandbox/slack/web-api-sandbox.ts";
-import type { SlackSandbox } from "../../../src/sandbox/slack/web-api-sandbox.ts";
+import { startSlackSandbox } from "../../../sandbox/slack/web-api-sandbox.ts";
+import type { SlackSandbox } from "../../../sandbox/slack/web-api-sandbox.ts";
 
 const ALICE = "U0ALICE";
 const RANDOM = "C0RANDOM";

@@ -4,11 +4,11 @@ import type { IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { BlockAction, SlashCommand } from "@slack/bolt";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { slackSignature } from "../../../src/sandbox/slack/request-signing.ts";
-import { createSignedRequestClient } from "../../../src/sandbox/slack/signed-request-client.ts";
-import type { SignedRequestClient } from "../../../src/sandbox/slack/signed-request-client.ts";
-import { startSlackSandbox } from "../../../src/sandbox/slack/web-api-sandbox.ts";
-import type { SlackSandbox } from "../../../src/sandbox/slack/web-api-sandbox.ts";
+import { slackSignature } from "../../../sandbox/slack/request-signing.ts";
+import { createSignedRequestClient } from "../../../sandbox/slack/signed-request-client.ts";
+import type { SignedRequestClient } from "../../../sandbox/slack/signed-request-client.ts";
+import { startSlackSandbox } from "../../../sandbox/slack/web-api-sandbox.ts";
+import type { SlackSandbox } from "../../../sandbox/slack/web-api-sandbox.ts";
 import { sandboxClient, startBoltApp } from "./support.ts";
 import type { RunningBoltApp } from "./support.ts";
 

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { EnvelopeType } from "../../../src/sandbox/slack/socket-mode.ts";
-import { startSlackSandbox } from "../../../src/sandbox/slack/web-api-sandbox.ts";
-import type { SlackSandbox } from "../../../src/sandbox/slack/web-api-sandbox.ts";
+import { EnvelopeType } from "../../../sandbox/slack/socket-mode.ts";
+import { startSlackSandbox } from "../../../sandbox/slack/web-api-sandbox.ts";
+import type { SlackSandbox } from "../../../sandbox/slack/web-api-sandbox.ts";
 import { sandboxClient } from "./support.ts";
 import { waitFor } from "../../support/engine.ts";
 

@@ -2,7 +2,7 @@ import type { AddressInfo } from "node:net";
 import { App, HTTPReceiver } from "@slack/bolt";
 import { LogLevel, WebClient } from "@slack/web-api";
 import type { Logger } from "@slack/web-api";
-import type { SlackSandbox } from "../../../src/sandbox/slack/web-api-sandbox.ts";
+import type { SlackSandbox } from "../../../sandbox/slack/web-api-sandbox.ts";
 import { fixturePath } from "../../support/fixtures.ts";
 
 /** Raw requests Slack sends, recorded by Slack's SDKs (test/fixtures/README.md). */

@@ -1,7 +1,7 @@
 import type { WebClient } from "@slack/web-api";
 import { afterEach, beforeEach, describe, expect, it, onTestFinished } from "vitest";
-import { startSlackSandbox } from "../../../src/sandbox/slack/web-api-sandbox.ts";
-import type { SlackSandbox, SlackSandboxOptions } from "../../../src/sandbox/slack/web-api-sandbox.ts";
+import { startSlackSandbox } from "../../../sandbox/slack/web-api-sandbox.ts";
+import type { SlackSandbox, SlackSandboxOptions } from "../../../sandbox/slack/web-api-sandbox.ts";
 import { sandboxClient } from "./support.ts";
 
 const ALICE = { id: "U0ALICE", name: "alice", realName: "Alice Liddell", tz: "Europe/Berlin" };

@@ -2,7 +2,7 @@ import { once } from "node:events";
 import type { ScenarioName } from "./scenarios.ts";
 import { reportReadyToParent } from "./detach.ts";
 import { startKubeSandbox, type KubeSandbox } from "./server.ts";
-import { CanaryError, ErrorCode } from "../../errors.ts";
+import { CanaryError, ErrorCode } from "../../src/errors.ts";
 
 export type RunKubeSandboxOptions = {
   /** 0 (default) picks a free port. */

@@ -1,6 +1,6 @@
 import { randomInt } from "node:crypto";
-import { applyJsonPatch, JsonPatchError } from "../../json/json-patch.ts";
-import { isJsonObject } from "../../json/json-value.ts";
+import { applyJsonPatch, JsonPatchError } from "../../src/json/json-patch.ts";
+import { isJsonObject } from "../../src/json/json-value.ts";
 import { jsonPatchStatus } from "./json-patch-status.ts";
 import { matchesLabels, parseLabelSelector } from "./label-selector.ts";
 import { applyMergePatch } from "./merge-patch.ts";

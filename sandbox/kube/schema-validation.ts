@@ -1,6 +1,6 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import type { JsonSchema } from "./crds.ts";
-import { isJsonObject } from "../../json/json-value.ts";
+import { isJsonObject } from "../../src/json/json-value.ts";
 import type { FieldError } from "./status.ts";
 
 export type SchemaCheck = {

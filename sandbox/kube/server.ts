@@ -6,7 +6,7 @@ import type { AddressInfo, Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { sandboxTlsMaterial } from "./certificates.ts";
 import { Faults, parseFaultSpec } from "./faults.ts";
-import { isJsonObject } from "../../json/json-value.ts";
+import { isJsonObject } from "../../src/json/json-value.ts";
 import { buildKubeconfig } from "./kubeconfig.ts";
 import { ObjectStore, type KubeObject } from "./object-store.ts";
 import {

@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { once } from "node:events";
 import type { AddressInfo } from "node:net";
 import { stripTypeScriptTypes } from "node:module";
-import { isCanaryError } from "../../errors.ts";
+import { isCanaryError } from "../../src/errors.ts";
 import type { MeshControl } from "../mesh/settings.ts";
 import type { SignedRequestClient } from "../slack/signed-request-client.ts";
 import type { SlackSandbox } from "../slack/web-api-sandbox.ts";

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { describeIssues } from "../../config/env.ts";
-import { CanaryError, ErrorCode } from "../../errors.ts";
+import { describeIssues } from "../../src/config/env.ts";
+import { CanaryError, ErrorCode } from "../../src/errors.ts";
 
 /** Latency of a subset: log-normal with this median and 99th percentile, milliseconds. */
 export const LatencySetting = z

@@ -1,7 +1,7 @@
 import { createServer } from "node:http";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { BOT_SCOPES } from "../../slack/scopes.ts";
+import { BOT_SCOPES } from "../../src/slack/scopes.ts";
 import { parseApiBody, readBody, stringArgument, uploadedBytes } from "./request-body.ts";
 import type { ApiArguments } from "./request-body.ts";
 import { postToResponseUrl } from "./response-urls.ts";

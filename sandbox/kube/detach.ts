@@ -1,9 +1,9 @@
 import { spawn } from "node:child_process";
 import { closeSync, openSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { CanaryError, ErrorCode } from "../../errors.ts";
+import { CanaryError, ErrorCode } from "../../src/errors.ts";
 
-const BIN = fileURLToPath(new URL("../../../bin/canarybot.js", import.meta.url));
+const BIN = fileURLToPath(new URL("../../bin/canarybot.js", import.meta.url));
 // Set on the child only: it tells the parent over IPC when its kubeconfig is on disk.
 const DETACHED = "CANARYBOT_SANDBOX_DETACHED";
 const READY = "kubeconfig-written";

@@ -1,6 +1,6 @@
-import { CanaryError, ErrorCode } from "../../errors.ts";
-import { loadKubeConfig } from "../../k8s/kubeconfig.ts";
-import { MetricsMesh } from "../../rollout/types.ts";
+import { CanaryError, ErrorCode } from "../../src/errors.ts";
+import { loadKubeConfig } from "../../src/k8s/kubeconfig.ts";
+import { MetricsMesh } from "../../src/rollout/types.ts";
 import { startMeshSandbox } from "./mesh-sandbox.ts";
 import type { MeshSandbox, MeshSandboxOptions } from "./mesh-sandbox.ts";
 import type { HeaderTraffic, SubsetBehaviourPatch } from "./settings.ts";

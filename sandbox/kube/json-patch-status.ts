@@ -1,4 +1,4 @@
-import { JsonPatchFailure, type JsonPatchError } from "../../json/json-patch.ts";
+import { JsonPatchFailure, type JsonPatchError } from "../../src/json/json-patch.ts";
 import { badRequest, patchNotApplied, type KubeStatus } from "./status.ts";
 
 const OPERATIONS: readonly unknown[] = ["add", "remove", "replace", "move", "copy", "test"];

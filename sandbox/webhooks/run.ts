@@ -1,4 +1,4 @@
-import { CanaryError, ErrorCode } from "../../errors.ts";
+import { CanaryError, ErrorCode } from "../../src/errors.ts";
 import { startWebhookSandbox } from "./webhook-sandbox.ts";
 import type { ScriptedAnswer, WebhookSandbox } from "./webhook-sandbox.ts";
 

@@ -1,4 +1,4 @@
-import { isJsonObject } from "../../json/json-value.ts";
+import { isJsonObject } from "../../src/json/json-value.ts";
 
 /** RFC 7386 JSON Merge Patch: objects merge key by key, `null` deletes, anything else replaces (arrays whole). */
 export function applyMergePatch(target: unknown, patch: unknown): unknown {

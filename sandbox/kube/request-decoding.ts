@@ -1,4 +1,4 @@
-import { isJsonObject } from "../../json/json-value.ts";
+import { isJsonObject } from "../../src/json/json-value.ts";
 import type { KubeObject } from "./object-store.ts";
 import { groupVersion, type ResourceTarget } from "./resources.ts";
 import { badRequest, KubeStatusError } from "./status.ts";

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { jsonEqual } from "../../json/json-value.ts";
+import { jsonEqual } from "../../src/json/json-value.ts";
 import { groupVersion, type ApiResource } from "./resources.ts";
 import { alreadyExists, conflict, KubeStatusError, notFound } from "./status.ts";
 

@@ -5,7 +5,7 @@ import { launchChromium } from "./browser.ts";
 import { openChannelPage } from "./channel-page.ts";
 import { startDemo } from "./start-demo.ts";
 
-const OUT = fileURLToPath(new URL("../../../docs/demo-channel.png", import.meta.url));
+const OUT = fileURLToPath(new URL("../../docs/demo-channel.png", import.meta.url));
 const WAIT_MS = 120_000;
 
 const demo = await startDemo({
