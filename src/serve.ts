@@ -12,7 +12,7 @@ import type { Logger } from "./rollout/ports.ts";
 import { createSlackApp } from "./slack/app.ts";
 import type { SlackApp } from "./slack/app.ts";
 import { slackLogger } from "./slack/bolt-logger.ts";
-import { RedisDeduper } from "./slack/dedupe.ts";
+import { RedisDeduper } from "./store/redis-deduper.ts";
 import { digestPlans } from "./schedule/daily-digest.ts";
 import { createRedisClient } from "./store/redis-client.ts";
 import type { RedisClient } from "./store/redis-client.ts";

@@ -1,5 +1,5 @@
 import { formatUtcDateTime } from "../rollout/time-text.ts";
-import type { FailedScheduledStart, ScheduledStart } from "../store/redis-scheduled-starts.ts";
+import type { FailedScheduledStart, ScheduledStart } from "../rollout/types.ts";
 
 /** "reviews@3 scheduled: reviews v1 → v2 at 2026-12-01 08:00 UTC, by cli:alice (cancel reviews@3)" */
 export function describeScheduledStart(start: ScheduledStart): string {

@@ -20,7 +20,7 @@ import {
   ruleBaselineShape,
   type HttpRouteRule,
 } from "./http-route-rule.ts";
-import { cloneJson, omitKeys } from "./json.ts";
+import { omitKeys } from "./json.ts";
 import { httpStatusOf } from "./kube-errors.ts";
 import {
   getCustomObject,
@@ -88,7 +88,7 @@ export class GatewayHttpRouteRouter implements TrafficRouter, PodHealthProbe {
         );
       }
       return {
-        baseline: cloneJson(managed.route),
+        baseline: structuredClone(managed.route),
         canaryWeight: canaryPercentOf(managed.route, target),
         apiVersion: `${GATEWAY_API_GROUP}/${GATEWAY_API_VERSION}`,
         // A backend's pods are what its Service selects: metrics tell the subsets apart by those labels.

@@ -1,7 +1,7 @@
 import { CanaryError, ErrorCode } from "../errors.ts";
 import { isJsonObject, type JsonObject } from "../json/json-value.ts";
 import type { HeaderMatch, Target } from "../rollout/types.ts";
-import { cloneJson, omitKeys } from "./json.ts";
+import { omitKeys } from "./json.ts";
 import {
   assertWeight,
   headerRouteName,
@@ -156,7 +156,7 @@ export function canaryPercentOf(rule: unknown, target: Target): number {
 function canaryRef(baseline: HttpRouteRule, target: Target, shape: BaselineShape): BackendRef {
   const entries = backendRefsOf(baseline);
   if (shape.canary !== undefined) return entries[shape.canary] as BackendRef;
-  return { ...cloneJson(entries[shape.stable] as BackendRef), name: target.canarySubset };
+  return { ...structuredClone(entries[shape.stable] as BackendRef), name: target.canarySubset };
 }
 
 /**
@@ -167,7 +167,7 @@ function canaryRef(baseline: HttpRouteRule, target: Target, shape: BaselineShape
 export function ruleAtWeight(baseline: unknown, target: Target, canaryWeight: number): HttpRouteRule {
   assertWeight(canaryWeight);
   const shape = ruleBaselineShape(baseline, target);
-  const copy = cloneJson(baseline) as HttpRouteRule;
+  const copy = structuredClone(baseline) as HttpRouteRule;
   if (canaryWeight === 0) return copy;
   const stableEntry = backendRefsOf(copy)[shape.stable] as BackendRef;
   const canary = canaryRef(copy, target, shape);
@@ -194,7 +194,7 @@ export function ruleAtWeight(baseline: unknown, target: Target, canaryWeight: nu
  */
 export function headerRuleFor(baseline: unknown, target: Target, header: HeaderMatch): HttpRouteRule {
   const shape = ruleBaselineShape(baseline, target);
-  const base = cloneJson(baseline) as HttpRouteRule;
+  const base = structuredClone(baseline) as HttpRouteRule;
   const condition = { type: "Exact", name: header.name, value: header.value };
   const conditions = Array.isArray(base.matches) && base.matches.length > 0 ? base.matches : [{}];
   const matches = conditions.map((original: unknown) => {

@@ -13,7 +13,6 @@ import { meshContextOf } from "../rollout/target.ts";
 import type { HeaderMatch, PodHealth, Target } from "../rollout/types.ts";
 import { describeRouteChange } from "./describe-change.ts";
 import { serviceOfHost } from "./istio-host.ts";
-import { cloneJson } from "./json.ts";
 import { httpStatusOf } from "./kube-errors.ts";
 import {
   getCustomObject,
@@ -93,7 +92,7 @@ export class IstioVirtualServiceRouter implements TrafficRouter, PodHealthProbe 
         );
       }
       return {
-        baseline: cloneJson(managed.route),
+        baseline: structuredClone(managed.route),
         canaryWeight: canaryWeightOf(managed.route, target),
         apiVersion: `${ISTIO_NETWORKING_GROUP}/${version}`,
         subsetLabels,

@@ -1,8 +1,3 @@
-/** A deep copy that keeps key order, so a copy serializes to the same bytes as its original. */
-export function cloneJson<T>(value: T): T {
-  return structuredClone(value);
-}
-
 /** A shallow copy of `object` without `keys`, in the original key order. */
 export function omitKeys<T extends object, K extends keyof T>(object: T, ...keys: K[]): Omit<T, K> {
   const copy = { ...object } as Record<PropertyKey, unknown>;

@@ -2,7 +2,7 @@ import { CanaryError, ErrorCode } from "../errors.ts";
 import { isJsonObject, type JsonObject } from "../json/json-value.ts";
 import type { HeaderMatch, Target } from "../rollout/types.ts";
 import { isSameHost } from "./istio-host.ts";
-import { cloneJson, omitKeys } from "./json.ts";
+import { omitKeys } from "./json.ts";
 import {
   assertWeight,
   headerRouteName,
@@ -198,7 +198,7 @@ export function routeAtWeight(baseline: unknown, target: Target, canaryWeight: n
   assertWeight(canaryWeight);
   if (canaryWeight > 0 && canaryWeight < 100) return splitRoute(baseline, target, canaryWeight);
   const shape = baselineShape(baseline, target);
-  const copy = cloneJson(baseline) as HttpRoute;
+  const copy = structuredClone(baseline) as HttpRoute;
   if (canaryWeight === 0) return copy;
   return { ...copy, route: [omitKeys(canaryEntry(copy, target, shape), "weight")] };
 }
@@ -211,7 +211,7 @@ export function routeAtWeight(baseline: unknown, target: Target, canaryWeight: n
  */
 function splitRoute(baseline: unknown, target: Target, canaryWeight: number): HttpRoute {
   const shape = baselineShape(baseline, target);
-  const copy = cloneJson(baseline) as HttpRoute;
+  const copy = structuredClone(baseline) as HttpRoute;
   const route = [...destinationsOf(copy)];
   route[shape.stable] = { ...(route[shape.stable] as RouteDestination), weight: 100 - canaryWeight };
   const canary = { ...canaryEntry(copy, target, shape), weight: canaryWeight };
@@ -225,7 +225,7 @@ function canaryEntry(baseline: HttpRoute, target: Target, shape: BaselineShape):
   const entries = destinationsOf(baseline);
   if (shape.canary !== undefined) return entries[shape.canary] as RouteDestination;
   const stableEntry = entries[shape.stable] as RouteDestination;
-  return { destination: { ...cloneJson(stableEntry.destination), subset: target.canarySubset } };
+  return { destination: { ...structuredClone(stableEntry.destination), subset: target.canarySubset } };
 }
 
 /**
@@ -249,7 +249,7 @@ export function routesWrittenAt(baseline: unknown, target: Target, canaryWeight:
  */
 export function headerRouteFor(baseline: unknown, target: Target, header: HeaderMatch): HttpRoute {
   const shape = baselineShape(baseline, target);
-  const base = cloneJson(baseline) as HttpRoute;
+  const base = structuredClone(baseline) as HttpRoute;
   const stableEntry = destinationsOf(base)[shape.stable] as RouteDestination;
   const condition = { [header.name]: { exact: header.value } };
   const conditions = Array.isArray(base.match) && base.match.length > 0 ? base.match : [{}];

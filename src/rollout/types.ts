@@ -439,6 +439,19 @@ export type StartRequest = {
   ignoreFreeze?: boolean;
 };
 
+/** A start someone asked for at a later time (`start --at`). */
+export type ScheduledStart = {
+  /** `reviews@3`: the service and a number of its own. */
+  id: string;
+  /** When it starts, ms since epoch. */
+  at: number;
+  request: StartRequest;
+  createdAt: number;
+};
+
+/** A scheduled start refused when its time came, kept so that `list` can say so. */
+export type FailedScheduledStart = ScheduledStart & { failedAt: number; reason: string };
+
 export const NotificationKind = {
   /** A snapshot reply in the rollout's thread. */
   Snapshot: "snapshot",

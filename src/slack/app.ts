@@ -11,7 +11,7 @@ import type { Logger, RolloutStore } from "../rollout/ports.ts";
 import type { RolloutService } from "../rollout/service.ts";
 import type { RedisScheduledStarts } from "../store/redis-scheduled-starts.ts";
 import { slackLogger } from "./bolt-logger.ts";
-import type { Deduper } from "./dedupe.ts";
+import type { Deduper } from "../store/redis-deduper.ts";
 import { GuardedHTTPReceiver } from "./guarded-receiver.ts";
 import { SlackHandlers } from "./handlers.ts";
 import { registerActionListeners } from "./listeners/actions.ts";

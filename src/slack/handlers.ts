@@ -18,7 +18,7 @@ import type { RolloutService } from "../rollout/service.ts";
 import type { RedisScheduledStarts } from "../store/redis-scheduled-starts.ts";
 import { Phase } from "../rollout/types.ts";
 import type { Actor, HumanEvent, Rollout, StartRequest } from "../rollout/types.ts";
-import type { Deduper } from "./dedupe.ts";
+import type { Deduper } from "../store/redis-deduper.ts";
 import { mrkdwn, message, withMentions, withSlackReferences } from "./mrkdwn.ts";
 import { ACTION_EVENTS, parseButtonValue } from "./render-rollout-message.ts";
 import type { ActionId } from "./render-rollout-message.ts";

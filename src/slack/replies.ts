@@ -4,8 +4,7 @@ import { auditLine, dryRunText } from "../commands/render-text.ts";
 import { describeProgress } from "../rollout/plan.ts";
 import type { DryRun } from "../rollout/service.ts";
 import { formatUtcDateTime } from "../rollout/time-text.ts";
-import type { AuditEntry, Rollout } from "../rollout/types.ts";
-import type { ScheduledStart } from "../store/redis-scheduled-starts.ts";
+import type { AuditEntry, Rollout, ScheduledStart } from "../rollout/types.ts";
 import {
   bold,
   code,

@@ -1,21 +1,8 @@
 import type { RedisClient } from "./redis-client.ts";
 import { CanaryError, ErrorCode } from "../errors.ts";
-import type { StartRequest } from "../rollout/types.ts";
+import type { FailedScheduledStart, ScheduledStart, StartRequest } from "../rollout/types.ts";
 import { luaScript, runScript } from "./lua.ts";
 import { withRedis } from "./redis-errors.ts";
-
-/** A start someone asked for at a later time (`start --at`). */
-export type ScheduledStart = {
-  /** `reviews@3`: the service and a number of its own. */
-  id: string;
-  /** When it starts, ms since epoch. */
-  at: number;
-  request: StartRequest;
-  createdAt: number;
-};
-
-/** A scheduled start refused when its time came, kept so that `list` can say so. */
-export type FailedScheduledStart = ScheduledStart & { failedAt: number; reason: string };
 
 /** How many refused scheduled starts are kept. */
 const FAILED_KEPT = 50;

@@ -1,4 +1,4 @@
-import type { RedisClient } from "../store/redis-client.ts";
+import type { RedisClient } from "./redis-client.ts";
 
 /**
  * Claims that make a delivery or an action happen once across every replica: `SET key NX PX ttl` in the shared
