@@ -27,7 +27,7 @@ import { createSignedRequestClient } from "../sandbox/slack/signed-request-clien
 import type { InteractionSent, SignedRequestClient } from "../sandbox/slack/signed-request-client.ts";
 import { startSlackSandbox } from "../sandbox/slack/web-api-sandbox.ts";
 import type { SlackSandbox } from "../sandbox/slack/web-api-sandbox.ts";
-import { reviewsTarget } from "../test/k8s/istio-fixtures.ts";
+import { reviewsTarget } from "../test/support/istio-fixtures.ts";
 import { meshService } from "../test/support/mesh-services.ts";
 import { serveInProcess } from "../test/support/serve-in-process.ts";
 import { quietLogger } from "../test/sandbox/slack/support.ts";

@@ -5,7 +5,7 @@ import { describeRouteChange, yamlDiff } from "../../src/k8s/describe-change.ts"
 import { computeRoutePatch } from "../../src/k8s/virtual-service-patch.ts";
 import { currentSubsetOf, selectManagedRoute } from "../../src/k8s/virtual-service-route.ts";
 import { omitKeys } from "../../src/k8s/json.ts";
-import { BOOKINFO, istioObject, reviewsTarget } from "./istio-fixtures.ts";
+import { BOOKINFO, istioObject, reviewsTarget } from "../support/istio-fixtures.ts";
 
 const target = reviewsTarget();
 const allV1 = () => istioObject(`${BOOKINFO}virtual-service-all-v1.yaml`, "VirtualService", "reviews");

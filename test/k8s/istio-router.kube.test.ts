@@ -11,7 +11,7 @@ import type { Target } from "../../src/rollout/types.ts";
 import { startKubeSandbox, workloadObjects, type KubeSandbox } from "../../sandbox/kube/index.ts";
 import { omitKeys } from "../../src/k8s/json.ts";
 import { waitFor } from "../support/engine.ts";
-import { BOOKINFO, istioDocuments, reviewsTarget } from "./istio-fixtures.ts";
+import { BOOKINFO, istioDocuments, reviewsTarget } from "../support/istio-fixtures.ts";
 import { rejection } from "../support/errors.ts";
 
 // Given a Kubernetes API sandbox over HTTPS with Istio's bookinfo (reviews 100% to v1; subsets v1..v3; one

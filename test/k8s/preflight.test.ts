@@ -7,7 +7,7 @@ import {
   subsetReadinessProblem,
 } from "../../src/k8s/preflight.ts";
 import { headerRouteFor, httpRoutes } from "../../src/k8s/virtual-service-route.ts";
-import { BOOKINFO, istioDocuments, istioObject, reviewsTarget } from "./istio-fixtures.ts";
+import { BOOKINFO, istioDocuments, istioObject, reviewsTarget } from "../support/istio-fixtures.ts";
 import { thrown } from "../support/errors.ts";
 
 function deployment(name: string, labels: Record<string, string>, readyReplicas?: number) {

@@ -20,7 +20,7 @@ import {
 } from "../../src/k8s/virtual-service-route.ts";
 import type { RouteExpectation } from "../../src/rollout/ports.ts";
 import type { HeaderMatch, Target } from "../../src/rollout/types.ts";
-import { BOOKINFO, istioObject, reviewsTarget } from "./istio-fixtures.ts";
+import { BOOKINFO, istioObject, reviewsTarget } from "../support/istio-fixtures.ts";
 import { thrown } from "../support/errors.ts";
 
 type Vs = ReturnType<typeof istioObject>;

@@ -11,7 +11,7 @@ import {
   selectManagedRoute,
 } from "../../src/k8s/virtual-service-route.ts";
 import { headerRouteName } from "../../src/k8s/route-rules.ts";
-import { BOOKINFO, istioObject, reviewsTarget } from "./istio-fixtures.ts";
+import { BOOKINFO, istioObject, reviewsTarget } from "../support/istio-fixtures.ts";
 import { thrown } from "../support/errors.ts";
 
 const allV1 = () => istioObject(`${BOOKINFO}virtual-service-all-v1.yaml`, "VirtualService", "reviews");

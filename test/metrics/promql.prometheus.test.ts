@@ -11,7 +11,12 @@ import { linkerdQueries } from "../../src/metrics/linkerd-queries.ts";
 import type { SubsetMatch } from "../../src/metrics/promql.ts";
 import { PrometheusClient } from "../../src/metrics/prometheus-client.ts";
 import { startPrometheus, type TestPrometheus } from "../support/prometheus.ts";
-import { renderIstioMetrics, serveMetrics, type MetricsPage, type Workload } from "./istio-exposition.ts";
+import {
+  renderIstioMetrics,
+  serveMetrics,
+  type MetricsPage,
+  type Workload,
+} from "../support/istio-exposition.ts";
 
 /**
  * Every PromQL string canarybot builds is accepted by a real Prometheus (a `bad_data` answer fails the test),

@@ -5,11 +5,16 @@ import type { SubsetLabels } from "../../src/metrics/istio-queries.ts";
 import { PrometheusClient } from "../../src/metrics/prometheus-client.ts";
 import { PrometheusMetricsProvider } from "../../src/metrics/prometheus-metrics-provider.ts";
 import type { MetricsSnapshot } from "../../src/rollout/types.ts";
-import { istioDocuments } from "../k8s/istio-fixtures.ts";
+import { istioDocuments } from "../support/istio-fixtures.ts";
 import { istioFixturePath } from "../support/fixtures.ts";
 import { startPrometheus, type TestPrometheus } from "../support/prometheus.ts";
 import { makeRollout } from "../support/rollouts.ts";
-import { renderIstioMetrics, serveMetrics, type MetricsPage, type Workload } from "./istio-exposition.ts";
+import {
+  renderIstioMetrics,
+  serveMetrics,
+  type MetricsPage,
+  type Workload,
+} from "../support/istio-exposition.ts";
 
 /**
  * Given sidecars reporting Istio metrics for reviews v1 (stable: fast, 1 % errors) and v2 (canary: slow, 5 %

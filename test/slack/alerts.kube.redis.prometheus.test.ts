@@ -6,8 +6,8 @@ import { startMeshSandbox } from "../../sandbox/mesh/mesh-sandbox.ts";
 import type { MeshSandbox } from "../../sandbox/mesh/mesh-sandbox.ts";
 import { startPrometheus, waitForIstioRates } from "../support/prometheus.ts";
 import type { TestPrometheus } from "../support/prometheus.ts";
-import { ALICE, DEPLOYS, ONCALL, botHarness, waitFor } from "./bot-harness.ts";
-import type { BotHarness } from "./bot-harness.ts";
+import { ALICE, DEPLOYS, ONCALL, botHarness, waitFor } from "../support/bot-harness.ts";
+import type { BotHarness } from "../support/bot-harness.ts";
 
 async function freePort(): Promise<number> {
   const server = createServer();

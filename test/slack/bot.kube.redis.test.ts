@@ -21,8 +21,8 @@ import {
   clickPayload,
   commandBody,
   waitFor,
-} from "./bot-harness.ts";
-import type { BotHarness } from "./bot-harness.ts";
+} from "../support/bot-harness.ts";
+import type { BotHarness } from "../support/bot-harness.ts";
 
 /** Steps 10 → 50 → 100 with approval gates at 10% and 50%, stepping every 200 ms. */
 const GATED = "start reviews --canary v2 --steps 10,50,100 --approve-at 10,50 --interval 200ms";

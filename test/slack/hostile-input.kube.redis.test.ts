@@ -4,8 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../../src/cli.ts";
 import { sendSignedRequest } from "../../sandbox/slack/signed-request-client.ts";
 import { REDIS_URL } from "../support/redis.ts";
-import { ALICE, botHarness, commandBody, waitFor } from "./bot-harness.ts";
-import type { BotHarness } from "./bot-harness.ts";
+import { ALICE, botHarness, commandBody, waitFor } from "../support/bot-harness.ts";
+import type { BotHarness } from "../support/bot-harness.ts";
 
 /** Hostile or odd requests, each correctly signed as Slack signs, through real HTTP to `canarybot serve`. */
 let h: BotHarness;

@@ -1,8 +1,8 @@
 import { afterEach, expect, it } from "vitest";
 import { ActionId } from "../../src/slack/render-rollout-message.ts";
 import { addReviewsV4, allTrafficTo, reviewsHttp } from "../support/releases.ts";
-import { ALICE, BOB, CAROL, botHarness, waitFor } from "./bot-harness.ts";
-import type { BotHarness } from "./bot-harness.ts";
+import { ALICE, BOB, CAROL, botHarness, waitFor } from "../support/bot-harness.ts";
+import type { BotHarness } from "../support/bot-harness.ts";
 
 let h: BotHarness;
 

@@ -4,8 +4,8 @@ import { ACK_TIMEOUT_MS } from "../../sandbox/slack/socket-mode.ts";
 import { ActionId } from "../../src/slack/render-rollout-message.ts";
 import { routeWeights } from "../support/route-weights.ts";
 import { SLACK_REQUESTS_DIR } from "../sandbox/slack/support.ts";
-import { ALICE, BOB, CAROL, DEPLOYS, botHarness, buttonsOf, waitFor } from "./bot-harness.ts";
-import type { BotHarness } from "./bot-harness.ts";
+import { ALICE, BOB, CAROL, DEPLOYS, botHarness, buttonsOf, waitFor } from "../support/bot-harness.ts";
+import type { BotHarness } from "../support/bot-harness.ts";
 
 let h: BotHarness;
 

@@ -16,8 +16,8 @@ import { startSlackSandbox } from "../../sandbox/slack/web-api-sandbox.ts";
 import type { SlackSandbox } from "../../sandbox/slack/web-api-sandbox.ts";
 import { startServe } from "../../src/serve.ts";
 import type { ServeHandle } from "../../src/serve.ts";
-import { waitFor } from "../support/engine.ts";
-import { REDIS_URL, connectRedis, deleteKeysWithPrefix, uniqueName } from "../support/redis.ts";
+import { waitFor } from "./engine.ts";
+import { REDIS_URL, connectRedis, deleteKeysWithPrefix, uniqueName } from "./redis.ts";
 
 export const ALICE = { id: "U0ALICE1", name: "alice" };
 export const BOB = { id: "U0BOB001", name: "bob" };

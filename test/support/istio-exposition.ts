@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { istioFixturePath } from "../support/fixtures.ts";
+import { istioFixturePath } from "./fixtures.ts";
 
 /**
  * A stand-in for Istio sidecars' `/stats/prometheus`: `istio_requests_total` and the

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { parseAllDocuments } from "yaml";
 import type { Target } from "../../src/rollout/types.ts";
-import { istioFixturePath } from "../support/fixtures.ts";
+import { istioFixturePath } from "./fixtures.ts";
 
 /** Every document of an Istio fixture file (path relative to fixtures/istio/), empty documents skipped. */
 export function istioDocuments(relativePath: string): Record<string, unknown>[] {
