@@ -15,6 +15,11 @@ const ioModules = [
   "child_process",
 ];
 
+const everywhereSyntax = [
+  { selector: "TSEnumDeclaration", message: "Use an `as const` object instead of an enum." },
+  { selector: "ExportDefaultDeclaration", message: "Named exports only." },
+];
+
 export default tseslint.config(
   { ignores: ["node_modules/**", "coverage/**", "dist/**"] },
   js.configs.recommended,
@@ -31,10 +36,47 @@ export default tseslint.config(
         { argsIgnorePattern: "^_", varsIgnorePattern: "^_", ignoreRestSiblings: true },
       ],
       "@typescript-eslint/consistent-type-imports": "error",
+      "no-restricted-syntax": ["error", ...everywhereSyntax],
+    },
+  },
+  {
+    // The product never loads its test doubles: the sandboxes are an annex beside it, left out of the image.
+    files: ["src/**/*.ts", "bin/**/*.js"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [{ regex: "(^|/)sandbox/", message: "The product does not import the sandboxes." }],
+        },
+      ],
       "no-restricted-syntax": [
         "error",
-        { selector: "TSEnumDeclaration", message: "Use an `as const` object instead of an enum." },
-        { selector: "ExportDefaultDeclaration", message: "Named exports only." },
+        ...everywhereSyntax,
+        {
+          selector: "ImportExpression[source.value=/(^|\\/)sandbox\\//]",
+          message: "The product does not import the sandboxes.",
+        },
+      ],
+    },
+  },
+  {
+    // An emulator checks the product from outside: it may name the product's types, and use its JSON library
+    // (src/json/: JSON values and RFC 6902, no canarybot logic), but runs none of the code it stands in front of.
+    // The demos (slack-demo.ts, demo/) are the one place that runs the product against the emulators.
+    files: ["sandbox/**/*.ts"],
+    ignores: ["sandbox/slack-demo.ts", "sandbox/demo/**"],
+    rules: {
+      "@typescript-eslint/no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              regex: "^(\\.\\./)+src/(?!json/)",
+              allowTypeImports: true,
+              message: "An emulator imports the product's types only (and src/json/).",
+            },
+          ],
+        },
       ],
     },
   },
@@ -45,7 +87,12 @@ export default tseslint.config(
     rules: {
       "no-restricted-imports": [
         "error",
-        { patterns: [{ group: ioModules, message: "src/rollout/ is the pure core: no I/O imports." }] },
+        {
+          patterns: [
+            { regex: "(^|/)sandbox/", message: "The product does not import the sandboxes." },
+            { group: ioModules, message: "src/rollout/ is the pure core: no I/O imports." },
+          ],
+        },
       ],
       "no-restricted-properties": [
         "error",

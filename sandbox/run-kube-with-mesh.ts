@@ -5,7 +5,7 @@ import { runMeshSandbox } from "./mesh/cli.ts";
 import type { MeshSandboxFlags } from "./mesh/cli.ts";
 
 /**
- * `canarybot sandbox kube --mesh`: the Kubernetes sandbox and, beside it, the traffic simulator reading its
+ * `canarybot-sandbox kube --mesh`: the Kubernetes sandbox and, beside it, the traffic simulator reading its
  * VirtualServices, in one process until stopped: the local stand-in for a cluster with Istio.
  */
 export async function runKubeWithMesh(

@@ -20,8 +20,6 @@ import { redact, secretValues } from "./redact.ts";
 import type { Runtime } from "./main.ts";
 import type { RolloutStore } from "./rollout/ports.ts";
 import type { HumanEvent } from "./rollout/types.ts";
-import type { MeshSandboxFlags } from "../sandbox/mesh/cli.ts";
-import type { WebhookSandboxFlags } from "../sandbox/webhooks/run.ts";
 import type { Rollout } from "./rollout/types.ts";
 import type { RedisRole } from "./store/redis-client.ts";
 import type { RedisScheduledStarts } from "./store/redis-scheduled-starts.ts";
@@ -60,20 +58,6 @@ const INTERNAL_CODES: readonly string[] = [
   ErrorCode.SlackUnavailable,
   ErrorCode.Locked,
 ];
-
-type KubeSandboxFlags = {
-  port: string;
-  kubeconfigOut: string;
-  scenario: "bookinfo" | "bookinfo-gateway-api" | "empty";
-  mesh?: boolean;
-  meshPort?: string;
-  metrics?: string;
-  service?: string[];
-  rps?: string;
-  subset?: string[];
-  header?: string[];
-  detach?: boolean;
-};
 
 type Global = { kubeconfig?: string; context?: string; config?: string; verbose?: boolean };
 type ActOptions = { as?: string; reason?: string };
@@ -464,135 +448,12 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
 
   registerConfigCommands(program, io);
 
-  const sandbox = program
-    .command("sandbox")
-    .description("local stand-ins for Kubernetes, the mesh, Slack and webhook receivers");
-  sandbox
-    .command("slack-demo")
-    .description(
-      "a /canary rollout end to end against the Slack and Kubernetes sandboxes, printed as it goes",
-    )
-    .action(async () => {
-      const { runSlackDemo } = await sandboxModule(() => import("../sandbox/slack-demo.ts"));
-      await runSlackDemo({ print: (line) => io.stdout(`${line}\n`), env: io.env });
-    });
-  sandbox
-    .command("kube")
-    .description("run the Kubernetes API emulator (and, with --mesh, the traffic simulator beside it)")
-    .option("--port <port>", "port (0 picks a free one)", "0")
-    .requiredOption("--kubeconfig-out <file>", "where to write a kubeconfig for it")
-    .addOption(
-      new Option("--scenario <name>", "seeded objects")
-        .choices(["bookinfo", "bookinfo-gateway-api", "empty"])
-        .default("bookinfo"),
-    )
-    .option("--mesh", "also run the traffic simulator on the sandbox's VirtualServices and HTTPRoutes")
-    .option("--mesh-port <port>", "port of the simulator's /metrics and /control (default 15090)")
-    .option("--service <name...>", "with --mesh: services to send traffic to", ["reviews"])
-    .option("--rps <n>", "with --mesh: requests per second per service")
-    .option("--subset <spec...>", "with --mesh: subset behaviour, e.g. v2:errorRate=0.05,p50=20,p99=900")
-    .option("--header <spec...>", "with --mesh: header-carrying traffic, e.g. qa=canary-test:5%")
-    .addOption(
-      new Option("--metrics <mesh>", "with --mesh: whose metrics to serve").choices(["istio", "linkerd"]),
-    )
-    .option("--detach", "run in the background; return once the kubeconfig is written")
-    .action(async (options: KubeSandboxFlags) => {
-      if (options.detach) {
-        const { runDetached } = await sandboxModule(() => import("../sandbox/kube/detach.ts"));
-        exitCode = await runDetached(argv, options.kubeconfigOut, io.stdout);
-        return;
-      }
-      const kube = {
-        port: Number(options.port),
-        kubeconfigOut: options.kubeconfigOut,
-        scenario: options.scenario,
-        print: io.stdout,
-        stopSignal: io.stopSignal(),
-      };
-      if (!options.mesh) {
-        const { runKubeSandbox } = await sandboxModule(() => import("../sandbox/kube/run.ts"));
-        await runKubeSandbox(kube);
-        return;
-      }
-      const { service, rps, subset, header, meshPort, metrics } = options;
-      const mesh: MeshSandboxFlags = {
-        ...(metrics ? { metrics } : {}),
-        ...(service ? { service } : {}),
-        ...(rps ? { rps } : {}),
-        ...(subset ? { subset } : {}),
-        ...(header ? { header } : {}),
-        ...(meshPort ? { port: meshPort } : {}),
-      };
-      const { runKubeWithMesh } = await sandboxModule(() => import("../sandbox/run-kube-with-mesh.ts"));
-      await runKubeWithMesh({ ...kube, mesh, env: io.env });
-    });
-
-  sandbox
-    .command("webhooks")
-    .description("run the webhook sandbox: scripted hooks, flagger-loadtester's command endpoint and gates")
-    .option("--port <port>", "port (0 picks a free one)", "0")
-    .option("--host <host>", "listen address (default 127.0.0.1)")
-    .option("--mesh-control <url>", "the mesh sandbox's /control URL: hey load tests drive its traffic")
-    .option(
-      "--answer <spec>",
-      "a scripted answer, repeatable, in order: /hooks/load=500:load test failed",
-      (spec: string, previous: string[] | undefined) => [...(previous ?? []), spec],
-    )
-    .action(async (flags: WebhookSandboxFlags) => {
-      const { runWebhookSandbox } = await sandboxModule(() => import("../sandbox/webhooks/run.ts"));
-      await runWebhookSandbox({ flags, print: io.stdout, stopSignal: io.stopSignal() });
-    });
-
-  sandbox
-    .command("mesh")
-    .description(
-      "run the traffic simulator: Istio (or Linkerd) metrics that follow the live VirtualService or HTTPRoute",
-    )
-    .option("--namespace <ns>", "namespace of the services", "default")
-    .option("--service <name...>", "services to send traffic to", ["reviews"])
-    .option("--rps <n>", "requests per second per service")
-    .option("--port <port>", "port of /metrics and /control (default 15090)")
-    .option("--host <host>", "listen address")
-    .option("--seed <n>", "seed of the simulated traffic")
-    .option("--poll-ms <ms>", "how often the routes are re-read")
-    .option("--subset <spec...>", "subset behaviour, e.g. v2:errorRate=0.05,p50=20,p99=900")
-    .option("--header <spec...>", "header-carrying traffic, e.g. qa=canary-test:5%")
-    .addOption(new Option("--metrics <mesh>", "whose metrics to serve").choices(["istio", "linkerd"]))
-    .action(async (options: MeshSandboxFlags) => {
-      const global = program.opts<Global>();
-      const stop = new AbortController();
-      void io.stopSignal().then(() => stop.abort());
-      const { runMeshSandbox } = await sandboxModule(() => import("../sandbox/mesh/cli.ts"));
-      await runMeshSandbox(
-        {
-          ...options,
-          ...(global.kubeconfig ? { kubeconfig: global.kubeconfig } : {}),
-          ...(global.context ? { context: global.context } : {}),
-        },
-        { log: (line) => io.stdout(`${line}\n`), signal: stop.signal, env: io.env },
-      );
-    });
-
   try {
     await program.parseAsync(argv, { from: "user" });
   } catch (error) {
     exitCode = reportError(error, io);
   }
   return exitCode;
-}
-
-/** The container image leaves the sandboxes out unless asked: say so rather than print a module-not-found trace. */
-async function sandboxModule<T>(load: () => Promise<T>): Promise<T> {
-  try {
-    return await load();
-  } catch (error) {
-    if ((error as { code?: string }).code !== "ERR_MODULE_NOT_FOUND") throw error;
-    throw new CanaryError(
-      ErrorCode.InvalidInput,
-      "the sandboxes are not installed here (the image leaves them out unless built with --build-arg SANDBOXES=true)",
-      { cause: error },
-    );
-  }
 }
 
 /** A rollout by id, else the live (or newest) rollout of a service. */

@@ -1,15 +1,15 @@
 import { spawn } from "node:child_process";
 import { closeSync, openSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { CanaryError, ErrorCode } from "../../src/errors.ts";
+import { errorText, SandboxError } from "../errors.ts";
 
-const BIN = fileURLToPath(new URL("../../bin/canarybot.js", import.meta.url));
+const BIN = fileURLToPath(new URL("../bin/canarybot-sandbox.js", import.meta.url));
 // Set on the child only: it tells the parent over IPC when its kubeconfig is on disk.
 const DETACHED = "CANARYBOT_SANDBOX_DETACHED";
 const READY = "kubeconfig-written";
 
 /**
- * `sandbox kube --detach`: the same command in a background process, returning to the shell only once that
+ * `canarybot-sandbox kube --detach`: the same command in a background process, returning to the shell only once that
  * process has written its kubeconfig, so the next line of a script can use it. Its output goes to a log file
  * beside the kubeconfig; it stops on SIGINT/SIGTERM like the foreground command.
  */
@@ -47,11 +47,8 @@ function openLog(path: string): number {
   try {
     return openSync(path, "w");
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new CanaryError(
-      ErrorCode.InvalidInput,
-      `cannot write the sandbox's log beside --kubeconfig-out: ${reason}`,
-    );
+    const reason = errorText(error);
+    throw new SandboxError(`cannot write the sandbox's log beside --kubeconfig-out: ${reason}`);
   }
 }
 

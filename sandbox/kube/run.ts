@@ -2,7 +2,7 @@ import { once } from "node:events";
 import type { ScenarioName } from "./scenarios.ts";
 import { reportReadyToParent } from "./detach.ts";
 import { startKubeSandbox, type KubeSandbox } from "./server.ts";
-import { CanaryError, ErrorCode } from "../../src/errors.ts";
+import { errorText, SandboxError } from "../errors.ts";
 
 export type RunKubeSandboxOptions = {
   /** 0 (default) picks a free port. */
@@ -16,7 +16,7 @@ export type RunKubeSandboxOptions = {
   readonly stopSignal?: Promise<void>;
 };
 
-/** `canarybot sandbox kube`: serve until asked to stop, with a kubeconfig written for other processes. */
+/** `canarybot-sandbox kube`: serve until asked to stop, with a kubeconfig written for other processes. */
 export async function runKubeSandbox(options: RunKubeSandboxOptions): Promise<void> {
   const print = options.print ?? ((text: string) => process.stdout.write(text));
   const sandbox = await startKubeSandbox({
@@ -41,8 +41,8 @@ export async function writeKubeconfigOut(sandbox: KubeSandbox, path: string): Pr
   try {
     await sandbox.writeKubeconfig(path);
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new CanaryError(ErrorCode.InvalidInput, `cannot write --kubeconfig-out: ${reason}`);
+    const reason = errorText(error);
+    throw new SandboxError(`cannot write --kubeconfig-out: ${reason}`);
   }
 }
 

@@ -1,12 +1,12 @@
-import { CanaryError, ErrorCode } from "../../src/errors.ts";
-import { loadKubeConfig } from "../../src/k8s/kubeconfig.ts";
-import { MetricsMesh } from "../../src/rollout/types.ts";
+import type { MetricsMesh } from "../../src/rollout/types.ts";
+import { errorText, SandboxError } from "../errors.ts";
+import { loadKubeConfig } from "./kubeconfig.ts";
 import { startMeshSandbox } from "./mesh-sandbox.ts";
 import type { MeshSandbox, MeshSandboxOptions } from "./mesh-sandbox.ts";
 import type { HeaderTraffic, SubsetBehaviourPatch } from "./settings.ts";
 
 /**
- * `canarybot sandbox --mesh` flags, as a command-line parser hands them over (strings; repeatable ones as arrays):
+ * `canarybot-sandbox mesh` flags, as a command-line parser hands them over (strings; repeatable ones as arrays):
  *
  *   --kubeconfig ./sandbox.kubeconfig --context c --namespace default --service reviews [--service ratings]
  *   --rps 50 --port 15090 --host 0.0.0.0 --seed 7 --poll-ms 250
@@ -43,10 +43,7 @@ export function parseSubsetFlag(flag: string): [string, SubsetBehaviourPatch] {
   const colon = flag.indexOf(":");
   const key = colon < 0 ? "" : flag.slice(0, colon).trim();
   const bad = (why: string) =>
-    new CanaryError(
-      ErrorCode.InvalidInput,
-      `--subset ${flag}: ${why} (expected v2:errorRate=0.05,p50=20,p99=900)`,
-    );
+    new SandboxError(`--subset ${flag}: ${why} (expected v2:errorRate=0.05,p50=20,p99=900)`);
   if (key === "") throw bad("no subset name");
   const patch: SubsetBehaviourPatch = {};
   for (const part of flag.slice(colon + 1).split(",")) {
@@ -74,29 +71,26 @@ export function parseHeaderFlag(flag: string): HeaderTraffic {
   const colon = flag.lastIndexOf(":");
   const value = colon > eq ? share(flag.slice(colon + 1)) : undefined;
   if (eq <= 0 || colon <= eq || value === undefined) {
-    throw new CanaryError(
-      ErrorCode.InvalidInput,
-      `--header ${flag}: expected name=value:share, e.g. qa=canary-test:5%`,
-    );
+    throw new SandboxError(`--header ${flag}: expected name=value:share, e.g. qa=canary-test:5%`);
   }
   return { name: flag.slice(0, eq).trim().toLowerCase(), value: flag.slice(eq + 1, colon), share: value };
 }
 
+/** The meshes whose metrics the sandbox can serve. */
+const MESHES = ["istio", "linkerd"] as const satisfies readonly MetricsMesh[];
+
 function parseMetricsFlag(text: string | undefined): MetricsMesh | undefined {
   if (text === undefined) return undefined;
-  const meshes: readonly string[] = Object.values(MetricsMesh);
+  const meshes: readonly string[] = MESHES;
   if (meshes.includes(text)) return text as MetricsMesh;
-  throw new CanaryError(ErrorCode.InvalidInput, `--metrics ${text}: expected ${meshes.join(" or ")}`);
+  throw new SandboxError(`--metrics ${text}: expected ${meshes.join(" or ")}`);
 }
 
 function integer(flag: string, text: string | undefined, min: number, max: number): number | undefined {
   if (text === undefined) return undefined;
   const value = Number(text);
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new CanaryError(
-      ErrorCode.InvalidInput,
-      `--${flag} ${text}: expected a whole number from ${min} to ${max}`,
-    );
+    throw new SandboxError(`--${flag} ${text}: expected a whole number from ${min} to ${max}`);
   }
   return value;
 }
@@ -108,7 +102,7 @@ export function meshOptionsFromFlags(flags: MeshSandboxFlags): Omit<MeshSandboxO
     try {
       return fn();
     } catch (error) {
-      problems.push(error instanceof Error ? error.message : String(error));
+      problems.push(errorText(error));
       return undefined;
     }
   };
@@ -116,10 +110,7 @@ export function meshOptionsFromFlags(flags: MeshSandboxFlags): Omit<MeshSandboxO
     if (flags.rps === undefined) return undefined;
     const value = Number(flags.rps);
     if (!(Number.isFinite(value) && value >= 0 && value <= 100_000)) {
-      throw new CanaryError(
-        ErrorCode.InvalidInput,
-        `--rps ${flags.rps}: expected requests per second from 0 to 100000`,
-      );
+      throw new SandboxError(`--rps ${flags.rps}: expected requests per second from 0 to 100000`);
     }
     return value;
   });
@@ -137,7 +128,7 @@ export function meshOptionsFromFlags(flags: MeshSandboxFlags): Omit<MeshSandboxO
   }
   const headers = (flags.header ?? []).map((flag) => attempt(() => parseHeaderFlag(flag)));
   const metrics = attempt(() => parseMetricsFlag(flags.metrics));
-  if (problems.length > 0) throw new CanaryError(ErrorCode.InvalidInput, problems.join("; "));
+  if (problems.length > 0) throw new SandboxError(problems.join("; "));
 
   const services = flags.service ?? ["reviews"];
   return {
@@ -164,7 +155,7 @@ export type RunIo = {
 };
 
 /**
- * `canarybot sandbox --mesh`: starts the mesh sandbox, prints where it listens and how to steer it, and runs until
+ * `canarybot-sandbox mesh`: starts the mesh sandbox, prints where it listens and how to steer it, and runs until
  * SIGINT / SIGTERM (or `io.signal`).
  */
 export async function runMeshSandbox(flags: MeshSandboxFlags, io: RunIo = {}): Promise<void> {
@@ -178,7 +169,7 @@ export async function runMeshSandbox(flags: MeshSandboxFlags, io: RunIo = {}): P
   const sandbox = await startMeshSandbox({ ...options, kubeConfig });
   const settings = sandbox.settings();
   log(`mesh sandbox: ${sandbox.url}`);
-  const whose = options.metrics === MetricsMesh.Linkerd ? "Linkerd proxy metrics" : "Istio standard metrics";
+  const whose = options.metrics === "linkerd" ? "Linkerd proxy metrics" : "Istio standard metrics";
   log(`  metrics  ${sandbox.metricsUrl}   (${whose}; scrape every 1s)`);
   log(
     `  control  ${sandbox.controlUrl}   (GET settings and totals; POST {"subsets":{"v2":{"errorRate":0.05}}})`,

@@ -3,8 +3,8 @@ import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ApiException, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import type { KubeConfig } from "@kubernetes/client-node";
-import { CanaryError, ErrorCode, isCanaryError } from "../../src/errors.ts";
-import { MetricsMesh } from "../../src/rollout/types.ts";
+import type { MetricsMesh } from "../../src/rollout/types.ts";
+import { errorText, isSandboxError, SandboxError } from "../errors.ts";
 import { createIstioMeshMetrics, DEFAULT_SOURCE } from "./istio-metrics.ts";
 import type { SourceWorkload } from "./istio-metrics.ts";
 import { createLinkerdMeshMetrics } from "./linkerd-metrics.ts";
@@ -106,7 +106,7 @@ function describeReadError(error: unknown): string {
           : error.message;
     return `HTTP ${error.code}: ${message}`;
   }
-  return error instanceof Error ? error.message : String(error);
+  return errorText(error);
 }
 
 function itemsOf(list: unknown): unknown[] {
@@ -129,8 +129,7 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
  */
 export async function startMeshSandbox(options: MeshSandboxOptions): Promise<MeshSandbox> {
   const { namespace, services } = options;
-  if (services.length === 0)
-    throw new CanaryError(ErrorCode.InvalidInput, "mesh sandbox: no services to simulate");
+  if (services.length === 0) throw new SandboxError("mesh sandbox: no services to simulate");
   const pollMs = options.pollMs ?? 250;
   const tickMs = options.tickMs ?? 100;
   const version = options.istioVersion ?? "v1";
@@ -138,7 +137,7 @@ export async function startMeshSandbox(options: MeshSandboxOptions): Promise<Mes
   const core = options.kubeConfig.makeApiClient(CoreV1Api);
   const source: SourceWorkload = { ...DEFAULT_SOURCE, namespace, ...options.source };
   const metrics =
-    options.metrics === MetricsMesh.Linkerd
+    options.metrics === "linkerd"
       ? createLinkerdMeshMetrics({ source, namespace })
       : createIstioMeshMetrics({ source, namespace });
 
@@ -186,10 +185,10 @@ export async function startMeshSandbox(options: MeshSandboxOptions): Promise<Mes
   try {
     initial = await readRoutes();
   } catch (error) {
-    throw new CanaryError(
-      ErrorCode.KubernetesUnavailable,
+    throw new SandboxError(
       `mesh sandbox: cannot read ${ISTIO_GROUP}/${version} VirtualServices in ${namespace}: ${describeReadError(error)}`,
-      { retryable: true, cause: error },
+      2,
+      { cause: error },
     );
   }
   const simulator = createSimulator({
@@ -301,20 +300,16 @@ export async function startMeshSandbox(options: MeshSandboxOptions): Promise<Mes
       let body: unknown;
       try {
         body = JSON.parse(
-          await readCappedBody(
-            req,
-            MAX_BODY_BYTES,
-            () => new CanaryError(ErrorCode.InvalidInput, "control body larger than 1 MiB"),
-          ),
+          await readCappedBody(req, MAX_BODY_BYTES, () => new SandboxError("control body larger than 1 MiB")),
         );
       } catch (error) {
-        sendJson(res, 400, { error: isCanaryError(error) ? error.message : "control body is not JSON" });
+        sendJson(res, 400, { error: isSandboxError(error) ? error.message : "control body is not JSON" });
         return;
       }
       try {
         sendJson(res, 200, { settings: control(body as MeshControl), totals: simulator.totals() });
       } catch (error) {
-        if (!isCanaryError(error, ErrorCode.InvalidInput)) throw error;
+        if (!isSandboxError(error)) throw error;
         sendJson(res, 400, { error: error.message });
       }
       return;
@@ -336,8 +331,7 @@ export async function startMeshSandbox(options: MeshSandboxOptions): Promise<Mes
 
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
-      if (!res.headersSent)
-        sendJson(res, 500, { error: error instanceof Error ? error.message : String(error) });
+      if (!res.headersSent) sendJson(res, 500, { error: errorText(error) });
       else res.destroy();
     });
   });

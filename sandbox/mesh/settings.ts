@@ -1,6 +1,5 @@
 import { z } from "zod";
-import { describeIssues } from "../../src/config/env.ts";
-import { CanaryError, ErrorCode } from "../../src/errors.ts";
+import { describeIssues, SandboxError } from "../errors.ts";
 
 /** Latency of a subset: log-normal with this median and 99th percentile, milliseconds. */
 export const LatencySetting = z
@@ -68,7 +67,7 @@ export const DEFAULT_BEHAVIOUR: SubsetBehaviour = { errorRate: 0, latencyMs: { p
 export function parseMeshControl(input: unknown): z.output<typeof MeshControl> {
   const parsed = MeshControl.safeParse(input);
   if (parsed.success) return parsed.data;
-  throw new CanaryError(ErrorCode.InvalidInput, `bad mesh control: ${describeIssues(parsed.error)}`);
+  throw new SandboxError(`bad mesh control: ${describeIssues(parsed.error)}`);
 }
 
 function mergePatch(base: SubsetBehaviourPatch, patch: SubsetBehaviourPatch): SubsetBehaviourPatch {
@@ -99,8 +98,7 @@ function behaviourCheck(settings: MeshSettings, key: string): void {
   const [service, subset] = key.includes("/") ? key.split("/", 2) : [undefined, key];
   const b = behaviourOf(settings, service ?? "", subset === "*" ? undefined : subset);
   if (b.latencyMs.p99 < b.latencyMs.p50) {
-    throw new CanaryError(
-      ErrorCode.InvalidInput,
+    throw new SandboxError(
       `bad mesh control: subsets.${key}.latencyMs: p99 (${b.latencyMs.p99}) must be at least p50 (${b.latencyMs.p50})`,
     );
   }

@@ -1,7 +1,6 @@
 import { createServer } from "node:http";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { BOT_SCOPES } from "../../src/slack/scopes.ts";
 import { parseApiBody, readBody, stringArgument, uploadedBytes } from "./request-body.ts";
 import type { ApiArguments } from "./request-body.ts";
 import { postToResponseUrl } from "./response-urls.ts";
@@ -22,6 +21,7 @@ import type {
 } from "./slack-workspace.ts";
 import { METHODS, callMethod } from "./web-api-methods.ts";
 import type { ApiResult } from "./web-api-methods.ts";
+import { manifestBotScopes } from "./manifest-scopes.ts";
 
 export interface SlackSandboxOptions {
   /** 0 (the default) picks a free port. */
@@ -29,7 +29,7 @@ export interface SlackSandboxOptions {
   botToken?: string;
   /** The app-level token (`xapp-…`, scope connections:write) that apps.connections.open takes for Socket Mode. */
   appToken?: string;
-  /** The scopes the token was granted; defaults to canarybot's BOT_SCOPES so a missing scope shows up here first. */
+  /** The scopes the token was granted; defaults to what manifest.yml asks for. */
   scopes?: readonly string[];
   identity?: Partial<SandboxIdentity>;
   users?: SeedUser[];
@@ -166,7 +166,7 @@ export async function startSlackSandbox(options: SlackSandboxOptions = {}): Prom
   const botToken = options.botToken ?? DEFAULT_TOKEN;
   const appToken = options.appToken ?? DEFAULT_APP_TOKEN;
   const identity = { ...DEFAULT_IDENTITY, ...options.identity };
-  const ws = new SlackWorkspace(identity, options.scopes ?? BOT_SCOPES, options.now ?? Date.now);
+  const ws = new SlackWorkspace(identity, options.scopes ?? manifestBotScopes(), options.now ?? Date.now);
   options.users?.forEach((user) => ws.addUser(user));
   options.usergroups?.forEach((group) => ws.addUsergroup(group));
   options.channels?.forEach((channel) => ws.addChannel(channel));

@@ -1,8 +1,8 @@
-import { CanaryError, ErrorCode } from "../../src/errors.ts";
+import { SandboxError } from "../errors.ts";
 import { startWebhookSandbox } from "./webhook-sandbox.ts";
 import type { ScriptedAnswer, WebhookSandbox } from "./webhook-sandbox.ts";
 
-/** `canarybot sandbox webhooks` flags as commander hands them over. */
+/** `canarybot-sandbox webhooks` flags as commander hands them over. */
 export type WebhookSandboxFlags = {
   port: string;
   host?: string;
@@ -24,8 +24,7 @@ export function parseAnswerFlag(flag: string): [string, ScriptedAnswer] {
   const match = /^(\/[^=\s]*)=(\d{3})(?::(.*))?$/s.exec(flag);
   const status = Number(match?.[2]);
   if (!match?.[1] || !(status >= 100 && status <= 599)) {
-    throw new CanaryError(
-      ErrorCode.InvalidInput,
+    throw new SandboxError(
       `--answer ${flag}: expected /path=status[:body], e.g. /hooks/load=500:load test failed`,
     );
   }
@@ -33,7 +32,7 @@ export function parseAnswerFlag(flag: string): [string, ScriptedAnswer] {
 }
 
 /**
- * `canarybot sandbox webhooks`: the webhook sandbox on its own, for a demo or a pipeline tried by hand: scripted
+ * `canarybot-sandbox webhooks`: the webhook sandbox on its own, for a demo or a pipeline tried by hand: scripted
  * answers from `--answer`, flagger-loadtester's `POST /` and gates, and with `--mesh-control` its `hey` load tests
  * driving the mesh sandbox. Runs until stopped.
  */
@@ -41,11 +40,10 @@ export async function runWebhookSandbox(options: RunWebhookSandboxOptions): Prom
   const { flags, print } = options;
   const port = Number(flags.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new CanaryError(ErrorCode.InvalidInput, `--port ${flags.port}: expected a port from 0 to 65535`);
+    throw new SandboxError(`--port ${flags.port}: expected a port from 0 to 65535`);
   }
   if (flags.meshControl !== undefined && !/^https?:\/\/[^\s/]+/.test(flags.meshControl)) {
-    throw new CanaryError(
-      ErrorCode.InvalidInput,
+    throw new SandboxError(
       `--mesh-control ${flags.meshControl}: expected the mesh sandbox's http://…/control URL`,
     );
   }

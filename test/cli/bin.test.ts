@@ -4,7 +4,7 @@ import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 
 const BIN = resolve(import.meta.dirname, "../../bin/canarybot.js");
-const DEMO = resolve(import.meta.dirname, "../../bin/demo.js");
+const DEMO = resolve(import.meta.dirname, "../../sandbox/bin/demo.js");
 const ROOT = resolve(import.meta.dirname, "../..");
 
 type Run = { code: number; stdout: string; stderr: string };

@@ -10,6 +10,8 @@ import { startKubeSandbox } from "../../sandbox/kube/server.ts";
 import { waitFor } from "../support/engine.ts";
 
 const BIN = resolve(import.meta.dirname, "../../bin/canarybot.js");
+/** The sandboxes' own command line. */
+export const SANDBOX_BIN = resolve(import.meta.dirname, "../../sandbox/bin/canarybot-sandbox.js");
 
 export type CanarybotProcess = {
   child: ChildProcess;
@@ -27,8 +29,9 @@ export async function spawnCanarybot(
   args: string[],
   env: Record<string, string>,
   ready: string,
+  bin = BIN,
 ): Promise<CanarybotProcess> {
-  const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [bin, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));

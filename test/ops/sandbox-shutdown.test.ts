@@ -5,7 +5,7 @@ import type { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { spawnCanarybot } from "./processes.ts";
+import { SANDBOX_BIN, spawnCanarybot } from "./processes.ts";
 import type { CanarybotProcess } from "./processes.ts";
 
 describe("SIGTERM to the sandboxes", () => {
@@ -14,23 +14,14 @@ describe("SIGTERM to the sandboxes", () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
 
-  it("`sandbox kube --mesh` exits 0 at once with clients still connected (idle keep-alive, a half-open socket)", async () => {
+  it("`canarybot-sandbox kube --mesh` exits 0 at once with clients still connected (idle keep-alive, a half-open socket)", async () => {
     const dir = await mkdtemp(join(tmpdir(), "canarybot-sandbox-stop-"));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
     const sandbox: CanarybotProcess = await spawnCanarybot(
-      [
-        "sandbox",
-        "kube",
-        "--port",
-        "0",
-        "--kubeconfig-out",
-        join(dir, "kubeconfig"),
-        "--mesh",
-        "--mesh-port",
-        "0",
-      ],
+      ["kube", "--port", "0", "--kubeconfig-out", join(dir, "kubeconfig"), "--mesh", "--mesh-port", "0"],
       { PATH: process.env.PATH ?? "", HOME: dir },
       "mesh sandbox:",
+      SANDBOX_BIN,
     );
     cleanups.push(() => sandbox.kill());
     const url = new URL(/listening on (https:\/\/\S+)/.exec(sandbox.output())?.[1] ?? "");

@@ -20,10 +20,10 @@ export type ProcessResult = {
 export function runCanarybot(
   args: string[],
   env: Record<string, string>,
-  options: { killAfterMs?: number; nodeArgs?: string[] } = {},
+  options: { killAfterMs?: number; nodeArgs?: string[]; bin?: string } = {},
 ): Promise<ProcessResult> {
   const started = Date.now();
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), BIN, ...args], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), options.bin ?? BIN, ...args], {
     env: { PATH: process.env.PATH ?? "", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -2,6 +2,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { resolve } from "node:path";
 
 export const BIN = resolve(import.meta.dirname, "../../bin/canarybot.js");
+/** The sandboxes' own command line (the annex's bin). */
+export const SANDBOX_BIN = resolve(import.meta.dirname, "../../sandbox/bin/canarybot-sandbox.js");
 
 /** A process a test started, its output kept as it arrives. */
 export type StartedProcess = {
@@ -13,16 +15,16 @@ export type StartedProcess = {
 };
 
 /**
- * `node bin/canarybot.js <args>`, resolving once its output matches `ready` (the first match), or failing with
+ * `node bin/canarybot.js <args>` (or `options.bin`), resolving once its output matches `ready` (the first match), or failing with
  * the output when it exits first or `timeoutMs` passes: a readiness wait, generous for a loaded machine.
  */
 export async function startCanarybot(
   args: readonly string[],
   ready: RegExp,
-  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; bin?: string } = {},
 ): Promise<StartedProcess & { match: RegExpExecArray }> {
   const timeoutMs = options.timeoutMs ?? 60_000;
-  const child = spawn(process.execPath, [BIN, ...args], {
+  const child = spawn(process.execPath, [options.bin ?? BIN, ...args], {
     env: options.env ?? process.env,
     stdio: ["ignore", "pipe", "pipe"],
   });

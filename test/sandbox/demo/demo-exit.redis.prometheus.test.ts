@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { PROMETHEUS_BIN } from "../../support/prometheus.ts";
 import { connectRedis } from "../../support/redis.ts";
 
-const MAIN = resolve(import.meta.dirname, "../../../bin/demo.js");
+const MAIN = resolve(import.meta.dirname, "../../../sandbox/bin/demo.js");
 
 /** The processes whose parent is `pid` (what the demo spawned: Prometheus, perhaps redis-server). */
 function childrenOf(pid: number): number[] {

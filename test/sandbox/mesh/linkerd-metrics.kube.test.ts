@@ -1,6 +1,6 @@
 import { KubeConfig } from "@kubernetes/client-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { isCanaryError } from "../../../src/errors.ts";
+import { isSandboxError } from "../../../sandbox/errors.ts";
 import { startKubeSandbox } from "../../../sandbox/kube/index.ts";
 import type { KubeSandbox } from "../../../sandbox/kube/index.ts";
 import {
@@ -139,7 +139,7 @@ describe("mesh sandbox with Linkerd metrics", () => {
     } catch (error) {
       caught = error;
     }
-    expect(isCanaryError(caught, "invalid_input")).toBe(true);
+    expect(isSandboxError(caught) && caught.exitCode === 1).toBe(true);
     expect((caught as Error).message).toBe("--metrics consul: expected istio or linkerd");
   });
 });

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { isCanaryError } from "../../../src/errors.ts";
+import { isSandboxError } from "../../../sandbox/errors.ts";
 import { readManifests, startKubeSandbox } from "../../../sandbox/kube/index.ts";
 import { waitFor } from "../../support/engine.ts";
 import { istioFixturePath } from "../../support/fixtures.ts";
@@ -364,7 +364,7 @@ describe("mesh sandbox on the bookinfo kube sandbox", () => {
   it("refuses to start when the routes cannot be read", async () => {
     kube.faults.add({ resource: "virtualservices", errors: 1, status: 500 });
     const error: unknown = await mesh().catch((e: unknown) => e);
-    expect(isCanaryError(error, "kubernetes_unavailable")).toBe(true);
+    expect(isSandboxError(error) && error.exitCode === 2).toBe(true);
     expect((error as Error).message).toContain("VirtualServices in default");
   });
 

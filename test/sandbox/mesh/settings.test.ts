@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isCanaryError } from "../../../src/errors.ts";
+import { isSandboxError } from "../../../sandbox/errors.ts";
 import { meshOptionsFromFlags, parseHeaderFlag, parseSubsetFlag } from "../../../sandbox/mesh/cli.ts";
 import { logNormalMs, seededRandom } from "../../../sandbox/mesh/prng.ts";
 import {
@@ -52,7 +52,7 @@ describe("mesh settings", () => {
         return e;
       }
     })();
-    expect(isCanaryError(error, "invalid_input")).toBe(true);
+    expect(isSandboxError(error) && error.exitCode === 1).toBe(true);
     expect((error as Error).message).toMatch(/rps/);
     expect((error as Error).message).toMatch(/subsets\.v2\.errorRate/);
     expect((error as Error).message).toMatch(/bogus/);

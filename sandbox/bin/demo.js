@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm run demo`: the same Node check as the command line, then the demo.
-import { requireRecentNode } from "./node-check.js";
+import { requireRecentNode } from "../../bin/node-check.js";
 
 requireRecentNode();
-await import("../sandbox/demo/main.ts");
+await import("../demo/main.ts");

@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
 import { afterEach, describe, expect, it } from "vitest";
-import { waitFor } from "../support/engine.ts";
-import { BIN, startCanarybot, type StartedProcess } from "../support/processes.ts";
+import { waitFor } from "../../support/engine.ts";
+import { SANDBOX_BIN, startCanarybot, type StartedProcess } from "../../support/processes.ts";
 
 async function reviewsSubset(
   kubeconfigPath: string,
@@ -36,7 +36,7 @@ const alive = (pid: number): boolean => {
   }
 };
 
-describe("canarybot sandbox kube", () => {
+describe("canarybot-sandbox kube", () => {
   let dir = "";
   const started: StartedProcess[] = [];
   const detached: number[] = [];
@@ -51,8 +51,9 @@ describe("canarybot sandbox kube", () => {
     dir = await mkdtemp(join(tmpdir(), "canarybot-sandbox-cli-"));
     const kubeconfigPath = join(dir, "kubeconfig");
     const sandbox = await startCanarybot(
-      ["sandbox", "kube", "--port", "0", "--kubeconfig-out", kubeconfigPath],
+      ["kube", "--port", "0", "--kubeconfig-out", kubeconfigPath],
       /listening on (https:\/\/127\.0\.0\.1:\d+)\nkubeconfig written to (.*)\n/,
+      { bin: SANDBOX_BIN },
     );
     started.push(sandbox);
     expect(sandbox.match[2]).toBe(kubeconfigPath);
@@ -67,7 +68,7 @@ describe("canarybot sandbox kube", () => {
     const kubeconfigPath = join(dir, "kubeconfig");
     const { stdout } = await promisify(execFile)(
       process.execPath,
-      [BIN, "sandbox", "kube", "--port", "0", "--kubeconfig-out", kubeconfigPath, "--detach"],
+      [SANDBOX_BIN, "kube", "--port", "0", "--kubeconfig-out", kubeconfigPath, "--detach"],
       { timeout: 60_000 },
     );
     const pid = Number(/as pid (\d+)/.exec(stdout)?.[1]);
@@ -89,7 +90,7 @@ describe("canarybot sandbox kube", () => {
     for (const detach of [[], ["--detach"]]) {
       const failed = await promisify(execFile)(
         process.execPath,
-        [BIN, "sandbox", "kube", "--kubeconfig-out", "/nonexistent/canarybot/kubeconfig", ...detach],
+        [SANDBOX_BIN, "kube", "--kubeconfig-out", "/nonexistent/canarybot/kubeconfig", ...detach],
         { timeout: 60_000 },
       ).catch((error: unknown) => error as { code: number; stderr: string });
       expect(failed).toMatchObject({ code: 1 });
@@ -104,7 +105,6 @@ describe("canarybot sandbox kube", () => {
     const kubeconfigPath = join(dir, "kubeconfig");
     const sandbox = await startCanarybot(
       [
-        "sandbox",
         "kube",
         "--port",
         "0",
@@ -117,6 +117,7 @@ describe("canarybot sandbox kube", () => {
         "100",
       ],
       /mesh sandbox: (http:\/\/127\.0\.0\.1:\d+)/,
+      { bin: SANDBOX_BIN },
     );
     started.push(sandbox);
     const meshUrl = sandbox.match[1] ?? "";

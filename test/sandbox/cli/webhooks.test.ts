@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { runCanarybot } from "../support/cli-process.ts";
-import { startCanarybot } from "../support/processes.ts";
-import type { StartedProcess } from "../support/processes.ts";
+import { runCanarybot } from "../../support/cli-process.ts";
+import { SANDBOX_BIN, startCanarybot } from "../../support/processes.ts";
+import type { StartedProcess } from "../../support/processes.ts";
 
 const post = async (url: string, body: unknown): Promise<[number, string]> => {
   const response = await fetch(url, {
@@ -12,7 +12,7 @@ const post = async (url: string, body: unknown): Promise<[number, string]> => {
   return [response.status, await response.text()];
 };
 
-describe("canarybot sandbox webhooks", () => {
+describe("canarybot-sandbox webhooks", () => {
   const started: StartedProcess[] = [];
   afterEach(async () => {
     for (const process of started.splice(0)) await process.stop("SIGKILL");
@@ -21,7 +21,6 @@ describe("canarybot sandbox webhooks", () => {
   it("serves scripted answers in order, the loadtester's endpoint and gates, and stops on SIGTERM", async () => {
     const sandbox = await startCanarybot(
       [
-        "sandbox",
         "webhooks",
         "--port",
         "0",
@@ -31,6 +30,7 @@ describe("canarybot sandbox webhooks", () => {
         "/hooks/load=202",
       ],
       /webhook sandbox listening on (http:\/\/127\.0\.0\.1:\d+)\n/,
+      { bin: SANDBOX_BIN },
     );
     started.push(sandbox);
     const url = sandbox.match[1] ?? "";
@@ -64,7 +64,7 @@ describe("canarybot sandbox webhooks", () => {
       "--mesh-control localhost:15090: expected the mesh sandbox's http://…/control URL\n",
     ],
   ])("%j is refused in one line, exit 1", async (args, said) => {
-    const result = await runCanarybot(["sandbox", "webhooks", ...args], { HOME: "/tmp" });
+    const result = await runCanarybot(["webhooks", ...args], { HOME: "/tmp" }, { bin: SANDBOX_BIN });
     expect([result.code, result.stderr, result.stdout]).toEqual([1, said, ""]);
   });
 });
