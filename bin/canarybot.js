@@ -6,5 +6,5 @@ requireRecentNode();
 // Compiled, type-stripped modules are cached on disk (keyed by content), so a command starts several times faster.
 module.enableCompileCache?.();
 
-const { main } = await import("../src/cli.ts");
+const { main } = await import("../src/cli/program.ts");
 await main();

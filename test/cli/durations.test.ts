@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { runCli } from "../../src/cli.ts";
+import { runCli } from "../../src/cli/program.ts";
 
 /** Issue 8 item 4: an interval nobody meant is refused before anything is touched, not a canary stuck at 5%. */
 describe("canarybot start with an absurd interval", () => {

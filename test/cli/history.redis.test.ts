@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "../../src/cli.ts";
+import { runCli } from "../../src/cli/program.ts";
 import type { AuditJson, RolloutStatusJson } from "../../src/commands/render-text.ts";
 import { RedisRolloutStore } from "../../src/store/redis-rollout-store.ts";
 import { REDIS_URL, redisTestContext } from "../support/redis.ts";

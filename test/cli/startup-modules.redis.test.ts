@@ -36,7 +36,7 @@ describe("what a command loads", () => {
     "%j loads none of the heavy modules",
     async (args) => {
       const urls = await loaded(args);
-      expect(urls.some((url) => url.endsWith("/src/cli.ts"))).toBe(true);
+      expect(urls.some((url) => url.endsWith("/src/cli/program.ts"))).toBe(true);
       expect(heavyIn(urls)).toEqual([]);
     },
   );

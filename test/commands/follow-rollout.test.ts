@@ -5,7 +5,7 @@ import {
   followUpdate,
   isWaitingForPerson,
 } from "../../src/commands/follow-rollout.ts";
-import { followRollout } from "../../src/commands/wait-command.ts";
+import { followRollout } from "../../src/cli/wait-command.ts";
 import { Phase } from "../../src/rollout/types.ts";
 import type { Rollout } from "../../src/rollout/types.ts";
 import { FIXTURE_NOW, makeRollout } from "../support/rollouts.ts";

@@ -4,7 +4,7 @@ import { join, resolve } from "node:path";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { runCli } from "../../src/cli.ts";
+import { runCli } from "../../src/cli/program.ts";
 import { configJsonSchema } from "../../src/config/schema.ts";
 
 let dir = "";

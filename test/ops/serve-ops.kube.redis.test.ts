@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { runCli } from "../../src/cli.ts";
+import { runCli } from "../../src/cli/program.ts";
 import { resolveSecretFiles } from "../../src/config/secrets.ts";
 import { startKubeSandbox } from "../../sandbox/kube/server.ts";
 import { startSlackSandbox } from "../../sandbox/slack/web-api-sandbox.ts";

@@ -1,7 +1,7 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "../../src/cli.ts";
+import { runCli } from "../../src/cli/program.ts";
 import { sendSignedRequest } from "../../sandbox/slack/signed-request-client.ts";
 import { REDIS_URL } from "../support/redis.ts";
 import { ALICE, botHarness, commandBody, waitFor } from "../support/bot-harness.ts";

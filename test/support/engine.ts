@@ -3,7 +3,7 @@ import { Queue } from "bullmq";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runCli } from "../../src/cli.ts";
+import { runCli } from "../../src/cli/program.ts";
 import { loadEnvConfig } from "../../src/config/env.ts";
 import { createLogger } from "../../src/logger.ts";
 import { openRuntime, startWorker } from "../../src/main.ts";

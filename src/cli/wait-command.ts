@@ -3,7 +3,7 @@ import { CanaryError, ErrorCode } from "../errors.ts";
 import { formatDuration } from "../rollout/plan.ts";
 import type { RolloutStore } from "../rollout/ports.ts";
 import type { Rollout } from "../rollout/types.ts";
-import { WaitExit, finishedExit, followUpdate, isWaitingForPerson } from "./follow-rollout.ts";
+import { WaitExit, finishedExit, followUpdate, isWaitingForPerson } from "../commands/follow-rollout.ts";
 import { parseDuration } from "../rollout/values.ts";
 
 /** How often the store is read: a pipeline log a second late is fine, and a read is one small HGET. */

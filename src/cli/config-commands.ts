@@ -18,8 +18,8 @@ export function registerConfigCommands(program: Command, io: Io): void {
     .argument("[file]", "the config file (default: --config, CANARYBOT_CONFIG)")
     .action(async (file: string | undefined) => {
       const [{ configPathFrom }, { checkConfigFile }] = await Promise.all([
-        import("./file.ts"),
-        import("./check.ts"),
+        import("../config/file.ts"),
+        import("../config/check.ts"),
       ]);
       const path = file ?? configPathFrom(program.opts<{ config?: string }>().config, io.env);
       if (path === undefined) {
@@ -39,7 +39,7 @@ export function registerConfigCommands(program: Command, io: Io): void {
     .command("schema")
     .description("print the config file's JSON Schema, for editor completion")
     .action(async () => {
-      const { configJsonSchema } = await import("./schema.ts");
+      const { configJsonSchema } = await import("../config/schema.ts");
       io.stdout(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
     });
 }
