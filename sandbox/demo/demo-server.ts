@@ -12,6 +12,7 @@ import type { ChannelView } from "./channel-view.ts";
 import { viewSubmissionPayload } from "./view-submission.ts";
 import type { FormValues } from "./view-submission.ts";
 import { readCappedBody } from "../read-body.ts";
+import { errorText } from "../errors.ts";
 
 const PAGE_DIR = new URL("./page/", import.meta.url);
 const STATIC_FILES: Readonly<Record<string, string>> = {
@@ -187,7 +188,7 @@ export async function startDemoServer(options: DemoServerOptions): Promise<DemoS
     route(request, response).catch((error: unknown) => {
       const refused = error instanceof BadRequest || isCanaryError(error);
       sendJson(response, refused ? 400 : 500, {
-        error: error instanceof Error ? error.message : String(error),
+        error: errorText(error),
       });
     });
   });

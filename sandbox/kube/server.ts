@@ -21,7 +21,7 @@ import { handleResourceRequest, putObject, type ApiResponse } from "./resource-h
 import { openApiDocument, v2Document } from "./openapi.ts";
 import { encodeOpenApiV2 } from "./openapi-v2-protobuf.ts";
 import { DEFAULT_ISTIO_VERSIONS, NAMESPACES, servedResources, type ApiResource } from "./resources.ts";
-import { routeRequest } from "./routing.ts";
+import { routeRequest } from "./request-paths.ts";
 import { isWatch, serveWatch } from "./watch.ts";
 import { scenarioObjects, type ScenarioName } from "./scenarios.ts";
 import {
@@ -34,6 +34,7 @@ import {
   unauthorized,
   type KubeStatus,
 } from "./status.ts";
+import { errorText } from "../errors.ts";
 
 export type KubeSandboxOptions = {
   /** 0 (default) picks a free port. */
@@ -194,9 +195,7 @@ async function handle(context: Context, request: IncomingMessage, response: Serv
     answer = await answerApiRequest(context, request, url, method, contentType, body, () => (faulted = true));
   } catch (error) {
     const status: KubeStatus =
-      error instanceof KubeStatusError
-        ? error.status
-        : internalError(error instanceof Error ? error.message : String(error));
+      error instanceof KubeStatusError ? error.status : internalError(errorText(error));
     answer = { status: status.code, body: status };
   }
   context.requests.record({
@@ -314,7 +313,7 @@ function control(
     }
     return { status: 405, json: { error: `${method} not allowed` } };
   } catch (error) {
-    return { status: 400, json: { error: error instanceof Error ? error.message : String(error) } };
+    return { status: 400, json: { error: errorText(error) } };
   }
 }
 
@@ -325,7 +324,7 @@ function podControl(context: Context, method: string, body: string): { status: n
     const changed = changePods(context, parsePodHealthChange(JSON.parse(body)));
     return { status: 200, json: { pods: changed.map((pod) => pod.metadata.name) } };
   } catch (error) {
-    return { status: 400, json: { error: error instanceof Error ? error.message : String(error) } };
+    return { status: 400, json: { error: errorText(error) } };
   }
 }
 

@@ -10,7 +10,7 @@ import {
   type RouteDestination,
   type StringMatch,
   type VirtualServiceRef,
-} from "./routing.ts";
+} from "./traffic-routing.ts";
 
 /**
  * Gateway API mesh (GAMMA) routing, the part the simulator needs: an HTTPRoute whose `parentRefs` name a Service

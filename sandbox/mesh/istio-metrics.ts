@@ -1,6 +1,6 @@
 import { Counter, Histogram, Registry } from "prom-client";
-import type { RouteOutcome } from "./routing.ts";
-import { serviceFqdn } from "./routing.ts";
+import type { RouteOutcome } from "./traffic-routing.ts";
+import { serviceFqdn } from "./traffic-routing.ts";
 import { workloadOf } from "./simulator.ts";
 import type { MeshMetrics, Reporter } from "./simulator.ts";
 

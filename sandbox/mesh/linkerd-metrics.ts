@@ -1,7 +1,7 @@
 import { Counter, Histogram, Registry } from "prom-client";
 import { hashSuffix } from "../kube/scenarios.ts";
 import type { SourceWorkload } from "./istio-metrics.ts";
-import { serviceFqdn } from "./routing.ts";
+import { serviceFqdn } from "./traffic-routing.ts";
 import { workloadOf } from "./simulator.ts";
 import type { MeshMetrics, ProxyReport } from "./simulator.ts";
 

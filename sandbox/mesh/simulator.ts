@@ -2,8 +2,8 @@ import type { Registry } from "prom-client";
 import type { SourceWorkload } from "./istio-metrics.ts";
 import { logNormalMs } from "./prng.ts";
 import type { Random } from "./prng.ts";
-import type { MeshRoutes, RequestAttributes, RouteOutcome } from "./routing.ts";
-import { routeRequest } from "./routing.ts";
+import type { MeshRoutes, RequestAttributes, RouteOutcome } from "./traffic-routing.ts";
+import { routeRequest } from "./traffic-routing.ts";
 import { applyMeshControl, behaviourOf } from "./settings.ts";
 import type { MeshSettings } from "./settings.ts";
 

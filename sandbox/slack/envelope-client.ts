@@ -4,6 +4,7 @@ import { blockActionsPayload, slashCommandPayload } from "./interaction-payloads
 import type { ButtonClickInput, InteractionEndpoints, SlashCommandInput } from "./interaction-payloads.ts";
 import { EnvelopeType } from "./socket-mode.ts";
 import type { DeliverOptions, SocketAck, SocketEnvelope, SocketModeEndpoint } from "./socket-mode.ts";
+import { errorText } from "../errors.ts";
 
 export interface EnvelopeSent {
   ack: SocketAck;
@@ -80,7 +81,7 @@ export async function replaySocketModeFixtures(options: {
       replays.push({
         file,
         type: envelope.type,
-        error: error instanceof Error ? error.message : String(error),
+        error: errorText(error),
       });
     }
   }

@@ -22,6 +22,7 @@ import type {
 import { METHODS, callMethod } from "./web-api-methods.ts";
 import type { ApiResult } from "./web-api-methods.ts";
 import { manifestBotScopes } from "./manifest-scopes.ts";
+import { errorText } from "../errors.ts";
 
 export interface SlackSandboxOptions {
   /** 0 (the default) picks a free port. */
@@ -303,7 +304,7 @@ export async function startSlackSandbox(options: SlackSandboxOptions = {}): Prom
 
   const server = createServer((request, response) => {
     route(request, response).catch((error: unknown) => {
-      sendText(response, 500, error instanceof Error ? error.message : String(error));
+      sendText(response, 500, errorText(error));
     });
   });
   socketMode.attach(server);

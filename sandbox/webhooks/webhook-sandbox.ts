@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import { parseHeyCommand } from "./load-test-command.ts";
 import type { LoadTest } from "./load-test-command.ts";
 import { readCappedBody } from "../read-body.ts";
+import { errorText } from "../errors.ts";
 
 /** One scripted answer: status, body, and how long to wait before answering (to make a hook time out). */
 export type ScriptedAnswer = { status: number; body?: string; delayMs?: number };
@@ -115,9 +116,7 @@ export async function startWebhookSandbox(options: WebhookSandboxOptions = {}): 
   };
 
   const server = createServer((req, res) => {
-    handle(req, res).catch((error: unknown) =>
-      send(res, 500, error instanceof Error ? error.message : String(error)),
-    );
+    handle(req, res).catch((error: unknown) => send(res, 500, errorText(error)));
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

@@ -31,26 +31,3 @@ export class RedisDeduper implements Deduper {
     await this.#redis.del(this.#prefix + key);
   }
 }
-
-/** One process's claims, for tests and a single replica without Redis. */
-export class MemoryDeduper implements Deduper {
-  readonly #claims = new Map<string, number>();
-  readonly #now: () => number;
-
-  constructor(now: () => number = Date.now) {
-    this.#now = now;
-  }
-
-  claim(key: string, ttlMs: number): Promise<boolean> {
-    const now = this.#now();
-    const until = this.#claims.get(key);
-    if (until !== undefined && until > now) return Promise.resolve(false);
-    this.#claims.set(key, now + ttlMs);
-    return Promise.resolve(true);
-  }
-
-  release(key: string): Promise<void> {
-    this.#claims.delete(key);
-    return Promise.resolve();
-  }
-}

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWebhookSandbox } from "../../sandbox/webhooks/index.ts";
 import type { WebhookSandbox } from "../../sandbox/webhooks/index.ts";
 import { RedisRolloutStore } from "../../src/store/redis-rollout-store.ts";
-import { ownRedisServer } from "../ops/processes.ts";
+import { ownRedisServer } from "../support/own-redis.ts";
 import { runCanarybot } from "../support/cli-process.ts";
 import type { ProcessResult } from "../support/cli-process.ts";
 import { engineHarness } from "../support/engine.ts";

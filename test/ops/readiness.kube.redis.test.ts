@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { waitFor } from "../support/engine.ts";
-import { workerOnOwnRedis } from "./processes.ts";
+import { workerOnOwnRedis } from "../support/own-redis.ts";
 
 /** How soon /readyz must follow Redis or the Kubernetes API away and back. */
 const FLIP_MS = 5_000;

@@ -3,7 +3,7 @@ import { waitFor } from "../support/engine.ts";
 import { meshService } from "../support/mesh-services.ts";
 import { recordWeights } from "../support/route-weights.ts";
 import { runBin } from "../support/serve-process.ts";
-import { workerOnOwnRedis } from "./processes.ts";
+import { workerOnOwnRedis } from "../support/own-redis.ts";
 
 const SERVICES = ["alpha", "bravo", "charlie"];
 

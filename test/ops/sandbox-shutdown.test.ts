@@ -5,8 +5,8 @@ import type { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { SANDBOX_BIN, spawnCanarybot } from "./processes.ts";
-import type { CanarybotProcess } from "./processes.ts";
+import { SANDBOX_BIN, startCanarybot } from "../support/processes.ts";
+import type { StartedProcess } from "../support/processes.ts";
 
 describe("SIGTERM to the sandboxes", () => {
   const cleanups: (() => Promise<unknown>)[] = [];
@@ -17,13 +17,12 @@ describe("SIGTERM to the sandboxes", () => {
   it("`canarybot-sandbox kube --mesh` exits 0 at once with clients still connected (idle keep-alive, a half-open socket)", async () => {
     const dir = await mkdtemp(join(tmpdir(), "canarybot-sandbox-stop-"));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    const sandbox: CanarybotProcess = await spawnCanarybot(
+    const sandbox: StartedProcess = await startCanarybot(
       ["kube", "--port", "0", "--kubeconfig-out", join(dir, "kubeconfig"), "--mesh", "--mesh-port", "0"],
-      { PATH: process.env.PATH ?? "", HOME: dir },
       "mesh sandbox:",
-      SANDBOX_BIN,
+      { env: { PATH: process.env.PATH ?? "", HOME: dir }, bin: SANDBOX_BIN },
     );
-    cleanups.push(() => sandbox.kill());
+    cleanups.push(() => sandbox.stop("SIGKILL"));
     const url = new URL(/listening on (https:\/\/\S+)/.exec(sandbox.output())?.[1] ?? "");
 
     // A client that keeps its connection open after an answer, as client-node's agents do.
@@ -44,7 +43,7 @@ describe("SIGTERM to the sandboxes", () => {
     cleanups.push(() => Promise.resolve(silent.destroy()));
     await new Promise<void>((done) => silent.once("connect", () => done()));
 
-    sandbox.terminate();
+    void sandbox.stop();
     const { code, afterMs } = await sandbox.exited;
     expect(code, sandbox.output()).toBe(0);
     expect(afterMs).toBeLessThan(3_000);

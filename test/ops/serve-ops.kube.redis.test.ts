@@ -8,7 +8,7 @@ import { startKubeSandbox } from "../../sandbox/kube/server.ts";
 import { startSlackSandbox } from "../../sandbox/slack/web-api-sandbox.ts";
 import { waitFor } from "../support/engine.ts";
 import { REDIS_URL, connectRedis, deleteKeysWithPrefix, uniqueName } from "../support/redis.ts";
-import { freePort, healthPort, spawnCanarybot } from "./processes.ts";
+import { freePort, healthPort, startCanarybot } from "../support/processes.ts";
 
 const SECRETS = {
   SLACK_BOT_TOKEN: "xoxb-4242-4242-testbottokensecret",
@@ -65,8 +65,8 @@ describe("`canarybot serve --metrics-port` on a rollout", () => {
       PROMETHEUS_PASSWORD: SECRETS.PROMETHEUS_PASSWORD,
       PROMETHEUS_SCRAPE_INTERVAL_SECONDS: "0.05",
     };
-    const serve = await spawnCanarybot(["serve", "--metrics-port", "0"], env, "slack app ready");
-    cleanups.push(() => serve.kill());
+    const serve = await startCanarybot(["serve", "--metrics-port", "0"], "slack app ready", { env });
+    cleanups.push(() => serve.stop("SIGKILL"));
     const port = healthPort(serve.output());
     const metrics = async (): Promise<string> => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
 
@@ -81,12 +81,16 @@ describe("`canarybot serve --metrics-port` on a rollout", () => {
       },
     );
     expect(code, stderr).toBe(0);
-    // Prometheus is unreachable, so the verdicts are inconclusive and the rollout pauses after three.
+    // Prometheus is unreachable, so the verdicts are inconclusive and the rollout pauses after three. The gauge is
+    // read from Redis at scrape time, the counter once the service has saved the change: a scrape can fall between.
     const scraped = await waitFor(
       "the rollout paused for want of metrics",
       async () => {
         const text = await metrics();
-        return sample(text, 'canarybot_rollouts{phase="paused"}') === 1 ? text : undefined;
+        const paused = sample(text, 'canarybot_rollouts{phase="paused"}') === 1;
+        return paused && sample(text, 'canarybot_rollout_transitions_total{phase="paused"}') !== undefined
+          ? text
+          : undefined;
       },
       60_000,
     );
@@ -120,7 +124,7 @@ describe("`canarybot serve --metrics-port` on a rollout", () => {
     });
     expect(forged.status).toBe(401);
 
-    serve.terminate();
+    void serve.stop();
     const exited = await serve.exited;
     expect(exited.code, serve.output()).toBe(0);
     expect(exited.afterMs).toBeLessThan(10_000);

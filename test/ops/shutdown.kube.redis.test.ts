@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { engineHarness, waitFor } from "../support/engine.ts";
 import type { EngineHarness } from "../support/engine.ts";
 import { recordWeights } from "../support/route-weights.ts";
-import { spawnCanarybot } from "./processes.ts";
+import { startCanarybot } from "../support/processes.ts";
 
 /** How long the Kubernetes API holds each VirtualService PATCH: the tick in hand when SIGTERM arrives. */
 const PATCH_DELAY_MS = 3_000;
@@ -17,7 +17,7 @@ describe("SIGTERM to `canarybot worker` during a tick", () => {
   });
 
   it("finishes the tick in hand, exits 0 within 10 s, and a new worker goes on with no step skipped or repeated", async () => {
-    const worker = await spawnCanarybot(["worker"], { ...h.env, LOG_LEVEL: "info" }, "worker ready");
+    const worker = await startCanarybot(["worker"], "worker ready", { env: { ...h.env, LOG_LEVEL: "info" } });
     try {
       const recorder = recordWeights(h.kube, "default", "reviews", "v1", "v2");
       const id = await h.start("reviews", "--canary", "v2", "--steps", "10,50,100", "--interval", "1s");
@@ -30,7 +30,7 @@ describe("SIGTERM to `canarybot worker` during a tick", () => {
       h.kube.faults.add({ method: "PATCH", resource: "virtualservices", delayMs: PATCH_DELAY_MS });
       // The tick reads the route, then patches it: once it has read, its PATCH is held by the API.
       await waitFor("the next tick to read the route", () => (reads() > before ? true : undefined));
-      worker.terminate();
+      void worker.stop();
       const { code, afterMs } = await worker.exited;
       expect(code, worker.output()).toBe(0);
       console.log(`SIGTERM during a held PATCH of ${PATCH_DELAY_MS} ms: exited after ${afterMs} ms`);
@@ -53,7 +53,7 @@ describe("SIGTERM to `canarybot worker` during a tick", () => {
       const weights = (await h.runtime().store.audit(id)).map((entry) => entry.canaryWeight);
       expect(weights.filter((weight, index) => weight !== weights[index - 1])).toEqual([0, 10, 50, 100]);
     } finally {
-      await worker.kill();
+      await worker.stop("SIGKILL");
     }
   }, 120_000);
 });

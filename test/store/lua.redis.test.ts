@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { luaScript, runScript } from "../../src/store/lua.ts";
-import { ownRedisServer } from "../ops/processes.ts";
+import { ownRedisServer } from "../support/own-redis.ts";
 
 /** SET KEYS[1] ARGV[1], answer the value and how many keys it was given. KEYS: 1; ARGV: 1 value. */
 const SET_AND_COUNT = luaScript(

@@ -1,11 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { CanaryError, ErrorCode } from "../../src/errors.ts";
+import type { CanaryError } from "../../src/errors.ts";
+import { ErrorCode } from "../../src/errors.ts";
 import { targetKey } from "../../src/rollout/target.ts";
 import { Phase } from "../../src/rollout/types.ts";
 import type { AuditEntry, Rollout } from "../../src/rollout/types.ts";
 import { RedisRolloutStore } from "../../src/store/redis-rollout-store.ts";
 import { FIXTURE_NOW, makeRollout } from "../support/rollouts.ts";
 import { waitFor } from "../support/engine.ts";
+import { rejection } from "../support/errors.ts";
 import { redisTestContext } from "../support/redis.ts";
 import type { RedisTestContext } from "../support/redis.ts";
 
@@ -22,15 +24,6 @@ beforeEach(async () => {
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
-
-async function caught(promise: Promise<unknown>): Promise<CanaryError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(CanaryError);
-  return error as CanaryError;
-}
 
 function auditEntry(rolloutId: string, n: number): AuditEntry {
   return {
@@ -63,14 +56,14 @@ describe("RedisRolloutStore", () => {
     expect(saved.version).toBe(2);
     expect(await store.get(rollout.id)).toEqual(saved);
 
-    const error = await caught(store.save({ ...rollout, stepIndex: 2, appliedWeight: 50 }, 1));
+    const error = await rejection(store.save({ ...rollout, stepIndex: 2, appliedWeight: 50 }, 1));
     expect(error.code).toBe(ErrorCode.StaleVersion);
     expect(error.message).toContain("reviews-1");
     expect((await store.get(rollout.id))?.appliedWeight).toBe(25);
   });
 
   it("refuses to save a rollout that was never created", async () => {
-    const error = await caught(store.save(makeRollout({ id: "reviews-9" }), 1));
+    const error = await rejection(store.save(makeRollout({ id: "reviews-9" }), 1));
     expect(error.code).toBe(ErrorCode.NotFound);
   });
 
@@ -79,7 +72,7 @@ describe("RedisRolloutStore", () => {
       makeRollout({ id: "reviews-3", phase: Phase.Progressing, stepIndex: 1, appliedWeight: 25 }),
     );
 
-    const error = await caught(store.create(makeRollout({ id: "reviews-4", plan: { steps: [10, 100] } })));
+    const error = await rejection(store.create(makeRollout({ id: "reviews-4", plan: { steps: [10, 100] } })));
     expect(error.code).toBe(ErrorCode.AlreadyActive);
     expect(error.retryable).toBe(false);
     expect(error.message).toBe("reviews-3 is already live on default/reviews (progressing, 25%)");
@@ -124,7 +117,7 @@ describe("RedisRolloutStore", () => {
   it("writes a new rollout's first audit entries with its claim, and none when the claim is refused", async () => {
     const rollout = makeRollout();
     await store.create(rollout, [auditEntry(rollout.id, 0)]);
-    await caught(store.create({ ...rollout, id: "reviews-2" }, [auditEntry("reviews-2", 0)]));
+    await rejection(store.create({ ...rollout, id: "reviews-2" }, [auditEntry("reviews-2", 0)]));
     expect((await store.audit(rollout.id)).map((entry) => entry.action)).toEqual(["event-0"]);
     expect(await store.audit("reviews-2")).toEqual([]);
   });
@@ -134,7 +127,7 @@ describe("RedisRolloutStore", () => {
     await store.create(rollout);
 
     await store.save({ ...rollout, stepIndex: 1 }, 1, [auditEntry(rollout.id, 1), auditEntry(rollout.id, 2)]);
-    await caught(store.save({ ...rollout, stepIndex: 2 }, 1, [auditEntry(rollout.id, 3)]));
+    await rejection(store.save({ ...rollout, stepIndex: 2 }, 1, [auditEntry(rollout.id, 3)]));
 
     expect((await store.audit(rollout.id)).map((entry) => entry.action)).toEqual(["event-1", "event-2"]);
   });
@@ -308,7 +301,7 @@ describe("RedisRolloutStore", () => {
 
   it("translates a Redis error reply at the boundary", async () => {
     await ctx.redis.set(`${ctx.prefix}rollout:reviews-1`, "not a hash");
-    const error = await caught(store.get("reviews-1"));
+    const error = await rejection(store.get("reviews-1"));
     expect(error.code).toBe(ErrorCode.Internal);
     expect(error.retryable).toBe(false);
     expect(error.message).toMatch(/read rollout reviews-1 failed: WRONGTYPE/);
@@ -317,7 +310,7 @@ describe("RedisRolloutStore", () => {
   it("reports an unreachable Redis as a retryable error", async () => {
     const gone = await ctx.connect();
     gone.disconnect();
-    const error = await caught(new RedisRolloutStore(gone, { prefix: ctx.prefix }).get("reviews-1"));
+    const error = await rejection(new RedisRolloutStore(gone, { prefix: ctx.prefix }).get("reviews-1"));
     expect(error.code).toBe(ErrorCode.Internal);
     expect(error.retryable).toBe(true);
     expect(error.message).toMatch(/^Redis at redis:\/\/[\w.]+:\d+ unreachable: /);

@@ -6,7 +6,7 @@ import { createRedisClient } from "../../src/store/redis-client.ts";
 import { engineHarness, waitFor } from "../support/engine.ts";
 import { runGatedRollout } from "../support/gated-rollout.ts";
 import type { EngineHarness } from "../support/engine.ts";
-import { freePort } from "../ops/processes.ts";
+import { freePort } from "../support/processes.ts";
 import { startRedisCluster, startRedisSentinel } from "../support/redis-topologies.ts";
 import { runBin } from "../support/serve-process.ts";
 import type { ClusterSetup, SentinelSetup } from "../support/redis-topologies.ts";

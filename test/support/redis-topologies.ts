@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { freePort } from "../ops/processes.ts";
+import { freePort } from "./processes.ts";
 import { waitFor } from "./engine.ts";
 
 const run = promisify(execFile);

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { scenarioObjects } from "../../../sandbox/kube/scenarios.ts";
 import { withGatewayApiRoutes } from "../../../sandbox/mesh/gateway-api-routing.ts";
 import { seededRandom } from "../../../sandbox/mesh/prng.ts";
-import { meshRoutes, routeRequest, type RequestAttributes } from "../../../sandbox/mesh/routing.ts";
+import { meshRoutes, routeRequest, type RequestAttributes } from "../../../sandbox/mesh/traffic-routing.ts";
 
 const objects = scenarioObjects("bookinfo-gateway-api");
 const ofKind = (kind: string) => objects.filter((object) => (object as { kind?: string }).kind === kind);

@@ -8,8 +8,8 @@ import {
   matchesString,
   meshRoutes,
   routeRequest,
-} from "../../../sandbox/mesh/routing.ts";
-import type { MeshRoutes, RequestAttributes, RouteOutcome } from "../../../sandbox/mesh/routing.ts";
+} from "../../../sandbox/mesh/traffic-routing.ts";
+import type { MeshRoutes, RequestAttributes, RouteOutcome } from "../../../sandbox/mesh/traffic-routing.ts";
 
 const NS = "default";
 const bookinfo = (file: string): unknown[] =>

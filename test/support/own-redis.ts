@@ -2,84 +2,11 @@ import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { startKubeSandbox } from "../../sandbox/kube/server.ts";
-import { waitFor } from "../support/engine.ts";
-
-const BIN = resolve(import.meta.dirname, "../../bin/canarybot.js");
-/** The sandboxes' own command line. */
-export const SANDBOX_BIN = resolve(import.meta.dirname, "../../sandbox/bin/canarybot-sandbox.js");
-
-export type CanarybotProcess = {
-  child: ChildProcess;
-  /** Everything it wrote to stdout and stderr so far. */
-  output(): string;
-  /** Resolves with the exit code and how long after `terminate()` it came (ms). */
-  exited: Promise<{ code: number | null; afterMs: number }>;
-  terminate(): void;
-  /** SIGKILL unless it has exited; resolves once it has. */
-  kill(): Promise<void>;
-};
-
-/** `canarybot <args>` as a child process; resolves once its output contains `ready` (a log message). */
-export async function spawnCanarybot(
-  args: string[],
-  env: Record<string, string>,
-  ready: string,
-  bin = BIN,
-): Promise<CanarybotProcess> {
-  const child = spawn(process.execPath, [bin, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
-  child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  let terminatedAt = 0;
-  const exited = new Promise<{ code: number | null; afterMs: number }>((done) =>
-    child.once("exit", (code) => done({ code, afterMs: Date.now() - terminatedAt })),
-  );
-  let gone = false;
-  void exited.then(() => (gone = true));
-  await waitFor(
-    `canarybot ${args.join(" ")} to log "${ready}"`,
-    () => {
-      if (gone) throw new Error(`canarybot ${args.join(" ")} exited early:\n${output}`);
-      return output.includes(ready) ? true : undefined;
-    },
-    30_000,
-  );
-  return {
-    child,
-    output: () => output,
-    exited,
-    terminate() {
-      terminatedAt = Date.now();
-      child.kill("SIGTERM");
-    },
-    async kill() {
-      if (!gone) child.kill("SIGKILL");
-      await exited;
-    },
-  };
-}
-
-/** The port the health server said it listens on. */
-export function healthPort(output: string): number {
-  const line = output.split("\n").find((text) => text.includes("health server listening"));
-  const port = line ? (JSON.parse(line) as { port?: number }).port : undefined;
-  if (port === undefined) throw new Error(`no "health server listening" line in:\n${output}`);
-  return port;
-}
-
-/** A port nobody listens on right now. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((listening) => server.listen(0, "127.0.0.1", () => listening()));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((closed) => server.close(() => closed()));
-  return port;
-}
+import { waitFor } from "./engine.ts";
+import { freePort, healthPort, startCanarybot } from "./processes.ts";
 
 const REDIS_SERVER = process.env.REDIS_SERVER_BIN ?? "/usr/bin/redis-server";
 
@@ -175,7 +102,9 @@ export async function workerOnOwnRedis(
     LOG_LEVEL: "info",
     ...options.env,
   };
-  const worker = await spawnCanarybot(["worker", "--metrics-port", "0"], env, "worker ready");
-  cleanups.push(() => worker.kill());
+  const worker = await startCanarybot(["worker", "--metrics-port", "0"], "worker ready", { env });
+  cleanups.push(async () => {
+    await worker.stop("SIGKILL");
+  });
   return { redis, kube, closeKube, worker, env, port: healthPort(worker.output()) };
 }
