@@ -26,7 +26,7 @@ import { loadEnvConfig } from "../src/config/env.ts";
 import { sharedConnectionsMiddleware } from "../src/k8s/kube-operations.ts";
 import type { Dispatcher } from "../src/k8s/kube-operations.ts";
 import { createLogger } from "../src/logger.ts";
-import { openRuntime } from "../src/main.ts";
+import { openRuntime } from "../src/runtime.ts";
 import type { Plan, Rollout, TargetSpec } from "../src/rollout/types.ts";
 import { startKubeSandbox } from "../sandbox/kube/server.ts";
 import type { KubeSandbox } from "../sandbox/kube/server.ts";

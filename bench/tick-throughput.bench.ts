@@ -41,8 +41,8 @@ import type { TickJobData } from "../src/jobs/tick-job.ts";
 import { DEFAULT_KEEP_COMPLETED, DEFAULT_KEEP_FAILED } from "../src/jobs/tick-queue.ts";
 import { createTickWorker } from "../src/jobs/tick-worker.ts";
 import { createLogger } from "../src/logger.ts";
-import { openRuntime } from "../src/main.ts";
-import type { Runtime } from "../src/main.ts";
+import { openRuntime } from "../src/runtime.ts";
+import type { Runtime } from "../src/runtime.ts";
 import type { Plan, TargetSpec } from "../src/rollout/types.ts";
 import { startKubeSandbox } from "../sandbox/kube/server.ts";
 import type { KubeSandbox } from "../sandbox/kube/server.ts";
@@ -339,7 +339,7 @@ async function runCanarybot(redis: Redis, kube: KubeEndpoint, options: PhaseOpti
   let worker: ReturnType<typeof createTickWorker> | undefined;
   let rssIdleMiB = Number.NaN;
   const startWorker = async (): Promise<void> => {
-    // What startWorker() in src/main.ts builds, with a counter around the handler.
+    // What startWorker() in src/runtime.ts builds, with a counter around the handler.
     worker = createTickWorker({
       connection: env.REDIS_URL,
       prefix: env.CANARYBOT_PREFIX,

@@ -5,17 +5,14 @@ import { serviceDirectory } from "./config/services.ts";
 import { CanaryError, ErrorCode } from "./errors.ts";
 import type { NotificationWorker } from "./jobs/notification-worker.ts";
 import type { TickWorker } from "./jobs/tick-worker.ts";
-import { openRuntime, startDefaults, startWorker } from "./main.ts";
-import type { Runtime } from "./main.ts";
+import { openRuntime, startDefaults, startWorker } from "./runtime.ts";
+import type { Runtime } from "./runtime.ts";
 import { renderChartOf } from "./metrics/chart.ts";
 import type { Logger } from "./rollout/ports.ts";
 import { createSlackApp } from "./slack/app.ts";
 import type { SlackApp } from "./slack/app.ts";
 import { slackLogger } from "./slack/bolt-logger.ts";
-import { RedisDeduper } from "./store/redis-deduper.ts";
 import { digestPlans } from "./schedule/daily-digest.ts";
-import { createRedisClient } from "./store/redis-client.ts";
-import type { RedisClient } from "./store/redis-client.ts";
 import { loadSlackSettings } from "./slack/settings.ts";
 import type { SlackSettings } from "./slack/settings.ts";
 import { createNotifierClient } from "./slack/slack-notifier.ts";
@@ -98,11 +95,10 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   let worker: TickWorker | undefined;
   let delivery: NotificationWorker | undefined;
   let slack: SlackApp | undefined;
-  let redis: RedisClient | undefined;
   const close = async (): Promise<void> => {
     // Unready first, so the Service stops sending here; new requests stop; the running tick finishes, and the
-    // delivery under way (what is still queued waits in Redis for the next process with a bot token); then Redis
-    // goes, and the health server last.
+    // delivery under way (what is still queued waits in Redis for the next process with a bot token); then the
+    // runtime (Redis, the queues, the Kubernetes clients), and the health server last.
     ops?.drain();
     await slack
       ?.stop()
@@ -110,7 +106,6 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     await worker?.close();
     await delivery?.close();
     await runtime.close();
-    redis?.disconnect();
     await ops?.close();
   };
 
@@ -152,10 +147,6 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     }
     let port: number | undefined;
     if (mode.slack && settings) {
-      redis = createRedisClient(env.REDIS_URL, {
-        role: "service",
-        onError: (error) => logger.warn({ err: error.message }, "slack dedupe redis error"),
-      });
       slack = createSlackApp({
         settings,
         rollouts: runtime.service,
@@ -163,7 +154,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
         scheduled: runtime.scheduled,
         services: serviceDirectory(config),
         defaults: startDefaults(env),
-        dedupe: new RedisDeduper(redis, `${env.CANARYBOT_PREFIX}:`),
+        dedupe: runtime.slackClaims,
         logger: logger.child({ component: "slack" }),
       });
       ({ port } = await slack.start());

@@ -2,7 +2,7 @@ import { userInfo } from "node:os";
 import type { Command } from "commander";
 import { findRollout } from "../commands/find-rollout.ts";
 import { CanaryError, ErrorCode } from "../errors.ts";
-import type { Runtime } from "../main.ts";
+import type { Runtime } from "../runtime.ts";
 import type { EnvConfig } from "../config/env.ts";
 import type { RolloutStore } from "../rollout/ports.ts";
 import type { Rollout } from "../rollout/types.ts";
@@ -59,7 +59,7 @@ export function createCliContext(
     const [config, { createLogger }, { openRuntime }] = await Promise.all([
       env(),
       import("../logger.ts"),
-      import("../main.ts"),
+      import("../runtime.ts"),
     ]);
     const options = global();
     const opened = openRuntime({

@@ -73,7 +73,7 @@ export function registerStartCommand(cli: CliContext): void {
         const [{ configPathFrom, loadConfigFile }, services, { startDefaults }] = await Promise.all([
           import("../config/file.ts"),
           import("../config/services.ts"),
-          import("../main.ts"),
+          import("../runtime.ts"),
         ]);
         const configPath = configPathFrom(cli.global().config, io.env);
         const configured = services

@@ -1,4 +1,4 @@
-import { CanaryError, ErrorCode, isCanaryError } from "../errors.ts";
+import { CanaryError, ErrorCode, errorMessage, isCanaryError } from "../errors.ts";
 import { redact } from "../redact.ts";
 import { describeWeight, desiredWeight, planProblems, problemsText, wantsHeaderRoute } from "./plan.ts";
 import type {
@@ -168,7 +168,7 @@ export class RolloutService {
           subsetLabels: inspection.subsetLabels,
         };
       } catch (error) {
-        event = { type: "preflight-failed", reason: errorMessage(error) };
+        event = { type: "preflight-failed", reason: failureText(error) };
       }
       const started = await this.#apply(session, event);
       if (started.phase === Phase.Failed) {
@@ -263,7 +263,7 @@ export class RolloutService {
     await this.#withLock(rolloutId, undefined, async (session) => {
       if (session.rollout.tick !== tick) return;
       const kind = isCanaryError(error) ? error.code : ErrorCode.Internal;
-      await this.#apply(session, { type: "error", kind, detail: errorMessage(error) });
+      await this.#apply(session, { type: "error", kind, detail: failureText(error) });
     });
   }
 
@@ -382,7 +382,7 @@ export class RolloutService {
       await this.#apply(session, { type: "webhooks-called", results });
     } catch (error) {
       this.#deps.logger.warn(
-        { rolloutId: session.rollout.id, err: errorMessage(error) },
+        { rolloutId: session.rollout.id, err: failureText(error) },
         "webhook results not recorded",
       );
     }
@@ -497,7 +497,7 @@ export class RolloutService {
     try {
       return await this.#setRoute(session, rollout, effect);
     } catch (error) {
-      this.#log(rollout).warn({ err: errorMessage(error) }, "route write failed; the next tick retries it");
+      this.#log(rollout).warn({ err: failureText(error) }, "route write failed; the next tick retries it");
       return rollout;
     }
   }
@@ -507,11 +507,11 @@ export class RolloutService {
       await this.#deps.router.restore(rollout.target, rollout.baseline, session.reads);
     } catch (error) {
       if (isCanaryError(error, ErrorCode.NotFound)) {
-        return this.#apply(session, { type: "route-gone", detail: errorMessage(error) });
+        return this.#apply(session, { type: "route-gone", detail: failureText(error) });
       }
-      this.#log(rollout).warn({ err: errorMessage(error) }, "restore failed; retrying");
+      this.#log(rollout).warn({ err: failureText(error) }, "restore failed; retrying");
       const kind = isCanaryError(error) ? error.code : ErrorCode.Internal;
-      return this.#apply(session, { type: "error", kind, detail: errorMessage(error) });
+      return this.#apply(session, { type: "error", kind, detail: failureText(error) });
     }
     return this.#apply(session, { type: "route-restored" });
   }
@@ -535,7 +535,7 @@ export class RolloutService {
     try {
       return await probe.observe(rollout.target, labels);
     } catch (error) {
-      return { unreadable: errorMessage(error) };
+      return { unreadable: failureText(error) };
     }
   }
 
@@ -551,7 +551,7 @@ export class RolloutService {
         else await notifier.snapshot(rollout, note.text);
       }
     } catch (error) {
-      this.#deps.logger.warn({ rolloutId: rollout.id, err: errorMessage(error) }, "notification failed");
+      this.#deps.logger.warn({ rolloutId: rollout.id, err: failureText(error) }, "notification failed");
     }
   }
 
@@ -578,6 +578,6 @@ function assertNever(effect: never): never {
 }
 
 /** An outside system's failure in words fit to store and show: no credential an upstream echoed, one line, capped. */
-function errorMessage(error: unknown): string {
-  return redact(error instanceof Error ? error.message : String(error));
+function failureText(error: unknown): string {
+  return redact(errorMessage(error));
 }

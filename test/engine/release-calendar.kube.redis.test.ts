@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { loadEnvConfig } from "../../src/config/env.ts";
 import { createLogger } from "../../src/logger.ts";
-import { openRuntime, startWorker } from "../../src/main.ts";
+import { openRuntime, startWorker } from "../../src/runtime.ts";
 import { engineHarness, waitFor } from "../support/engine.ts";
 import type { EngineHarness } from "../support/engine.ts";
 import { recordWeights } from "../support/route-weights.ts";

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Runtime } from "../../src/main.ts";
+import type { Runtime } from "../../src/runtime.ts";
 import type { Plan, Rollout, TargetSpec } from "../../src/rollout/types.ts";
 import { engineHarness } from "../support/engine.ts";
 import type { EngineHarness } from "../support/engine.ts";

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { loadEnvConfig } from "../../src/config/env.ts";
 import { createLogger } from "../../src/logger.ts";
-import { startWorker } from "../../src/main.ts";
+import { startWorker } from "../../src/runtime.ts";
 import { parseStartTime } from "../../src/schedule/local-time.ts";
 import { engineHarness, waitFor } from "../support/engine.ts";
 import type { EngineHarness } from "../support/engine.ts";

@@ -6,7 +6,7 @@ import { DEFAULT_NOTIFICATION_QUEUE } from "../../src/jobs/notification-job.ts";
 import { bullConnection } from "../../src/jobs/tick-job.ts";
 import type { TickWorker } from "../../src/jobs/tick-worker.ts";
 import { createLogger } from "../../src/logger.ts";
-import { startWorker } from "../../src/main.ts";
+import { startWorker } from "../../src/runtime.ts";
 import { Phase } from "../../src/rollout/types.ts";
 import { previousDay } from "../../src/schedule/daily-digest.ts";
 import type { DigestPlan } from "../../src/schedule/daily-digest.ts";

@@ -33,6 +33,8 @@ import { SlackDeliverer } from "./slack/slack-notifier.ts";
 import type { SlackDelivererOptions } from "./slack/slack-notifier.ts";
 import { createRedisClient, throttleRepeats } from "./store/redis-client.ts";
 import type { RedisRole } from "./store/redis-client.ts";
+import { RedisDeduper } from "./store/redis-deduper.ts";
+import type { Deduper } from "./store/redis-deduper.ts";
 import { RedisRolloutLock } from "./store/redis-lock.ts";
 import { RedisScheduledStarts } from "./store/redis-scheduled-starts.ts";
 import { RedisRolloutStore } from "./store/redis-rollout-store.ts";
@@ -71,6 +73,8 @@ export type Runtime = {
   scheduled: RedisScheduledStarts;
   /** Whether this process takes a periodic job (`name`) for this period; one process of many does. */
   claimPeriod(name: string, ttlMs: number): Promise<boolean>;
+  /** Slack's once-only claims (a retried event, a double click), on this runtime's Redis. */
+  slackClaims: Deduper;
   /** Queue a service's daily digest (`reviews.2026-12-05`) for delivery to `channel`. */
   queueDigest(digest: string, channel: string, message: SlackMessage): Promise<void>;
   /**
@@ -155,6 +159,7 @@ export function openRuntime(options: RuntimeOptions): Runtime {
     scheduler,
     scheduled: new RedisScheduledStarts(redis, prefix),
     claimPeriod: (name, ttlMs) => claimPeriod(redis, `${prefix}${name}`, ttlMs),
+    slackClaims: new RedisDeduper(redis, prefix),
     queueDigest: (digest, channel, message) => notifier.digest(digest, channel, message),
     deliverNotifications(slack) {
       const deliverer = new SlackDeliverer({
