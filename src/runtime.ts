@@ -13,6 +13,7 @@ import { kubernetesRouter } from "./k8s/router-by-kind.ts";
 import { clusterIdentity, loadKubeConfig } from "./k8s/kubeconfig.ts";
 import { meshContextOf } from "./rollout/target.ts";
 import { RedisDeliveryRecords } from "./notify/delivery-records.ts";
+import type { MessageRefs } from "./notify/delivery-records.ts";
 import { LogNotifier } from "./notify/log-notifier.ts";
 import { BUILTIN_DEFAULTS } from "./rollout/start-request.ts";
 import type { StartDefaults } from "./rollout/start-request.ts";
@@ -75,6 +76,8 @@ export type Runtime = {
   claimPeriod(name: string, ttlMs: number): Promise<boolean>;
   /** Slack's once-only claims (a retried event, a double click), on this runtime's Redis. */
   slackClaims: Deduper;
+  /** Where the rollout messages live (the delivery records). */
+  messages: MessageRefs;
   /** Queue a service's daily digest (`reviews.2026-12-05`) for delivery to `channel`. */
   queueDigest(digest: string, channel: string, message: SlackMessage): Promise<void>;
   /**
@@ -152,6 +155,7 @@ export function openRuntime(options: RuntimeOptions): Runtime {
     pods: router,
   };
   const service = new RolloutService(options.decorate ? options.decorate(deps) : deps);
+  const records = new RedisDeliveryRecords(redis, { prefix });
   return {
     service,
     store,
@@ -160,15 +164,15 @@ export function openRuntime(options: RuntimeOptions): Runtime {
     scheduled: new RedisScheduledStarts(redis, prefix),
     claimPeriod: (name, ttlMs) => claimPeriod(redis, `${prefix}${name}`, ttlMs),
     slackClaims: new RedisDeduper(redis, prefix),
+    messages: records,
     queueDigest: (digest, channel, message) => notifier.digest(digest, channel, message),
     deliverNotifications(slack) {
       const deliverer = new SlackDeliverer({
         ...slack,
         store,
-        rolloutLock: lock,
         // Short-lived, so a process killed mid-delivery holds up its rollout's notifications only briefly.
         deliveryLock: new RedisRolloutLock(redis, { prefix: `${prefix}delivery-`, ttlMs: 10_000 }),
-        records: new RedisDeliveryRecords(redis, { prefix }),
+        records,
         logger: logger.child({ component: "slack-delivery" }),
       });
       return createNotificationWorker({

@@ -155,6 +155,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
         services: serviceDirectory(config),
         defaults: startDefaults(env),
         dedupe: runtime.slackClaims,
+        messages: runtime.messages,
         logger: logger.child({ component: "slack" }),
       });
       ({ port } = await slack.start());

@@ -1,22 +1,21 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import type { RolloutStore } from "../rollout/ports.ts";
-import type { Rollout } from "../rollout/types.ts";
+import type { MessageRef, MessageRefs } from "./delivery-records.ts";
 
 /**
- * The rollout once its message is posted (the deliverer has recorded `report.ts`), or as it is after `timeoutMs`
- * when the message could not be posted in time (Slack slow, the bot not in the channel, no deliverer running).
- * For the one reply that says whether the message is there.
+ * Where the rollout's message is once a deliverer has posted it, or undefined after `timeoutMs` when it could not
+ * be posted in time (Slack slow, the bot not in the channel, no deliverer running). For the one reply that says
+ * whether the message is there.
  */
 export async function awaitMessagePosted(
-  store: Pick<RolloutStore, "get">,
-  rollout: Rollout,
+  messages: MessageRefs,
+  rolloutId: string,
   timeoutMs = 3_000,
-): Promise<Rollout> {
+): Promise<MessageRef | undefined> {
   const deadline = Date.now() + timeoutMs;
-  let latest = rollout;
-  while (!latest.report?.ts && Date.now() < deadline) {
+  let where = await messages.message(rolloutId);
+  while (!where && Date.now() < deadline) {
     await sleep(50);
-    latest = (await store.get(rollout.id)) ?? latest;
+    where = await messages.message(rolloutId);
   }
-  return latest;
+  return where;
 }

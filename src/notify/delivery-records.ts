@@ -1,10 +1,16 @@
 import type { RedisClient } from "../store/redis-client.ts";
 import { withRedis } from "../store/redis-errors.ts";
 
+/** Where a rollout's message lives in Slack. */
+export type MessageRef = { channel: string; ts: string };
+
+/** Reads where rollout messages live (the delivery records), for replies that link to them. */
+export type MessageRefs = { message(rolloutId: string): Promise<MessageRef | undefined> };
+
 /** What has reached the channel for one rollout, as far as Redis knows. */
 export type DeliveryRecord = {
-  /** The rollout message, once posted: kept here the moment Slack answers, before the rollout records it. */
-  message?: { channel: string; ts: string };
+  /** The rollout message, once posted: recorded the moment Slack answers. */
+  message?: MessageRef;
   /** Version of the rollout state the message shows (-1: none yet). */
   shownVersion: number;
 };
@@ -33,6 +39,11 @@ export class RedisDeliveryRecords {
     this.#ttlSeconds = options.ttlSeconds ?? 14 * 24 * 3600;
   }
 
+  /** Where the rollout's message lives, once posted. */
+  async message(rolloutId: string): Promise<MessageRef | undefined> {
+    return (await this.read(rolloutId)).message;
+  }
+
   async read(rolloutId: string): Promise<DeliveryRecord> {
     const fields = await withRedis(`read the delivery record of ${rolloutId}`, () =>
       this.#redis.hmget(this.#key(rolloutId), "channel", "ts", "shown"),
@@ -44,7 +55,7 @@ export class RedisDeliveryRecords {
     };
   }
 
-  /** The message was posted showing `version` (as the store will number it once the ts is saved). */
+  /** The message was posted showing `version`. */
   async messagePosted(
     rolloutId: string,
     message: { channel: string; ts: string },

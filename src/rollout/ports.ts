@@ -133,7 +133,7 @@ export type TickScheduler = {
 export type Notifier = {
   /**
    * Create or update the one rollout message. Delivery is asynchronous: whoever posts the message records where
-   * it lives on the rollout (`report.ts`) itself.
+   * it lives in the delivery records, beside the rollout.
    */
   update(rollout: Rollout): Promise<void>;
   snapshot(rollout: Rollout, text: string): Promise<void>;

@@ -359,8 +359,11 @@ export type Rollout = {
   tick: number;
   /** When the next tick is due (ms since epoch), if one is scheduled. */
   nextTickAt?: number;
-  /** Where the rollout reports. */
-  report?: { channel: string; ts?: string };
+  /**
+   * The channel the rollout reports to. Where its message lives (the ts) is a delivery record
+   * (`notify/delivery-records.ts`), not rollout state: posting the message leaves the version alone.
+   */
+  report?: { channel: string };
   /** The managed route as it was before the rollout began, for an exact restore. Opaque to the core. */
   baseline?: unknown;
   /** DestinationRule subset labels seen at preflight ({ v2: { version: "v2" } }): metrics select by them. */

@@ -11,6 +11,7 @@ import type { Logger, RolloutStore } from "../rollout/ports.ts";
 import type { RolloutService } from "../rollout/service.ts";
 import type { RedisScheduledStarts } from "../store/redis-scheduled-starts.ts";
 import { slackLogger } from "./bolt-logger.ts";
+import type { MessageRefs } from "../notify/delivery-records.ts";
 import type { Deduper } from "../store/redis-deduper.ts";
 import { GuardedHTTPReceiver } from "./guarded-receiver.ts";
 import { SlackHandlers } from "./handlers.ts";
@@ -32,6 +33,8 @@ export type SlackAppOptions = {
   services: ServiceDirectory;
   defaults: StartDefaults;
   dedupe: Deduper;
+  /** Where rollout messages live (the delivery records). */
+  messages: MessageRefs;
   logger: Logger;
   now?: () => number;
   /** Extra Web API client options (the API URL comes from `SLACK_API_URL`). */
@@ -165,6 +168,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
       ...(options.usergroupTtlMs === undefined ? {} : { ttlMs: options.usergroupTtlMs }),
     }),
     dedupe: options.dedupe,
+    messages: options.messages,
     logger,
     now: options.now ?? Date.now,
     workspaceUrl: workspace,

@@ -11,6 +11,7 @@ import { startRequestFor, startSpecFor } from "../config/services.ts";
 import type { ServiceDirectory } from "../config/services.ts";
 import { ErrorCode, isCanaryError, errorMessage } from "../errors.ts";
 import { awaitMessagePosted } from "../notify/await-message.ts";
+import type { MessageRefs } from "../notify/delivery-records.ts";
 import { describeWeight, isTerminal } from "../rollout/plan.ts";
 import { formatUtc } from "../rollout/time-text.ts";
 import type { Logger, RolloutStore } from "../rollout/ports.ts";
@@ -28,6 +29,7 @@ import {
   dryRunReply,
   errorReply,
   helpReply,
+  LIST_LIMIT,
   listReply,
   scheduledReply,
   startedReply,
@@ -53,6 +55,8 @@ export type HandlerDeps = {
   now: () => number;
   /** `https://acme.slack.com/` for links to rollout messages. */
   workspaceUrl: () => Promise<string>;
+  /** Where rollout messages live (the delivery records), for the links and the started reply. */
+  messages: MessageRefs;
   /** Where `--at` puts a start; absent, a start cannot be scheduled from Slack. */
   scheduled?: Pick<RedisScheduledStarts, "add">;
 };
@@ -206,17 +210,22 @@ export class SlackHandlers {
         await this.#start(command, origin, respond);
         return;
       case "list":
-        await respond(listReply(await store.listActive(), await this.#deps.workspaceUrl()));
+        await respond(await this.#list(await store.listActive()));
         return;
       case "status": {
         if (command.ref === undefined) {
-          await respond(listReply(await store.listActive(), await this.#deps.workspaceUrl()));
+          await respond(await this.#list(await store.listActive()));
           return;
         }
         const rollout = await findRollout(store, command.ref);
         await respond(
           rollout
-            ? statusReply(rollout, this.#deps.now(), await this.#deps.workspaceUrl())
+            ? statusReply(
+                rollout,
+                this.#deps.now(),
+                await this.#deps.workspaceUrl(),
+                await this.#deps.messages.message(rollout.id),
+              )
             : errorReply(await this.#notFound(command.ref), USAGE.status),
         );
         return;
@@ -234,7 +243,7 @@ export class SlackHandlers {
           await respond(errorReply(await this.#notFound(command.ref), USAGE.history));
           return;
         }
-        const list = listReply(recent, await this.#deps.workspaceUrl(), `Recent rollouts of ${command.ref}`);
+        const list = await this.#list(recent, `Recent rollouts of ${command.ref}`);
         const starts = refused.length > 0 ? (auditReply(`start:${command.ref}`, refused).blocks ?? []) : [];
         await respond(
           message(mrkdwn`Recent rollouts of ${command.ref}`, [...(list.blocks ?? []), ...starts]),
@@ -288,7 +297,8 @@ export class SlackHandlers {
       await this.#starts(async () => {
         const started = await rollouts.start(request);
         // The message is posted in the background: say whether it is there once it is, or after a short wait.
-        await respond(startedReply(await awaitMessagePosted(this.#deps.store, started)));
+        const posted = await awaitMessagePosted(this.#deps.messages, started.id);
+        await respond(startedReply(started, posted !== undefined));
       });
     } catch (error) {
       if (!isCanaryError(error) || !REFUSALS.includes(error.code)) throw error;
@@ -410,6 +420,19 @@ export class SlackHandlers {
     } catch (error) {
       this.#deps.logger.warn({ user, what, err: errorMessage(error) }, "refusal not audited");
     }
+  }
+
+  /** A list of rollouts, each linked to its message. */
+  async #list(rollouts: readonly Rollout[], title?: string): Promise<Reply> {
+    const shown = rollouts.slice(0, LIST_LIMIT);
+    const where = await Promise.all(shown.map((rollout) => this.#deps.messages.message(rollout.id)));
+    const messages = new Map(
+      shown.flatMap((rollout, index) => {
+        const ref = where[index];
+        return ref ? [[rollout.id, ref] as const] : [];
+      }),
+    );
+    return listReply(rollouts, await this.#deps.workspaceUrl(), messages, ...(title ? [title] : []));
   }
 
   async #notFound(ref: string): Promise<string> {

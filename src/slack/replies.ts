@@ -4,6 +4,7 @@ import { auditLine, dryRunText } from "../commands/render-text.ts";
 import { describeProgress } from "../rollout/plan.ts";
 import type { DryRun } from "../rollout/service.ts";
 import { formatUtcDateTime } from "../rollout/time-text.ts";
+import type { MessageRef } from "../notify/delivery-records.ts";
 import type { AuditEntry, Rollout, ScheduledStart } from "../rollout/types.ts";
 import {
   bold,
@@ -36,37 +37,41 @@ export function helpReply(topic?: Subcommand): Reply {
   return message(usage, [section(intro), section(codeBlock(usage))]);
 }
 
-function linkTo(rollout: Rollout, workspaceUrl: string): Mrkdwn | "" {
-  const report = rollout.report;
-  return report?.ts
-    ? mrkdwn` · ${link(messageLink({ channel: report.channel, ts: report.ts }, workspaceUrl), "message")}`
-    : "";
+function linkTo(where: MessageRef | undefined, workspaceUrl: string): Mrkdwn | "" {
+  return where ? mrkdwn` · ${link(messageLink(where, workspaceUrl), "message")}` : "";
 }
 
 /** One line per rollout: `reviews-3 reviews v1 → v2 · progressing · 25% · step 3/5 · by @alice · message`. */
-export function rolloutLine(rollout: Rollout, workspaceUrl: string): Mrkdwn {
+export function rolloutLine(rollout: Rollout, workspaceUrl: string, where?: MessageRef): Mrkdwn {
   const { target } = rollout;
-  return mrkdwn`• ${bold(rollout.id)} ${target.service} ${target.stableSubset} → ${target.canarySubset} · ${rollout.phase} · ${describeProgress(rollout)} · by ${mention(rollout.startedBy)}${linkTo(rollout, workspaceUrl)}`;
+  return mrkdwn`• ${bold(rollout.id)} ${target.service} ${target.stableSubset} → ${target.canarySubset} · ${rollout.phase} · ${describeProgress(rollout)} · by ${mention(rollout.startedBy)}${linkTo(where, workspaceUrl)}`;
 }
 
+/** The most rollouts a list shows. */
+export const LIST_LIMIT = 40;
+
+/** `messages`: where the listed rollouts' messages live, by rollout id. */
 export function listReply(
   rollouts: readonly Rollout[],
   workspaceUrl: string,
+  messages: ReadonlyMap<string, MessageRef>,
   title = "Live rollouts",
 ): Reply {
   if (rollouts.length === 0) return textReply("No live rollouts.");
-  const lines = rollouts.slice(0, 40).map((rollout) => rolloutLine(rollout, workspaceUrl));
-  const more = rollouts.length > 40 ? mrkdwn`\n…and ${rollouts.length - 40} more` : "";
+  const lines = rollouts
+    .slice(0, LIST_LIMIT)
+    .map((rollout) => rolloutLine(rollout, workspaceUrl, messages.get(rollout.id)));
+  const more = rollouts.length > LIST_LIMIT ? mrkdwn`\n…and ${rollouts.length - LIST_LIMIT} more` : "";
   return message(mrkdwn`${title}: ${rollouts.map((rollout) => rollout.id).join(", ")}`, [
     section(mrkdwn`${bold(title)}\n${join(lines, "\n")}${more}`),
   ]);
 }
 
 /** One rollout in full, as its message shows it, without the buttons (they live on the message itself). */
-export function statusReply(rollout: Rollout, now: number, workspaceUrl: string): Reply {
+export function statusReply(rollout: Rollout, now: number, workspaceUrl: string, where?: MessageRef): Reply {
   const rendered = renderRolloutMessage(rollout, now);
   const blocks: KnownBlock[] = rendered.blocks.filter((block) => block.type !== "actions");
-  const to = linkTo(rollout, workspaceUrl);
+  const to = linkTo(where, workspaceUrl);
   if (to) blocks.push(context(mrkdwn`The rollout's${to}`));
   return { ...rendered, blocks };
 }
@@ -95,8 +100,7 @@ export function scheduledReply(start: ScheduledStart): Reply {
   );
 }
 
-export function startedReply(rollout: Rollout): Reply {
-  const posted = rollout.report?.ts !== undefined;
+export function startedReply(rollout: Rollout, posted: boolean): Reply {
   const where = posted
     ? escape("Its message in this channel shows every step.")
     : mrkdwn`:warning: I could not post its message here yet; invite me to this channel (${code("/invite @canarybot")}) to follow it.`;

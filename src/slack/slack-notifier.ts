@@ -19,8 +19,6 @@ export type SlackDelivererOptions = {
   /** Best made with `createNotifierClient`: no built-in retries, rate limits surfaced, bounded timeouts. */
   client: WebClient;
   store: RolloutStore;
-  /** The rollout lock: saving where the message lives is a rollout write like any other. */
-  rolloutLock: RolloutLock;
   /** One delivery per rollout at a time across processes, so its message is never posted twice. */
   deliveryLock: RolloutLock;
   records: RedisDeliveryRecords;
@@ -111,15 +109,9 @@ export class SlackDeliverer {
       const channel = rollout.report?.channel;
       if (!channel) throw permanent(`${rollout.id} reports to no channel any more`);
       const record = await records.read(rollout.id);
-      const posted = record.message?.channel === channel ? record.message.ts : undefined;
-      const ts = rollout.report?.ts ?? posted;
-      if (ts && rollout.report?.ts !== ts) {
-        // Posted before a crash, never recorded on the rollout: record it instead of posting again.
-        rollout = await this.#recordMessage(rollout.id, { channel, ts });
-        continue;
-      }
+      const ts = record.message?.channel === channel ? record.message.ts : undefined;
       if (!ts) {
-        rollout = await this.#post(rollout, channel);
+        await this.#post(rollout, channel);
         continue;
       }
       if (record.shownVersion >= rollout.version) return { channel, ts };
@@ -131,7 +123,6 @@ export class SlackDeliverer {
         if (!GONE.has(platformError(error) ?? "")) throw error;
         this.#options.logger.warn({ rollout: rollout.id }, "slack message gone; posting a new one");
         await records.forgetMessage(rollout.id);
-        rollout = await this.#recordMessage(rollout.id, { channel });
         continue;
       }
       await records.shown(rollout.id, rollout.version);
@@ -148,29 +139,17 @@ export class SlackDeliverer {
     );
   }
 
-  async #post(rollout: Rollout, channel: string): Promise<Rollout> {
-    // The buttons carry the version the store will hold once the message's ts is saved (that save bumps it),
-    // else a click on the first message would always be stale.
-    const shown = rollout.version + 1;
-    const message = renderRolloutMessage({ ...rollout, version: shown }, this.#now());
+  /**
+   * Post the message and record where it lives. The record is a delivery record, not rollout state: writing it
+   * leaves the rollout's version alone, so the buttons carry the version they show.
+   */
+  async #post(rollout: Rollout, channel: string): Promise<void> {
+    const message = renderRolloutMessage(rollout, this.#now());
     const posted = await this.#call(() =>
       this.#client.chat.postMessage({ channel, ...message, unfurl_links: false }),
     );
     if (!posted.ts) throw permanent("chat.postMessage answered no ts");
-    const where = { channel: posted.channel ?? channel, ts: posted.ts };
-    await this.#options.records.messagePosted(rollout.id, where, shown);
-    return this.#recordMessage(rollout.id, where);
-  }
-
-  /** Save where the message lives on the rollout, under its lock like every rollout write. */
-  async #recordMessage(rolloutId: string, report: { channel: string; ts?: string }): Promise<Rollout> {
-    const { rolloutLock, store } = this.#options;
-    return rolloutLock.withLock(rolloutId, async () => {
-      const latest = await store.get(rolloutId);
-      if (!latest) throw gone(rolloutId);
-      if (latest.report?.channel === report.channel && latest.report.ts === report.ts) return latest;
-      return store.save({ ...latest, report }, latest.version);
-    });
+    await this.#options.records.messagePosted(rollout.id, { channel, ts: posted.ts }, rollout.version);
   }
 
   async #alert(jobId: string, rollout: Rollout, text: string, where: Where): Promise<void> {

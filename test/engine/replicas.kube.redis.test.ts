@@ -97,7 +97,7 @@ describe("many replicas, one killed", () => {
           const messages = slack.messages(DEPLOYS.id);
           const shown = await Promise.all(
             ids.map(async (id) => {
-              const ts = (await runtime.store.get(id))?.report?.ts;
+              const ts = (await runtime.messages.message(id))?.ts;
               const message = messages.find((candidate) => candidate.ts === ts);
               return message?.text.includes("promoted") ?? false;
             }),

@@ -164,7 +164,6 @@ beforeEach(async () => {
   const deliverer = new SlackDeliverer({
     client: createNotifierClient({ token: sandbox.botToken, slackApiUrl: sandbox.apiUrl, timeoutMs: 2_000 }),
     store,
-    rolloutLock: new RedisRolloutLock(ctx.redis, { prefix: ctx.prefix }),
     deliveryLock: new RedisRolloutLock(ctx.redis, { prefix: `${ctx.prefix}delivery-` }),
     records: new RedisDeliveryRecords(ctx.redis, { prefix: ctx.prefix }),
     logger: quiet,

@@ -48,6 +48,9 @@ const CHECKS: CheckResult[] = [
   { name: `custom <${HOSTILE}>`, status: "inconclusive", threshold: `< 5 & > 1 ${HOSTILE}` },
 ];
 
+/** Where a hostile rollout's message lives: the lists and the status link to it. */
+const MESSAGE = { channel: "C0DEPLOYS", ts: "1735732800.000100" };
+
 function hostile(overrides: Partial<Rollout> = {}): Rollout {
   return makeRollout({
     id: "reviews-9",
@@ -66,7 +69,7 @@ function hostile(overrides: Partial<Rollout> = {}): Rollout {
     snapshots: [SNAPSHOT],
     lastVerdict: { status: "fail", checks: CHECKS, snapshot: SNAPSHOT },
     approvals: [{ by: "cli:<carol>", at: FIXTURE_NOW, stepIndex: 0 }],
-    report: { channel: "C0DEPLOYS", ts: "1735732800.000100" },
+    report: { channel: "C0DEPLOYS" },
     outcome: { at: FIXTURE_NOW, by: "U0ALICE1", reason: HOSTILE },
     restoreFailure: {
       attempts: 8,
@@ -135,13 +138,17 @@ function everyMessage(): Kind[] {
     },
     {
       kind: "the list",
-      message: listReply([hostile(), hostile({ id: "reviews-10" })], "https://acme.slack.com/"),
+      message: listReply(
+        [hostile(), hostile({ id: "reviews-10" })],
+        "https://acme.slack.com/",
+        new Map([["reviews-9", MESSAGE]]),
+      ),
     },
-    { kind: "a status", message: statusReply(hostile(), FIXTURE_NOW, "https://acme.slack.com/") },
+    { kind: "a status", message: statusReply(hostile(), FIXTURE_NOW, "https://acme.slack.com/", MESSAGE) },
     { kind: "the audit trail", message: auditReply("reviews-9", AUDIT) },
     { kind: "refused starts", message: auditReply(`start:${HOSTILE}`, AUDIT) },
     { kind: "a dry run", message: dryRunReply(DRY_RUN) },
-    { kind: "a start", message: startedReply(hostile({ report: { channel: "C0DEPLOYS" } })) },
+    { kind: "a start", message: startedReply(hostile({ report: { channel: "C0DEPLOYS" } }), false) },
     { kind: "an action done", message: actedReply(hostile(), "approve") },
   );
   return kinds;

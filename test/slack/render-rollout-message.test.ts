@@ -67,8 +67,9 @@ const progressing = makeRollout({
   stepIndex: 2,
   appliedWeight: 25,
   nextTickAt: FIXTURE_NOW + 45_000,
-  report: { channel: "C0DEPLOYS", ts: "1735732800.000100" },
+  report: { channel: "C0DEPLOYS" },
 });
+const MESSAGE = { channel: "C0DEPLOYS", ts: "1735732800.000100" };
 
 describe("renderRolloutMessage", () => {
   it("shows the service, stable → canary, id, starter, progress, phase and when the next step is due", () => {
@@ -382,8 +383,8 @@ describe("replies and the start form", () => {
     valid(errorReply("no", "usage"));
     valid(helpReply());
     valid(helpReply("start"));
-    valid(listReply([progressing, makeRollout()], WORKSPACE));
-    const status = valid(statusReply(progressing, FIXTURE_NOW, WORKSPACE));
+    valid(listReply([progressing, makeRollout()], WORKSPACE, new Map([[progressing.id, MESSAGE]])));
+    const status = valid(statusReply(progressing, FIXTURE_NOW, WORKSPACE, MESSAGE));
     expect((status.blocks ?? []).some((block) => block.type === "actions")).toBe(false);
     expect(allText(status)).toContain("https://acme.slack.com/archives/C0DEPLOYS/p1735732800000100|message");
   });

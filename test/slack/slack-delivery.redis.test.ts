@@ -40,7 +40,6 @@ const unrouted: Notifier & { told: string[] } = {
 let ctx: RedisTestContext;
 let sandbox: SlackSandbox;
 let store: RedisRolloutStore;
-let lock: RedisRolloutLock;
 let records: RedisDeliveryRecords;
 let notifier: QueuedNotifier;
 let worker: NotificationWorker | undefined;
@@ -55,7 +54,6 @@ function deliver(options: Partial<SlackDelivererOptions> & { run?: boolean } = {
   deliverer = new SlackDeliverer({
     client: createNotifierClient({ token: sandbox.botToken, slackApiUrl: sandbox.apiUrl, timeoutMs: 2_000 }),
     store,
-    rolloutLock: lock,
     deliveryLock: new RedisRolloutLock(ctx.redis, { prefix: `${ctx.prefix}delivery-` }),
     records,
     logger,
@@ -99,7 +97,6 @@ beforeEach(async () => {
   ctx = await redisTestContext("delivery");
   sandbox = await startSlackSandbox({ channels: [{ id: CHANNEL, name: "deploys" }] });
   store = new RedisRolloutStore(ctx.redis, { prefix: ctx.prefix });
-  lock = new RedisRolloutLock(ctx.redis, { prefix: ctx.prefix });
   records = new RedisDeliveryRecords(ctx.redis, { prefix: ctx.prefix });
   notifier = new QueuedNotifier({ connection: ctx.redis.options, prefix: bullPrefix(), unrouted });
   await store.create(
@@ -122,15 +119,18 @@ afterEach(async () => {
 });
 
 describe("the rollout message, delivered from the queue", () => {
-  it("is posted once, recorded on the rollout, then updated in place with the newest state", async () => {
+  it("is posted once, recorded beside the rollout, then updated in place with the newest state", async () => {
     deliver();
-    await notifier.update(await stored());
+    const before = await stored();
+    await notifier.update(before);
     await drained();
     const [message] = sandbox.messages(CHANNEL);
     const afterPost = await stored();
-    // The deliverer recorded where the message is; the buttons carry the version that save produced.
-    expect(afterPost.report).toEqual({ channel: CHANNEL, ts: message!.ts });
-    expect(buttonValues(message!.blocks)).toEqual(Array(3).fill(`reviews-7@${afterPost.version}`));
+    // Where the message lives is a delivery record: recording it is no change of the rollout, whose version the
+    // buttons carry as it is.
+    expect(await records.message("reviews-7")).toEqual({ channel: CHANNEL, ts: message!.ts });
+    expect(afterPost).toEqual(before);
+    expect(buttonValues(message!.blocks)).toEqual(Array(3).fill(`reviews-7@${before.version}`));
 
     const next = await change({ stepIndex: 1, appliedWeight: 25 });
     await drained();
@@ -216,7 +216,7 @@ describe("the rollout message, delivered from the queue", () => {
     await drained();
     expect(sandbox.messages(CHANNEL)).toHaveLength(1);
     expect(sandbox.messages(CHANNEL)[0]!.text).toContain("25% · step 2/4");
-    expect((await stored()).report?.ts).toBe(sandbox.messages(CHANNEL)[0]!.ts);
+    expect((await records.message("reviews-7"))?.ts).toBe(sandbox.messages(CHANNEL)[0]!.ts);
   });
 
   it("posts a new message when the old one is gone, and records it", async () => {
@@ -227,7 +227,7 @@ describe("the rollout message, delivered from the queue", () => {
     await change({ stepIndex: 1, appliedWeight: 25 });
     await drained();
     expect(sandbox.messages(CHANNEL)).toHaveLength(2);
-    expect((await stored()).report?.ts).toBe(sandbox.messages(CHANNEL)[1]!.ts);
+    expect((await records.message("reviews-7"))?.ts).toBe(sandbox.messages(CHANNEL)[1]!.ts);
   });
 
   it("drops a notification Slack refuses for good after one call, saying so once", async () => {
@@ -300,8 +300,8 @@ describe("alerts and snapshot replies, delivered once", () => {
     });
     await notifier.snapshot(judged, "success-rate 1 vs >= 99%");
     await drained();
-    const where = (await stored()).report!;
-    const replies = sandbox.replies(CHANNEL, where.ts!);
+    const where = (await records.message("reviews-7"))!;
+    const replies = sandbox.replies(CHANNEL, where.ts);
     expect(replies[0]!.text).toBe("reviews-7 at 5% · step 1/4: pass. success-rate 1 vs &gt;= 99%");
     expect(JSON.stringify(replies[0]!.blocks)).toContain("```reviews-7 at");
     const [file] = sandbox.files();
@@ -336,7 +336,7 @@ describe("alerts and snapshot replies, delivered once", () => {
       expect.stringMatching(/^reviews-7: /),
       expect.stringMatching(/drift/),
     ]);
-    expect(sandbox.replies(CHANNEL, (await stored()).report!.ts!)).toHaveLength(1);
+    expect(sandbox.replies(CHANNEL, (await records.message("reviews-7"))!.ts)).toHaveLength(1);
     // A different alert is a different job: it is posted.
     await deliverer.deliver("rollout.reviews-7.alert.c", {
       kind: "alert",
@@ -346,7 +346,7 @@ describe("alerts and snapshot replies, delivered once", () => {
     expect(sandbox.messages(CHANNEL)).toHaveLength(3);
   });
 
-  it("a message posted before a crash, never recorded on the rollout, is recorded instead of posted again", async () => {
+  it("a message a crashed process posted and recorded is not posted again", async () => {
     deliver({ run: false });
     const client = createNotifierClient({ token: sandbox.botToken, slackApiUrl: sandbox.apiUrl });
     const posted = await client.chat.postMessage({
@@ -356,7 +356,7 @@ describe("alerts and snapshot replies, delivered once", () => {
     await records.messagePosted("reviews-7", { channel: CHANNEL, ts: posted.ts! }, 4);
     await deliverer.deliver("rollout.reviews-7.message", { kind: "message", rolloutId: "reviews-7" });
     expect(sandbox.messages(CHANNEL)).toHaveLength(1);
-    expect((await stored()).report).toEqual({ channel: CHANNEL, ts: posted.ts });
+    expect(await records.message("reviews-7")).toEqual({ channel: CHANNEL, ts: posted.ts });
     expect(statuses("chat.postMessage")).toEqual([200]); // the test's own post only
   });
 });
