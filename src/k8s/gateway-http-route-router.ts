@@ -1,6 +1,5 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import { CanaryError, ErrorCode } from "../errors.ts";
-import type { JsonPatchOperation } from "../json/json-patch.ts";
 import type {
   PodHealthProbe,
   RouteExpectation,
@@ -24,19 +23,18 @@ import { omitKeys } from "./json.ts";
 import { httpStatusOf } from "./kube-errors.ts";
 import {
   getCustomObject,
-  goneOnRestore,
   KubeOperations,
-  patchCustomObject,
   routeReadsKey,
   serviceSelector,
   type CallOptions,
   type Clients,
   type CustomObjectRef,
+  type RouteObject,
   type RouterOptions,
 } from "./kube-operations.ts";
 import { labelSelectorOf, podHealthOf } from "./pod-health.ts";
-import { managedRuleForRollout, serviceReadinessProblem } from "./preflight.ts";
-import { computeRulePatch, computeRuleRestorePatch, type RouteChange } from "./route-patch.ts";
+import { managedRuleForRollout, requireSubsetsReady, serviceReadinessProblem } from "./preflight.ts";
+import { computeRulePatch, computeRuleRestorePatch } from "./route-patch.ts";
 
 export const GATEWAY_API_GROUP = "gateway.networking.k8s.io";
 /** The HTTPRoute version the router reads and writes: GA since Gateway API 1.0. */
@@ -78,15 +76,10 @@ export class GatewayHttpRouteRouter implements TrafficRouter, PodHealthProbe {
         ),
         clients.core.listNamespacedPod({ namespace: target.namespace }, options.request),
       ]);
-      const problems = subsets
-        .map((name, index) => serviceReadinessProblem(name, selectors[index], pods.items))
-        .filter((problem): problem is string => problem !== undefined);
-      if (problems.length > 0) {
-        throw new CanaryError(
-          ErrorCode.PreflightFailed,
-          `${target.namespace}/${target.service}: ${problems.join("; ")}`,
-        );
-      }
+      const problems = subsets.map((name, index) =>
+        serviceReadinessProblem(name, selectors[index], pods.items),
+      );
+      requireSubsetsReady(target, problems);
       return {
         baseline: structuredClone(managed.route),
         canaryWeight: canaryPercentOf(managed.route, target),
@@ -103,25 +96,15 @@ export class GatewayHttpRouteRouter implements TrafficRouter, PodHealthProbe {
     expected: RouteExpectation,
     reads?: RouteReads,
   ): Promise<void> {
-    await this.#write(
-      target,
-      "set weights",
-      (httpRoute) => computeRulePatch(HTTP_ROUTE_DIALECT, httpRoute, target, expected, desired),
-      reads,
-    );
+    const plan = (httpRoute: unknown) =>
+      computeRulePatch(HTTP_ROUTE_DIALECT, httpRoute, target, expected, desired);
+    await this.#kube.write(target, httpRouteObject(target), "set weights", plan, reads);
   }
 
   async restore(target: Target, baseline: unknown, reads?: RouteReads): Promise<void> {
-    try {
-      await this.#write(
-        target,
-        "restore",
-        (httpRoute) => computeRuleRestorePatch(HTTP_ROUTE_DIALECT, httpRoute, target, baseline),
-        reads,
-      );
-    } catch (error) {
-      goneOnRestore(error, httpRouteIdentity(target));
-    }
+    const plan = (httpRoute: unknown) =>
+      computeRuleRestorePatch(HTTP_ROUTE_DIALECT, httpRoute, target, baseline);
+    await this.#kube.restore(target, httpRouteObject(target), plan, reads);
   }
 
   /** The canary's pods: those its backend Service selects (`labels`, the selector preflight recorded). */
@@ -177,34 +160,17 @@ export class GatewayHttpRouteRouter implements TrafficRouter, PodHealthProbe {
     }
   }
 
-  /** A guarded write of the HTTPRoute (see `KubeOperations.write`). */
-  async #write(
-    target: Target,
-    action: string,
-    plan: (httpRoute: unknown) => RouteChange,
-    reads: RouteReads | undefined,
-  ): Promise<void> {
-    const prefix = `${httpRouteIdentity(target)}: ${action} failed`;
-    await this.#kube.write(
-      target,
-      prefix,
-      {
-        key: routeReadsKey(READS_KIND, target),
-        read: (clients, options) => this.#get(clients, target, options),
-        plan,
-        patch: (clients, operations, options) => this.#patch(clients, target, operations, options),
-      },
-      reads,
-    );
-  }
-
   #get(clients: Clients, target: Pick<Target, "namespace" | "virtualService">, options: CallOptions) {
     return getCustomObject(clients, httpRouteRef(target), options);
   }
+}
 
-  #patch(clients: Clients, target: Target, operations: JsonPatchOperation[], options: CallOptions) {
-    return patchCustomObject(clients, httpRouteRef(target), operations, options);
-  }
+function httpRouteObject(target: Target): RouteObject {
+  return {
+    identity: httpRouteIdentity(target),
+    kind: READS_KIND,
+    ref: () => Promise.resolve(httpRouteRef(target)),
+  };
 }
 
 function httpRouteRef(target: Pick<Target, "namespace" | "virtualService">): CustomObjectRef {

@@ -1,6 +1,5 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import { CanaryError, ErrorCode } from "../errors.ts";
-import type { JsonPatchOperation } from "../json/json-patch.ts";
 import { isJsonObject } from "../json/json-value.ts";
 import type {
   PodHealthProbe,
@@ -16,19 +15,23 @@ import { serviceOfHost } from "./istio-host.ts";
 import { httpStatusOf } from "./kube-errors.ts";
 import {
   getCustomObject,
-  goneOnRestore,
   KubeOperations,
-  patchCustomObject,
   routeReadsKey,
   serviceSelector,
   type CallOptions,
   type Clients,
   type CustomObjectRef,
+  type RouteObject,
   type RouterOptions,
 } from "./kube-operations.ts";
 import { labelSelectorOf, podHealthOf } from "./pod-health.ts";
-import { managedRouteForRollout, subsetLabelsFor, subsetReadinessProblem, type Labels } from "./preflight.ts";
-import type { RouteChange } from "./route-patch.ts";
+import {
+  managedRouteForRollout,
+  requireSubsetsReady,
+  subsetLabelsFor,
+  subsetReadinessProblem,
+  type Labels,
+} from "./preflight.ts";
 import { computeRestorePatch, computeRoutePatch } from "./virtual-service-patch.ts";
 import { canaryWeightOf, currentSubsetOf, virtualServiceIdentity } from "./virtual-service-route.ts";
 
@@ -80,17 +83,10 @@ export class IstioVirtualServiceRouter implements TrafficRouter, PodHealthProbe 
       const items =
         isJsonObject(destinationRules) && Array.isArray(destinationRules.items) ? destinationRules.items : [];
       const subsetLabels = subsetLabelsFor(items, target);
-      const problems = [target.stableSubset, target.canarySubset]
-        .map((subset) =>
-          subsetReadinessProblem(subset, subsetLabels[subset] ?? {}, deployments.items, selector),
-        )
-        .filter((problem): problem is string => problem !== undefined);
-      if (problems.length > 0) {
-        throw new CanaryError(
-          ErrorCode.PreflightFailed,
-          `${target.namespace}/${target.service}: ${problems.join("; ")}`,
-        );
-      }
+      const problems = [target.stableSubset, target.canarySubset].map((subset) =>
+        subsetReadinessProblem(subset, subsetLabels[subset] ?? {}, deployments.items, selector),
+      );
+      requireSubsetsReady(target, problems);
       return {
         baseline: structuredClone(managed.route),
         canaryWeight: canaryWeightOf(managed.route, target),
@@ -106,29 +102,13 @@ export class IstioVirtualServiceRouter implements TrafficRouter, PodHealthProbe 
     expected: RouteExpectation,
     reads?: RouteReads,
   ): Promise<void> {
-    await this.#write(
-      target,
-      "set weights",
-      (virtualService) => computeRoutePatch(virtualService, target, expected, desired),
-      reads,
-    );
+    const plan = (virtualService: unknown) => computeRoutePatch(virtualService, target, expected, desired);
+    await this.#kube.write(target, this.#route(target), "set weights", plan, reads);
   }
 
-  /**
-   * A VirtualService deleted mid-rollout leaves nothing to restore, and never will: that is a `not_found` of its
-   * own (not retryable), so a rollback can end instead of retrying forever.
-   */
   async restore(target: Target, baseline: unknown, reads?: RouteReads): Promise<void> {
-    try {
-      await this.#write(
-        target,
-        "restore",
-        (virtualService) => computeRestorePatch(virtualService, target, baseline),
-        reads,
-      );
-    } catch (error) {
-      goneOnRestore(error, virtualServiceIdentity(target));
-    }
+    const plan = (virtualService: unknown) => computeRestorePatch(virtualService, target, baseline);
+    await this.#kube.restore(target, this.#route(target), plan, reads);
   }
 
   async observe(target: Target, labels: Labels): Promise<PodHealth> {
@@ -182,38 +162,14 @@ export class IstioVirtualServiceRouter implements TrafficRouter, PodHealthProbe 
     }
   }
 
-  /** A guarded write of the VirtualService (see `KubeOperations.write`). */
-  async #write(
-    target: Target,
-    action: string,
-    plan: (virtualService: unknown) => RouteChange,
-    reads: RouteReads | undefined,
-  ): Promise<void> {
-    const prefix = `${virtualServiceIdentity(target)}: ${action} failed`;
-    await this.#kube.write(
-      target,
-      prefix,
-      {
-        key: routeReadsKey(READS_KIND, target),
-        read: async (clients, options) =>
-          this.#getVirtualService(
-            clients,
-            await this.#networkingVersion(target, clients, options),
-            target,
-            options,
-          ),
-        plan,
-        patch: async (clients, operations, options) =>
-          this.#patchVirtualService(
-            clients,
-            await this.#networkingVersion(target, clients, options),
-            target,
-            operations,
-            options,
-          ),
-      },
-      reads,
-    );
+  /** The VirtualService as `KubeOperations` writes it, at the networking version this context serves. */
+  #route(target: Target): RouteObject {
+    return {
+      identity: virtualServiceIdentity(target),
+      kind: READS_KIND,
+      ref: async (clients, options) =>
+        virtualServiceRef(await this.#networkingVersion(target, clients, options), target),
+    };
   }
 
   /** The networking.istio.io version to use (v1, else v1beta1, else v1alpha3), discovered once per context. */
@@ -256,16 +212,6 @@ export class IstioVirtualServiceRouter implements TrafficRouter, PodHealthProbe 
     options: CallOptions,
   ): Promise<unknown> {
     return getCustomObject(clients, virtualServiceRef(version, target), options);
-  }
-
-  #patchVirtualService(
-    clients: Clients,
-    version: string,
-    target: Target,
-    operations: JsonPatchOperation[],
-    options: CallOptions,
-  ): Promise<unknown> {
-    return patchCustomObject(clients, virtualServiceRef(version, target), operations, options);
   }
 
   /** The Service selector narrows the pods a subset's labels pick when the Service lives beside the rollout. */

@@ -68,14 +68,13 @@ export type Clients = {
 };
 
 /**
- * How a guarded write reads its object and sends a patch (answering the object as patched); `plan` is the pure
- * half. `key` is where the operation's `RouteReads` keep the object (`routeReadsKey`).
+ * The route object a router writes: what messages call it (`identity`), where an operation's `RouteReads` keep it
+ * (`kind`, see `routeReadsKey`), and its API reference, which may wait on a version discovered per context.
  */
-export type GuardedWrite = {
-  key: string;
-  read: (clients: Clients, options: CallOptions) => Promise<unknown>;
-  plan: (object: unknown) => RouteChange;
-  patch: (clients: Clients, operations: JsonPatchOperation[], options: CallOptions) => Promise<unknown>;
+export type RouteObject = {
+  identity: string;
+  kind: string;
+  ref: (clients: Clients, options: CallOptions) => Promise<CustomObjectRef>;
 };
 
 /** Where a router keeps a route object in an operation's `RouteReads`: its kind, cluster, namespace and name. */
@@ -202,28 +201,32 @@ export class KubeOperations {
    * for the operation's next write.
    */
   async write(
-    target: Pick<Target, "context" | "meshContext">,
-    prefix: string,
-    write: GuardedWrite,
+    target: Pick<Target, "context" | "meshContext" | "namespace" | "virtualService">,
+    route: RouteObject,
+    action: string,
+    plan: (object: unknown) => RouteChange,
     reads?: RouteReads,
   ): Promise<void> {
-    let known = reads?.get(write.key);
-    reads?.delete(write.key);
+    const prefix = `${route.identity}: ${action} failed`;
+    const key = routeReadsKey(route.kind, target);
+    let known = reads?.get(key);
+    reads?.delete(key);
     let rejected: Rejected | undefined;
     await this.run(prefix, async (options) => {
       // Route objects are the mesh cluster's.
       const clients = this.clientsFor(meshContextOf(target));
+      const ref = await route.ref(clients, options);
       const shared = known;
       known = undefined;
-      let object = shared ?? (await write.read(clients, options));
-      let change = write.plan(object);
+      let object = shared ?? (await getCustomObject(clients, ref, options));
+      let change = plan(object);
       if (change.kind === "unchanged" && shared !== undefined) {
         // A shared read may be stale, and "nothing to write" has no guard to catch that: say it of a fresh read only.
-        object = await write.read(clients, options);
-        change = write.plan(object);
+        object = await getCustomObject(clients, ref, options);
+        change = plan(object);
       }
       if (change.kind === "unchanged") {
-        reads?.set(write.key, object);
+        reads?.set(key, object);
         return;
       }
       const attempted = {
@@ -240,8 +243,8 @@ export class KubeOperations {
         throw translateKubeError(rejected.error, prefix);
       }
       try {
-        const patched = await write.patch(clients, change.operations, options);
-        if (isJsonObject(patched)) reads?.set(write.key, patched);
+        const patched = await patchCustomObject(clients, ref, change.operations, options);
+        if (isJsonObject(patched)) reads?.set(key, patched);
       } catch (error) {
         if (httpStatusOf(error) !== 422) throw error;
         // A failed `test` guard: the object changed between our GET and PATCH. Read it again; the next round
@@ -254,6 +257,28 @@ export class KubeOperations {
         );
       }
     });
+  }
+
+  /**
+   * A guarded write that puts the route back. An object deleted mid-rollout leaves nothing to restore, and never
+   * will: that is a `not_found` of its own (not retryable), so a rollback can end instead of retrying forever.
+   */
+  async restore(
+    target: Pick<Target, "context" | "meshContext" | "namespace" | "virtualService">,
+    route: RouteObject,
+    plan: (object: unknown) => RouteChange,
+    reads?: RouteReads,
+  ): Promise<void> {
+    try {
+      await this.write(target, route, "restore", plan, reads);
+    } catch (error) {
+      if (!(error instanceof CanaryError) || error.code !== ErrorCode.NotFound) throw error;
+      throw new CanaryError(
+        ErrorCode.NotFound,
+        `${route.identity} no longer exists: there is no route left to restore`,
+        { cause: error },
+      );
+    }
   }
 
   /**
@@ -341,16 +366,4 @@ export async function serviceSelector(
     if (httpStatusOf(error) === 404) return undefined;
     throw error;
   }
-}
-
-/** A deleted object leaves nothing to restore, and never will: `not_found` of its own, so a rollback can end. */
-export function goneOnRestore(error: unknown, identity: string): never {
-  if (!(error instanceof CanaryError) || error.code !== ErrorCode.NotFound) throw error;
-  throw new CanaryError(
-    ErrorCode.NotFound,
-    `${identity} no longer exists: there is no route left to restore`,
-    {
-      cause: error,
-    },
-  );
 }

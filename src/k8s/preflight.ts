@@ -186,3 +186,17 @@ export function serviceReadinessProblem(
     ? `Service ${name} (${formatLabels(selector)}) has no pods`
     : `Service ${name} (${formatLabels(selector)}) has no ready pods (${matching.length} not ready)`;
 }
+
+/** Preflight refuses a rollout while either subset has a problem, naming every one. */
+export function requireSubsetsReady(
+  target: Pick<Target, "namespace" | "service">,
+  problems: readonly (string | undefined)[],
+): void {
+  const found = problems.filter((problem): problem is string => problem !== undefined);
+  if (found.length > 0) {
+    throw new CanaryError(
+      ErrorCode.PreflightFailed,
+      `${target.namespace}/${target.service}: ${found.join("; ")}`,
+    );
+  }
+}

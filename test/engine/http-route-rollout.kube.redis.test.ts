@@ -1,7 +1,6 @@
 import { dirname } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { KubeConfig } from "@kubernetes/client-node";
-import type { RolloutStatusJson } from "../../src/commands/render-text.ts";
 import { startMeshSandbox, type MeshSandboxOptions } from "../../sandbox/mesh/index.ts";
 import { engineHarness, waitFor } from "../support/engine.ts";
 import type { EngineHarness } from "../support/engine.ts";
@@ -28,13 +27,6 @@ describe("HTTPRoute rollout", () => {
     await h.cleanup();
   });
 
-  const status = async (id: string): Promise<RolloutStatusJson> => {
-    const shown = await h.cli("status", id, "--json");
-    expect(shown.code).toBe(0);
-    return JSON.parse(shown.stdout) as RolloutStatusJson;
-  };
-  const untilPhase = (id: string, phase: string) =>
-    waitFor(`${id} ${phase}`, async () => ((await status(id)).phase === phase ? true : undefined));
   /** `canarybot start reviews --http-route reviews --canary reviews-v2 … --as alice`. */
   const startReviews = (...args: string[]) =>
     h.start("reviews", "--http-route", "reviews", "--canary", "reviews-v2", ...args, "--as", "alice");
@@ -63,7 +55,7 @@ describe("HTTPRoute rollout", () => {
     await h.worker();
     const before = await reviews();
     const id = await startReviews("--steps", "10,50,100", "--interval", "1s", "--approve-at", "10,50");
-    await untilPhase(id, "awaiting-approval");
+    await h.untilPhase(id, "awaiting-approval");
     expect(await weights()).toBe("reviews-v1=90,reviews-v2=10");
     // The mesh follows the weights: about a tenth of 6,000 requests reach reviews-v2, seen as version v2.
     const { totals, metrics } = await meshTraffic({ rps: 100 }, 60_000);
@@ -79,22 +71,22 @@ describe("HTTPRoute rollout", () => {
     expect(canaryLines.length).toBeGreaterThan(0);
     expect(canaryLines.every((line) => line.includes('destination_service_name="reviews"'))).toBe(true);
     expect((await h.cli("approve", id, "--as", "bob")).code).toBe(0);
-    await waitFor("50%", async () => ((await status(id)).canaryWeight === 50 ? true : undefined));
-    await untilPhase(id, "awaiting-approval");
+    await waitFor("50%", async () => ((await h.status(id)).canaryWeight === 50 ? true : undefined));
+    await h.untilPhase(id, "awaiting-approval");
     expect(await weights()).toBe("reviews-v1=50,reviews-v2=50");
     expect((await h.cli("approve", id, "--as", "bob")).code).toBe(0);
-    await untilPhase(id, "promoted");
+    await h.untilPhase(id, "promoted");
 
     const after = await reviews();
     // The rule a person writes: one backendRef to the new version, everything else as it was.
     expect(after.spec.rules).toEqual([{ backendRefs: [{ name: "reviews-v2", port: 9080 }] }]);
     expect(after.spec.parentRefs).toEqual(before.spec.parentRefs);
-    expect((await status(id)).canaryWeight).toBe(100);
+    expect((await h.status(id)).canaryWeight).toBe(100);
   });
 
   it("given a header stage, only x-canary: 1 goes to reviews-v2 while the managed rule keeps everything on reviews-v1", async () => {
     const id = await startReviews("--header", "x-canary=1", "--interval", "1h");
-    expect((await status(id)).phase).toBe("header-stage");
+    expect((await h.status(id)).phase).toBe("header-stage");
     const rules = (await reviews()).spec.rules;
     expect(rules).toEqual([
       {
@@ -139,7 +131,7 @@ describe("HTTPRoute rollout", () => {
     );
     expect(patched.code, patched.stderr).toBe(0);
 
-    await untilPhase(id, "paused");
+    await h.untilPhase(id, "paused");
     const shown = await h.cli("status", id);
     expect(shown.stdout).toMatch(/drift/);
     expect(shown.stdout).toMatch(/HTTPRoute default\/reviews/);
@@ -164,12 +156,12 @@ describe("HTTPRoute rollout", () => {
     );
     expect(JSON.stringify((await reviews()).spec)).not.toBe(original);
     expect((await h.cli("approve", id, "--as", "bob")).code).toBe(0);
-    await waitFor("50%", async () => ((await status(id)).canaryWeight === 50 ? true : undefined));
+    await waitFor("50%", async () => ((await h.status(id)).canaryWeight === 50 ? true : undefined));
     expect(await weights()).toBe("reviews-v1=50,reviews-v2=50");
 
     const rolledBack = await h.cli("rollback", id, "--as", "bob", "--reason", "reviews-v2 looks off");
     expect(rolledBack.code, rolledBack.stderr).toBe(0);
-    expect((await status(id)).phase).toBe("rolled-back");
+    expect((await h.status(id)).phase).toBe("rolled-back");
     expect(JSON.stringify((await reviews()).spec)).toBe(original);
   });
 
@@ -181,7 +173,7 @@ describe("HTTPRoute rollout", () => {
     const watch = setInterval(() => {
       versions.add(h.kube.get("HTTPRoute", "default", "reviews")?.metadata.resourceVersion ?? "");
     }, 2);
-    await untilPhase(id, "awaiting-approval");
+    await h.untilPhase(id, "awaiting-approval");
     clearInterval(watch);
     expect(await weights()).toBe("reviews-v1=50,reviews-v2=50");
     expect(versions.size).toBe(2);

@@ -1,10 +1,9 @@
 import { Queue } from "bullmq";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { bullConnection, DEFAULT_TICK_QUEUE } from "../../src/jobs/tick-job.ts";
-import type { StartRequest } from "../../src/rollout/types.ts";
 import { engineHarness, waitFor } from "../support/engine.ts";
 import type { EngineHarness } from "../support/engine.ts";
-import { meshService } from "../support/mesh-services.ts";
+import { meshService, meshStartRequest } from "../support/mesh-services.ts";
 import { REDIS_URL } from "../support/redis.ts";
 import { recordWeights } from "../support/route-weights.ts";
 
@@ -35,11 +34,7 @@ describe("a Kubernetes outage longer than an operation's budget", () => {
     await h.cleanup();
   });
 
-  const request = (service: string): StartRequest => ({
-    target: { namespace: "default", service, virtualService: service, host: service, canarySubset: "v2" },
-    plan: { steps: STEPS, intervalMs: 400, approvalGates: [], twoPersonRule: false },
-    by: "cli:alice",
-  });
+  const request = (service: string) => meshStartRequest(service, STEPS, 400);
 
   it("given three rollouts, when every route write fails across two attempts of a tick, then they hold unpaused and then finish their plan", async () => {
     // The starts get the default budget; only the worker, which rides the outage out, gets the short one.

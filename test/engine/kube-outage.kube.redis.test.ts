@@ -1,8 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { StartRequest } from "../../src/rollout/types.ts";
 import { engineHarness, waitFor } from "../support/engine.ts";
 import type { EngineHarness } from "../support/engine.ts";
-import { meshService } from "../support/mesh-services.ts";
+import { meshService, meshStartRequest } from "../support/mesh-services.ts";
 import { recordWeights } from "../support/route-weights.ts";
 
 const SERVICES = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"];
@@ -23,11 +22,7 @@ describe("a Kubernetes outage mid-run", () => {
     await h.cleanup();
   });
 
-  const request = (service: string): StartRequest => ({
-    target: { namespace: "default", service, virtualService: service, host: service, canarySubset: "v2" },
-    plan: { steps: STEPS, intervalMs: 400, approvalGates: [], twoPersonRule: false },
-    by: "cli:alice",
-  });
+  const request = (service: string) => meshStartRequest(service, STEPS, 400);
 
   it("given six rollouts, when every VirtualService write answers 500 for a while, then each holds and then walks its exact plan to promotion", async () => {
     await h.worker();

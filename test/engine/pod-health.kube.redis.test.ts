@@ -18,12 +18,9 @@ describe("canary pods must stay healthy", () => {
   });
 
   const MANY_STEPS = "5,10,15,20,25,30,35,40,45,50,55,60,65,70,75,80,85,90,95,100";
-
-  it("given a rollout with a 1s progress deadline, when its canary's pods turn unready, then it is rolled back saying why and the route is restored", async () => {
-    const original = structuredClone(h.kube.get("VirtualService", "default", "reviews"));
-    const weights = recordWeights(h.kube, "default", "reviews", "v1", "v2");
-    await h.worker();
-    const id = await h.start(
+  /** Twenty quick steps under a 1s progress deadline: the deadline comes long before the last step. */
+  const startWithDeadline = () =>
+    h.start(
       "reviews",
       "--canary",
       "v2",
@@ -36,6 +33,12 @@ describe("canary pods must stay healthy", () => {
       "--as",
       "alice",
     );
+
+  it("given a rollout with a 1s progress deadline, when its canary's pods turn unready, then it is rolled back saying why and the route is restored", async () => {
+    const original = structuredClone(h.kube.get("VirtualService", "default", "reviews"));
+    const weights = recordWeights(h.kube, "default", "reviews", "v1", "v2");
+    await h.worker();
+    const id = await startWithDeadline();
     const runtime = h.runtime();
     await waitFor("a healthy look at the pods", async () => {
       const pods = (await runtime.store.get(id))?.pods;
@@ -80,19 +83,7 @@ describe("canary pods must stay healthy", () => {
 
   it("given pods that restart at every look while ready, then the crash loop rolls the canary back too", async () => {
     await h.worker();
-    const id = await h.start(
-      "reviews",
-      "--canary",
-      "v2",
-      "--steps",
-      MANY_STEPS,
-      "--interval",
-      "250ms",
-      "--progress-deadline",
-      "1s",
-      "--as",
-      "alice",
-    );
+    const id = await startWithDeadline();
     const runtime = h.runtime();
     let restarts = 0;
     const ended = await waitFor("the rollback", async () => {

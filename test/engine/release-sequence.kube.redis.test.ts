@@ -1,6 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { RolloutStatusJson } from "../../src/commands/render-text.ts";
-import { engineHarness, waitFor } from "../support/engine.ts";
+import { engineHarness } from "../support/engine.ts";
 import type { EngineHarness } from "../support/engine.ts";
 import { addReviewsV4, allTrafficTo, reviewsHttp } from "../support/releases.ts";
 
@@ -19,13 +18,7 @@ describe("release after release from the CLI", () => {
     await h.cleanup();
   });
 
-  const status = async (id: string): Promise<RolloutStatusJson> => {
-    const shown = await h.cli("status", id, "--json");
-    expect(shown.code).toBe(0);
-    return JSON.parse(shown.stdout) as RolloutStatusJson;
-  };
-  const untilPhase = (id: string, phase: string) =>
-    waitFor(`${id} ${phase}`, async () => ((await status(id)).phase === phase ? true : undefined), 30_000);
+  const untilPhase = (id: string, phase: string) => h.untilPhase(id, phase, 30_000);
   const http = () => JSON.parse(reviewsHttp(h.kube)) as unknown;
 
   /** `start reviews --canary <subset>` with no --stable: the stable subset is read from the route as it is. */
@@ -38,11 +31,11 @@ describe("release after release from the CLI", () => {
   it("v1→v2 promoted, v2→v3 promoted, v3→v4 rolled back, v3→v4 promoted: each route is what the next start needs", async () => {
     const v2 = await ship("v2");
     expect(http()).toEqual(allTrafficTo("v2"));
-    expect(await status(v2)).toMatchObject({ stableSubset: "v1", canarySubset: "v2", canaryWeight: 100 });
+    expect(await h.status(v2)).toMatchObject({ stableSubset: "v1", canarySubset: "v2", canaryWeight: 100 });
 
     const v3 = await ship("v3");
     expect(http()).toEqual(allTrafficTo("v3"));
-    expect(await status(v3)).toMatchObject({ stableSubset: "v2", canarySubset: "v3" });
+    expect(await h.status(v3)).toMatchObject({ stableSubset: "v2", canarySubset: "v3" });
 
     await addReviewsV4(h.kube);
     const promotedV3 = reviewsHttp(h.kube);
@@ -62,7 +55,7 @@ describe("release after release from the CLI", () => {
 
     const v4 = await ship("v4");
     expect(http()).toEqual(allTrafficTo("v4"));
-    expect(await status(v4)).toMatchObject({ stableSubset: "v3", canarySubset: "v4" });
+    expect(await h.status(v4)).toMatchObject({ stableSubset: "v3", canarySubset: "v4" });
   }, 90_000);
 
   it("starts the next release from the route an earlier version left on promotion (v1=0, v2=100)", async () => {
@@ -83,7 +76,7 @@ describe("release after release from the CLI", () => {
     expect(dryRun.stdout).toContain("v1=0, v2=100 → v1=0, v2=50, v3=50");
 
     const v3 = await ship("v3");
-    expect(await status(v3)).toMatchObject({ stableSubset: "v2", canarySubset: "v3" });
+    expect(await h.status(v3)).toMatchObject({ stableSubset: "v2", canarySubset: "v3" });
     expect(http()).toEqual(allTrafficTo("v3"));
   }, 60_000);
 });

@@ -3,10 +3,9 @@ import { randomBytes } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { startSlackSandbox } from "../../sandbox/slack/web-api-sandbox.ts";
 import type { SlackSandbox } from "../../sandbox/slack/web-api-sandbox.ts";
-import type { StartRequest } from "../../src/rollout/types.ts";
 import { engineHarness, waitFor } from "../support/engine.ts";
 import type { EngineHarness } from "../support/engine.ts";
-import { meshService } from "../support/mesh-services.ts";
+import { meshService, meshStartRequest } from "../support/mesh-services.ts";
 import { recordWeights } from "../support/route-weights.ts";
 import { spawnServe } from "../support/serve-process.ts";
 
@@ -37,12 +36,8 @@ describe("many replicas, one killed", () => {
     await h.cleanup();
   });
 
-  const request = (service: string): StartRequest => ({
-    target: { namespace: "default", service, virtualService: service, host: service, canarySubset: "v2" },
-    plan: { steps: STEPS, intervalMs: 1_500, approvalGates: [], twoPersonRule: false },
-    by: "U0ALICE1",
-    report: { channel: DEPLOYS.id },
-  });
+  const request = (service: string) =>
+    meshStartRequest(service, STEPS, 1_500, { by: "U0ALICE1", report: { channel: DEPLOYS.id } });
 
   it(
     "given three serve processes and 30 live rollouts, when one process is killed mid-run, then every rollout finishes on its plan and its message shows it",

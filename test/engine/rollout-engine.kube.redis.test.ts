@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { readManifests } from "../../sandbox/kube/fixtures.ts";
 import { istioFixturePath } from "../support/fixtures.ts";
-import type { AuditJson, RolloutStatusJson } from "../../src/commands/render-text.ts";
-import { engineHarness, waitFor } from "../support/engine.ts";
+import type { AuditJson } from "../../src/commands/render-text.ts";
+import { engineHarness } from "../support/engine.ts";
 import type { EngineHarness } from "../support/engine.ts";
 import { recordWeights, routeWeights } from "../support/route-weights.ts";
 
@@ -20,32 +20,16 @@ describe("rollout engine", () => {
     await h.cleanup();
   });
 
-  const startRollout = (...args: string[]): Promise<string> => h.start(...args);
-  const status = async (id: string): Promise<RolloutStatusJson> => {
-    const shown = await h.cli("status", id, "--json");
-    expect(shown.code).toBe(0);
-    return JSON.parse(shown.stdout) as RolloutStatusJson;
-  };
-  const untilPhase = (id: string, phase: string) =>
-    waitFor(`${id} ${phase}`, async () => ((await status(id)).phase === phase ? true : undefined));
+  /** `canarybot start` with the words of one command line. */
+  const startRollout = (line: string): Promise<string> => h.start(...line.split(" "));
   const reviews = () => routeWeights(h.kube.get("VirtualService", "default", "reviews"), "v1");
 
   it("given bookinfo, when reviews starts with steps 10,50,100 every 1s, then the route moves 90/10 → 50/50 → all to v2 and ends promoted", async () => {
     await h.worker();
     const recorder = recordWeights(h.kube, "default", "reviews", "v1", "v2");
-    const id = await startRollout(
-      "reviews",
-      "--canary",
-      "v2",
-      "--steps",
-      "10,50,100",
-      "--interval",
-      "1s",
-      "--as",
-      "alice",
-    );
+    const id = await startRollout("reviews --canary v2 --steps 10,50,100 --interval 1s --as alice");
 
-    await untilPhase(id, "promoted");
+    await h.untilPhase(id, "promoted");
     expect(recorder.stop()).toEqual(["v1=100", "v1=90,v2=10", "v1=50,v2=50", "v2=100"]);
 
     const history = JSON.parse((await h.cli("history", id, "--json")).stdout) as AuditJson[];
@@ -54,22 +38,12 @@ describe("rollout engine", () => {
     ]);
     expect(history[0]).toMatchObject({ action: "start", actor: "cli:alice" });
     expect(history.at(-1)).toMatchObject({ action: "promoted", toPhase: "promoted", canaryWeight: 100 });
-    expect((await status(id)).canaryWeight).toBe(100);
+    expect((await h.status(id)).canaryWeight).toBe(100);
   });
 
   it("given a rollout at 10%, when paused, then the weight holds while its due tick passes, and resume continues from there", async () => {
     await h.worker();
-    const id = await startRollout(
-      "reviews",
-      "--canary",
-      "v2",
-      "--steps",
-      "10,50,100",
-      "--interval",
-      "1s",
-      "--as",
-      "alice",
-    );
+    const id = await startRollout("reviews --canary v2 --steps 10,50,100 --interval 1s --as alice");
     expect(reviews()).toBe("v1=90,v2=10");
     const paused = await h.cli("pause", id, "--as", "bob", "--reason", "checking dashboards");
     expect(paused.code).toBe(0);
@@ -78,11 +52,11 @@ describe("rollout engine", () => {
     // The tick that was due after the pause has been taken, and no other is scheduled: the weight holds.
     await h.ticksSettled(id);
     expect(recorder.stop()).toEqual(["v1=90,v2=10"]);
-    expect(await status(id)).toMatchObject({ phase: "paused", canaryWeight: 10, stepIndex: 0 });
+    expect(await h.status(id)).toMatchObject({ phase: "paused", canaryWeight: 10, stepIndex: 0 });
 
     const resumeRecorder = recordWeights(h.kube, "default", "reviews", "v1", "v2");
     expect((await h.cli("resume", id, "--as", "bob")).code).toBe(0);
-    await untilPhase(id, "promoted");
+    await h.untilPhase(id, "promoted");
     expect(resumeRecorder.stop()).toEqual(["v1=90,v2=10", "v1=50,v2=50", "v2=100"]);
   });
 
@@ -93,24 +67,12 @@ describe("rollout engine", () => {
     h.kube.put(multiRoute);
     const original = h.kube.get("VirtualService", "default", "reviews");
     await h.worker();
-    const id = await startRollout(
-      "reviews",
-      "--stable",
-      "v1",
-      "--canary",
-      "v3",
-      "--steps",
-      "50,100",
-      "--interval",
-      "1h",
-      "--as",
-      "alice",
-    );
+    const id = await startRollout("reviews --stable v1 --canary v3 --steps 50,100 --interval 1h --as alice");
     expect(routeWeights(h.kube.get("VirtualService", "default", "reviews"), "v1")).toBe("v1=50,v3=50");
 
     const rolledBack = await h.cli("rollback", id, "--as", "bob", "--reason", "p99 looks off");
     expect(rolledBack.code).toBe(0);
-    await untilPhase(id, "rolled-back");
+    await h.untilPhase(id, "rolled-back");
 
     const restored = h.kube.get("VirtualService", "default", "reviews");
     expect(restored?.spec).toStrictEqual(original?.spec);
@@ -123,30 +85,20 @@ describe("rollout engine", () => {
   it("given --approve-at 50 and the two-person rule, the rollout holds at 50% until someone other than the starter approves", async () => {
     await h.worker();
     const id = await startRollout(
-      "reviews",
-      "--canary",
-      "v2",
-      "--steps",
-      "10,50,100",
-      "--interval",
-      "1s",
-      "--approve-at",
-      "50",
-      "--as",
-      "alice",
+      "reviews --canary v2 --steps 10,50,100 --interval 1s --approve-at 50 --as alice",
     );
-    await untilPhase(id, "awaiting-approval");
+    await h.untilPhase(id, "awaiting-approval");
     expect(reviews()).toBe("v1=50,v2=50");
 
     const own = await h.cli("approve", id, "--as", "alice");
     expect(own.code).toBe(1);
     expect(own.stderr).toMatch(/two-person rule/);
     await h.ticksSettled(id);
-    expect(await status(id)).toMatchObject({ phase: "awaiting-approval", canaryWeight: 50 });
+    expect(await h.status(id)).toMatchObject({ phase: "awaiting-approval", canaryWeight: 50 });
     expect(reviews()).toBe("v1=50,v2=50");
 
     expect((await h.cli("approve", id, "--as", "bob")).code).toBe(0);
-    await untilPhase(id, "promoted");
+    await h.untilPhase(id, "promoted");
     const history = JSON.parse((await h.cli("history", id, "--json")).stdout) as AuditJson[];
     expect(history.map((entry) => `${entry.actor} ${entry.action}`)).toEqual(
       expect.arrayContaining(["cli:alice refused:approve", "cli:bob approve"]),
@@ -154,7 +106,7 @@ describe("rollout engine", () => {
   });
 
   it("refuses a second start on the same VirtualService, naming the live rollout", async () => {
-    const id = await startRollout("reviews", "--canary", "v2", "--interval", "1h", "--as", "alice");
+    const id = await startRollout("reviews --canary v2 --interval 1h --as alice");
     const second = await h.cli("start", "reviews", "--canary", "v3", "--as", "bob");
     expect(second.code).toBe(1);
     expect(second.stderr).toContain(id);
@@ -164,17 +116,7 @@ describe("rollout engine", () => {
   it("given three 409s in a row on the VirtualService, the step still lands exactly once", async () => {
     await h.worker();
     const id = await startRollout(
-      "reviews",
-      "--canary",
-      "v2",
-      "--steps",
-      "10,50,100",
-      "--interval",
-      "1s",
-      "--approve-at",
-      "50",
-      "--as",
-      "alice",
+      "reviews --canary v2 --steps 10,50,100 --interval 1s --approve-at 50 --as alice",
     );
     h.kube.faults.add({ method: "PATCH", resource: "virtualservices", conflicts: 3 });
     const recorder = recordWeights(h.kube, "default", "reviews", "v1");
@@ -182,7 +124,7 @@ describe("rollout engine", () => {
     const watch = setInterval(() => {
       versions.add(h.kube.get("VirtualService", "default", "reviews")?.metadata.resourceVersion ?? "");
     }, 2);
-    await untilPhase(id, "awaiting-approval");
+    await h.untilPhase(id, "awaiting-approval");
     clearInterval(watch);
     expect(recorder.stop()).toEqual(["v1=90,v2=10", "v1=50,v2=50"]);
     // One write for the step to 50%: the resourceVersion moved exactly once.
@@ -193,17 +135,7 @@ describe("rollout engine", () => {
 
   it("given someone edits the route behind the bot's back, the rollout pauses with reason drift and does not overwrite it", async () => {
     await h.worker();
-    const id = await startRollout(
-      "reviews",
-      "--canary",
-      "v2",
-      "--steps",
-      "10,50,100",
-      "--interval",
-      "1s",
-      "--as",
-      "alice",
-    );
+    const id = await startRollout("reviews --canary v2 --steps 10,50,100 --interval 1s --as alice");
     const live = h.kube.get("VirtualService", "default", "reviews");
     const edited = structuredClone(live) as unknown as { spec: { http: { route: { weight?: number }[] }[] } };
     const route = edited.spec.http[0]?.route ?? [];
@@ -211,7 +143,7 @@ describe("rollout engine", () => {
     if (route[1]) route[1].weight = 30;
     h.kube.put(edited);
 
-    await untilPhase(id, "paused");
+    await h.untilPhase(id, "paused");
     const shown = await h.cli("status", id);
     expect(shown.stdout).toMatch(/drift/);
     await h.ticksSettled(id);

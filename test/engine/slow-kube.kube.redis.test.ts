@@ -1,5 +1,4 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { RolloutStatusJson } from "../../src/commands/render-text.ts";
 import { engineHarness, waitFor } from "../support/engine.ts";
 import type { EngineHarness } from "../support/engine.ts";
 import { allTrafficTo, reviewsHttp } from "../support/releases.ts";
@@ -22,9 +21,6 @@ describe("a Kubernetes API delayed by 90 s", () => {
     await h.cleanup();
   });
 
-  const status = async (id: string): Promise<RolloutStatusJson> =>
-    JSON.parse((await h.cli("status", id, "--json")).stdout) as RolloutStatusJson;
-
   it("a CLI rollback returns within the configured budget, and the restore lands once the API answers", async () => {
     const id = await h.start("reviews", "--canary", "v2", "--steps", "10,100", "--interval", "1h");
     const fault = h.kube.faults.add({ resource: "virtualservices", delayMs: 90_000 });
@@ -35,12 +31,12 @@ describe("a Kubernetes API delayed by 90 s", () => {
     // One budget (1.5 s) for the restore, plus Redis and process overhead on a loaded machine; not 90 s, not 54 s.
     expect(ms).toBeLessThan(6_000);
     expect(rollback.stdout + rollback.stderr).not.toMatch(/\n\s+at /);
-    expect((await status(id)).phase).toBe("rolling-back");
+    expect((await h.status(id)).phase).toBe("rolling-back");
 
     h.kube.faults.remove(fault);
     await waitFor(
       `${id} rolled back`,
-      async () => ((await status(id)).phase === "rolled-back" ? true : undefined),
+      async () => ((await h.status(id)).phase === "rolled-back" ? true : undefined),
       30_000,
     );
     expect(JSON.parse(reviewsHttp(h.kube))).toEqual(allTrafficTo("v1"));
@@ -53,7 +49,7 @@ describe("a Kubernetes API delayed by 90 s", () => {
     const paused = await waitFor(
       `${id} paused`,
       async () => {
-        const shown = await status(id);
+        const shown = await h.status(id);
         return shown.phase === "paused" ? shown : undefined;
       },
       60_000,

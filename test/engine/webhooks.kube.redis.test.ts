@@ -3,7 +3,6 @@ import { writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { tmpdir } from "node:os";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { RolloutStatusJson } from "../../src/commands/render-text.ts";
 import type { RolloutStore } from "../../src/rollout/ports.ts";
 import type { AuditEntry } from "../../src/rollout/types.ts";
 import { startWebhookSandbox } from "../../sandbox/webhooks/index.ts";
@@ -56,18 +55,12 @@ describe("webhooks", () => {
     h.env.CANARYBOT_CONFIG = path;
   };
   const start = (...args: string[]) => h.start("reviews", "--canary", "v2", "--as", "alice", ...args);
-  const status = async (id: string): Promise<RolloutStatusJson> => {
-    const shown = await h.cli("status", id, "--json");
-    expect(shown.code).toBe(0);
-    return JSON.parse(shown.stdout) as RolloutStatusJson;
-  };
   /** The audit trail with its details (`history --json` leaves them out). */
   const history = async (id: string): Promise<AuditEntry[]> => {
     store ??= h.runtime().store;
     return store.audit(id);
   };
-  const untilPhase = (id: string, phase: string, timeoutMs = 30_000) =>
-    waitFor(`${id} ${phase}`, async () => ((await status(id)).phase === phase ? true : undefined), timeoutMs);
+  const untilPhase = (id: string, phase: string, timeoutMs = 30_000) => h.untilPhase(id, phase, timeoutMs);
   const untilRequests = (path: string, count: number, timeoutMs = 30_000) =>
     waitFor(
       `${count} requests to ${path}`,
@@ -145,7 +138,7 @@ describe("webhooks", () => {
 
     const id = await start("--steps", "10,50,100", "--interval", "300ms");
     await untilRequests("/gate/check", 3);
-    expect(await status(id)).toMatchObject({ phase: "progressing", canaryWeight: 50, stepIndex: 1 });
+    expect(await h.status(id)).toMatchObject({ phase: "progressing", canaryWeight: 50, stepIndex: 1 });
     expect(
       hooks.requests("/gate/check").map((request) => (request.body as { phase: string }).phase),
     ).toContain("WaitingPromotion");
@@ -222,6 +215,6 @@ describe("webhooks", () => {
     expect(trail.find((entry) => entry.detail?.startsWith('post-rollout "notify"'))?.detail).toMatch(
       /→ 503 in \d+ ms: telegram is down$/,
     );
-    expect((await status(id)).phase).toBe("promoted");
+    expect((await h.status(id)).phase).toBe("promoted");
   });
 });

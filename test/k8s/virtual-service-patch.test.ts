@@ -52,15 +52,22 @@ function expectation(baseline: unknown, appliedWeight: number, headerRouteActive
   return { baseline, appliedWeight, headerRouteActive };
 }
 
+/** The VirtualService after the router wrote what it computed for `expected` and `desired`. */
+function written(
+  vs: Vs,
+  target: Target,
+  expected: RouteExpectation,
+  desired: Parameters<typeof computeRoutePatch>[3],
+): Vs {
+  return serverApply(vs, computeRoutePatch(vs, target, expected, desired));
+}
+
 /** The VirtualService after the router moved it from `applied` to `weight` (no header route). */
 function stepped(vs: Vs, target: Target, baseline: unknown, applied: number, weight: number): Vs {
-  return serverApply(
-    vs,
-    computeRoutePatch(vs, target, expectation(baseline, applied), {
-      canaryWeight: weight,
-      headerRouteActive: false,
-    }),
-  );
+  return written(vs, target, expectation(baseline, applied), {
+    canaryWeight: weight,
+    headerRouteActive: false,
+  });
 }
 
 describe("computeRoutePatch", () => {
@@ -120,10 +127,7 @@ describe("computeRoutePatch", () => {
     const target = reviewsTarget();
     let vs = allV1();
     const baseline = selectManagedRoute(vs, target).route;
-    vs = serverApply(
-      vs,
-      computeRoutePatch(vs, target, expectation(baseline, 0), { canaryWeight: 10, headerRouteActive: false }),
-    );
+    vs = written(vs, target, expectation(baseline, 0), { canaryWeight: 10, headerRouteActive: false });
     // The process died before saving appliedWeight = 10; the retried tick still expects 0 and wants 10.
     expect(
       computeRoutePatch(vs, target, expectation(baseline, 0), { canaryWeight: 10, headerRouteActive: false })
@@ -202,14 +206,11 @@ describe("computeRoutePatch", () => {
     const target = reviewsTarget();
     const original = allV1();
     const baseline = selectManagedRoute(original, target).route;
-    const vs = serverApply(
-      original,
-      computeRoutePatch(original, target, expectation(baseline, 0), {
-        canaryWeight: 0,
-        headerMatch: header,
-        headerRouteActive: true,
-      }),
-    );
+    const vs = written(original, target, expectation(baseline, 0), {
+      canaryWeight: 0,
+      headerMatch: header,
+      headerRouteActive: true,
+    });
     const change = computeRoutePatch(vs, target, expectation(baseline, 0, true), {
       canaryWeight: 0,
       headerRouteActive: false,
@@ -224,13 +225,10 @@ describe("computeRoutePatch", () => {
     const setUp = (weight: number) => {
       const original = allV1();
       const baseline = selectManagedRoute(original, target).route;
-      const vs = serverApply(
-        original,
-        computeRoutePatch(original, target, expectation(baseline, 0), {
-          canaryWeight: weight,
-          headerRouteActive: false,
-        }),
-      );
+      const vs = written(original, target, expectation(baseline, 0), {
+        canaryWeight: weight,
+        headerRouteActive: false,
+      });
       return { vs, baseline };
     };
 
@@ -276,14 +274,11 @@ describe("computeRoutePatch", () => {
           }),
         ).message,
       ).toContain("header route 'canarybot-header-v2' was removed; canarybot had added it");
-      const withHeader = serverApply(
-        vs,
-        computeRoutePatch(vs, target, expectation(baseline, 0), {
-          canaryWeight: 0,
-          headerMatch: header,
-          headerRouteActive: true,
-        }),
-      );
+      const withHeader = written(vs, target, expectation(baseline, 0), {
+        canaryWeight: 0,
+        headerMatch: header,
+        headerRouteActive: true,
+      });
       expect(
         thrown(() =>
           computeRoutePatch(withHeader, target, expectation(baseline, 0), {
@@ -455,22 +450,16 @@ describe("computeRestorePatch", () => {
   it("puts the baseline back byte for byte and removes the header route, leaving other routes alone", () => {
     const original = jasonV2V3();
     const baseline = selectManagedRoute(original, jasonTarget).route;
-    let vs = serverApply(
-      original,
-      computeRoutePatch(original, jasonTarget, expectation(baseline, 0), {
-        canaryWeight: 0,
-        headerMatch: header,
-        headerRouteActive: true,
-      }),
-    );
-    vs = serverApply(
-      vs,
-      computeRoutePatch(vs, jasonTarget, expectation(baseline, 0, true), {
-        canaryWeight: 40,
-        headerMatch: header,
-        headerRouteActive: true,
-      }),
-    );
+    let vs = written(original, jasonTarget, expectation(baseline, 0), {
+      canaryWeight: 0,
+      headerMatch: header,
+      headerRouteActive: true,
+    });
+    vs = written(vs, jasonTarget, expectation(baseline, 0, true), {
+      canaryWeight: 40,
+      headerMatch: header,
+      headerRouteActive: true,
+    });
     const restored = serverApply(vs, computeRestorePatch(vs, jasonTarget, baseline));
     expect(JSON.stringify(restored.spec)).toBe(JSON.stringify(original.spec));
     expect(computeRestorePatch(restored, jasonTarget, baseline).kind).toBe("unchanged");
@@ -480,13 +469,10 @@ describe("computeRestorePatch", () => {
     const target = reviewsTarget();
     const original = allV1();
     const baseline = selectManagedRoute(original, target).route;
-    const vs = serverApply(
-      original,
-      computeRoutePatch(original, target, expectation(baseline, 0), {
-        canaryWeight: 50,
-        headerRouteActive: false,
-      }),
-    );
+    const vs = written(original, target, expectation(baseline, 0), {
+      canaryWeight: 50,
+      headerRouteActive: false,
+    });
     Object.assign(httpRoutes(vs)[0] as object, { timeout: "1s" });
     expect(httpRoutes(serverApply(vs, computeRestorePatch(vs, target, baseline)))).toEqual(
       httpRoutes(original),
@@ -536,25 +522,19 @@ describe("properties", () => {
           let applied = 0;
           let headerActive = false;
           if (headerStage) {
-            vs = serverApply(
-              vs,
-              computeRoutePatch(vs, target, expectation(baseline, 0), {
-                canaryWeight: 0,
-                headerMatch: { name: JASON, value: "x" },
-                headerRouteActive: true,
-              }),
-            );
+            vs = written(vs, target, expectation(baseline, 0), {
+              canaryWeight: 0,
+              headerMatch: { name: JASON, value: "x" },
+              headerRouteActive: true,
+            });
             headerActive = true;
           }
           for (const [i, weight] of steps.entries()) {
             if (i === rollbackAt) break;
-            vs = serverApply(
-              vs,
-              computeRoutePatch(vs, target, expectation(baseline, applied, headerActive), {
-                canaryWeight: weight,
-                headerRouteActive: false,
-              }),
-            );
+            vs = written(vs, target, expectation(baseline, applied, headerActive), {
+              canaryWeight: weight,
+              headerRouteActive: false,
+            });
             applied = weight;
             headerActive = false;
             const managed = locateManagedRoute(vs, target, baseline);

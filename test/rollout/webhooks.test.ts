@@ -44,9 +44,14 @@ function given(webhooks: Webhook[], overrides: RolloutOverrides = {}): Rollout {
   });
 }
 
-/** Preflight passed and the start gate webhooks are awaited: nothing touched yet. */
+/** In preflight with the start gate webhooks (passed, unless `baseline: undefined`): nothing touched yet. */
 function waitingAtStart(webhooks: Webhook[], overrides: RolloutOverrides = {}): Rollout {
   return given(webhooks, { phase: Phase.Preflight, stepIndex: -1, appliedWeight: 0, ...overrides });
+}
+
+/** Preflight passes with the bookinfo baseline. */
+function passPreflight(rollout: Rollout) {
+  return transition(rollout, { type: "preflight-passed", baseline: BASELINE, subsetLabels: {} }, NOW);
 }
 
 function tick(
@@ -59,18 +64,9 @@ function tick(
 
 describe("start gate webhooks (confirm-rollout, pre-rollout)", () => {
   it("given a pre-rollout hook, when preflight passes, then nothing moves: it waits in preflight and asks for a tick at once", () => {
-    const rollout = given([hook(HookType.PreRollout)], {
-      phase: Phase.Preflight,
-      stepIndex: -1,
-      appliedWeight: 0,
-      baseline: undefined,
-    });
+    const rollout = waitingAtStart([hook(HookType.PreRollout)], { baseline: undefined });
 
-    const result = transition(
-      rollout,
-      { type: "preflight-passed", baseline: BASELINE, subsetLabels: {} },
-      NOW,
-    );
+    const result = passPreflight(rollout);
 
     expect(result.rollout).toMatchObject({ phase: Phase.Preflight, baseline: BASELINE, stepIndex: -1 });
     expect(effectsOfType(result.effects, "set-weights")).toEqual([]);
@@ -278,18 +274,9 @@ describe("rollback webhooks", () => {
 describe("event and post-rollout webhooks", () => {
   it("given event hooks, when the phase changes, then each is called with Flagger's phase and the audit's words; no change, no call", () => {
     const events = [hook(HookType.Event, "slack")];
-    const rollout = given(events, {
-      phase: Phase.Preflight,
-      stepIndex: -1,
-      appliedWeight: 0,
-      baseline: undefined,
-    });
+    const rollout = waitingAtStart(events, { baseline: undefined });
 
-    const started = transition(
-      rollout,
-      { type: "preflight-passed", baseline: BASELINE, subsetLabels: {} },
-      NOW,
-    );
+    const started = passPreflight(rollout);
     const stepped = transition(started.rollout, tick(started.rollout, []), NOW + INTERVAL);
 
     expect(effectsOfType(started.effects, "call-webhook")).toEqual([

@@ -4,6 +4,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runCli } from "../../src/cli/program.ts";
+import type { RolloutStatusJson } from "../../src/commands/render-text.ts";
 import { loadEnvConfig } from "../../src/config/env.ts";
 import { createLogger } from "../../src/logger.ts";
 import { openRuntime, startWorker } from "../../src/runtime.ts";
@@ -35,6 +36,10 @@ export type EngineHarness = {
   cli(...args: string[]): Promise<CliResult>;
   /** `canarybot start …` that must succeed quietly; returns the new rollout's id. */
   start(...args: string[]): Promise<string>;
+  /** `canarybot status <id> --json`, which must succeed. */
+  status(id: string): Promise<RolloutStatusJson>;
+  /** Resolves once `status` shows the rollout in `phase`. */
+  untilPhase(id: string, phase: string, timeoutMs?: number): Promise<void>;
   /** A worker in this process, closed by cleanup. */
   worker(): Promise<void>;
   /** A `canarybot worker` child process, killed by cleanup if still running. */
@@ -94,6 +99,12 @@ export async function engineHarness(
     return { code, stdout, stderr };
   };
 
+  const status = async (id: string): Promise<RolloutStatusJson> => {
+    const shown = await cli("status", id, "--json");
+    if (shown.code !== 0) throw new Error(`canarybot status ${id} exited ${shown.code}: ${shown.stderr}`);
+    return JSON.parse(shown.stdout) as RolloutStatusJson;
+  };
+
   return {
     kube,
     env,
@@ -108,6 +119,14 @@ export async function engineHarness(
         );
       }
       return id;
+    },
+    status,
+    async untilPhase(id, phase, timeoutMs) {
+      await waitFor(
+        `${id} ${phase}`,
+        async () => ((await status(id)).phase === phase ? true : undefined),
+        timeoutMs,
+      );
     },
     async worker() {
       const opened = runtime();

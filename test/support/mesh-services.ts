@@ -1,4 +1,5 @@
 import { workloadObjects } from "../../sandbox/kube/scenarios.ts";
+import type { StartRequest } from "../../src/rollout/types.ts";
 
 /** A service with a VirtualService all on v1, a DestinationRule with v1/v2, and a ready Deployment per subset. */
 export function meshService(name: string): unknown[] {
@@ -24,4 +25,18 @@ export function meshService(name: string): unknown[] {
     ...workloadObjects({ app: name, version: "v1" }),
     ...workloadObjects({ app: name, version: "v2" }),
   ];
+}
+
+/** A start of one `meshService` from v1 to v2 on `steps` every `intervalMs`, with no gates. */
+export function meshStartRequest(
+  service: string,
+  steps: number[],
+  intervalMs: number,
+  by: Pick<StartRequest, "by" | "report"> = { by: "cli:alice" },
+): StartRequest {
+  return {
+    target: { namespace: "default", service, virtualService: service, host: service, canarySubset: "v2" },
+    plan: { steps, intervalMs, approvalGates: [], twoPersonRule: false },
+    ...by,
+  };
 }
