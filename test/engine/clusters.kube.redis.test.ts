@@ -2,10 +2,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { loadEnvConfig } from "../../src/config/env.ts";
 import { startTickSweeper } from "../../src/jobs/tick-sweeper.ts";
 import { createLogger } from "../../src/logger.ts";
-import { openRuntime, startWorker } from "../../src/runtime.ts";
 import type { Runtime } from "../../src/runtime.ts";
 import type { StartRequest } from "../../src/rollout/types.ts";
 import { startKubeSandbox } from "../../sandbox/kube/server.ts";
@@ -22,7 +20,6 @@ describe("a worker never acts on a cluster it was not started for", () => {
   let h: EngineHarness;
   let other: KubeSandbox;
   let dir: string;
-  const closers: (() => Promise<void>)[] = [];
 
   beforeEach(async () => {
     h = await engineHarness("clusters");
@@ -30,28 +27,18 @@ describe("a worker never acts on a cluster it was not started for", () => {
     dir = await mkdtemp(join(tmpdir(), "canarybot-clusters-"));
   });
   afterEach(async () => {
-    for (const close of closers.splice(0).reverse()) await close();
+    await h.cleanup();
     await other.close();
     await rm(dir, { recursive: true, force: true });
-    await h.cleanup();
   });
 
   const runtimeFor = async (kube: KubeSandbox, name: string): Promise<Runtime> => {
     const kubeconfig = join(dir, name);
     await kube.writeKubeconfig(kubeconfig);
-    const env = { ...h.env, KUBECONFIG: kubeconfig, CANARYBOT_SWEEP_MS: "200" };
-    const runtime = openRuntime({ env: loadEnvConfig(env), processEnv: env, logger: createLogger("silent") });
-    closers.push(() => runtime.close());
-    return runtime;
+    return h.runtime({ env: { KUBECONFIG: kubeconfig, CANARYBOT_SWEEP_MS: "200" } });
   };
   const work = async (runtime: Runtime) => {
-    const worker = startWorker(
-      runtime,
-      loadEnvConfig({ ...h.env, CANARYBOT_SWEEP_MS: "200" }),
-      createLogger("silent"),
-    );
-    await worker.waitUntilReady();
-    closers.unshift(() => worker.close());
+    await h.worker(runtime, { CANARYBOT_SWEEP_MS: "200" });
   };
   const request = (canary: string): StartRequest => ({
     target: {
@@ -137,7 +124,7 @@ describe("a worker never acts on a cluster it was not started for", () => {
       logger: createLogger("silent"),
       everyMs: 3_600_000,
     });
-    closers.push(() => sweeper.close());
+    h.onCleanup(() => sweeper.close());
     await sweeper.sweepOnce();
 
     const overdue = await production.store.get(started.id);

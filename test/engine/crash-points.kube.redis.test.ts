@@ -1,9 +1,6 @@
 import { Queue } from "bullmq";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { loadEnvConfig } from "../../src/config/env.ts";
 import { tickJobId } from "../../src/jobs/tick-job.ts";
-import { createLogger } from "../../src/logger.ts";
-import { openRuntime, startWorker } from "../../src/runtime.ts";
 import type { Runtime } from "../../src/runtime.ts";
 import { DEFAULT_ANALYSIS_POLICY } from "../../src/metrics/analysis.ts";
 import type { Analyzer, RolloutStore } from "../../src/rollout/ports.ts";
@@ -126,40 +123,18 @@ const CASES: CrashCase[] = [
 
 describe("a crash right after a save never strands a rollout (issue 8.1)", () => {
   let h: EngineHarness;
-  const closers: (() => Promise<void>)[] = [];
 
   beforeEach(async () => {
     h = await engineHarness("crash");
   });
   afterEach(async () => {
-    for (const close of closers.splice(0).reverse()) await close();
     await h.cleanup();
   });
 
-  const open = (decorate?: (deps: ServiceDeps) => ServiceDeps, sweepMs = 60_000): Runtime => {
-    const env = { ...h.env, CANARYBOT_SWEEP_MS: String(sweepMs) };
-    const runtime = openRuntime({
-      env: loadEnvConfig(env),
-      processEnv: env,
-      logger: createLogger("silent"),
-      ...(decorate ? { decorate } : {}),
-    });
-    closers.push(() => runtime.close());
-    return runtime;
-  };
-  const worker = async (runtime: Runtime, sweepMs: number) => {
-    const env = loadEnvConfig({ ...h.env, CANARYBOT_SWEEP_MS: String(sweepMs) });
-    const started = startWorker(runtime, env, createLogger("silent"));
-    await started.waitUntilReady();
-    let closed = false;
-    const close = async () => {
-      if (closed) return;
-      closed = true;
-      await started.close();
-    };
-    closers.unshift(close);
-    return close;
-  };
+  const sweepingEvery = (sweepMs: number) => ({ CANARYBOT_SWEEP_MS: String(sweepMs) });
+  const open = (decorate?: (deps: ServiceDeps) => ServiceDeps, sweepMs = 60_000): Runtime =>
+    h.runtime({ env: sweepingEvery(sweepMs), ...(decorate ? { decorate } : {}) });
+  const worker = (runtime: Runtime, sweepMs: number) => h.worker(runtime, sweepingEvery(sweepMs));
   const baseline = () => structuredClone(h.kube.get("VirtualService", "default", "reviews")?.spec);
 
   it.each(CASES)("$name", async (crash) => {
@@ -219,7 +194,7 @@ describe("a crash right after a save never strands a rollout (issue 8.1)", () =>
         connection: { url: REDIS_URL },
         prefix: h.env.CANARYBOT_PREFIX,
       });
-      closers.push(() => queue.close());
+      h.onCleanup(() => queue.close());
       const job = await queue.getJob(tickJobId(stranded.id, stranded.tick));
       expect(job).toBeUndefined();
     }

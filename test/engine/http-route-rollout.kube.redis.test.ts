@@ -1,10 +1,10 @@
 import { dirname } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { KubeConfig } from "@kubernetes/client-node";
-import { startMeshSandbox, type MeshSandboxOptions } from "../../sandbox/mesh/index.ts";
+import { type MeshSandboxOptions } from "../../sandbox/mesh/index.ts";
 import { engineHarness, waitFor } from "../support/engine.ts";
 import type { EngineHarness } from "../support/engine.ts";
 import { backendWeights, kubectl } from "../support/kubectl.ts";
+import { meshOn } from "../support/kube-sandbox.ts";
 
 type HttpRoute = {
   metadata: { resourceVersion: string };
@@ -32,10 +32,7 @@ describe("HTTPRoute rollout", () => {
     h.start("reviews", "--http-route", "reviews", "--canary", "reviews-v2", ...args, "--as", "alice");
   /** The mesh sandbox on the engine's cluster, stepped by hand: the traffic the live HTTPRoute makes. */
   const meshTraffic = async (options: Partial<MeshSandboxOptions>, ms: number) => {
-    const kubeConfig = new KubeConfig();
-    kubeConfig.loadFromString(h.kube.kubeconfig);
-    const mesh = await startMeshSandbox({
-      kubeConfig,
+    const mesh = await meshOn(h.kube, {
       namespace: "default",
       services: ["reviews"],
       autoAdvance: false,

@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { bullConnection, DEFAULT_TICK_QUEUE } from "../../src/jobs/tick-job.ts";
 import { engineHarness, waitFor } from "../support/engine.ts";
 import type { EngineHarness } from "../support/engine.ts";
-import { meshService, meshStartRequest } from "../support/mesh-services.ts";
+import { meshService, startedPast } from "../support/mesh-services.ts";
 import { REDIS_URL } from "../support/redis.ts";
 import { recordWeights } from "../support/route-weights.ts";
 
@@ -34,20 +34,13 @@ describe("a Kubernetes outage longer than an operation's budget", () => {
     await h.cleanup();
   });
 
-  const request = (service: string) => meshStartRequest(service, STEPS, 400);
-
   it("given three rollouts, when every route write fails across two attempts of a tick, then they hold unpaused and then finish their plan", async () => {
     // The starts get the default budget; only the worker, which rides the outage out, gets the short one.
     const runtime = h.runtime();
     h.env.KUBE_OPERATION_BUDGET_MS = String(BUDGET_MS);
     await h.worker();
     const recorders = SERVICES.map((service) => recordWeights(h.kube, "default", service, "v1", "v2"));
-    const ids: string[] = [];
-    for (const service of SERVICES) ids.push((await runtime.service.start(request(service))).id);
-    await waitFor("every rollout at 30%", async () => {
-      const rollouts = await Promise.all(ids.map((id) => runtime.store.get(id)));
-      return rollouts.every((rollout) => (rollout?.appliedWeight ?? 0) >= 30) ? true : undefined;
-    });
+    const ids = await startedPast(runtime, SERVICES, STEPS, 400, 30);
 
     const outage = h.kube.faults.add({ resource: "virtualservices", method: "PATCH", errors: 1_000_000 });
     const startedAt = Date.now();

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { engineHarness, waitFor } from "../support/engine.ts";
 import type { EngineHarness } from "../support/engine.ts";
-import { meshService, meshStartRequest } from "../support/mesh-services.ts";
+import { meshService, startedPast } from "../support/mesh-services.ts";
 import { recordWeights } from "../support/route-weights.ts";
 
 const SERVICES = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"];
@@ -22,20 +22,12 @@ describe("a Kubernetes outage mid-run", () => {
     await h.cleanup();
   });
 
-  const request = (service: string) => meshStartRequest(service, STEPS, 400);
-
   it("given six rollouts, when every VirtualService write answers 500 for a while, then each holds and then walks its exact plan to promotion", async () => {
     await h.worker();
     const runtime = h.runtime();
     const recorders = SERVICES.map((service) => recordWeights(h.kube, "default", service, "v1", "v2"));
-    const ids: string[] = [];
-    for (const service of SERVICES) ids.push((await runtime.service.start(request(service))).id);
-
     // The outage begins once every rollout is past its first step, and ends after it has refused many writes.
-    await waitFor("every rollout at 30%", async () => {
-      const rollouts = await Promise.all(ids.map((id) => runtime.store.get(id)));
-      return rollouts.every((rollout) => (rollout?.appliedWeight ?? 0) >= 30) ? true : undefined;
-    });
+    const ids = await startedPast(runtime, SERVICES, STEPS, 400, 30);
     const outage = h.kube.faults.add({ resource: "virtualservices", method: "PATCH", errors: 1_000_000 });
     const weightsAtOutage = await Promise.all(
       ids.map(async (id) => (await runtime.store.get(id))?.appliedWeight),

@@ -1,9 +1,6 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { loadEnvConfig } from "../../src/config/env.ts";
-import { createLogger } from "../../src/logger.ts";
-import { openRuntime, startWorker } from "../../src/runtime.ts";
 import { engineHarness, waitFor } from "../support/engine.ts";
 import type { EngineHarness } from "../support/engine.ts";
 import { recordWeights } from "../support/route-weights.ts";
@@ -11,30 +8,19 @@ import { recordWeights } from "../support/route-weights.ts";
 /** Issue 9.1: release windows hold steps, freezes refuse starts. Time is injected: nothing waits for a weekday. */
 describe("release windows and freezes", () => {
   let h: EngineHarness;
-  const closers: (() => Promise<void>)[] = [];
 
   beforeEach(async () => {
     h = await engineHarness("calendar");
   });
   afterEach(async () => {
-    for (const close of closers.splice(0).reverse()) await close();
     await h.cleanup();
   });
 
   it("given office-hours windows, when a step falls due on Friday evening, then the weight holds until Monday's opening and the rollout goes on from there", async () => {
     let now = Date.UTC(2026, 11, 25, 18, 0); // Friday 19:00 in Berlin
     const monday = Date.UTC(2026, 11, 28, 8, 0); // 09:00 in Berlin
-    const env = loadEnvConfig(h.env);
-    const runtime = openRuntime({
-      env,
-      processEnv: h.env,
-      logger: createLogger("silent"),
-      decorate: (deps) => ({ ...deps, clock: { now: () => now } }),
-    });
-    closers.push(() => runtime.close());
-    const worker = startWorker(runtime, env, createLogger("silent"));
-    await worker.waitUntilReady();
-    closers.unshift(() => worker.close());
+    const runtime = h.runtime({ decorate: (deps) => ({ ...deps, clock: { now: () => now } }) });
+    await h.worker(runtime);
 
     const weights = recordWeights(h.kube, "default", "reviews", "v1", "v2");
     const started = await runtime.service.start({

@@ -1,7 +1,4 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { loadEnvConfig } from "../../src/config/env.ts";
-import { createLogger } from "../../src/logger.ts";
-import { startWorker } from "../../src/runtime.ts";
 import { parseStartTime } from "../../src/schedule/local-time.ts";
 import { engineHarness, waitFor } from "../support/engine.ts";
 import type { EngineHarness } from "../support/engine.ts";
@@ -9,13 +6,11 @@ import type { EngineHarness } from "../support/engine.ts";
 /** Issue 9.1: `start --at` schedules a start, `list` shows it, `cancel` drops it, and it starts once among replicas. */
 describe("scheduled starts", () => {
   let h: EngineHarness;
-  const closers: (() => Promise<void>)[] = [];
 
   beforeEach(async () => {
     h = await engineHarness("scheduled");
   });
   afterEach(async () => {
-    for (const close of closers.splice(0)) await close();
     await h.cleanup();
   });
 
@@ -42,13 +37,8 @@ describe("scheduled starts", () => {
     });
     expect((await h.cli("list")).stdout).toContain("reviews@1 scheduled: reviews → v2");
 
-    const env = loadEnvConfig({ ...h.env, CANARYBOT_SWEEP_MS: "100" });
-    for (let replica = 0; replica < 3; replica += 1) {
-      const runtime = h.runtime();
-      const worker = startWorker(runtime, env, createLogger("silent"));
-      await worker.waitUntilReady();
-      closers.push(() => worker.close());
-    }
+    for (let replica = 0; replica < 3; replica += 1)
+      await h.worker(h.runtime(), { CANARYBOT_SWEEP_MS: "100" });
     const store = h.runtime().store;
     const started = await waitFor("the scheduled start", async () => {
       const history = await store.history({ service: "reviews" });

@@ -1,13 +1,12 @@
 import { createServer } from "node:net";
-import { KubeConfig } from "@kubernetes/client-node";
 import { loadImage } from "@napi-rs/canvas";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startMeshSandbox } from "../../sandbox/mesh/mesh-sandbox.ts";
 import type { MeshSandbox } from "../../sandbox/mesh/mesh-sandbox.ts";
 import { startPrometheus, waitForIstioRates } from "../support/prometheus.ts";
 import type { TestPrometheus } from "../support/prometheus.ts";
 import { ALICE, DEPLOYS, ONCALL, botHarness, waitFor } from "../support/bot-harness.ts";
 import type { BotHarness } from "../support/bot-harness.ts";
+import { meshOn } from "../support/kube-sandbox.ts";
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -35,10 +34,7 @@ describe("snapshots and alerts in the channel, judged by a real Prometheus", () 
     h = await botHarness("slack-alerts", {
       env: { PROMETHEUS_URL: prometheus.url, PROMETHEUS_SCRAPE_INTERVAL_SECONDS: "1" },
     });
-    const kubeConfig = new KubeConfig();
-    kubeConfig.loadFromString(h.kube.kubeconfig);
-    mesh = await startMeshSandbox({
-      kubeConfig,
+    mesh = await meshOn(h.kube, {
       namespace: "default",
       services: ["reviews"],
       port: meshPort,

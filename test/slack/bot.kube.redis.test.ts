@@ -1,6 +1,4 @@
-import { KubeConfig } from "@kubernetes/client-node";
 import { afterEach, describe, expect, it } from "vitest";
-import { startMeshSandbox } from "../../sandbox/mesh/index.ts";
 import type { MeshSandbox } from "../../sandbox/mesh/index.ts";
 import { replaySlackFixtures } from "../../sandbox/slack/fixture-replay.ts";
 import { ActionId } from "../../src/slack/render-rollout-message.ts";
@@ -23,6 +21,7 @@ import {
   waitFor,
 } from "../support/bot-harness.ts";
 import type { BotHarness } from "../support/bot-harness.ts";
+import { meshOn } from "../support/kube-sandbox.ts";
 
 /** Steps 10 → 50 → 100 with approval gates at 10% and 50%, stepping every 200 ms. */
 const GATED = "start reviews --canary v2 --steps 10,50,100 --approve-at 10,50 --interval 200ms";
@@ -421,11 +420,7 @@ describe("the header stage, seen in the mesh sandbox's traffic", () => {
       m.text.includes(", header-stage,"),
     );
     expect(JSON.stringify(message.blocks)).toContain("Only requests with `qa: canary-test` reach *v2*");
-
-    const kubeConfig = new KubeConfig();
-    kubeConfig.loadFromString(h.kube.kubeconfig);
-    mesh = await startMeshSandbox({
-      kubeConfig,
+    mesh = await meshOn(h.kube, {
       namespace: "default",
       services: ["reviews"],
       headers: [{ name: "qa", value: "canary-test", share: 0.1 }],

@@ -8,7 +8,7 @@ import type { RolloutStatusJson } from "../../src/commands/render-text.ts";
 import { loadEnvConfig } from "../../src/config/env.ts";
 import { createLogger } from "../../src/logger.ts";
 import { openRuntime, startWorker } from "../../src/runtime.ts";
-import type { Runtime } from "../../src/runtime.ts";
+import type { Runtime, RuntimeOptions } from "../../src/runtime.ts";
 import { startKubeSandbox } from "../../sandbox/kube/server.ts";
 import type { KubeSandbox, KubeSandboxOptions } from "../../sandbox/kube/server.ts";
 import { bullConnection, DEFAULT_TICK_QUEUE } from "../../src/jobs/tick-job.ts";
@@ -29,6 +29,11 @@ export type WorkerProcess = {
  * The rollout engine as it runs for real: the Kubernetes sandbox over HTTPS, a real Redis under a prefix of
  * this test's own, the CLI, and workers in this process or in child processes (`canarybot worker`).
  */
+export type RuntimeChoices = {
+  env?: Record<string, string>;
+  decorate?: RuntimeOptions["decorate"];
+};
+
 export type EngineHarness = {
   kube: KubeSandbox;
   env: Record<string, string>;
@@ -40,12 +45,17 @@ export type EngineHarness = {
   status(id: string): Promise<RolloutStatusJson>;
   /** Resolves once `status` shows the rollout in `phase`. */
   untilPhase(id: string, phase: string, timeoutMs?: number): Promise<void>;
-  /** A worker in this process, closed by cleanup. */
-  worker(): Promise<void>;
+  /**
+   * A worker in this process on `runtime` (a new one by default), with `env` over the harness's; closed by
+   * cleanup before any runtime. Resolves once it is ready, with its close (which cleanup then skips).
+   */
+  worker(runtime?: Runtime, env?: Record<string, string>): Promise<() => Promise<void>>;
   /** A `canarybot worker` child process, killed by cleanup if still running. */
   spawnWorker(): Promise<WorkerProcess>;
-  /** A runtime for direct service and store access (closed by cleanup). */
-  runtime(): Runtime;
+  /** A runtime for direct service and store access, with `env` over the harness's (closed by cleanup). */
+  runtime(options?: RuntimeChoices): Runtime;
+  /** Something else the test opened: cleanup closes it first, the last one given first. */
+  onCleanup(close: () => Promise<void>): void;
   /**
    * Resolves once no tick job of the rollout is waiting, delayed or running: every tick that was due has been
    * taken by a worker. "Nothing moved" is then a fact about the ticks, not about how long a test slept.
@@ -77,11 +87,13 @@ export async function engineHarness(
   const closers: (() => Promise<void>)[] = [];
   const children: ChildProcess[] = [];
 
-  const runtime = (): Runtime => {
+  const runtime = (choices: RuntimeChoices = {}): Runtime => {
+    const processEnv = { ...env, ...choices.env };
     const opened = openRuntime({
-      env: loadEnvConfig(env),
-      processEnv: env,
+      env: loadEnvConfig(processEnv),
+      processEnv,
       logger: createLogger(env.LOG_LEVEL ?? "silent"),
+      ...(choices.decorate ? { decorate: choices.decorate } : {}),
     });
     closers.push(() => opened.close());
     return opened;
@@ -128,11 +140,21 @@ export async function engineHarness(
         timeoutMs,
       );
     },
-    async worker() {
-      const opened = runtime();
-      const worker = startWorker(opened, loadEnvConfig(env), createLogger(env.LOG_LEVEL ?? "silent"));
+    async worker(on = runtime(), workerEnv = {}) {
+      const worker = startWorker(
+        on,
+        loadEnvConfig({ ...env, ...workerEnv }),
+        createLogger(env.LOG_LEVEL ?? "silent"),
+      );
       await worker.waitUntilReady();
-      closers.unshift(() => worker.close());
+      let closed = false;
+      const close = async () => {
+        if (closed) return;
+        closed = true;
+        await worker.close();
+      };
+      closers.unshift(close);
+      return close;
     },
     async spawnWorker() {
       const worker = await startCanarybot(["worker"], /worker ready/, { env: { ...env, LOG_LEVEL: "info" } });
@@ -149,6 +171,9 @@ export async function engineHarness(
       };
     },
     runtime,
+    onCleanup(close) {
+      closers.unshift(close);
+    },
     async ticksSettled(rolloutId) {
       const queue = new Queue(DEFAULT_TICK_QUEUE, { connection: bullConnection(REDIS_URL, "queue"), prefix });
       try {

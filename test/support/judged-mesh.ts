@@ -1,12 +1,11 @@
-import { KubeConfig } from "@kubernetes/client-node";
 import type { AuditJson, RolloutStatusJson } from "../../src/commands/render-text.ts";
 import type { MetricsMesh, Rollout } from "../../src/rollout/types.ts";
-import { startMeshSandbox } from "../../sandbox/mesh/mesh-sandbox.ts";
 import type { MeshSandbox, MeshSandboxOptions } from "../../sandbox/mesh/mesh-sandbox.ts";
 import { waitFor } from "./engine.ts";
 import type { EngineHarness } from "./engine.ts";
 import { startPrometheus, waitForRates } from "./prometheus.ts";
 import type { TestPrometheus } from "./prometheus.ts";
+import { meshOn } from "./kube-sandbox.ts";
 
 /** The request counter of each mesh's metrics, to wait for its first rates. */
 const COUNTER: Record<MetricsMesh, string> = { istio: "istio_requests_total", linkerd: "response_total" };
@@ -20,15 +19,7 @@ export async function startJudgedMesh(
   h: EngineHarness,
   options: Pick<MeshSandboxOptions, "services" | "subsets" | "metrics">,
 ): Promise<{ mesh: MeshSandbox; prometheus: TestPrometheus }> {
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromString(h.kube.kubeconfig);
-  const mesh = await startMeshSandbox({
-    kubeConfig,
-    namespace: "default",
-    rps: 200,
-    pollMs: 100,
-    ...options,
-  });
+  const mesh = await meshOn(h.kube, { namespace: "default", rps: 200, pollMs: 100, ...options });
   const prometheus = await startPrometheus({
     targets: [new URL(mesh.metricsUrl).host],
     scrapeIntervalSeconds: 1,

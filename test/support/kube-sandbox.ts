@@ -3,11 +3,19 @@ import { request } from "node:https";
 import { ApiException, AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
 import type { KubeSandbox } from "../../sandbox/kube/server.ts";
 import type { KubeStatus } from "../../sandbox/kube/status.ts";
+import { startMeshSandbox } from "../../sandbox/mesh/index.ts";
+import type { MeshSandbox, MeshSandboxOptions } from "../../sandbox/mesh/index.ts";
 
-/** The real client-node APIs, configured from the sandbox's kubeconfig exactly as the bot loads one. */
-export function kubeClients(sandbox: KubeSandbox) {
+/** client-node's configuration from the sandbox's kubeconfig, loaded exactly as the bot loads one. */
+export function kubeConfigOf(sandbox: KubeSandbox): KubeConfig {
   const config = new KubeConfig();
   config.loadFromString(sandbox.kubeconfig);
+  return config;
+}
+
+/** The real client-node APIs on the sandbox. */
+export function kubeClients(sandbox: KubeSandbox) {
+  const config = kubeConfigOf(sandbox);
   return {
     config,
     custom: config.makeApiClient(CustomObjectsApi),
@@ -28,6 +36,14 @@ export async function apiFailure(call: Promise<unknown>): Promise<{ code: number
     code: error.code,
     status: JSON.parse(typeof body === "string" ? body : JSON.stringify(body)) as KubeStatus,
   };
+}
+
+/** The mesh sandbox's traffic, split as the routes in `sandbox` say (read through client-node). */
+export function meshOn(
+  sandbox: KubeSandbox,
+  options: Omit<MeshSandboxOptions, "kubeConfig">,
+): Promise<MeshSandbox> {
+  return startMeshSandbox({ kubeConfig: kubeConfigOf(sandbox), ...options });
 }
 
 export type RawResponse = { status: number; headers: IncomingHttpHeaders; json: unknown };

@@ -1,5 +1,7 @@
 import { workloadObjects } from "../../sandbox/kube/scenarios.ts";
 import type { StartRequest } from "../../src/rollout/types.ts";
+import type { Runtime } from "../../src/runtime.ts";
+import { waitFor } from "./engine.ts";
 
 /** A service with a VirtualService all on v1, a DestinationRule with v1/v2, and a ready Deployment per subset. */
 export function meshService(name: string): unknown[] {
@@ -39,4 +41,25 @@ export function meshStartRequest(
     plan: { steps, intervalMs, approvalGates: [], twoPersonRule: false },
     ...by,
   };
+}
+
+/**
+ * Starts a rollout of each service on `steps` and resolves with their ids once every one has written at least
+ * `weight` to its route, so that a fault injected next lands in the middle of every run.
+ */
+export async function startedPast(
+  runtime: Runtime,
+  services: string[],
+  steps: number[],
+  intervalMs: number,
+  weight: number,
+): Promise<string[]> {
+  const ids: string[] = [];
+  for (const service of services)
+    ids.push((await runtime.service.start(meshStartRequest(service, steps, intervalMs))).id);
+  await waitFor(`every rollout at ${weight}%`, async () => {
+    const rollouts = await Promise.all(ids.map((id) => runtime.store.get(id)));
+    return rollouts.every((rollout) => (rollout?.appliedWeight ?? 0) >= weight) ? true : undefined;
+  });
+  return ids;
 }

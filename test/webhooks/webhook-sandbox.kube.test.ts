@@ -1,12 +1,11 @@
-import { KubeConfig } from "@kubernetes/client-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { startKubeSandbox } from "../../sandbox/kube/index.ts";
 import type { KubeSandbox } from "../../sandbox/kube/index.ts";
-import { startMeshSandbox } from "../../sandbox/mesh/index.ts";
 import type { MeshSandbox } from "../../sandbox/mesh/index.ts";
 import { parseHeyCommand, startWebhookSandbox } from "../../sandbox/webhooks/index.ts";
 import type { WebhookSandbox } from "../../sandbox/webhooks/index.ts";
 import { waitFor } from "../support/engine.ts";
+import { meshOn } from "../support/kube-sandbox.ts";
 
 // The webhook sandbox as flagger-loadtester: commands, gates, and a load test driving the mesh sandbox's traffic.
 
@@ -16,9 +15,7 @@ let hooks: WebhookSandbox;
 
 beforeEach(async () => {
   kube = await startKubeSandbox({ scenario: "bookinfo" });
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromString(kube.kubeconfig);
-  mesh = await startMeshSandbox({ kubeConfig, namespace: "default", services: ["reviews"], rps: 5 });
+  mesh = await meshOn(kube, { namespace: "default", services: ["reviews"], rps: 5 });
   hooks = await startWebhookSandbox({ meshControlUrl: mesh.controlUrl });
 });
 

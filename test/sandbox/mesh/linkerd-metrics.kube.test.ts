@@ -1,16 +1,12 @@
-import { KubeConfig } from "@kubernetes/client-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { isSandboxError } from "../../../sandbox/errors.ts";
 import { startKubeSandbox } from "../../../sandbox/kube/index.ts";
 import type { KubeSandbox } from "../../../sandbox/kube/index.ts";
-import {
-  LINKERD_LATENCY_BUCKETS_MS,
-  meshOptionsFromFlags,
-  startMeshSandbox,
-} from "../../../sandbox/mesh/index.ts";
+import { LINKERD_LATENCY_BUCKETS_MS, meshOptionsFromFlags } from "../../../sandbox/mesh/index.ts";
 import type { MeshSandbox } from "../../../sandbox/mesh/index.ts";
 import { bucketsOf, parseExposition, sumOf } from "./exposition.ts";
 import type { Sample } from "./exposition.ts";
+import { meshOn } from "../../support/kube-sandbox.ts";
 
 // The mesh sandbox serving the Linkerd proxy's metrics, on routes read from the kube sandbox over HTTPS.
 
@@ -47,10 +43,7 @@ afterEach(async () => {
 });
 
 async function linkerdMesh(): Promise<Sample[]> {
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromString(kube.kubeconfig);
-  sandbox = await startMeshSandbox({
-    kubeConfig,
+  sandbox = await meshOn(kube, {
     namespace: NS,
     services: ["reviews"],
     autoAdvance: false,

@@ -2,7 +2,8 @@ import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node";
+import { CustomObjectsApi } from "@kubernetes/client-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { isSandboxError } from "../../../sandbox/errors.ts";
 import { readManifests, startKubeSandbox } from "../../../sandbox/kube/index.ts";
@@ -13,6 +14,7 @@ import { runMeshSandbox, startMeshSandbox, UNROUTED } from "../../../sandbox/mes
 import type { MeshSandbox, MeshSandboxOptions } from "../../../sandbox/mesh/index.ts";
 import { bucketsOf, labelNamesOf, parseExposition, sumOf, templateLabelNames } from "./exposition.ts";
 import type { Sample } from "./exposition.ts";
+import { kubeConfigOf } from "../../support/kube-sandbox.ts";
 
 // The mesh sandbox against the kube sandbox over HTTPS, read with the real @kubernetes/client-node.
 
@@ -27,8 +29,7 @@ const started: MeshSandbox[] = [];
 
 beforeEach(async () => {
   kube = await startKubeSandbox({ scenario: "bookinfo" });
-  kubeConfig = new KubeConfig();
-  kubeConfig.loadFromString(kube.kubeconfig);
+  kubeConfig = kubeConfigOf(kube);
 });
 
 afterEach(async () => {
