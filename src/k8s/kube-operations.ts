@@ -12,7 +12,7 @@ import {
   type RequestContext,
 } from "@kubernetes/client-node";
 import pLimit, { type LimitFunction } from "p-limit";
-import { CanaryError, ErrorCode } from "../errors.ts";
+import { CanaryError, ErrorCode, isCanaryError } from "../errors.ts";
 import type { JsonPatchOperation } from "../json/json-patch.ts";
 import { isJsonObject } from "../json/json-value.ts";
 import type { RouteReads } from "../rollout/ports.ts";
@@ -272,7 +272,7 @@ export class KubeOperations {
     try {
       await this.write(target, route, "restore", plan, reads);
     } catch (error) {
-      if (!(error instanceof CanaryError) || error.code !== ErrorCode.NotFound) throw error;
+      if (!isCanaryError(error, ErrorCode.NotFound)) throw error;
       throw new CanaryError(
         ErrorCode.NotFound,
         `${route.identity} no longer exists: there is no route left to restore`,
