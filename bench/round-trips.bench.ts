@@ -1,5 +1,5 @@
 // Round trips per operation, and how long a Rollback click takes to reach the route:
-//   node bench/round-trips.bench.ts [--clicks 30] [--no-clicks]
+//   node bench/round-trips.bench.ts [--clicks 30] [--api-latency-ms 0,5] [--no-clicks]
 //
 // Counts (deterministic): one runtime as `openRuntime` builds it, on Redis and an in-process Kubernetes sandbox.
 // For a start (no stable subset named, as `/canary start <service>` sends it), a tick that moves a step, a pause, a
@@ -13,7 +13,9 @@
 // Timing: `canarybot serve --no-worker` (startServe) with the Slack sandbox, as bench/slack-ack.bench.ts runs it.
 // Each round starts a rollout, waits for its message, clicks its Rollback button (a signed request) and takes the
 // time from sending the click to the sandbox answering the route's PATCH. Floor, same run: a warm client-node PATCH
-// of another VirtualService (a JSON patch that only tests a field) on a kept-alive connection, send → answer.
+// of another VirtualService (a JSON patch that only tests a field) on a kept-alive connection, send → answer. Both
+// once per `--api-latency-ms` value: the sandbox holds every VirtualService request that long before answering, as
+// an API server some way off would (0: loopback, where the click's time is this process's CPU).
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -185,8 +187,8 @@ async function until(
   }
 }
 
-/** Lines on the time from a Rollback click to the route's PATCH, against a warm PATCH. */
-async function timeClicks(clicks: number): Promise<string[]> {
+/** Lines on the time from a Rollback click to the route's PATCH, against a warm PATCH, at each API latency. */
+async function timeClicks(clicks: number, latencies: readonly number[]): Promise<string[]> {
   const slack = await startSlackSandbox({
     users: [{ id: CLICKER, name: "bob" }],
     channels: [{ id: CHANNEL, name: "releases" }],
@@ -209,10 +211,14 @@ async function timeClicks(clicks: number): Promise<string[]> {
   });
   const patch = warmPatcher(kube, "svc-floor");
   const sent = recordRedisCommands();
-  const clickMs: number[] = [];
-  const floorMs: number[] = [];
-  const perClick: number[] = [];
-  try {
+
+  /** One timed round per click at this latency, after three warm-up rounds. */
+  const timeRounds = async (latencyMs: number) => {
+    const clickMs: number[] = [];
+    const floorMs: number[] = [];
+    const perClick: number[] = [];
+    const delay =
+      latencyMs > 0 ? kube.faults.add({ resource: "virtualservices", delayMs: latencyMs }) : undefined;
     const warmup = 3;
     for (let round = 0; round < warmup + clicks; round++) {
       const started = await serve.runtime.service.start({
@@ -251,18 +257,36 @@ async function timeClicks(clicks: number): Promise<string[]> {
         perClick.push(sent.take().length);
       }
     }
+    if (delay !== undefined) kube.faults.remove(delay);
     const floor50 = percentile(floorMs.slice(warmup * 3), 0.5);
     const click50 = percentile(clickMs, 0.5);
-    const ratio = click50 / floor50;
+    return {
+      latencyMs,
+      click50,
+      click90: percentile(clickMs, 0.9),
+      floor50,
+      ratio: click50 / floor50,
+      perClick,
+    };
+  };
+
+  try {
+    const results = [];
+    for (const latencyMs of latencies) results.push(await timeRounds(latencyMs));
+    const loopback = results.find((result) => result.latencyMs === 0) ?? results[0];
     return [
       "",
-      `Rollback click → route PATCH answered, ${clicks} clicks (HTTP mode, signed, one at a time):`,
+      `Rollback click → route PATCH answered, ${clicks} clicks per row (HTTP mode, signed, one at a time); the added`,
+      "API latency holds every VirtualService request that long in the sandbox, as an API server some way off would:",
       "",
-      "| click p50 | click p90 | floor: warm client-node PATCH p50 | **ratio p50** | Redis commands per click (median) |",
-      "|---|---|---|---|---|",
-      `| ${click50.toFixed(2)} ms | ${percentile(clickMs, 0.9).toFixed(2)} ms | ${floor50.toFixed(2)} ms | **${ratio.toFixed(2)}** | ${percentile(perClick, 0.5)} |`,
+      "| API latency added | click p50 | click p90 | floor: warm client-node PATCH p50 | **ratio p50** | Redis commands per click (median) |",
+      "|---|---|---|---|---|---|",
+      ...results.map(
+        (result) =>
+          `| ${result.latencyMs} ms | ${result.click50.toFixed(2)} ms | ${result.click90.toFixed(2)} ms | ${result.floor50.toFixed(2)} ms | **${result.ratio.toFixed(2)}** | ${percentile(result.perClick, 0.5)} |`,
+      ),
       "",
-      `Target click → route written ≤ 3× a warm PATCH: ${verdict(ratio <= 3)}.`,
+      `Target click → route written ≤ 3× a warm PATCH, with no latency added: ${verdict((loopback?.ratio ?? Infinity) <= 3)}.`,
     ];
   } finally {
     sent.stop();
@@ -276,6 +300,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       clicks: { type: "string", default: "30" },
+      "api-latency-ms": { type: "string", default: "0,5" },
       "no-clicks": { type: "boolean", default: false },
       "no-write": { type: "boolean", default: false },
     },
@@ -283,8 +308,9 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), "canarybot-bench-"));
   try {
     const counts = await countOperations(dir);
-    const timing = values["no-clicks"] ? [] : await timeClicks(Number(values.clicks));
-    const command = `node bench/round-trips.bench.ts${values["no-clicks"] ? " --no-clicks" : ` --clicks ${values.clicks}`}`;
+    const latencies = values["api-latency-ms"].split(",").filter(Boolean).map(Number);
+    const timing = values["no-clicks"] ? [] : await timeClicks(Number(values.clicks), latencies);
+    const command = `node bench/round-trips.bench.ts${values["no-clicks"] ? " --no-clicks" : ` --clicks ${values.clicks} --api-latency-ms ${values["api-latency-ms"]}`}`;
     await recordResults("round-trips", [runDescription(command), "", ...counts, ...timing]);
   } finally {
     await rm(dir, { recursive: true, force: true });

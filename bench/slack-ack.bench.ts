@@ -9,7 +9,9 @@
 // Floor, same run, same signed client: a bare Bolt App on an HTTPReceiver configured like canarybot's whose
 // listeners only ack. Requests go one at a time, floor then canarybot; after each canarybot request the bench waits
 // until its work after the ack is done (its reply or message update arrived, then 5 ms), so every ack is measured
-// on an idle process. Client, apps and sandboxes share this process (and the machine's cores with Redis).
+// on an idle process. Client, apps and the Slack sandbox share this process; the Kubernetes sandbox runs in a child
+// process (bench/kube-sandbox-child.ts), as an API server is another machine in a deployment (the two cores are
+// shared with it and Redis all the same).
 //
 // Bursts: then, for each burst size K, K `/canary start` commands (K services of their own, 10 per namespace) are
 // sent at once to the floor, then at once to canarybot, whose starts (preflight, first step) run after the acks on
@@ -22,15 +24,14 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { App, HTTPReceiver } from "@slack/bolt";
 import { EVENTS_PATH } from "../src/slack/app.ts";
 import { ActionId } from "../src/slack/render-rollout-message.ts";
-import { startKubeSandbox } from "../sandbox/kube/server.ts";
 import { createSignedRequestClient } from "../sandbox/slack/signed-request-client.ts";
 import type { InteractionSent, SignedRequestClient } from "../sandbox/slack/signed-request-client.ts";
 import { startSlackSandbox } from "../sandbox/slack/web-api-sandbox.ts";
 import type { SlackSandbox } from "../sandbox/slack/web-api-sandbox.ts";
 import { reviewsTarget } from "../test/support/istio-fixtures.ts";
-import { meshService } from "../test/support/mesh-services.ts";
 import { serveInProcess } from "../test/support/serve-in-process.ts";
 import { quietLogger } from "../test/sandbox/slack/support.ts";
+import { startBenchKube } from "./kube-sandbox-child.ts";
 import { benchArgs, percentile, recordResults, runDescription, verdict } from "./results.ts";
 
 const [requestsArg, burstsArg] = benchArgs();
@@ -91,7 +92,7 @@ async function main(): Promise<void> {
     ],
     channels: [{ id: CHANNEL, name: "releases" }],
   });
-  const kube = await startKubeSandbox({ scenario: "bookinfo" });
+  const kube = await startBenchKube("child", "bookinfo");
   const canarybotServe = await serveInProcess({
     slack,
     kube,
@@ -200,14 +201,7 @@ async function main(): Promise<void> {
         name: `burst${b}-${String(i).padStart(3, "0")}`,
         namespace: `burst${b}-${Math.floor(i / 10)}`,
       }));
-      kube.seed(
-        services.flatMap(({ name, namespace }) =>
-          meshService(name).map((object) => {
-            const typed = object as { metadata: Record<string, unknown> };
-            return { ...typed, metadata: { ...typed.metadata, namespace } };
-          }),
-        ),
-      );
+      await kube.seedServices(services);
       const command = ({ name, namespace }: { name: string; namespace: string }): string =>
         `start ${name} --namespace ${namespace} --canary v2 --interval 1h --no-analysis`;
       const burst = (target: SignedRequestClient): Promise<number[]> =>

@@ -20,12 +20,10 @@
 // processedOn; done = finishedOn), so measuring it costs the worker nothing. It covers the last 1,000 ticks of a
 // window (the tick queue keeps that many completed jobs, DEFAULT_KEEP_COMPLETED).
 //
-// By default the sandbox runs in a child process (this file, re-run with --kube-sandbox-child): the machine's cores
-// are shared by the worker, the sandbox and Redis either way; `--kube inproc` puts the sandbox on the worker's
-// event loop, which is less fair to canarybot.
-import { fork } from "node:child_process";
+// By default the sandbox runs in a child process (bench/kube-sandbox-child.ts): the machine's cores are shared by
+// the worker, the sandbox and Redis either way; `--kube inproc` puts the sandbox on the worker's event loop, which
+// is less fair to canarybot.
 import { randomBytes } from "node:crypto";
-import { subscribe } from "node:diagnostics_channel";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -44,19 +42,14 @@ import { createLogger } from "../src/logger.ts";
 import { openRuntime } from "../src/runtime.ts";
 import type { Runtime } from "../src/runtime.ts";
 import type { Plan, TargetSpec } from "../src/rollout/types.ts";
-import { startKubeSandbox } from "../sandbox/kube/server.ts";
-import type { KubeSandbox } from "../sandbox/kube/server.ts";
-import { meshService } from "../test/support/mesh-services.ts";
 import { REDIS_URL, connectRedis, deleteKeysWithPrefix } from "../test/support/redis.ts";
+import { startBenchKube } from "./kube-sandbox-child.ts";
+import type { BenchKube, KubeStats } from "./kube-sandbox-child.ts";
 import { percentile, recordResults, runDescription, verdict } from "./results.ts";
 
-const CHILD_FLAG = "--kube-sandbox-child";
 const SERVICES_PER_NAMESPACE = 10;
 const STEPS = Array.from({ length: 100 }, (_, i) => i + 1);
 const START_CONCURRENCY = 16;
-
-type KubeStats = { requests: Record<string, number>; connections: number; cpuMs: number };
-type ChildMessage = { type: "ready" } | { type: "stats"; stats: KubeStats };
 
 function serviceAt(index: number): { name: string; namespace: string } {
   return {
@@ -65,99 +58,15 @@ function serviceAt(index: number): { name: string; namespace: string } {
   };
 }
 
-/** meshService() objects, moved to the service's namespace (preflight lists DestinationRules and Deployments per namespace). */
-function meshObjects(index: number): unknown[] {
-  const { name, namespace } = serviceAt(index);
-  return meshService(name).map((object) => {
-    const typed = object as { metadata: Record<string, unknown> };
-    return { ...typed, metadata: { ...typed.metadata, namespace } };
-  });
-}
+/** The sandbox and the kubeconfig that reaches it. */
+type KubeEndpoint = BenchKube & { kubeconfigPath: string };
 
-/** Counts requests by method, accepted TCP connections and CPU since the last call; forgets the request log. */
-function statsReader(sandbox: KubeSandbox): () => KubeStats {
-  let connections = 0;
-  subscribe("net.server.socket", () => (connections += 1));
-  let cpu = process.cpuUsage();
-  return () => {
-    const requests: Record<string, number> = {};
-    for (const record of sandbox.requests.all()) requests[record.method] = (requests[record.method] ?? 0) + 1;
-    sandbox.requests.clear();
-    const used = process.cpuUsage(cpu);
-    cpu = process.cpuUsage();
-    const stats = { requests, connections, cpuMs: (used.user + used.system) / 1000 };
-    connections = 0;
-    return stats;
-  };
-}
-
-async function runSandboxChild(): Promise<void> {
-  const [total, kubeconfigPath] = process.argv.slice(process.argv.indexOf(CHILD_FLAG) + 1);
-  const objects = Array.from({ length: Number(total) }, (_, i) => meshObjects(i)).flat();
-  const sandbox = await startKubeSandbox({ scenario: "empty", objects });
-  await sandbox.writeKubeconfig(kubeconfigPath ?? "");
-  const read = statsReader(sandbox);
-  process.on("message", (message: { type: string }) => {
-    if (message.type === "stats") process.send?.({ type: "stats", stats: read() } satisfies ChildMessage);
-    if (message.type === "close") void sandbox.close().then(() => process.exit(0));
-  });
-  process.send?.({ type: "ready" } satisfies ChildMessage);
-}
-
-type KubeEndpoint = {
-  where: string;
-  kubeconfigPath: string;
-  /** Since the previous call (the first call starts the count). */
-  stats(): Promise<KubeStats>;
-  close(): Promise<void>;
-};
-
-async function openKube(mode: string, total: number, dir: string): Promise<KubeEndpoint> {
+async function openKube(mode: "child" | "inproc", total: number, dir: string): Promise<KubeEndpoint> {
+  const kube = await startBenchKube(mode);
+  await kube.seedServices(Array.from({ length: total }, (_, i) => serviceAt(i)));
   const kubeconfigPath = join(dir, "kubeconfig");
-  if (mode === "inproc") {
-    const objects = Array.from({ length: total }, (_, i) => meshObjects(i)).flat();
-    const sandbox = await startKubeSandbox({ scenario: "empty", objects });
-    await sandbox.writeKubeconfig(kubeconfigPath);
-    const read = statsReader(sandbox);
-    return {
-      where: "in this process (shares the worker's event loop)",
-      kubeconfigPath,
-      stats: () => Promise.resolve(read()),
-      close: () => sandbox.close(),
-    };
-  }
-  const child = fork(import.meta.filename, [CHILD_FLAG, String(total), kubeconfigPath], {
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
-  });
-  const next = (type: ChildMessage["type"]): Promise<ChildMessage> =>
-    new Promise((resolve, reject) => {
-      const onMessage = (message: ChildMessage): void => {
-        if (message.type !== type) return;
-        child.off("message", onMessage);
-        child.off("exit", onExit);
-        resolve(message);
-      };
-      const onExit = (code: number | null): void => reject(new Error(`kube sandbox exited with ${code}`));
-      child.on("message", onMessage);
-      child.once("exit", onExit);
-    });
-  await next("ready");
-  return {
-    where: "in a child process",
-    kubeconfigPath,
-    async stats() {
-      const reply = next("stats");
-      child.send({ type: "stats" });
-      const message = await reply;
-      if (message.type !== "stats") throw new Error("unexpected reply");
-      return message.stats;
-    },
-    async close() {
-      const exited = new Promise((resolve) => child.once("exit", resolve));
-      child.send({ type: "close" });
-      await exited;
-    },
-  };
+  await kube.writeKubeconfig(kubeconfigPath);
+  return Object.assign(kube, { kubeconfigPath });
 }
 
 type Counters = { ticks: number; errors: number };
@@ -591,6 +500,7 @@ async function main(): Promise<void> {
   const largest = Math.max(...sizes);
   const total = sizes.reduce((a, b) => a + b, 0) + (pacedShare > 0 ? largest : 0);
 
+  if (values.kube !== "child" && values.kube !== "inproc") throw new Error("--kube is child or inproc");
   const redis = await connectRedis();
   const dir = await mkdtemp(join(tmpdir(), "canarybot-bench-"));
   const kube = await openKube(values.kube, total, dir);
@@ -669,5 +579,4 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.argv.includes(CHILD_FLAG)) await runSandboxChild();
-else await main();
+await main();

@@ -107,6 +107,10 @@ export class GatewayHttpRouteRouter implements TrafficRouter, PodHealthProbe {
     await this.#kube.restore(target, httpRouteObject(target), plan, reads);
   }
 
+  prefetch(target: Target, reads: RouteReads): void {
+    this.#kube.prefetch(target, httpRouteObject(target), reads);
+  }
+
   /** The canary's pods: those its backend Service selects (`labels`, the selector preflight recorded). */
   async observe(target: Target, labels: Record<string, string>): Promise<PodHealth> {
     const prefix = `${target.namespace}/${target.service}: reading the pods of ${target.canarySubset} failed`;

@@ -111,6 +111,10 @@ export class IstioVirtualServiceRouter implements TrafficRouter, PodHealthProbe 
     await this.#kube.restore(target, this.#route(target), plan, reads);
   }
 
+  prefetch(target: Target, reads: RouteReads): void {
+    this.#kube.prefetch(target, this.#route(target), reads);
+  }
+
   async observe(target: Target, labels: Labels): Promise<PodHealth> {
     const prefix = `${target.namespace}/${target.service}: reading the pods of ${target.canarySubset} failed`;
     return this.#kube.run(prefix, async (options) => {

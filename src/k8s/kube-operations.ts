@@ -209,7 +209,7 @@ export class KubeOperations {
   ): Promise<void> {
     const prefix = `${route.identity}: ${action} failed`;
     const key = routeReadsKey(route.kind, target);
-    let known = reads?.get(key);
+    let known: unknown = await reads?.get(key);
     reads?.delete(key);
     let rejected: Rejected | undefined;
     await this.run(prefix, async (options) => {
@@ -257,6 +257,30 @@ export class KubeOperations {
         );
       }
     });
+  }
+
+  /**
+   * Read `route` into `reads` in the background, for this operation's next `write`. One attempt within the
+   * operation's budget; a failure leaves `undefined`, which the write takes for "not read yet".
+   */
+  prefetch(
+    target: Pick<Target, "context" | "meshContext" | "namespace" | "virtualService">,
+    route: RouteObject,
+    reads: RouteReads,
+  ): void {
+    reads.set(
+      routeReadsKey(route.kind, target),
+      this.#readOnce(target, route).catch(() => undefined),
+    );
+  }
+
+  async #readOnce(
+    target: Pick<Target, "context" | "meshContext" | "namespace" | "virtualService">,
+    route: RouteObject,
+  ): Promise<unknown> {
+    const options = this.#callOptions(this.#now() + this.#policy.budgetMs);
+    const clients = this.clientsFor(meshContextOf(target));
+    return getCustomObject(clients, await route.ref(clients, options), options);
   }
 
   /**

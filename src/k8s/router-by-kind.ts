@@ -45,6 +45,10 @@ export class RouterByKind implements TrafficRouter, PodHealthProbe {
     return this.#for(target).restore(target, baseline, reads);
   }
 
+  prefetch(target: Target, reads: RouteReads): void {
+    this.#for(target).prefetch(target, reads);
+  }
+
   currentSubset(target: Omit<Target, "stableSubset" | "canarySubset">): Promise<string> {
     return this.#for(target).currentSubset(target);
   }

@@ -17,6 +17,7 @@ export function instrumentRouter(router: TrafficRouter, metrics: OpsMetrics): Tr
       if (desired.canaryWeight !== expected.appliedWeight) metrics.stepTaken();
     },
     restore: (target, baseline, reads) => time("restore", () => router.restore(target, baseline, reads)),
+    prefetch: (target, reads) => router.prefetch(target, reads),
     currentSubset: (target) => time("currentSubset", () => router.currentSubset(target)),
     describeChange: (target, desired) => time("describeChange", () => router.describeChange(target, desired)),
   };

@@ -40,7 +40,8 @@ export type RouteExpectation = {
  * preflight and first write; a tick's reconcile and its step) so that each object is read once. A router keeps
  * what it read or wrote under a key of its own choosing, and may compute its next write from it instead of reading
  * again: such a write must stay guarded (the object may have changed since), and on a conflict it reads afresh. A
- * router may ignore it. Opaque to the service, which makes one per operation.
+ * router may ignore it. An entry may be a read still under way (`prefetch`): a write awaits it. Opaque to the
+ * service, which makes one per operation.
  */
 export type RouteReads = Map<string, unknown>;
 
@@ -61,6 +62,12 @@ export type TrafficRouter = {
   ): Promise<void>;
   /** Put the managed route back to the baseline byte for byte and remove the header route. */
   restore(target: Target, baseline: unknown, reads?: RouteReads): Promise<void>;
+  /**
+   * Start reading the route into `reads` for a write the operation will make once it holds the rollout, so that
+   * the read overlaps the lock and the load instead of following them. Never fails: a read that does leaves
+   * nothing behind, and the write reads for itself.
+   */
+  prefetch(target: Target, reads: RouteReads): void;
   /**
    * The subset the managed route sends traffic to now, for a start that names no stable subset: the route named
    * `target.route`, else the one route to `target.host`; it must have exactly one destination subset.

@@ -1,6 +1,13 @@
 import { CanaryError, ErrorCode, errorMessage, isCanaryError } from "../errors.ts";
 import { redact } from "../redact.ts";
-import { describeWeight, desiredWeight, planProblems, problemsText, wantsHeaderRoute } from "./plan.ts";
+import {
+  describeWeight,
+  desiredWeight,
+  isLive,
+  planProblems,
+  problemsText,
+  wantsHeaderRoute,
+} from "./plan.ts";
 import type {
   Analyzer,
   Clock,
@@ -49,6 +56,9 @@ import type {
 } from "./types.ts";
 
 export type DryRun = { plan: Plan; target: Target; change: string };
+
+/** The people's events whose first effect is a route write. */
+const ROUTE_WRITING_EVENTS: ReadonlySet<HumanEvent["type"]> = new Set(["rollback", "promote"]);
 
 export type ServiceDeps = {
   store: RolloutStore;
@@ -213,13 +223,27 @@ export class RolloutService {
     return { ...spec, stableSubset };
   }
 
-  /** A person's action. A refusal (two-person rule, wrong phase, finished) throws `forbidden`/`invalid_input`. */
-  async act(rolloutId: string, event: HumanEvent): Promise<Rollout> {
-    return this.#withLock(rolloutId, undefined, async (session) => {
-      const foreign = this.foreignReason(session.rollout);
-      if (foreign) throw new CanaryError(ErrorCode.WrongCluster, foreign);
-      return this.#apply(session, event);
-    });
+  /**
+   * A person's action. A refusal (two-person rule, wrong phase, finished) throws `forbidden`/`invalid_input`.
+   * `seen`: the rollout as the caller read it a moment ago (a click's handler does), which lets the route read of a
+   * rollback or promote start while the lock and the load are on their way to Redis: a target never changes, and
+   * the write stays guarded by the route's resourceVersion, so a read that turns stale costs a re-read, not a route.
+   */
+  async act(rolloutId: string, event: HumanEvent, seen?: Rollout): Promise<Rollout> {
+    const reads: RouteReads = new Map();
+    if (seen && ROUTE_WRITING_EVENTS.has(event.type) && isLive(seen.phase) && !this.foreignReason(seen)) {
+      this.#deps.router.prefetch(seen.target, reads);
+    }
+    return this.#withLock(
+      rolloutId,
+      undefined,
+      async (session) => {
+        const foreign = this.foreignReason(session.rollout);
+        if (foreign) throw new CanaryError(ErrorCode.WrongCluster, foreign);
+        return this.#apply(session, event);
+      },
+      reads,
+    );
   }
 
   /** A due tick: reconcile the route, judge the canary, decide. A stale or duplicated tick does nothing. */
@@ -294,13 +318,14 @@ export class RolloutService {
     rolloutId: string,
     created: Rollout | undefined,
     fn: (session: Session) => Promise<T>,
+    reads: RouteReads = new Map(),
   ): Promise<T> {
     let session: Session | undefined;
     try {
       return await this.#deps.lock.withLock(rolloutId, async () => {
         const opened: Session = {
           rollout: created ?? (await this.#load(rolloutId)),
-          reads: new Map(),
+          reads,
           notifications: [],
           changed: false,
         };

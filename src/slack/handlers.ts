@@ -78,7 +78,8 @@ const VERSION_CLAIM_TTL_MS = 10 * 60_000;
 /**
  * Starts running at once (preflight and first step: several Kubernetes requests and tens of milliseconds of this
  * process's CPU each). A burst of starts then waits its turn after the acks instead of delaying the acks still due;
- * clicks and the other commands never wait for it.
+ * clicks and the other commands never wait for it. A start leaves its slot once it is made: the wait for its message
+ * to be posted, and the reply, run outside the limit.
  */
 const MAX_CONCURRENT_STARTS = 4;
 
@@ -128,14 +129,17 @@ export class SlackHandlers {
     origin: Origin,
     respond: Respond,
   ): Promise<void> {
+    const clicked = parseButtonValue(value);
+    // Read alongside the delivery's dedupe claim rather than after it: a duplicate delivery costs one wasted read.
+    const read = clicked ? this.#deps.store.get(clicked.id) : undefined;
+    read?.catch(() => undefined);
     await this.#guard(origin, "click", respond, async () => {
-      const clicked = parseButtonValue(value);
       const action = ACTION_EVENTS[actionId];
-      if (!clicked) {
+      if (!clicked || !read) {
         await respond(errorReply("That button does not name a rollout; nothing changed."));
         return;
       }
-      const rollout = await this.#deps.store.get(clicked.id);
+      const rollout = await read;
       if (!rollout) {
         await respond(errorReply(`${clicked.id} no longer exists; nothing changed.`));
         return;
@@ -294,12 +298,10 @@ export class SlackHandlers {
         await respond(await this.#schedule(command.options.at, request));
         return;
       }
-      await this.#starts(async () => {
-        const started = await rollouts.start(request);
-        // The message is posted in the background: say whether it is there once it is, or after a short wait.
-        const posted = await awaitMessagePosted(this.#deps.messages, started.id);
-        await respond(startedReply(started, posted !== undefined));
-      });
+      const started = await this.#starts(() => rollouts.start(request));
+      // The message is posted in the background: say whether it is there once it is, or after a short wait.
+      const posted = await awaitMessagePosted(this.#deps.messages, started.id);
+      await respond(startedReply(started, posted !== undefined));
     } catch (error) {
       if (!isCanaryError(error) || !REFUSALS.includes(error.code)) throw error;
       // A failed preflight is in the rollout's own audit trail already; the other refusals have no rollout.
@@ -349,6 +351,7 @@ export class SlackHandlers {
       const after = await rollouts.act(
         rollout.id,
         humanEvent(action, origin.user, reason, "requested in Slack"),
+        rollout,
       );
       await respond(actedReply(after, action));
     } catch (error) {

@@ -334,6 +334,48 @@ describe("IstioVirtualServiceRouter against the kube sandbox", () => {
       expect([vsRequests("GET"), vsRequests("PATCH")]).toEqual([2, 1]);
       expect(stored().spec.http).toEqual([BASELINE]);
     });
+
+    it("writes from a prefetched read: one GET, started before the write is asked for", async () => {
+      await router.setWeights(target, { canaryWeight: 20, headerRouteActive: false }, expectation(0));
+      const before = [vsRequests("GET"), vsRequests("PATCH")];
+      const reads = new Map<string, unknown>();
+      const read = readOfTheRoute();
+      router.prefetch(target, reads);
+      await read;
+      await router.restore(target, BASELINE, reads);
+      expect([vsRequests("GET") - before[0]!, vsRequests("PATCH") - before[1]!]).toEqual([1, 1]);
+      expect(stored().spec.http).toEqual([BASELINE]);
+    });
+
+    it("refuses a prefetched read that turned stale and writes from a fresh one", async () => {
+      await router.setWeights(target, { canaryWeight: 20, headerRouteActive: false }, expectation(0));
+      const reads = new Map<string, unknown>();
+      const read = readOfTheRoute();
+      router.prefetch(target, reads);
+      await read;
+      // Someone edits the route after the prefetch: the guarded patch fails, the write reads again.
+      const edited = stored();
+      edited.spec.http[0]!.timeout = "3s";
+      sandbox.put(edited);
+      await router.restore(target, BASELINE, reads);
+      expect(
+        patches()
+          .map((entry) => entry.status)
+          .slice(-2),
+      ).toEqual([422, 200]);
+      expect(stored().spec.http).toEqual([BASELINE]);
+    });
+
+    it("reads for itself when the prefetch failed", async () => {
+      await router.setWeights(target, { canaryWeight: 20, headerRouteActive: false }, expectation(0));
+      const before = vsRequests("GET");
+      sandbox.faults.add({ method: "GET", resource: "virtualservices", errors: 1, status: 503 });
+      const reads = new Map<string, unknown>();
+      router.prefetch(target, reads);
+      await router.restore(target, BASELINE, reads);
+      expect(vsRequests("GET") - before).toBe(2);
+      expect(stored().spec.http).toEqual([BASELINE]);
+    });
   });
 
   it("keeps at most maxConcurrentRequests requests in flight; the others wait their turn", async () => {

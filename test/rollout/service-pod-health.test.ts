@@ -1,9 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { CanaryError, ErrorCode } from "../../src/errors.ts";
 import type { PodHealthProbe } from "../../src/rollout/ports.ts";
-import { RolloutService } from "../../src/rollout/service.ts";
 import type { PodHealth, Target } from "../../src/rollout/types.ts";
-import { fakeWorld, silentLogger } from "../support/fakes.ts";
+import { fakeWorld, serviceIn } from "../support/fakes.ts";
 import { FIXTURE_NOW, makeTarget } from "../support/rollouts.ts";
 
 /** A probe that answers what the test says, and remembers what it was asked. */
@@ -19,18 +18,7 @@ class ScriptedProbe implements PodHealthProbe {
 
 function serviceWith(probe: ScriptedProbe) {
   const world = fakeWorld(FIXTURE_NOW);
-  const { store, lock, router, scheduler, notifier, clock } = world;
-  const service = new RolloutService({
-    store,
-    lock,
-    router,
-    scheduler,
-    notifier,
-    clock,
-    logger: silentLogger,
-    pods: probe,
-  });
-  return { world, service };
+  return { world, service: serviceIn(world, { pods: probe }) };
 }
 
 const START = {

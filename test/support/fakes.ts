@@ -259,6 +259,13 @@ export class FakeRouter implements TrafficRouter {
     return this.#acknowledge(target);
   }
 
+  /** The targets whose route a caller asked to read ahead, in order; the fake has nothing to read. */
+  readonly prefetched: Target[] = [];
+
+  prefetch(target: Target): void {
+    this.prefetched.push(target);
+  }
+
   async restore(target: Target, _baseline: unknown): Promise<void> {
     if (!this.failuresLand) this.#failIfBroken(target);
     this.#change(target, { canaryWeight: 0, headerRoute: false }, "restore");
@@ -422,6 +429,21 @@ export function fakeWorld(now: number): FakeWorld {
   };
 }
 
+/** One RolloutService on the world's ports (and `extra` ones), logging nowhere. */
+export function serviceIn(world: FakeWorld, extra: Partial<ServiceDeps> = {}): RolloutService {
+  const { store, lock, router, scheduler, notifier, clock } = world;
+  return new RolloutService({
+    store,
+    lock,
+    router,
+    scheduler,
+    notifier,
+    clock,
+    logger: silentLogger,
+    ...extra,
+  });
+}
+
 /** Thrown where a process dies, and by every call its dead service still makes. */
 export class ProcessCrash extends Error {
   override readonly name = "ProcessCrash";
@@ -485,6 +507,7 @@ export class FakeProcess {
         setWeights: (target, desired, expected) =>
           write("setWeights")(() => router.setWeights(target, desired, expected)),
         restore: (target, baseline) => write("restore")(() => router.restore(target, baseline)),
+        prefetch: (target) => router.prefetch(target),
         currentSubset: (target) => read(() => router.currentSubset(target)),
         describeChange: (target, desired) => read(() => router.describeChange(target, desired)),
       },

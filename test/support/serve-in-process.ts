@@ -23,7 +23,7 @@ export type ServeInProcess = {
  */
 export async function serveInProcess(options: {
   slack: SlackSandbox;
-  kube: KubeSandbox;
+  kube: Pick<KubeSandbox, "writeKubeconfig">;
   signingSecret: string;
   label: string;
 }): Promise<ServeInProcess> {
