@@ -9,8 +9,8 @@ import { startScheduledStartRunner } from "./jobs/scheduled-start-runner.ts";
 import { startTickSweeper } from "./jobs/tick-sweeper.ts";
 import { createTickWorker } from "./jobs/tick-worker.ts";
 import type { TickWorker } from "./jobs/tick-worker.ts";
-import { kubernetesRouter } from "./k8s/router-by-kind.ts";
-import { clusterIdentity, loadKubeConfig } from "./k8s/kubeconfig.ts";
+import { DeferredRouter } from "./k8s/deferred-router.ts";
+import { clusterIdentity, outlineKubeConfig } from "./k8s/kubeconfig-outline.ts";
 import { meshContextOf } from "./rollout/target.ts";
 import { RedisDeliveryRecords } from "./notify/delivery-records.ts";
 import type { MessageRefs } from "./notify/delivery-records.ts";
@@ -78,6 +78,11 @@ export type Runtime = {
   slackClaims: Deduper;
   /** Where the rollout messages live (the delivery records). */
   messages: MessageRefs;
+  /**
+   * Load the Kubernetes client now, in the background, rather than at the first call that needs it (a process that
+   * serves Slack does so once it listens, so that the first click does not wait for it).
+   */
+  warmUpKubernetes(): void;
   /** Queue a service's daily digest (`reviews.2026-12-05`) for delivery to `channel`. */
   queueDigest(digest: string, channel: string, message: SlackMessage): Promise<void>;
   /**
@@ -92,7 +97,7 @@ export type Runtime = {
 export function openRuntime(options: RuntimeOptions): Runtime {
   const { env, logger } = options;
   // Read before anything connects: a bad kubeconfig must not leave open connections behind it.
-  const { kubeConfig } = loadKubeConfig({
+  const kubeconfig = outlineKubeConfig({
     env: options.processEnv,
     ...(options.kubeconfigPath ? { kubeconfigPath: options.kubeconfigPath } : {}),
     ...(options.context ? { context: options.context } : {}),
@@ -115,7 +120,7 @@ export function openRuntime(options: RuntimeOptions): Runtime {
   // A rollout belongs to the cluster whose VirtualService it moves: the mesh's (see docs/architecture.md).
   const clusterOf = (target: { context?: string; meshContext?: string }): ClusterRef | undefined => {
     try {
-      return clusterIdentity(kubeConfig, meshContextOf(target));
+      return clusterIdentity(kubeconfig, meshContextOf(target));
     } catch {
       return undefined; // a context this kubeconfig does not have: not a cluster this process reaches
     }
@@ -126,9 +131,15 @@ export function openRuntime(options: RuntimeOptions): Runtime {
     prefix: env.CANARYBOT_PREFIX,
     onError: onRedisError("tick queue connection error"),
   });
-  const router = kubernetesRouter(kubeConfig, {
-    requestTimeoutMs: env.KUBE_REQUEST_TIMEOUT_MS,
-    operationBudgetMs: env.KUBE_OPERATION_BUDGET_MS,
+  const router = new DeferredRouter(async () => {
+    const [{ kubernetesRouter }, { kubeConfigFrom }] = await Promise.all([
+      import("./k8s/router-by-kind.ts"),
+      import("./k8s/kubeconfig.ts"),
+    ]);
+    return kubernetesRouter(kubeConfigFrom(kubeconfig).kubeConfig, {
+      requestTimeoutMs: env.KUBE_REQUEST_TIMEOUT_MS,
+      operationBudgetMs: env.KUBE_OPERATION_BUDGET_MS,
+    });
   });
   const analyzer = createAnalyzer(env);
   // Every process enqueues notifications; the ones holding a bot token deliver them (deliverNotifications).
@@ -165,6 +176,7 @@ export function openRuntime(options: RuntimeOptions): Runtime {
     claimPeriod: (name, ttlMs) => claimPeriod(redis, `${prefix}${name}`, ttlMs),
     slackClaims: new RedisDeduper(redis, prefix),
     messages: records,
+    warmUpKubernetes: () => router.warmUp(),
     queueDigest: (digest, channel, message) => notifier.digest(digest, channel, message),
     deliverNotifications(slack) {
       const deliverer = new SlackDeliverer({

@@ -7,7 +7,6 @@ import type { NotificationWorker } from "./jobs/notification-worker.ts";
 import type { TickWorker } from "./jobs/tick-worker.ts";
 import { openRuntime, startDefaults, startWorker } from "./runtime.ts";
 import type { Runtime } from "./runtime.ts";
-import { renderChartOf } from "./metrics/chart.ts";
 import type { Logger } from "./rollout/ports.ts";
 import { createSlackApp } from "./slack/app.ts";
 import type { SlackApp } from "./slack/app.ts";
@@ -18,8 +17,6 @@ import type { SlackSettings } from "./slack/settings.ts";
 import { createNotifierClient } from "./slack/slack-notifier.ts";
 import type { HealthServer } from "./ops/health-server.ts";
 import { instrumentSlackClient } from "./ops/instrument.ts";
-import { OpsMetrics } from "./ops/metrics.ts";
-import { startOpsServer } from "./ops/ops-server.ts";
 
 export type ServeMode = {
   /** Receive `/canary`, clicks and form submissions (HTTP on PORT, or Socket Mode with SLACK_APP_TOKEN). */
@@ -75,7 +72,9 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     );
   }
 
-  const metrics = options.metricsPort === undefined ? undefined : new OpsMetrics();
+  // prom-client and the health server load only for a process that serves them.
+  const metrics =
+    options.metricsPort === undefined ? undefined : new (await import("./ops/metrics.ts")).OpsMetrics();
   const runtime = openRuntime({
     env,
     processEnv,
@@ -111,6 +110,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
 
   try {
     if (metrics && options.metricsPort !== undefined) {
+      const { startOpsServer } = await import("./ops/ops-server.ts");
       ops = await startOpsServer({
         port: options.metricsPort,
         env,
@@ -131,7 +131,8 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
       delivery = runtime.deliverNotifications({
         client: metrics ? instrumentSlackClient(client, metrics) : client,
         onCallFor: (service) => config?.services[service]?.onCall,
-        chart: renderChartOf,
+        // chart.js and the canvas load with the first chart, not with the process.
+        chart: async (rollout) => (await import("./metrics/chart.ts")).renderChartOf(rollout),
       });
       await delivery.waitUntilReady();
       logger.info({ queue: delivery.queueName }, "notification delivery ready");
@@ -164,6 +165,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
         "slack app ready",
       );
     }
+    runtime.warmUpKubernetes();
     return {
       ...(port === undefined ? {} : { port }),
       ...(ops ? { metricsPort: ops.port } : {}),

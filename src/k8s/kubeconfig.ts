@@ -1,30 +1,10 @@
 import { existsSync, readFileSync } from "node:fs";
-import { delimiter, join } from "node:path";
+import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import type { Cluster, Context, User } from "@kubernetes/client-node";
-import { CanaryError, ErrorCode, errorMessage } from "../errors.ts";
-
-/** Where the configuration came from, in the order they are tried. */
-export const KubeConfigSource = {
-  Flag: "--kubeconfig",
-  Env: "KUBECONFIG",
-  InCluster: "in-cluster",
-  Default: "default",
-} as const;
-export type KubeConfigSource = (typeof KubeConfigSource)[keyof typeof KubeConfigSource];
-
-export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
-
-export type KubeConfigOptions = {
-  /** `--kubeconfig`: wins over everything else. */
-  kubeconfigPath?: string;
-  /** `--context`: must exist in the loaded configuration. */
-  context?: string;
-  /** The process environment (KUBECONFIG, KUBERNETES_SERVICE_HOST/PORT, HOME); passed in, never read here. */
-  env: Readonly<Record<string, string | undefined>>;
-  /** Where the in-cluster service-account token, CA and namespace live (tests point it elsewhere). */
-  serviceAccountDir?: string;
-};
+import { CanaryError, ErrorCode } from "../errors.ts";
+import { IN_CLUSTER, KubeConfigSource, outlineKubeConfig, unreadableFile } from "./kubeconfig-outline.ts";
+import type { KubeConfigOptions, KubeConfigOrigin, KubeConfigOutline } from "./kubeconfig-outline.ts";
 
 export type LoadedKubeConfig = {
   kubeConfig: KubeConfig;
@@ -34,25 +14,22 @@ export type LoadedKubeConfig = {
 };
 
 /**
- * Build the Kubernetes client configuration, trying in order: an explicit `--kubeconfig` path, the KUBECONFIG
- * list (files merged, the first definition of a name wins, like kubectl), the in-cluster service account, and
- * `$HOME/.kube/config`. Then select `--context` if given. Problems are `invalid_input` naming what is wrong.
+ * The Kubernetes client's configuration, found and checked as `outlineKubeConfig` finds and checks it (the same
+ * sources in the same order, the same `invalid_input` problems), its context current.
  */
 export function loadKubeConfig(options: KubeConfigOptions): LoadedKubeConfig {
-  const loaded = loadSource(options);
-  if (options.context !== undefined) {
-    loaded.kubeConfig = withContext(
-      loaded.kubeConfig,
-      options.context,
-      `${loaded.source} (${loaded.location})`,
-    );
-  } else if (!loaded.kubeConfig.getContextObject(loaded.kubeConfig.getCurrentContext())) {
-    throw new CanaryError(
-      ErrorCode.InvalidInput,
-      `kubeconfig ${loaded.location} has no current context; pass --context (contexts: ${contextNames(loaded.kubeConfig)})`,
-    );
-  }
-  return loaded;
+  return kubeConfigFrom(outlineKubeConfig(options));
+}
+
+/** The client's configuration of an outline already checked: its files read by client-node, its context current. */
+export function kubeConfigFrom(outline: KubeConfigOutline): LoadedKubeConfig {
+  const { origin } = outline;
+  const loaded = origin.source === KubeConfigSource.InCluster ? inCluster(origin) : fromFiles(origin);
+  const kubeConfig =
+    loaded.getCurrentContext() === outline.context
+      ? loaded
+      : withContext(loaded, outline.context, `${origin.source} (${origin.location})`);
+  return { kubeConfig, source: origin.source, location: origin.location };
 }
 
 /**
@@ -76,86 +53,18 @@ export function withContext(base: KubeConfig, context: string, where = "the kube
   return copy;
 }
 
-/** The cluster a kubeconfig talks to: its API server URL and the context that names it. */
-export type ClusterIdentity = { server: string; context: string };
-
-/**
- * Which cluster `kubeConfig` reaches through `context` (default: its current context): the API server URL of that
- * context's cluster, without a trailing slash, and the context's name. A rollout records it to act only on the
- * cluster it was started on. A context that is absent or names no cluster → `invalid_input`.
- */
-export function clusterIdentity(
-  kubeConfig: KubeConfig,
-  context: string = kubeConfig.getCurrentContext(),
-): ClusterIdentity {
-  const entry = kubeConfig.getContextObject(context);
-  if (!entry) {
-    throw new CanaryError(
-      ErrorCode.InvalidInput,
-      `kubeconfig context "${context}" not found; contexts: ${contextNames(kubeConfig)}`,
-    );
-  }
-  const cluster = kubeConfig.getCluster(entry.cluster);
-  if (!cluster) {
-    throw new CanaryError(
-      ErrorCode.InvalidInput,
-      `kubeconfig context "${context}" names cluster "${entry.cluster}", which the kubeconfig does not define`,
-    );
-  }
-  return { server: cluster.server.replace(/\/+$/, ""), context };
-}
-
 function contextNames(config: KubeConfig): string {
   const names = config.getContexts().map((entry) => entry.name);
   return names.length === 0 ? "(none)" : names.join(", ");
 }
 
-function loadSource(options: KubeConfigOptions): LoadedKubeConfig {
-  const { env } = options;
-  if (options.kubeconfigPath !== undefined && options.kubeconfigPath !== "") {
-    const path = options.kubeconfigPath;
-    if (!existsSync(path)) {
-      throw new CanaryError(ErrorCode.InvalidInput, `kubeconfig file ${path} (--kubeconfig) does not exist`);
-    }
-    return { kubeConfig: loadFile(path, "--kubeconfig"), source: KubeConfigSource.Flag, location: path };
-  }
-
-  const listed = (env.KUBECONFIG ?? "").split(delimiter).filter((path) => path !== "");
-  if (listed.length > 0) {
-    const present = listed.filter((path) => existsSync(path));
-    if (present.length === 0) {
-      throw new CanaryError(
-        ErrorCode.InvalidInput,
-        `KUBECONFIG names no existing file: ${listed.join(delimiter)}`,
-      );
-    }
-    const merged = new KubeConfig();
-    merged.loadFromOptions({ clusters: [], users: [], contexts: [], currentContext: "" });
-    for (const path of present) mergeFirstWins(merged, loadFile(path, "KUBECONFIG"));
-    return { kubeConfig: merged, source: KubeConfigSource.Env, location: present.join(delimiter) };
-  }
-
-  const serviceAccountDir = options.serviceAccountDir ?? SERVICE_ACCOUNT_DIR;
-  const host = env.KUBERNETES_SERVICE_HOST;
-  const port = env.KUBERNETES_SERVICE_PORT;
-  if (host && port && existsSync(join(serviceAccountDir, "token"))) {
-    return inCluster(host, port, serviceAccountDir);
-  }
-
-  const home = env.HOME ?? env.USERPROFILE;
-  const defaultPath = home ? join(home, ".kube", "config") : undefined;
-  if (defaultPath !== undefined && existsSync(defaultPath)) {
-    return {
-      kubeConfig: loadFile(defaultPath, "default"),
-      source: KubeConfigSource.Default,
-      location: defaultPath,
-    };
-  }
-  throw new CanaryError(
-    ErrorCode.InvalidInput,
-    "no Kubernetes configuration found: pass --kubeconfig, set KUBECONFIG, run in a cluster, " +
-      `or create ${defaultPath ?? "$HOME/.kube/config"}`,
-  );
+function fromFiles(origin: Exclude<KubeConfigOrigin, { source: "in-cluster" }>): KubeConfig {
+  const [first, ...rest] = origin.files.map((path) => loadFile(path, origin.source));
+  if (first === undefined || rest.length === 0) return first ?? new KubeConfig();
+  const merged = new KubeConfig();
+  merged.loadFromOptions({ clusters: [], users: [], contexts: [], currentContext: "" });
+  for (const config of [first, ...rest]) mergeFirstWins(merged, config);
+  return merged;
 }
 
 function loadFile(path: string, origin: string): KubeConfig {
@@ -163,14 +72,7 @@ function loadFile(path: string, origin: string): KubeConfig {
   try {
     config.loadFromFile(path);
   } catch (error) {
-    const reason = errorMessage(error);
-    throw new CanaryError(
-      ErrorCode.InvalidInput,
-      `kubeconfig file ${path} (${origin}) cannot be read: ${reason}`,
-      {
-        cause: error,
-      },
-    );
+    throw unreadableFile(path, origin, error);
   }
   return config;
 }
@@ -189,24 +91,23 @@ function mergeFirstWins(into: KubeConfig, from: KubeConfig): void {
   });
 }
 
-function inCluster(host: string, port: string, serviceAccountDir: string): LoadedKubeConfig {
-  const scheme = port === "80" || port === "8080" || port === "8001" ? "http" : "https";
-  const server = `${scheme}://${host.includes(":") ? `[${host}]` : host}:${port}`;
+function inCluster(origin: Extract<KubeConfigOrigin, { source: "in-cluster" }>): KubeConfig {
+  const { server, serviceAccountDir } = origin;
   const namespaceFile = join(serviceAccountDir, "namespace");
   const namespace = existsSync(namespaceFile) ? readFileSync(namespaceFile, "utf8").trim() : undefined;
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromOptions({
     clusters: [
-      { name: "inCluster", server, caFile: join(serviceAccountDir, "ca.crt"), skipTLSVerify: false },
+      { name: IN_CLUSTER.cluster, server, caFile: join(serviceAccountDir, "ca.crt"), skipTLSVerify: false },
     ],
     users: [
       {
-        name: "inClusterUser",
+        name: IN_CLUSTER.user,
         authProvider: { name: "tokenFile", config: { tokenFile: join(serviceAccountDir, "token") } },
       },
     ],
-    contexts: [{ name: "inClusterContext", cluster: "inCluster", user: "inClusterUser", namespace }],
-    currentContext: "inClusterContext",
+    contexts: [{ name: IN_CLUSTER.context, cluster: IN_CLUSTER.cluster, user: IN_CLUSTER.user, namespace }],
+    currentContext: IN_CLUSTER.context,
   });
-  return { kubeConfig, source: KubeConfigSource.InCluster, location: server };
+  return kubeConfig;
 }

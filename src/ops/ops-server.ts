@@ -1,5 +1,5 @@
 import type { EnvConfig } from "../config/env.ts";
-import { loadKubeConfig } from "../k8s/kubeconfig.ts";
+import { outlineKubeConfig } from "../k8s/kubeconfig-outline.ts";
 import type { Logger, RolloutStore } from "../rollout/ports.ts";
 import { startHealthServer } from "./health-server.ts";
 import type { HealthServer } from "./health-server.ts";
@@ -21,7 +21,7 @@ export type OpsServerOptions = {
 /** The health and metrics endpoints of a `serve` or `worker` process, with the checks and gauges they read. */
 export async function startOpsServer(options: OpsServerOptions): Promise<HealthServer> {
   const { env, metrics, logger } = options;
-  const { kubeConfig } = loadKubeConfig({
+  const kubeconfig = outlineKubeConfig({
     env: options.processEnv,
     ...(options.kubeconfigPath ? { kubeconfigPath: options.kubeconfigPath } : {}),
     ...(options.context ? { context: options.context } : {}),
@@ -32,7 +32,9 @@ export async function startOpsServer(options: OpsServerOptions): Promise<HealthS
     port: options.port,
     checks: [
       redisReadiness(env.REDIS_URL, `${env.CANARYBOT_PREFIX}:marker`),
-      kubernetesReadiness(kubeConfig),
+      kubernetesReadiness(
+        async () => (await import("../k8s/kubeconfig.ts")).kubeConfigFrom(kubeconfig).kubeConfig,
+      ),
     ],
     metrics,
     logger,

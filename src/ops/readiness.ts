@@ -1,4 +1,3 @@
-import { VersionApi } from "@kubernetes/client-node";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { randomUUID } from "node:crypto";
 import { errorMessage } from "../errors.ts";
@@ -58,14 +57,23 @@ export function redisReadiness(url: string, markerKey: string): ReadinessCheck {
   };
 }
 
-/** The Kubernetes API answers `/version`, which every authenticated client may read (no RBAC rule needed). */
-export function kubernetesReadiness(kubeConfig: KubeConfig): ReadinessCheck {
-  const api = kubeConfig.makeApiClient(VersionApi);
+/**
+ * The Kubernetes API answers `/version`, which every authenticated client may read (no RBAC rule needed). The client
+ * is loaded for the first check (`loadKubeConfig`), not when the process starts.
+ */
+export function kubernetesReadiness(loadKubeConfig: () => Promise<KubeConfig>): ReadinessCheck {
+  let api: Promise<{ getCode(): Promise<unknown> }> | undefined;
   return {
     name: "kubernetes",
     async check() {
+      api ??= Promise.all([import("@kubernetes/client-node"), loadKubeConfig()]).then(
+        ([{ VersionApi }, config]) => config.makeApiClient(VersionApi),
+      );
       try {
-        await withTimeout(api.getCode(), "GET /version");
+        await withTimeout(
+          api.then((client) => client.getCode()),
+          "GET /version",
+        );
       } catch (error) {
         // fetch says only "fetch failed"; the cause says why (ECONNREFUSED, a certificate, …).
         const cause = (error as { cause?: { code?: string; message?: string } }).cause;

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -21,10 +21,20 @@ describe("what a command loads", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const loaded = async (args: string[], code = 0): Promise<string[]> => {
-    const log = join(dir, `${args.join("-")}.log`);
+  const loaded = async (
+    args: string[],
+    code = 0,
+    extraEnv: Record<string, string> = {},
+  ): Promise<string[]> => {
+    const log = join(dir, `${args.join("-").replace(/[^\w-]+/g, "_")}.log`);
     // No Redis keys are written: an unused prefix reads as "no rollouts".
-    const env = { HOME: dir, REDIS_URL, CANARYBOT_PREFIX: uniqueName("modules"), CANARYBOT_MODULE_LOG: log };
+    const env = {
+      HOME: dir,
+      REDIS_URL,
+      CANARYBOT_PREFIX: uniqueName("modules"),
+      CANARYBOT_MODULE_LOG: log,
+      ...extraEnv,
+    };
     const result = await runCanarybot(args, env, { nodeArgs: ["--import", RECORDER] });
     expect(result.code, result.stderr).toBe(code);
     return (await readFile(log, "utf8")).trim().split("\n");
@@ -41,9 +51,32 @@ describe("what a command loads", () => {
     },
   );
 
-  it("a command that steps rollouts does load them (the recorder sees what is loaded)", async () => {
-    // `worker` without a kubeconfig stops at once, after loading what it would run with.
-    const urls = await loaded(["worker"], 1);
-    expect(heavyIn(urls)).toEqual(expect.arrayContaining(["@kubernetes/client-node", "bullmq"]));
+  it("`worker` refuses a missing kubeconfig before it loads the Kubernetes client", async () => {
+    const urls = await loaded(["worker", "--kubeconfig", join(dir, "absent")], 1);
+    expect(heavyIn(urls)).not.toContain("@kubernetes/client-node");
+  });
+
+  it("a command that talks to Kubernetes does load the client (the recorder sees what is loaded)", async () => {
+    // Nothing listens on port 1: every request is refused at once, and the budget ends the retries soon.
+    const kubeconfig = join(dir, "unreachable");
+    await writeFile(
+      kubeconfig,
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Config",
+        clusters: [{ name: "nowhere", cluster: { server: "https://127.0.0.1:1" } }],
+        users: [{ name: "nobody", user: { token: "t" } }],
+        contexts: [{ name: "nowhere", context: { cluster: "nowhere", user: "nobody" } }],
+        "current-context": "nowhere",
+      }),
+    );
+    const urls = await loaded(
+      ["start", "reviews", "--canary", "v2", "--dry-run", "--kubeconfig", kubeconfig],
+      2,
+      {
+        KUBE_OPERATION_BUDGET_MS: "500",
+      },
+    );
+    expect(heavyIn(urls)).toContain("@kubernetes/client-node");
   });
 });

@@ -1,10 +1,11 @@
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
-import { KubeConfig } from "@kubernetes/client-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ErrorCode } from "../../src/errors.ts";
-import { clusterIdentity, KubeConfigSource, loadKubeConfig, withContext } from "../../src/k8s/kubeconfig.ts";
+import { loadKubeConfig, withContext } from "../../src/k8s/kubeconfig.ts";
+import { clusterIdentity, KubeConfigSource, outlineKubeConfig } from "../../src/k8s/kubeconfig-outline.ts";
+import type { KubeConfigOutline } from "../../src/k8s/kubeconfig-outline.ts";
 import { thrown } from "../support/errors.ts";
 
 let dir: string;
@@ -156,45 +157,68 @@ describe("withContext", () => {
 });
 
 describe("clusterIdentity", () => {
-  const config = (server: string, cluster = "prod-cluster") => {
-    const kubeConfig = new KubeConfig();
-    kubeConfig.loadFromOptions({
-      clusters: [{ name: "prod-cluster", server, skipTLSVerify: false }],
-      users: [{ name: "prod-user", token: "t" }],
-      contexts: [{ name: "prod", cluster, user: "prod-user" }],
-      currentContext: "prod",
-    });
-    return kubeConfig;
-  };
+  const outline = (server: string, cluster = "prod-cluster"): KubeConfigOutline => ({
+    origin: { source: KubeConfigSource.Flag, files: [], location: "test" },
+    context: "prod",
+    contexts: new Map([["prod", cluster]]),
+    servers: new Map([["prod-cluster", server]]),
+  });
 
-  it("names the API server and context a loaded kubeconfig talks to, by default its current context", async () => {
+  it("names the API server and context a kubeconfig talks to, by default the one it uses", async () => {
     const path = await file("two", kubeconfig(["staging", "production"], "staging", "https://10.0.0.1:6443"));
-    const loaded = loadKubeConfig({ kubeconfigPath: path, env: {} });
-    expect(clusterIdentity(loaded.kubeConfig)).toEqual({
+    const outlined = outlineKubeConfig({ kubeconfigPath: path, env: {} });
+    expect(clusterIdentity(outlined)).toEqual({
       server: "https://10.0.0.1:6443/staging",
       context: "staging",
     });
-    expect(clusterIdentity(loaded.kubeConfig, "production")).toEqual({
+    expect(clusterIdentity(outlined, "production")).toEqual({
       server: "https://10.0.0.1:6443/production",
       context: "production",
     });
-    const chosen = loadKubeConfig({ kubeconfigPath: path, context: "production", env: {} });
-    expect(clusterIdentity(chosen.kubeConfig).context).toBe("production");
+    const chosen = outlineKubeConfig({ kubeconfigPath: path, context: "production", env: {} });
+    expect(clusterIdentity(chosen).context).toBe("production");
   });
 
   it("drops a trailing slash, so one server is one identity", () => {
-    expect(clusterIdentity(config("https://api.example.invalid/"))).toEqual({
+    expect(clusterIdentity(outline("https://api.example.invalid/"))).toEqual({
       server: "https://api.example.invalid",
       context: "prod",
     });
   });
 
   it("refuses a context the kubeconfig lacks, or one whose cluster is missing", () => {
-    const missing = thrown(() => clusterIdentity(config("https://api.example.invalid"), "nope"));
+    const missing = thrown(() => clusterIdentity(outline("https://api.example.invalid"), "nope"));
     expect(missing.code).toBe(ErrorCode.InvalidInput);
     expect(missing.message).toBe('kubeconfig context "nope" not found; contexts: prod');
-    expect(thrown(() => clusterIdentity(config("https://api.example.invalid", "gone"))).message).toBe(
+    expect(thrown(() => clusterIdentity(outline("https://api.example.invalid", "gone"))).message).toBe(
       'kubeconfig context "prod" names cluster "gone", which the kubeconfig does not define',
+    );
+  });
+});
+
+describe("outlineKubeConfig and loadKubeConfig agree", () => {
+  it("on the context, the API server and the source of every configuration loadKubeConfig accepts", async () => {
+    const first = await file("a/config", kubeconfig(["prod"], "prod", "https://10.0.0.1:6443"));
+    const second = await file("b/config", kubeconfig(["prod", "qa"], "qa", "https://10.0.0.2:6443"));
+    const cases = [
+      { kubeconfigPath: second, env: {} },
+      { kubeconfigPath: second, context: "prod", env: {} },
+      { env: { KUBECONFIG: [first, second].join(delimiter) } },
+      { env: { KUBECONFIG: [second, first].join(delimiter) }, context: "prod" },
+    ];
+    for (const options of cases) {
+      const outlined = outlineKubeConfig(options);
+      const { kubeConfig, source, location } = loadKubeConfig(options);
+      expect([outlined.origin.source, outlined.origin.location]).toEqual([source, location]);
+      expect(outlined.context).toBe(kubeConfig.getCurrentContext());
+      expect(clusterIdentity(outlined).server).toBe(kubeConfig.getCurrentCluster()?.server);
+    }
+  });
+
+  it("reads an empty file as a configuration without contexts", async () => {
+    const empty = await file("empty", "");
+    expect(thrown(() => outlineKubeConfig({ kubeconfigPath: empty, env: {} })).message).toBe(
+      `kubeconfig ${empty} has no current context; pass --context (contexts: (none))`,
     );
   });
 });
