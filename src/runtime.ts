@@ -79,10 +79,10 @@ export type Runtime = {
   /** Where the rollout messages live (the delivery records). */
   messages: MessageRefs;
   /**
-   * Load the Kubernetes client now, in the background, rather than at the first call that needs it (a process that
-   * serves Slack does so once it listens, so that the first click does not wait for it).
+   * Load the Kubernetes client now rather than at the first call that needs it (a process that serves Slack does so
+   * once it listens, so that the first click does not wait for it). Rejects with what the first call would report.
    */
-  warmUpKubernetes(): void;
+  warmUpKubernetes(): Promise<void>;
   /** Queue a service's daily digest (`reviews.2026-12-05`) for delivery to `channel`. */
   queueDigest(digest: string, channel: string, message: SlackMessage): Promise<void>;
   /**

@@ -2,7 +2,7 @@ import type { EnvConfig } from "./config/env.ts";
 import { configPathFrom, loadConfigFile } from "./config/file.ts";
 import type { ConfigFile } from "./config/file.ts";
 import { serviceDirectory } from "./config/services.ts";
-import { CanaryError, ErrorCode } from "./errors.ts";
+import { CanaryError, ErrorCode, errorMessage } from "./errors.ts";
 import type { NotificationWorker } from "./jobs/notification-worker.ts";
 import type { TickWorker } from "./jobs/tick-worker.ts";
 import { openRuntime, startDefaults, startWorker } from "./runtime.ts";
@@ -165,7 +165,14 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
         "slack app ready",
       );
     }
-    runtime.warmUpKubernetes();
+    runtime
+      .warmUpKubernetes()
+      .catch((error: unknown) =>
+        logger.error(
+          { err: errorMessage(error) },
+          "the Kubernetes client could not be set up: every Kubernetes call fails with this until it is fixed",
+        ),
+      );
     return {
       ...(port === undefined ? {} : { port }),
       ...(ops ? { metricsPort: ops.port } : {}),

@@ -18,9 +18,9 @@ export class DeferredRouter implements TrafficRouter, PodHealthProbe {
     this.#build = build;
   }
 
-  /** Build the router now, in the background; a failure is the next call's to report. */
-  warmUp(): void {
-    this.#router().catch(() => undefined);
+  /** Build the router now rather than at the first call; a failure is also the next call's to report. */
+  async warmUp(): Promise<void> {
+    await this.#router();
   }
 
   #router(): Promise<KubernetesRouter> {

@@ -71,12 +71,9 @@ export function outlineKubeConfig(options: KubeConfigOptions): KubeConfigOutline
   } else {
     for (const file of origin.files) {
       const config = readFile(file, origin.source);
-      for (const [name, cluster] of namedEntries(config.contexts, "context", "cluster"))
-        if (!contexts.has(name)) contexts.set(name, cluster);
-      for (const [name, server] of namedEntries(config.clusters, "cluster", "server"))
-        if (!servers.has(name)) servers.set(name, server);
-      if (current === "" && typeof config["current-context"] === "string")
-        current = config["current-context"];
+      for (const [name, cluster] of config.contexts) if (!contexts.has(name)) contexts.set(name, cluster);
+      for (const [name, server] of config.servers) if (!servers.has(name)) servers.set(name, server);
+      if (current === "") current = config.current;
     }
   }
   const names = (): string => (contexts.size === 0 ? "(none)" : [...contexts.keys()].join(", "));
@@ -174,26 +171,42 @@ export function unreadableFile(path: string, origin: string, error: unknown): Ca
   );
 }
 
-function readFile(path: string, origin: string): Record<string, unknown> {
-  let parsed: unknown;
+type FileOutline = { contexts: [string, string][]; servers: [string, string][]; current: string };
+
+/** One file's contexts and API servers; refused where client-node would refuse it, in its words. */
+function readFile(path: string, origin: string): FileOutline {
   try {
-    parsed = parse(readFileSync(path, "utf8"));
+    const parsed: unknown = parse(readFileSync(path, "utf8"));
+    if (parsed === null || parsed === undefined) throw new Error("the file is empty");
+    if (!isJsonObject(parsed)) throw new Error("not a kubeconfig mapping");
+    named(parsed.users, "users");
+    return {
+      contexts: named(parsed.contexts, "contexts", "context", "cluster"),
+      servers: named(parsed.clusters, "clusters", "cluster", "server"),
+      current: typeof parsed["current-context"] === "string" ? parsed["current-context"] : "",
+    };
   } catch (error) {
     throw unreadableFile(path, origin, error);
   }
-  // An empty file is an empty configuration, as kubectl reads it.
-  if (parsed === null || parsed === undefined) return {};
-  if (!isJsonObject(parsed)) throw unreadableFile(path, origin, new Error("not a kubeconfig mapping"));
-  return parsed;
 }
 
-/** `[{name, <entry>: {<field>: value}}]` → [name, value] for the well-formed ones. */
-function namedEntries(list: unknown, entry: string, field: string): [string, string][] {
-  if (!Array.isArray(list)) return [];
-  return list.flatMap((item): [string, string][] => {
-    if (!isJsonObject(item) || typeof item.name !== "string") return [];
+/**
+ * `[{name, <entry>: {<field>: value}}]` → [name, value]. An entry without its name, body or field is an error, as
+ * client-node reports it (`clusters[0].cluster.server is missing`).
+ */
+function named(list: unknown, section: string, entry?: string, field?: string): [string, string][] {
+  if (list === undefined || list === null) return [];
+  if (!Array.isArray(list)) throw new Error(`${section} is not a list`);
+  return list.map((item: unknown, i): [string, string] => {
+    const at = `${section}[${i}]`;
+    if (!isJsonObject(item) || typeof item.name !== "string" || item.name === "") {
+      throw new Error(`${at}.name is missing`);
+    }
+    if (entry === undefined || field === undefined) return [item.name, ""];
     const body = item[entry];
-    const value = isJsonObject(body) ? body[field] : undefined;
-    return typeof value === "string" ? [[item.name, value]] : [];
+    if (!isJsonObject(body)) throw new Error(`${at}.${entry} is missing`);
+    const value = body[field];
+    if (typeof value !== "string" || value === "") throw new Error(`${at}.${entry}.${field} is missing`);
+    return [item.name, value];
   });
 }

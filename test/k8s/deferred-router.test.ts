@@ -41,8 +41,7 @@ describe("DeferredRouter", () => {
         ? Promise.reject(new Error("kubeconfig unreadable"))
         : Promise.resolve(new BuiltRouter()),
     );
-    router.warmUp();
-    await expect(router.inspect(target)).rejects.toThrow("kubeconfig unreadable");
+    await expect(router.warmUp()).rejects.toThrow("kubeconfig unreadable");
     await expect(router.inspect(target)).resolves.toMatchObject({ canaryWeight: 0 });
     expect(attempts).toBe(2);
   });

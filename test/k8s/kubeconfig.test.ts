@@ -1,6 +1,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
+import { KubeConfig } from "@kubernetes/client-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ErrorCode } from "../../src/errors.ts";
 import { loadKubeConfig, withContext } from "../../src/k8s/kubeconfig.ts";
@@ -215,10 +216,24 @@ describe("outlineKubeConfig and loadKubeConfig agree", () => {
     }
   });
 
-  it("reads an empty file as a configuration without contexts", async () => {
+  it("refuses what client-node refuses, in its words: an empty file, a cluster without a server", async () => {
     const empty = await file("empty", "");
-    expect(thrown(() => outlineKubeConfig({ kubeconfigPath: empty, env: {} })).message).toBe(
-      `kubeconfig ${empty} has no current context; pass --context (contexts: (none))`,
+    const serverless = await file(
+      "serverless",
+      JSON.stringify({ clusters: [{ name: "c", cluster: {} }], contexts: [], "current-context": "" }),
+    );
+    for (const path of [empty, serverless]) {
+      const options = { env: { KUBECONFIG: path } };
+      const outlined = thrown(() => outlineKubeConfig(options));
+      expect(outlined.code).toBe(ErrorCode.InvalidInput);
+      expect(outlined.message).toMatch(
+        new RegExp(`^kubeconfig file ${path} \\(KUBECONFIG\\) cannot be read: `),
+      );
+      // client-node, asked directly, refuses the same file.
+      expect(() => new KubeConfig().loadFromFile(path)).toThrow();
+    }
+    expect(thrown(() => outlineKubeConfig({ env: { KUBECONFIG: serverless } })).message).toContain(
+      "clusters[0].cluster.server is missing",
     );
   });
 });
