@@ -386,6 +386,8 @@ function onProgressTick(
           why,
           now,
         );
+        // The thread gets the numbers (and the chart) of the step that rolled it back, as of every judged step.
+        rollback.effects.push(...snapshotEffect(judged));
         return withJudgedChecks(rollback, judged.checks);
       }
       const held = judgedHold({ ...recorded, failedChecks, inconclusiveStreak: 0 }, now, "hold", failing);
@@ -403,6 +405,7 @@ function onProgressTick(
           why,
           "pause",
         );
+        paused.effects.push(...snapshotEffect(judged));
         return withJudgedChecks(paused, judged.checks);
       }
       const held = judgedHold({ ...recorded, inconclusiveStreak: streak }, now, "inconclusive", unclear);

@@ -861,6 +861,25 @@ describe("analysis", () => {
     expect(effectsOfType(result.effects, "restore-route")).toHaveLength(1);
   });
 
+  it.each([
+    ["a critical breach rolls it back", failing({ critical: true }), Phase.RollingBack],
+    ["a third inconclusive tick pauses it", inconclusive(), Phase.Paused],
+  ])(
+    "given a judged tick with a snapshot, when %s, then the thread still gets that step's numbers",
+    (_, verdict, phase) => {
+      const snapshot = { at: NOW, windowSeconds: 60, canaryWeight: 10, canary: {}, stable: {} };
+      const rollout = given({
+        inconclusiveStreak: 2,
+        plan: { analysis: makeAnalysisPolicy({ failureLimit: 5 }) },
+      });
+      const result = transition(rollout, tick(rollout, { ...verdict, snapshot }), NOW);
+
+      expect(result.rollout.phase).toBe(phase);
+      expect(result.rollout.snapshots.at(-1)).toBe(snapshot);
+      expect(effectsOfType(result.effects, "notify").map((effect) => effect.kind)).toContain("snapshot");
+    },
+  );
+
   it("given a failed tick, when the next judged tick passes, then the count resets and the step is taken", () => {
     const { rollout } = chain(given(), [dueTick(failing()), dueTick(passing())], NOW);
     expect(rollout).toMatchObject({ phase: Phase.Progressing, stepIndex: 1, failedChecks: 0 });
