@@ -91,7 +91,10 @@ describe("rollouts judged by Linkerd metrics through a real Prometheus", () => {
     const failing = done.snapshots.at(-1);
     expect(failing?.canary.errors).toBeGreaterThan(0);
     const vsStable = done.lastVerdict?.checks.find((check) => check.name === "error-rate-vs-stable");
-    expect(vsStable?.status).toBe("fail");
+    // The rollback is the absolute check's (above). The relative one is a binomial test on the window's counts: on a
+    // loaded machine the window holds fewer requests, and 5% errors on a few dozen may not be worse than stable with
+    // 95% confidence. Either way the judge's counts are what it says.
+    expect(["fail", "inconclusive"]).toContain(vsStable?.status);
     expect(vsStable?.detail).toContain(
       `${failing?.canary.errors} of ${failing?.canary.requests} canary requests failed`,
     );
