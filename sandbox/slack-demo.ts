@@ -36,12 +36,17 @@ export async function runSlackDemo(options: {
   const kubeconfigPath = join(dir, "kubeconfig");
   await kube.writeKubeconfig(kubeconfigPath);
   const prefix = `canarybot-demo-${randomBytes(3).toString("hex")}`;
+  // The demo's bot lives in the demo's world: of the caller's environment it takes where Redis is and HOME, never a
+  // Prometheus, a config file or a Socket Mode token meant for another canarybot (a PROMETHEUS_URL left over from
+  // the README's metrics section made it judge this mesh-less sandbox by a Prometheus that sees none of it).
+  const caller = options.env ?? process.env;
   const processEnv = {
-    ...(options.env ?? process.env),
+    ...(caller.REDIS_URL === undefined ? {} : { REDIS_URL: caller.REDIS_URL }),
+    ...(caller.HOME === undefined ? {} : { HOME: caller.HOME }),
     CANARYBOT_PREFIX: prefix,
     CANARYBOT_MIN_INTERVAL_MS: "100",
     KUBECONFIG: kubeconfigPath,
-    LOG_LEVEL: options.env?.LOG_LEVEL ?? "warn",
+    LOG_LEVEL: caller.LOG_LEVEL ?? "warn",
     SLACK_BOT_TOKEN: slack.botToken,
     SLACK_SIGNING_SECRET: signingSecret,
     SLACK_API_URL: slack.apiUrl,
