@@ -59,11 +59,9 @@ function contextNames(config: KubeConfig): string {
 }
 
 function fromFiles(origin: Exclude<KubeConfigOrigin, { source: "in-cluster" }>): KubeConfig {
-  const [first, ...rest] = origin.files.map((path) => loadFile(path, origin.source));
-  if (first === undefined || rest.length === 0) return first ?? new KubeConfig();
   const merged = new KubeConfig();
   merged.loadFromOptions({ clusters: [], users: [], contexts: [], currentContext: "" });
-  for (const config of [first, ...rest]) mergeFirstWins(merged, config);
+  for (const path of origin.files) mergeFirstWins(merged, loadFile(path, origin.source));
   return merged;
 }
 
